@@ -1,0 +1,878 @@
+//! Diagnostics: every problem the compiler can find, as data, and ALL the wording.
+//!
+//! Checks report a [`Problem`] (what is wrong, where, with the facts needed to
+//! explain it). This module alone turns problems into words: a [`Diagnostic`]
+//! with a stable code, a message, a primary label, secondary labels and a
+//! help line. Renderers (human, JSON, GitHub, SARIF) only print diagnostics.
+
+use serde::Serialize;
+
+use crate::source::{Location, Sources, Span};
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// The kind of a named thing, for messages like "unknown office `x`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum NameKind {
+    State,
+    Flow,
+    Calendar,
+    Office,
+    Category,
+    Service,
+    Prompt,
+    Function,
+    Variable,
+    Language,
+    HolidaySet,
+    Priority,
+}
+
+impl NameKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            NameKind::State => "state",
+            NameKind::Flow => "flow",
+            NameKind::Calendar => "calendar",
+            NameKind::Office => "office",
+            NameKind::Category => "ticket category",
+            NameKind::Service => "service",
+            NameKind::Prompt => "prompt",
+            NameKind::Function => "function",
+            NameKind::Variable => "variable",
+            NameKind::Language => "language",
+            NameKind::HolidaySet => "holiday set",
+            NameKind::Priority => "priority",
+        }
+    }
+}
+
+/// What an office was asked to do that it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OfficeLack {
+    /// `transfer`/`queue` to an office with no staff.
+    NoStaff,
+    /// `appointment` with an office without `appointments`.
+    NoAppointments,
+    /// `available(office)` or `transfer` to an office without `hours`.
+    NoHours,
+}
+
+/// Every problem the compiler reports. Each variant has one stable code.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Problem {
+    /// E001
+    Syntax {
+        span: Span,
+        /// What would have been accepted, already in words ("a duration such as 6s").
+        expected: Vec<String>,
+        /// What was found, in words.
+        found: String,
+    },
+    /// E002
+    UnknownName {
+        kind: NameKind,
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
+    /// E003
+    DuplicateDefinition {
+        kind: NameKind,
+        name: String,
+        span: Span,
+        previous: Span,
+    },
+    /// E004
+    DuplicateMenuKey {
+        key: String,
+        span: Span,
+        previous: Span,
+    },
+    /// E005
+    DuplicateNumber {
+        number: String,
+        span: Span,
+        previous: Span,
+        previous_flow: String,
+    },
+    /// E006: a state with no way on.
+    DeadEnd {
+        state: String,
+        action: &'static str,
+        span: Span,
+        /// What the action needs, in words: "`-> next`", "`else -> target`"...
+        needs: &'static str,
+    },
+    /// E007: a cycle of states that never waits for the caller.
+    LoopWithoutWaiting {
+        states: Vec<String>,
+        span: Span,
+        /// The spans of the other states in the cycle.
+        others: Vec<Span>,
+    },
+    /// E008
+    UnboundedRetries { span: Span, max: u64 },
+    /// E009
+    MenuWithoutFallback {
+        span: Span,
+        missing_timeout: bool,
+        missing_invalid: bool,
+    },
+    /// E010
+    AudioMissing { path: String, span: Span },
+    /// E011
+    AudioUndecodable {
+        path: String,
+        reason: String,
+        span: Span,
+    },
+    /// E012
+    TemplateSyntax { message: String, span: Span },
+    /// E013
+    UndefinedVariable {
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
+    /// E014
+    RangeEndsBeforeStart { span: Span },
+    /// E015
+    OverlappingRanges {
+        day: &'static str,
+        span: Span,
+        previous: Span,
+    },
+    /// E016
+    UnknownTimeZone {
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
+    /// E017: transfer or queue without an overflow path.
+    NoOverflow { action: &'static str, span: Span },
+    /// E018
+    ImportNotFound {
+        path: String,
+        span: Span,
+        reason: String,
+    },
+    /// E019
+    BadPattern { message: String, span: Span },
+    /// E020
+    BadDigitsRange { min: u64, max: u64, span: Span },
+    /// E021
+    UnknownBranch {
+        action: &'static str,
+        label: String,
+        span: Span,
+        expected: Vec<&'static str>,
+    },
+    /// E022
+    ValueOutOfRange {
+        what: &'static str,
+        span: Span,
+        /// The allowed range in words, e.g. "between 1s and 60s".
+        allowed: String,
+    },
+    /// E023
+    InvalidDateOrTime { text: String, span: Span },
+    /// E024
+    ReturnOutsideSubflow { flow: String, span: Span },
+    /// E025
+    EmptyFlow { flow: String, span: Span },
+    /// E026
+    WrongArguments {
+        function: String,
+        span: Span,
+        /// What the function takes, e.g. "one calendar name".
+        takes: &'static str,
+    },
+    /// E027
+    ReservedName { name: String, span: Span },
+    /// E028
+    OfficeCannot {
+        office: String,
+        lack: OfficeLack,
+        span: Span,
+        office_span: Span,
+    },
+    /// E029
+    RecursiveCall { flows: Vec<String>, span: Span },
+    /// E030
+    MissingPromptLanguage {
+        prompt: String,
+        language: String,
+        span: Span,
+        available: Vec<String>,
+    },
+    /// W001
+    UnreachableState { state: String, span: Span },
+    /// W002
+    UnusedDefinition {
+        kind: NameKind,
+        name: String,
+        span: Span,
+    },
+    /// W003
+    CalendarWithoutTimeZone { calendar: String, span: Span },
+    /// W004
+    NothingAnswers { span: Span },
+}
+
+/// A secondary label: another place that helps explain the problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A problem in words, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub span: Span,
+    /// What the primary span shows.
+    pub label: String,
+    pub secondary: Vec<Label>,
+    pub help: String,
+}
+
+fn quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|c| format!("`{c}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn words_list(items: &[String]) -> String {
+    match items {
+        [] => String::from("something else"),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn did_you_mean(candidates: &[String], otherwise: String) -> String {
+    if candidates.is_empty() {
+        otherwise
+    } else {
+        format!("did you mean {}?", quoted_list(candidates))
+    }
+}
+
+impl Problem {
+    /// The stable code of this problem.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::Syntax { .. } => "E001",
+            Problem::UnknownName { .. } => "E002",
+            Problem::DuplicateDefinition { .. } => "E003",
+            Problem::DuplicateMenuKey { .. } => "E004",
+            Problem::DuplicateNumber { .. } => "E005",
+            Problem::DeadEnd { .. } => "E006",
+            Problem::LoopWithoutWaiting { .. } => "E007",
+            Problem::UnboundedRetries { .. } => "E008",
+            Problem::MenuWithoutFallback { .. } => "E009",
+            Problem::AudioMissing { .. } => "E010",
+            Problem::AudioUndecodable { .. } => "E011",
+            Problem::TemplateSyntax { .. } => "E012",
+            Problem::UndefinedVariable { .. } => "E013",
+            Problem::RangeEndsBeforeStart { .. } => "E014",
+            Problem::OverlappingRanges { .. } => "E015",
+            Problem::UnknownTimeZone { .. } => "E016",
+            Problem::NoOverflow { .. } => "E017",
+            Problem::ImportNotFound { .. } => "E018",
+            Problem::BadPattern { .. } => "E019",
+            Problem::BadDigitsRange { .. } => "E020",
+            Problem::UnknownBranch { .. } => "E021",
+            Problem::ValueOutOfRange { .. } => "E022",
+            Problem::InvalidDateOrTime { .. } => "E023",
+            Problem::ReturnOutsideSubflow { .. } => "E024",
+            Problem::EmptyFlow { .. } => "E025",
+            Problem::WrongArguments { .. } => "E026",
+            Problem::ReservedName { .. } => "E027",
+            Problem::OfficeCannot { .. } => "E028",
+            Problem::RecursiveCall { .. } => "E029",
+            Problem::MissingPromptLanguage { .. } => "E030",
+            Problem::UnreachableState { .. } => "W001",
+            Problem::UnusedDefinition { .. } => "W002",
+            Problem::CalendarWithoutTimeZone { .. } => "W003",
+            Problem::NothingAnswers { .. } => "W004",
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        if self.code().starts_with('W') {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+
+    /// Turn the problem into words. All user-facing text of the compiler is here.
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let mut secondary = Vec::new();
+        let (span, message, label, help) = match self {
+            Problem::Syntax {
+                span,
+                expected,
+                found,
+            } => (
+                *span,
+                format!("this line does not read as flow language: expected {}", words_list(expected)),
+                format!("found {found}"),
+                String::from("check the spelling and the order of the words; docs/language.md has an example of every construct"),
+            ),
+            Problem::UnknownName {
+                kind,
+                name,
+                span,
+                candidates,
+            } => (
+                *span,
+                format!("unknown {} `{name}`", kind.describe()),
+                format!("no {} is called `{name}`", kind.describe()),
+                did_you_mean(
+                    candidates,
+                    format!("define the {} or correct the name", kind.describe()),
+                ),
+            ),
+            Problem::DuplicateDefinition {
+                kind,
+                name,
+                span,
+                previous,
+            } => {
+                secondary.push(Label {
+                    span: *previous,
+                    message: String::from("first defined here"),
+                });
+                (
+                    *span,
+                    format!("{} `{name}` is defined twice", kind.describe()),
+                    String::from("defined again here"),
+                    String::from("rename one of them, or remove the copy"),
+                )
+            }
+            Problem::DuplicateMenuKey {
+                key,
+                span,
+                previous,
+            } => {
+                secondary.push(Label {
+                    span: *previous,
+                    message: String::from("first used here"),
+                });
+                (
+                    *span,
+                    format!("key `{key}` is used twice in this menu"),
+                    String::from("used again here"),
+                    String::from("each key can lead to one place only; pick another key"),
+                )
+            }
+            Problem::DuplicateNumber {
+                number,
+                span,
+                previous,
+                previous_flow,
+            } => {
+                secondary.push(Label {
+                    span: *previous,
+                    message: format!("already answered by flow `{previous_flow}`"),
+                });
+                (
+                    *span,
+                    format!("number \"{number}\" is answered by two flows"),
+                    String::from("answered again here"),
+                    String::from("a number can be answered by one flow only; remove it from one of them"),
+                )
+            }
+            Problem::DeadEnd {
+                state,
+                action,
+                span,
+                needs,
+            } => (
+                *span,
+                format!("state `{state}` has no way on"),
+                format!("after this `{action}` the call has nowhere to go"),
+                format!("add {needs}, or end the call with `-> hangup`"),
+            ),
+            Problem::LoopWithoutWaiting {
+                states,
+                span,
+                others,
+            } => {
+                for other in others {
+                    secondary.push(Label {
+                        span: *other,
+                        message: String::from("part of the loop"),
+                    });
+                }
+                (
+                    *span,
+                    format!(
+                        "these states go round in a loop without waiting for the caller: {}",
+                        states.join(" -> ")
+                    ),
+                    String::from("the loop starts here"),
+                    String::from("put a `menu`, `collect` or `record` in the loop, so the caller decides when it goes round again"),
+                )
+            }
+            Problem::UnboundedRetries { span, max } => (
+                *span,
+                String::from("retries must be bounded"),
+                String::from("too many retries"),
+                format!("use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"),
+            ),
+            Problem::MenuWithoutFallback {
+                span,
+                missing_timeout,
+                missing_invalid,
+            } => {
+                let missing = match (missing_timeout, missing_invalid) {
+                    (true, true) => "`timeout` and `invalid` branches",
+                    (true, false) => "a `timeout` branch",
+                    _ => "an `invalid` branch",
+                };
+                (
+                    *span,
+                    format!("this menu has no {missing}"),
+                    String::from("a caller who presses nothing or a wrong key is stuck here"),
+                    String::from("add for example `timeout, invalid -> operatore` to the menu's branches"),
+                )
+            }
+            Problem::AudioMissing { path, span } => (
+                *span,
+                format!("audio file \"{path}\" does not exist"),
+                String::from("file not found"),
+                String::from("paths are relative to the flow file; check the name, or use a text prompt"),
+            ),
+            Problem::AudioUndecodable { path, reason, span } => (
+                *span,
+                format!("audio file \"{path}\" cannot be played: {reason}"),
+                String::from("this file does not decode"),
+                String::from("export it again as WAV (PCM), MP3, FLAC or Ogg Vorbis"),
+            ),
+            Problem::TemplateSyntax { message, span } => (
+                *span,
+                format!("the text of this prompt has a template error: {message}"),
+                String::from("template error"),
+                String::from("variables are written `{{ name }}`; check that every `{{` has its `}}`"),
+            ),
+            Problem::UndefinedVariable {
+                name,
+                span,
+                candidates,
+            } => (
+                *span,
+                format!("the prompt uses `{name}`, which is never set"),
+                String::from("undefined variable"),
+                did_you_mean(
+                    candidates,
+                    String::from("set it first (`set`, `collect ... into`), or use a built-in such as `caller`"),
+                ),
+            ),
+            Problem::RangeEndsBeforeStart { span } => (
+                *span,
+                String::from("this time range ends before it starts"),
+                String::from("end is not after start"),
+                String::from("write the earlier time first, e.g. `08:30-13:30`"),
+            ),
+            Problem::OverlappingRanges {
+                day,
+                span,
+                previous,
+            } => {
+                secondary.push(Label {
+                    span: *previous,
+                    message: String::from("overlaps this range"),
+                });
+                (
+                    *span,
+                    format!("opening hours overlap on {day}"),
+                    String::from("overlapping range"),
+                    String::from("merge the two ranges into one, or correct the times"),
+                )
+            }
+            Problem::UnknownTimeZone {
+                name,
+                span,
+                candidates,
+            } => (
+                *span,
+                format!("unknown time zone \"{name}\""),
+                String::from("not a time zone name"),
+                did_you_mean(
+                    candidates,
+                    String::from("use an IANA time zone name such as \"Europe/Rome\""),
+                ),
+            ),
+            Problem::NoOverflow { action, span } => (
+                *span,
+                format!("this `{action}` has no overflow path"),
+                String::from("what happens when nobody answers?"),
+                String::from("add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)"),
+            ),
+            Problem::ImportNotFound { path, span, reason } => (
+                *span,
+                format!("cannot import \"{path}\": {reason}"),
+                String::from("file not found"),
+                String::from("imports are relative to the importing file"),
+            ),
+            Problem::BadPattern { message, span } => (
+                *span,
+                String::from("this pattern is not a valid regular expression"),
+                message.clone(),
+                String::from("a pattern such as \"[0-9]{5}\" accepts five digits"),
+            ),
+            Problem::BadDigitsRange { min, max, span } => (
+                *span,
+                format!("digits {min}..{max} is not a valid range"),
+                String::from("invalid range"),
+                String::from("write the smaller number first, between 1 and 32, e.g. `digits 1..4`"),
+            ),
+            Problem::UnknownBranch {
+                action,
+                label,
+                span,
+                expected,
+            } => (
+                *span,
+                format!("`{label}` is not a branch of `{action}`"),
+                String::from("unknown branch"),
+                format!(
+                    "a `{action}` can have {}",
+                    quoted_list(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
+                ),
+            ),
+            Problem::ValueOutOfRange { what, span, allowed } => (
+                *span,
+                format!("{what} out of range"),
+                String::from("value out of range"),
+                format!("{what} must be {allowed}"),
+            ),
+            Problem::InvalidDateOrTime { text, span } => (
+                *span,
+                format!("`{text}` is not a valid date or time"),
+                String::from("no such date or time"),
+                String::from("dates are written YYYY-MM-DD or MM-DD, times HH:MM from 00:00 to 24:00"),
+            ),
+            Problem::ReturnOutsideSubflow { flow, span } => (
+                *span,
+                format!("flow `{flow}` answers a number, so it cannot `return`"),
+                String::from("nothing to return to"),
+                String::from("end the call with `hangup`, or move these states into a sub-flow that others `call`"),
+            ),
+            Problem::EmptyFlow { flow, span } => (
+                *span,
+                format!("flow `{flow}` has no states"),
+                String::from("empty flow"),
+                String::from("add at least one state, e.g. `start: say \"...\" -> hangup`"),
+            ),
+            Problem::WrongArguments {
+                function,
+                span,
+                takes,
+            } => (
+                *span,
+                format!("wrong arguments to `{function}`"),
+                String::from("wrong arguments"),
+                format!("`{function}` takes {takes}"),
+            ),
+            Problem::ReservedName { name, span } => (
+                *span,
+                format!("`{name}` is a reserved name"),
+                String::from("reserved"),
+                format!("`-> {name}` already has a meaning; give this state another name"),
+            ),
+            Problem::OfficeCannot {
+                office,
+                lack,
+                span,
+                office_span,
+            } => {
+                secondary.push(Label {
+                    span: *office_span,
+                    message: format!("office `{office}` is defined here"),
+                });
+                let (what, help) = match lack {
+                    OfficeLack::NoStaff => (
+                        "has no staff to ring",
+                        "add `staff \"sip:...\"` lines to the office",
+                    ),
+                    OfficeLack::NoAppointments => (
+                        "does not take appointments",
+                        "add `appointments 20m` (slot length) to the office",
+                    ),
+                    OfficeLack::NoHours => (
+                        "has no opening hours",
+                        "add `hours calendar_name` to the office",
+                    ),
+                };
+                (
+                    *span,
+                    format!("office `{office}` {what}"),
+                    String::from("used here"),
+                    String::from(help),
+                )
+            }
+            Problem::RecursiveCall { flows, span } => (
+                *span,
+                format!("sub-flows call each other in a loop: {}", flows.join(" -> ")),
+                String::from("this call closes the loop"),
+                String::from("use `return` to go back instead of calling the caller again"),
+            ),
+            Problem::MissingPromptLanguage {
+                prompt,
+                language,
+                span,
+                available,
+            } => (
+                *span,
+                format!("prompt `{prompt}` has no `{language}` text"),
+                String::from("used here"),
+                if available.is_empty() {
+                    format!("add a `{language}` variant to the prompt")
+                } else {
+                    format!(
+                        "add a `{language}` variant to the prompt (it has {}), or set `fallback` on the flow",
+                        quoted_list(available)
+                    )
+                },
+            ),
+            Problem::UnreachableState { state, span } => (
+                *span,
+                format!("state `{state}` can never be reached"),
+                String::from("unreachable"),
+                String::from("send a caller here with `-> name` from another state, or remove it"),
+            ),
+            Problem::UnusedDefinition { kind, name, span } => (
+                *span,
+                format!("{} `{name}` is never used", kind.describe()),
+                String::from("unused"),
+                String::from("use it in a flow, or remove it"),
+            ),
+            Problem::CalendarWithoutTimeZone { calendar, span } => (
+                *span,
+                format!("calendar `{calendar}` has no time zone; Europe/Rome is assumed"),
+                String::from("no `timezone` line"),
+                String::from("add `timezone \"Europe/Rome\"` to make it explicit"),
+            ),
+            Problem::NothingAnswers { span } => (
+                *span,
+                String::from("no flow answers a phone number"),
+                String::from("nothing answers"),
+                String::from("add `answers \"number\"` to the main flow, e.g. `flow main answers \"075075075\" { ... }`"),
+            ),
+        };
+        Diagnostic {
+            code: self.code(),
+            severity: self.severity(),
+            message,
+            span,
+            label,
+            secondary,
+            help,
+        }
+    }
+}
+
+/// Every diagnostic of one run, sorted by position (file, offset), errors first at equal positions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn report(&mut self, problem: Problem) {
+        self.items.push(problem.to_diagnostic());
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    /// Sort by position and drop exact duplicates.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            (a.span.source, a.span.start, a.severity, a.code, &a.message).cmp(&(
+                b.span.source,
+                b.span.start,
+                b.severity,
+                b.code,
+                &b.message,
+            ))
+        });
+        self.items.dedup();
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.len() - self.error_count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+/// A diagnostic with its spans resolved to file:line:col, for machine formats.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocatedDiagnostic<'a> {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: &'a str,
+    pub location: Location,
+    pub label: &'a str,
+    pub help: &'a str,
+    pub related: Vec<(Location, &'a str)>,
+}
+
+impl Diagnostic {
+    pub fn located<'a>(&'a self, sources: &Sources) -> LocatedDiagnostic<'a> {
+        LocatedDiagnostic {
+            code: self.code,
+            severity: self.severity,
+            message: &self.message,
+            location: sources.location(self.span),
+            label: &self.label,
+            help: &self.help,
+            related: self
+                .secondary
+                .iter()
+                .map(|l| (sources.location(l.span), l.message.as_str()))
+                .collect(),
+        }
+    }
+}
+
+/// Words for a grammar rule, used in syntax errors ("expected a duration such as 6s").
+///
+/// The syntax module passes rule names as strings so pest types stay there;
+/// several rules share words (every action keyword reads "an action ...").
+pub fn rule_words(rule: &str) -> String {
+    let action = "an action such as `say`, `menu`, `collect`, `transfer` or `hangup`";
+    let definition =
+        "a definition (`flow`, `office`, `calendar`, `category`, `service`, `prompt` or `import`)";
+    let words = match rule {
+        "EOI" => "the end of the file",
+        "ident" | "target" => "a name",
+        "string" | "string_inner" => "a text in double quotes",
+        "int" => "a whole number",
+        "duration" => "a duration such as `6s`, `20m` or `5d`",
+        "time" | "time_range" => "a time range such as `08:30-13:30`",
+        "date" | "date_range" | "month_day" => "a date such as `2026-12-24` or `01-29`",
+        "dtmf_key" => "a key (0-9, * or #)",
+        "day" | "day_spec" | "days" | "weekly_hours" => "days such as `mon-fri`",
+        "closure_when" | "holiday_set" | "easter_offset" => {
+            "a closure such as `holidays italy`, `easter+1`, `01-29` or `2026-12-24`"
+        }
+        "kw_import" | "kw_calendar" | "kw_office" | "kw_category" | "kw_service"
+        | "kw_prompt" | "kw_flow" | "item" => definition,
+        "kw_say" | "kw_play" | "kw_menu" | "kw_collect" | "kw_set" | "kw_if" | "kw_goto"
+        | "kw_call" | "kw_return" | "kw_transfer" | "kw_queue" | "kw_callback" | "kw_ticket"
+        | "kw_appointment" | "kw_book" | "kw_cancel" | "kw_record" | "kw_conference"
+        | "kw_webhook" | "kw_hangup" | "action" => action,
+        "state" => "a state such as `menu: ...`",
+        "next" => "`-> state`",
+        "otherwise" => "`else -> state`",
+        "branches" => "a block of branches `{ 1 -> state ... }`",
+        "branch" | "branch_label" => "a branch such as `1 -> state`",
+        "prompt_ref" => "a prompt: text in quotes, `file \"...\"` or a prompt name",
+        "expr" | "or_expr" | "and_expr" | "not_expr" | "comparison" | "sum" | "negation"
+        | "function_call" | "variable" | "boolean" => "an expression",
+        "cmp_op" => "a comparison (`==`, `!=`, `<`, `>`, ...)",
+        "add_op" => "`+` or `-`",
+        "field" => "a field such as `via: via_code`",
+        "offset_sign" => "`+` or `-`",
+        other => {
+            if let Some(keyword) = other.strip_prefix("kw_") {
+                return format!("`{keyword}`");
+            }
+            return match other {
+                "timeout_opt" => String::from("`timeout 6s`"),
+                "retries_opt" => String::from("`retries 2`"),
+                "digits_opt" => String::from("`digits 1..4`"),
+                "end_opt" => String::from("`end \"#\"`"),
+                "pattern_opt" => String::from("`pattern \"...\"`"),
+                "music_opt" => String::from("`music prompt`"),
+                "max_wait_opt" => String::from("`max wait 5m`"),
+                "announce_opt" => String::from("`announce position`"),
+                "note_opt" => String::from("`note \"...\"`"),
+                "fields" => String::from("`with { field: value }`"),
+                "priority" => String::from("`priority normal`"),
+                "ring" => String::from("`ring 20s`"),
+                "pin_opt" => String::from("`pin \"1234\"`"),
+                "send_opt" => String::from("`send { field: value }`"),
+                "into_opt" => String::from("`into name`"),
+                "max_len_opt" => String::from("`max 2m`"),
+                "timezone" => String::from("`timezone \"Europe/Rome\"`"),
+                "closure" => String::from("`closed ...`"),
+                "hours_ref" => String::from("`hours calendar`"),
+                "staff" => String::from("`staff \"sip:...\"`"),
+                "appointments" => String::from("`appointments 20m`"),
+                "office_ref" => String::from("`office name`"),
+                "sla" => String::from("`sla 5d`"),
+                "slot" => String::from("`slot 30m`"),
+                "capacity" => String::from("`capacity 2`"),
+                "audio_file" => String::from("`file \"prompts/x.wav\"`"),
+                "prompt_variants" | "prompt_variant" => {
+                    String::from("prompt texts such as `it \"...\"`")
+                }
+                "answers" => String::from("`answers \"number\"`"),
+                "language" => String::from("`language it`"),
+                "max_duration" => String::from("`max duration 20m`"),
+                "max_visits" => String::from("`max visits 5`"),
+                "if_arm" => String::from("`if condition -> state`"),
+                _ => format!("`{other}`"),
+            };
+        }
+    };
+    String::from(words)
+}
+
+/// Words for what a syntax error found at a position.
+pub fn found_words(token: Option<&str>) -> String {
+    match token {
+        None => String::from("the end of the file"),
+        Some(t) => format!("`{t}`"),
+    }
+}

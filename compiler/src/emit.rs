@@ -1,0 +1,1 @@
+//! Pictures of a graph: Graphviz dot and Mermaid (placeholder until written).

@@ -1,0 +1,1 @@
+//! Printing diagnostics: human (with source snippets), JSON, GitHub annotations, SARIF (placeholder).

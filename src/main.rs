@@ -1,0 +1,2 @@
+//! The `centralino` command.
+fn main() {}
