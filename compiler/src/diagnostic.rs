@@ -876,3 +876,31 @@ pub fn found_words(token: Option<&str>) -> String {
         Some(t) => format!("`{t}`"),
     }
 }
+
+/// `2 errors, 1 warning` / `no problems found`.
+pub fn summary(diagnostics: &Diagnostics) -> String {
+    let errors = diagnostics.error_count();
+    let warnings = diagnostics.warning_count();
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("1 {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    match (errors, warnings) {
+        (0, 0) => String::from("no problems found"),
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+impl Severity {
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}

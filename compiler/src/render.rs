@@ -1,1 +1,72 @@
-//! Printing diagnostics: human (with source snippets), JSON, GitHub annotations, SARIF (placeholder).
+//! Printing diagnostics for people: source snippets with labels, via codespan-reporting.
+//!
+//! Machine formats (JSON, GitHub annotations, SARIF) live in the binary's CLI,
+//! built on [`Diagnostic::located`](crate::diagnostic::Diagnostic::located).
+
+use codespan_reporting::diagnostic as cs;
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, termcolor};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::source::Sources;
+
+fn files(sources: &Sources) -> SimpleFiles<String, &str> {
+    let mut files = SimpleFiles::new();
+    for (_, file) in sources.iter() {
+        files.add(file.name(), file.text.as_str());
+    }
+    files
+}
+
+fn to_codespan(diagnostic: &Diagnostic) -> cs::Diagnostic<usize> {
+    let severity = match diagnostic.severity {
+        Severity::Error => cs::Severity::Error,
+        Severity::Warning => cs::Severity::Warning,
+    };
+    let mut labels = vec![
+        cs::Label::primary(diagnostic.span.source.0 as usize, diagnostic.span.range())
+            .with_message(&diagnostic.label),
+    ];
+    for secondary in &diagnostic.secondary {
+        labels.push(
+            cs::Label::secondary(secondary.span.source.0 as usize, secondary.span.range())
+                .with_message(&secondary.message),
+        );
+    }
+    cs::Diagnostic::new(severity)
+        .with_code(diagnostic.code)
+        .with_message(&diagnostic.message)
+        .with_labels(labels)
+        .with_notes(vec![format!("help: {}", diagnostic.help)])
+}
+
+/// Every diagnostic with its source snippet, then a summary line.
+/// `color` adds ANSI colours for terminals; tests and files use `false`.
+pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> String {
+    let files = files(sources);
+    let config = term::Config::default();
+    let mut buffer = if color {
+        termcolor::Buffer::ansi()
+    } else {
+        termcolor::Buffer::no_color()
+    };
+    for diagnostic in diagnostics.iter() {
+        let rendered = term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(diagnostic));
+        if rendered.is_err() {
+            // A span outside its file would be a compiler bug; still say what is wrong.
+            let location = sources.location(diagnostic.span);
+            let line = format!(
+                "{}[{}]: {}\n  --> {}\n",
+                diagnostic.severity.word(),
+                diagnostic.code,
+                diagnostic.message,
+                location
+            );
+            let _ = std::io::Write::write_all(&mut buffer, line.as_bytes());
+        }
+    }
+    let mut out = String::from_utf8_lossy(buffer.as_slice()).into_owned();
+    out.push_str(&crate::diagnostic::summary(diagnostics));
+    out.push('\n');
+    out
+}
