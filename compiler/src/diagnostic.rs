@@ -442,9 +442,9 @@ impl Problem {
                 missing_invalid,
             } => {
                 let missing = match (missing_timeout, missing_invalid) {
-                    (true, true) => "`timeout` and `invalid` branches",
-                    (true, false) => "a `timeout` branch",
-                    _ => "an `invalid` branch",
+                    (true, true) => "`timeout` or `invalid` branch",
+                    (true, false) => "`timeout` branch",
+                    _ => "`invalid` branch",
                 };
                 (
                     *span,

@@ -266,7 +266,7 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
     let missing_invalid = !has(&EdgeLabel::Invalid);
     if missing_timeout || missing_invalid {
         out.problems.push(Problem::MenuWithoutFallback {
-            span: exits.block.unwrap_or(state.name.span),
+            span: state.name.span,
             missing_timeout,
             missing_invalid,
         });
