@@ -42,7 +42,11 @@ pub struct Symbols<'a> {
 }
 
 impl<'a> Symbols<'a> {
-    pub fn build(files: &'a [ast::File], broken: &[(NameKind, String)], diagnostics: &mut Diagnostics) -> Self {
+    pub fn build(
+        files: &'a [ast::File],
+        broken: &[(NameKind, String)],
+        diagnostics: &mut Diagnostics,
+    ) -> Self {
         let mut symbols = Symbols {
             broken: broken.to_vec(),
             ..Symbols::default()
@@ -71,14 +75,56 @@ impl<'a> Symbols<'a> {
             for item in &file.items {
                 match item {
                     Item::Import(_) => {}
-                    Item::Calendar(c) => insert(&mut symbols.calendars, NameKind::Calendar, &c.name, c, |p| p.name.span, diagnostics),
-                    Item::Office(o) => insert(&mut symbols.offices, NameKind::Office, &o.name, o, |p| p.name.span, diagnostics),
-                    Item::Category(c) => insert(&mut symbols.categories, NameKind::Category, &c.name, c, |p| p.name.span, diagnostics),
-                    Item::Service(s) => insert(&mut symbols.services, NameKind::Service, &s.name, s, |p| p.name.span, diagnostics),
-                    Item::Prompt(p) => insert(&mut symbols.prompts, NameKind::Prompt, &p.name, p, |p| p.name.span, diagnostics),
+                    Item::Calendar(c) => insert(
+                        &mut symbols.calendars,
+                        NameKind::Calendar,
+                        &c.name,
+                        c,
+                        |p| p.name.span,
+                        diagnostics,
+                    ),
+                    Item::Office(o) => insert(
+                        &mut symbols.offices,
+                        NameKind::Office,
+                        &o.name,
+                        o,
+                        |p| p.name.span,
+                        diagnostics,
+                    ),
+                    Item::Category(c) => insert(
+                        &mut symbols.categories,
+                        NameKind::Category,
+                        &c.name,
+                        c,
+                        |p| p.name.span,
+                        diagnostics,
+                    ),
+                    Item::Service(s) => insert(
+                        &mut symbols.services,
+                        NameKind::Service,
+                        &s.name,
+                        s,
+                        |p| p.name.span,
+                        diagnostics,
+                    ),
+                    Item::Prompt(p) => insert(
+                        &mut symbols.prompts,
+                        NameKind::Prompt,
+                        &p.name,
+                        p,
+                        |p| p.name.span,
+                        diagnostics,
+                    ),
                     Item::Flow(f) => {
                         symbols.all_flows.push(f);
-                        insert(&mut symbols.flows, NameKind::Flow, &f.name, f, |p| p.name.span, diagnostics);
+                        insert(
+                            &mut symbols.flows,
+                            NameKind::Flow,
+                            &f.name,
+                            f,
+                            |p| p.name.span,
+                            diagnostics,
+                        );
                     }
                 }
             }
@@ -97,6 +143,8 @@ impl<'a> Symbols<'a> {
 pub struct Checked {
     /// Audio files the prompts play, by the path the runtime will open.
     pub audio: BTreeMap<PathBuf, AudioFacts>,
+    /// Variables each template reads, by template text (parsed once, reused by lowering).
+    pub templates: std::collections::HashMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,10 +172,19 @@ pub fn suggest<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) ->
     let mut scored: Vec<(f64, &str)> = candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(3).map(|(_, c)| c.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
 }

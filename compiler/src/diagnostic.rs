@@ -271,6 +271,21 @@ fn did_you_mean(candidates: &[String], otherwise: String) -> String {
     }
 }
 
+/// What to do about an unknown name when nothing close is known.
+fn unknown_name_help(kind: NameKind) -> String {
+    match kind {
+        NameKind::Language => {
+            String::from("write a language as two lowercase letters, e.g. `it` or `en`")
+        }
+        NameKind::Priority => String::from("a priority is `low`, `normal`, `high` or `urgent`"),
+        NameKind::HolidaySet => String::from("the built-in holiday set is `italy`"),
+        NameKind::Function => String::from(
+            "the functions are `open`, `closed`, `holiday`, `available`, `starts_with` and `len`",
+        ),
+        other => format!("define the {} or correct the name", other.describe()),
+    }
+}
+
 impl Problem {
     /// The stable code of this problem.
     pub fn code(&self) -> &'static str {
@@ -330,9 +345,14 @@ impl Problem {
                 found,
             } => (
                 *span,
-                format!("this line does not read as flow language: expected {}", words_list(expected)),
+                format!(
+                    "this line does not read as flow language: expected {}",
+                    words_list(expected)
+                ),
                 format!("found {found}"),
-                String::from("check the spelling and the order of the words; docs/language.md has an example of every construct"),
+                String::from(
+                    "check the spelling and the order of the words; docs/language.md has an example of every construct",
+                ),
             ),
             Problem::UnknownName {
                 kind,
@@ -343,10 +363,7 @@ impl Problem {
                 *span,
                 format!("unknown {} `{name}`", kind.describe()),
                 format!("no {} is called `{name}`", kind.describe()),
-                did_you_mean(
-                    candidates,
-                    format!("define the {} or correct the name", kind.describe()),
-                ),
+                did_you_mean(candidates, unknown_name_help(*kind)),
             ),
             Problem::DuplicateDefinition {
                 kind,
@@ -393,9 +410,11 @@ impl Problem {
                 });
                 (
                     *span,
-                    format!("number \"{number}\" is answered by two flows"),
+                    format!("number \"{number}\" is answered twice"),
                     String::from("answered again here"),
-                    String::from("a number can be answered by one flow only; remove it from one of them"),
+                    String::from(
+                        "a number is answered by one flow only, and listed once; remove the repeat",
+                    ),
                 )
             }
             Problem::DeadEnd {
@@ -427,14 +446,18 @@ impl Problem {
                         states.join(" -> ")
                     ),
                     String::from("the loop starts here"),
-                    String::from("put a `menu`, `collect` or `record` in the loop, so the caller decides when it goes round again"),
+                    String::from(
+                        "put a `menu`, `collect` or `record` in the loop, so the caller decides when it goes round again",
+                    ),
                 )
             }
             Problem::UnboundedRetries { span, max } => (
                 *span,
                 String::from("retries must be bounded"),
                 String::from("too many retries"),
-                format!("use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"),
+                format!(
+                    "use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"
+                ),
             ),
             Problem::MenuWithoutFallback {
                 span,
@@ -450,14 +473,18 @@ impl Problem {
                     *span,
                     format!("this menu has no {missing}"),
                     String::from("a caller who presses nothing or a wrong key is stuck here"),
-                    String::from("add for example `timeout, invalid -> operatore` to the menu's branches"),
+                    String::from(
+                        "add for example `timeout, invalid -> operatore` to the menu's branches",
+                    ),
                 )
             }
             Problem::AudioMissing { path, span } => (
                 *span,
                 format!("audio file \"{path}\" does not exist"),
                 String::from("file not found"),
-                String::from("paths are relative to the flow file; check the name, or use a text prompt"),
+                String::from(
+                    "paths are relative to the flow file; check the name, or use a text prompt",
+                ),
             ),
             Problem::AudioUndecodable { path, reason, span } => (
                 *span,
@@ -469,7 +496,9 @@ impl Problem {
                 *span,
                 format!("the text of this prompt has a template error: {message}"),
                 String::from("template error"),
-                String::from("variables are written `{{ name }}`; check that every `{{` has its `}}`"),
+                String::from(
+                    "variables are written `{{ name }}`; check that every `{{` has its `}}`",
+                ),
             ),
             Problem::UndefinedVariable {
                 name,
@@ -477,18 +506,22 @@ impl Problem {
                 candidates,
             } => (
                 *span,
-                format!("the prompt uses `{name}`, which is never set"),
+                format!("variable `{name}` is never set"),
                 String::from("undefined variable"),
                 did_you_mean(
                     candidates,
-                    String::from("set it first (`set`, `collect ... into`), or use a built-in such as `caller`"),
+                    String::from(
+                        "set it first (`set`, `collect ... into`), or use a built-in such as `caller`",
+                    ),
                 ),
             ),
             Problem::RangeEndsBeforeStart { span } => (
                 *span,
-                String::from("this time range ends before it starts"),
+                String::from("this range ends before it starts"),
                 String::from("end is not after start"),
-                String::from("write the earlier time first, e.g. `08:30-13:30`"),
+                String::from(
+                    "write the earlier time or date first, e.g. `08:30-13:30` or `2026-08-10..2026-08-14`",
+                ),
             ),
             Problem::OverlappingRanges {
                 day,
@@ -523,7 +556,9 @@ impl Problem {
                 *span,
                 format!("this `{action}` has no overflow path"),
                 String::from("what happens when nobody answers?"),
-                String::from("add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)"),
+                String::from(
+                    "add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)",
+                ),
             ),
             Problem::ImportNotFound { path, span, reason } => (
                 *span,
@@ -541,7 +576,9 @@ impl Problem {
                 *span,
                 format!("digits {min}..{max} is not a valid range"),
                 String::from("invalid range"),
-                String::from("write the smaller number first, between 1 and 32, e.g. `digits 1..4`"),
+                String::from(
+                    "write the smaller number first, between 1 and 32, e.g. `digits 1..4`",
+                ),
             ),
             Problem::UnknownBranch {
                 action,
@@ -557,7 +594,11 @@ impl Problem {
                     quoted_list(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
                 ),
             ),
-            Problem::ValueOutOfRange { what, span, allowed } => (
+            Problem::ValueOutOfRange {
+                what,
+                span,
+                allowed,
+            } => (
                 *span,
                 format!("{what} out of range"),
                 String::from("value out of range"),
@@ -567,13 +608,17 @@ impl Problem {
                 *span,
                 format!("`{text}` is not a valid date or time"),
                 String::from("no such date or time"),
-                String::from("dates are written YYYY-MM-DD or MM-DD, times HH:MM from 00:00 to 24:00"),
+                String::from(
+                    "dates are written YYYY-MM-DD or MM-DD, times HH:MM from 00:00 to 24:00",
+                ),
             ),
             Problem::ReturnOutsideSubflow { flow, span } => (
                 *span,
                 format!("flow `{flow}` answers a number, so it cannot `return`"),
                 String::from("nothing to return to"),
-                String::from("end the call with `hangup`, or move these states into a sub-flow that others `call`"),
+                String::from(
+                    "end the call with `hangup`, or move these states into a sub-flow that others `call`",
+                ),
             ),
             Problem::EmptyFlow { flow, span } => (
                 *span,
@@ -630,7 +675,10 @@ impl Problem {
             }
             Problem::RecursiveCall { flows, span } => (
                 *span,
-                format!("sub-flows call each other in a loop: {}", flows.join(" -> ")),
+                format!(
+                    "sub-flows call each other in a loop: {}",
+                    flows.join(" -> ")
+                ),
                 String::from("this call closes the loop"),
                 String::from("use `return` to go back instead of calling the caller again"),
             ),
@@ -644,11 +692,15 @@ impl Problem {
                 format!("prompt `{prompt}` has no `{language}` text"),
                 String::from("used here"),
                 if available.is_empty() {
-                    format!("add a `{language}` variant to the prompt")
+                    format!("add a variant for `{language}` to the prompt")
                 } else {
                     format!(
-                        "add a `{language}` variant to the prompt (it has {}), or set `fallback` on the flow",
-                        quoted_list(available)
+                        "add a variant for `{language}` to the prompt (it has {}), or set `fallback` on the flow",
+                        available
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 },
             ),
@@ -674,7 +726,9 @@ impl Problem {
                 *span,
                 String::from("no flow answers a phone number"),
                 String::from("nothing answers"),
-                String::from("add `answers \"number\"` to the main flow, e.g. `flow main answers \"075075075\" { ... }`"),
+                String::from(
+                    "add `answers \"number\"` to the main flow, e.g. `flow main answers \"075075075\" { ... }`",
+                ),
             ),
         };
         Diagnostic {
@@ -805,8 +859,8 @@ pub fn rule_words(rule: &str) -> String {
         "closure_when" | "holiday_set" | "easter_offset" => {
             "a closure such as `holidays italy`, `easter+1`, `01-29` or `2026-12-24`"
         }
-        "kw_import" | "kw_calendar" | "kw_office" | "kw_category" | "kw_service"
-        | "kw_prompt" | "kw_flow" | "item" => definition,
+        "kw_import" | "kw_calendar" | "kw_office" | "kw_category" | "kw_service" | "kw_prompt"
+        | "kw_flow" | "item" => definition,
         "kw_say" | "kw_play" | "kw_menu" | "kw_collect" | "kw_set" | "kw_if" | "kw_goto"
         | "kw_call" | "kw_return" | "kw_transfer" | "kw_queue" | "kw_callback" | "kw_ticket"
         | "kw_appointment" | "kw_book" | "kw_cancel" | "kw_record" | "kw_conference"

@@ -156,7 +156,9 @@ impl EdgeLabel {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// `say` / `play`: speak a prompt, then `Ok`.
-    Play { prompt: String },
+    Play {
+        prompt: String,
+    },
     Menu {
         prompt: String,
         timeout_ms: u64,
@@ -172,36 +174,59 @@ pub enum Action {
         timeout_ms: u64,
         retries: u32,
     },
-    Set { var: String, value: Expr },
+    Set {
+        var: String,
+        value: Expr,
+    },
     /// `if`: edges `Case(i)` for the first condition that holds, else `Else`.
-    Branch { conditions: Vec<Expr> },
+    Branch {
+        conditions: Vec<Expr>,
+    },
     Goto,
     /// Enter a sub-flow; `Ok` is taken when it returns.
-    Call { flow: FlowId, entry: NodeId },
+    Call {
+        flow: FlowId,
+        entry: NodeId,
+    },
     Return,
     Hangup,
-    Transfer { office: String, ring_ms: u64 },
+    Transfer {
+        office: String,
+        ring_ms: u64,
+    },
     Queue {
         office: String,
         music: Option<String>,
         max_wait_ms: u64,
         announce_position: bool,
     },
-    Callback { office: String, note: Option<String> },
+    Callback {
+        office: String,
+        note: Option<String>,
+    },
     Ticket {
         category: String,
         priority: String,
         fields: BTreeMap<String, Expr>,
     },
-    Appointment { office: String },
-    BookService { service: String },
-    CancelBooking { var: String },
+    Appointment {
+        office: String,
+    },
+    BookService {
+        service: String,
+    },
+    CancelBooking {
+        var: String,
+    },
     Record {
         prompt: String,
         var: String,
         max_ms: u64,
     },
-    Conference { room: String, pin: Option<String> },
+    Conference {
+        room: String,
+        pin: Option<String>,
+    },
     Webhook {
         url: String,
         timeout_ms: u64,
@@ -260,7 +285,10 @@ pub enum Expr {
     Var(String),
     /// A calendar or office named as a function argument.
     Name(String),
-    Call { function: Function, args: Vec<Expr> },
+    Call {
+        function: Function,
+        args: Vec<Expr>,
+    },
     Not(Box<Expr>),
     Binary {
         op: BinaryOp,
@@ -298,10 +326,7 @@ impl Function {
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }
 
     pub fn name(self) -> &'static str {
@@ -353,10 +378,20 @@ pub struct Closure {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClosureRule {
     /// A built-in set of public holidays, e.g. `italy`.
-    Holidays { set: String },
-    Easter { offset_days: i64 },
-    Yearly { month: u32, day: u32 },
-    Dates { from: String, to: String },
+    Holidays {
+        set: String,
+    },
+    Easter {
+        offset_days: i64,
+    },
+    Yearly {
+        month: u32,
+        day: u32,
+    },
+    Dates {
+        from: String,
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -421,7 +456,8 @@ impl Graph {
     }
 
     pub fn from_json(text: &str) -> Result<Graph, GraphError> {
-        let graph: Graph = serde_json::from_str(text).map_err(|e| GraphError::Malformed(e.to_string()))?;
+        let graph: Graph =
+            serde_json::from_str(text).map_err(|e| GraphError::Malformed(e.to_string()))?;
         if graph.format_version != FORMAT_VERSION {
             return Err(GraphError::Version {
                 found: graph.format_version,

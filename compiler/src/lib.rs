@@ -17,6 +17,7 @@ pub mod load;
 pub mod render;
 pub mod source;
 pub mod syntax;
+pub mod synthetic;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Problem, Severity};
 pub use graph::Graph;
@@ -34,10 +35,10 @@ pub fn compile(sources: &Sources) -> Compiled {
     let mut diagnostics = Diagnostics::new();
     let mut files = Vec::new();
     let mut broken = Vec::new();
-    for (id, file) in sources.iter() {
-        let parsed = syntax::parse(id, &file.text, &mut diagnostics);
+    for (parsed, file_diagnostics) in parse_all(sources) {
         files.push(parsed.file);
         broken.extend(parsed.broken);
+        diagnostics.extend(file_diagnostics);
     }
     let checked = check::check(sources, &files, &broken, &mut diagnostics);
     let graph = if diagnostics.has_errors() {
@@ -47,4 +48,53 @@ pub fn compile(sources: &Sources) -> Compiled {
     };
     diagnostics.sort();
     Compiled { graph, diagnostics }
+}
+
+/// Below this much source text, parsing on one thread is faster than starting others.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+
+/// Parse every file, in order; large deployments are split across the machine's cores.
+fn parse_all(sources: &Sources) -> Vec<(syntax::Parsed, Diagnostics)> {
+    let files: Vec<(SourceId, &str)> = sources
+        .iter()
+        .map(|(id, f)| (id, f.text.as_str()))
+        .collect();
+    let parse_one = |(id, text): &(SourceId, &str)| {
+        let mut diagnostics = Diagnostics::new();
+        let parsed = syntax::parse(*id, text, &mut diagnostics);
+        (parsed, diagnostics)
+    };
+    let total: usize = files.iter().map(|(_, t)| t.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || files.len() < 2 || total < PARALLEL_PARSE_BYTES {
+        return files.iter().map(parse_one).collect();
+    }
+    // Contiguous chunks of about equal text, so results stay in file order.
+    let per_thread = total.div_ceil(threads);
+    let mut chunks: Vec<&[(SourceId, &str)]> = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, (_, text)) in files.iter().enumerate() {
+        size += text.len();
+        if size >= per_thread {
+            chunks.push(files.get(start..=i).unwrap_or_default());
+            start = i + 1;
+            size = 0;
+        }
+    }
+    if start < files.len() {
+        chunks.push(files.get(start..).unwrap_or_default());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| scope.spawn(move || chunk.iter().map(parse_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(parsed) => parsed,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }

@@ -51,7 +51,8 @@ pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> Strin
         termcolor::Buffer::no_color()
     };
     for diagnostic in diagnostics.iter() {
-        let rendered = term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(diagnostic));
+        let rendered =
+            term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(diagnostic));
         if rendered.is_err() {
             // A span outside its file would be a compiler bug; still say what is wrong.
             let location = sources.location(diagnostic.span);

@@ -18,7 +18,10 @@ pub struct Span {
 
 impl Serialize for Span {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("{}#{}..{}", self.source.0, self.start, self.end))
+        serializer.collect_str(&format_args!(
+            "{}#{}..{}",
+            self.source.0, self.start, self.end
+        ))
     }
 }
 

@@ -174,7 +174,11 @@ impl Lower {
     fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
         let len = pair.as_str().trim_end().len();
-        Span::new(self.source, self.base + s.start(), self.base + s.start() + len)
+        Span::new(
+            self.source,
+            self.base + s.start(),
+            self.base + s.start() + len,
+        )
     }
 
     fn ident(&self, pair: &P<'_>) -> Ident {
@@ -335,8 +339,10 @@ impl Lower {
             match part.as_rule() {
                 Rule::days => {
                     for spec in part.into_inner() {
-                        let ends: Vec<Weekday> =
-                            spec.into_inner().filter_map(|d| weekday(d.as_str())).collect();
+                        let ends: Vec<Weekday> = spec
+                            .into_inner()
+                            .filter_map(|d| weekday(d.as_str()))
+                            .collect();
                         match ends.as_slice() {
                             [one] => days.push(*one),
                             [from, to] => {
@@ -406,7 +412,8 @@ impl Lower {
                     };
                 }
                 Rule::date_range => {
-                    let dates: Vec<Date> = part.into_inner().map(|d| parse_date(d.as_str())).collect();
+                    let dates: Vec<Date> =
+                        part.into_inner().map(|d| parse_date(d.as_str())).collect();
                     if let [from, to] = dates.as_slice() {
                         when = ClosureWhen::Range {
                             from: *from,
@@ -631,13 +638,10 @@ impl Lower {
     fn state(&self, pair: P<'_>) -> State {
         let span = self.span(&pair);
         let mut inner = pair.into_inner();
-        let name = inner
-            .next()
-            .map(|p| self.ident(&p))
-            .unwrap_or(Ident {
-                name: String::new(),
-                span,
-            });
+        let name = inner.next().map(|p| self.ident(&p)).unwrap_or(Ident {
+            name: String::new(),
+            span,
+        });
         let (action, exits) = match inner.next() {
             Some(action) => self.action(action),
             None => (Action::Hangup, Exits::default()),
@@ -778,14 +782,12 @@ impl Lower {
                         span,
                     }),
             },
-            Rule::goto => Action::Goto(
-                find(Rule::target)
-                    .map(|p| self.ident(p))
-                    .unwrap_or(Ident {
-                        name: String::new(),
-                        span,
-                    }),
-            ),
+            Rule::goto => {
+                Action::Goto(find(Rule::target).map(|p| self.ident(p)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                }))
+            }
             Rule::call => Action::Call(ident()),
             Rule::return_ => Action::Return,
             Rule::hangup => Action::Hangup,
@@ -824,21 +826,17 @@ impl Lower {
                 max: opt_duration(Rule::max_len_opt),
             },
             Rule::conference => Action::Conference {
-                room: find(Rule::string)
-                    .map(|p| self.string(p))
-                    .unwrap_or(Str {
-                        value: String::new(),
-                        span,
-                    }),
+                room: find(Rule::string).map(|p| self.string(p)).unwrap_or(Str {
+                    value: String::new(),
+                    span,
+                }),
                 pin: find(Rule::pin_opt).and_then(|p| self.child_string(p)),
             },
             Rule::webhook => Action::Webhook {
-                url: find(Rule::string)
-                    .map(|p| self.string(p))
-                    .unwrap_or(Str {
-                        value: String::new(),
-                        span,
-                    }),
+                url: find(Rule::string).map(|p| self.string(p)).unwrap_or(Str {
+                    value: String::new(),
+                    span,
+                }),
                 timeout: opt_duration(Rule::timeout_opt),
                 send: find(Rule::send_opt)
                     .map(|p| self.fields(p.clone()))
@@ -1067,4 +1065,9 @@ pub fn imports(text: &str) -> Vec<String> {
             rest.get(..end).map(str::to_owned)
         })
         .collect()
+}
+
+#[doc(hidden)]
+pub fn bench_pest_only(text: &str) -> usize {
+    FlowParser::parse(Rule::file, text).map_or(0, |p| p.count())
 }

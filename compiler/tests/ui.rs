@@ -34,12 +34,20 @@ fn error_fixtures() {
             compiled.diagnostics.iter().any(|d| d.code == code),
             "{} should report {code}, got: {:?}",
             path.display(),
-            compiled.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            compiled
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>()
         );
         if code.starts_with('E') {
             assert!(compiled.graph.is_none(), "an error must stop the graph");
         }
-        let source = sources.iter().next().map(|(_, f)| f.text.clone()).unwrap_or_default();
+        let source = sources
+            .iter()
+            .next()
+            .map(|(_, f)| f.text.clone())
+            .unwrap_or_default();
         let rendered = render::human(&sources, &compiled.diagnostics, false);
         insta::assert_snapshot!(format!("SOURCE CODE\n{source}\nDIAGNOSTICS\n{rendered}"));
     });

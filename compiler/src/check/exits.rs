@@ -9,7 +9,10 @@ use crate::graph::EdgeLabel;
 /// The outcomes an action can end with, apart from `Ok`.
 fn failure_labels(action: &Action) -> &'static [(&'static str, EdgeLabel)] {
     match action {
-        Action::Collect { .. } => &[("timeout", EdgeLabel::Timeout), ("invalid", EdgeLabel::Invalid)],
+        Action::Collect { .. } => &[
+            ("timeout", EdgeLabel::Timeout),
+            ("invalid", EdgeLabel::Invalid),
+        ],
         Action::Transfer { .. } => &[
             ("closed", EdgeLabel::Closed),
             ("busy", EdgeLabel::Busy),
@@ -94,7 +97,10 @@ pub fn resolve(state: &State) -> Resolved<'_> {
     match action {
         Action::If { arms } => {
             for (i, arm) in arms.iter().enumerate() {
-                out.edges.push((EdgeLabel::Case(u32::try_from(i).unwrap_or(u32::MAX)), &arm.target));
+                out.edges.push((
+                    EdgeLabel::Case(u32::try_from(i).unwrap_or(u32::MAX)),
+                    &arm.target,
+                ));
             }
             match &exits.otherwise {
                 Some(target) => out.edges.push((EdgeLabel::Else, target)),
@@ -195,10 +201,12 @@ pub fn resolve(state: &State) -> Resolved<'_> {
         .any(|(_, edge)| !out.edges.iter().any(|(l, _)| l == edge));
     if failure_required(action) && missing_failure {
         match action {
-            Action::Transfer { .. } | Action::Queue { .. } => out.problems.push(Problem::NoOverflow {
-                action: keyword,
-                span: state.name.span.to(state.span),
-            }),
+            Action::Transfer { .. } | Action::Queue { .. } => {
+                out.problems.push(Problem::NoOverflow {
+                    action: keyword,
+                    span: state.name.span.to(state.span),
+                })
+            }
             _ => out.problems.push(Problem::DeadEnd {
                 state: state.name.name.clone(),
                 action: keyword,
@@ -227,7 +235,11 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
             let edge = match name {
                 "timeout" => EdgeLabel::Timeout,
                 "invalid" => EdgeLabel::Invalid,
-                key if key.len() == 1 && key.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') => {
+                key if key.len() == 1
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == '*' || c == '#') =>
+                {
                     EdgeLabel::Key(key.to_owned())
                 }
                 _ => {
@@ -253,7 +265,10 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
         }
     }
     let has = |l: &EdgeLabel| out.edges.iter().any(|(e, _)| e == l);
-    let has_key = out.edges.iter().any(|(e, _)| matches!(e, EdgeLabel::Key(_)));
+    let has_key = out
+        .edges
+        .iter()
+        .any(|(e, _)| matches!(e, EdgeLabel::Key(_)));
     if !has_key {
         out.problems.push(Problem::DeadEnd {
             state: state.name.name.clone(),

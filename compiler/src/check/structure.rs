@@ -74,7 +74,10 @@ fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics)
                 kind: NameKind::State,
                 name: name.to_owned(),
                 span: state.name.span,
-                previous: flow.states.get(first).map_or(state.name.span, |s| s.name.span),
+                previous: flow
+                    .states
+                    .get(first)
+                    .map_or(state.name.span, |s| s.name.span),
             }),
             None => {
                 index.insert(name, i);
@@ -90,23 +93,22 @@ fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics)
         for problem in resolved.problems {
             diagnostics.report(problem);
         }
-        if let Action::Return = state.action {
-            if answers {
-                diagnostics.report(Problem::ReturnOutsideSubflow {
-                    flow: flow.name.name.clone(),
-                    span: state.name.span.to(state.span),
-                });
-            }
+        if let Action::Return = state.action
+            && answers
+        {
+            diagnostics.report(Problem::ReturnOutsideSubflow {
+                flow: flow.name.name.clone(),
+                span: state.name.span.to(state.span),
+            });
         }
         for (_, target) in resolved.edges {
             let found = resolve_target(flow, &index, target, answers, diagnostics);
             unknown_target |= found.is_none() && !BUILTIN_TARGETS.contains(&target.name.as_str());
-            if let Some(j) = found {
-                if let Some(list) = successors.get_mut(i) {
-                    if !list.contains(&j) {
-                        list.push(j);
-                    }
-                }
+            if let Some(j) = found
+                && let Some(list) = successors.get_mut(i)
+                && !list.contains(&j)
+            {
+                list.push(j);
             }
         }
     }
@@ -141,10 +143,7 @@ fn resolve_target(
             kind: NameKind::State,
             name: name.to_owned(),
             span: target.span,
-            candidates: super::suggest(
-                name,
-                index.keys().copied().chain(BUILTIN_TARGETS),
-            ),
+            candidates: super::suggest(name, index.keys().copied().chain(BUILTIN_TARGETS)),
         }),
     }
     None
@@ -244,7 +243,9 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
         let mut work: Vec<(usize, usize)> = vec![(root, 0)];
         while let Some(&mut (v, ref mut pos)) = work.last_mut() {
             if *pos == 0 && index.get(v).copied() == Some(usize::MAX) {
-                if let (Some(i), Some(l), Some(o)) = (index.get_mut(v), low.get_mut(v), on_stack.get_mut(v)) {
+                if let (Some(i), Some(l), Some(o)) =
+                    (index.get_mut(v), low.get_mut(v), on_stack.get_mut(v))
+                {
                     *i = counter;
                     *l = counter;
                     *o = true;
@@ -267,10 +268,10 @@ fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
             }
             work.pop();
             let lv = low.get(v).copied().unwrap_or(0);
-            if let Some(&(parent, _)) = work.last() {
-                if let Some(lp) = low.get_mut(parent) {
-                    *lp = (*lp).min(lv);
-                }
+            if let Some(&(parent, _)) = work.last()
+                && let Some(lp) = low.get_mut(parent)
+            {
+                *lp = (*lp).min(lv);
             }
             if Some(lv) == index.get(v).copied() {
                 let mut component = Vec::new();

@@ -82,10 +82,12 @@ impl Lowering<'_> {
                     .as_ref()
                     .map_or_else(|| DEFAULT_LANGUAGE.to_owned(), |l| l.name.clone()),
                 fallback_language: flow.fallback_language.as_ref().map(|l| l.name.clone()),
-                max_duration_ms: flow.max_duration.map_or(DEFAULT_MAX_DURATION_MS, |d| d.millis),
-                max_visits: flow
-                    .max_visits
-                    .map_or(DEFAULT_MAX_VISITS, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
+                max_duration_ms: flow
+                    .max_duration
+                    .map_or(DEFAULT_MAX_DURATION_MS, |d| d.millis),
+                max_visits: flow.max_visits.map_or(DEFAULT_MAX_VISITS, |v| {
+                    u32::try_from(v.value).unwrap_or(u32::MAX)
+                }),
                 location: self.location(flow.name.span),
             });
             let states: BTreeMap<&str, usize> = flow
@@ -115,17 +117,18 @@ impl Lowering<'_> {
             self.prompts.insert((*name).to_owned(), lowered);
         }
 
+        let sources: Vec<SourceEntry> = self
+            .sources
+            .iter()
+            .map(|(_, f)| SourceEntry {
+                path: f.name(),
+                sha256: sha256_hex(f.text.as_bytes()),
+            })
+            .collect();
         Graph {
             format_version: FORMAT_VERSION,
-            content_hash: self.content_hash(),
-            sources: self
-                .sources
-                .iter()
-                .map(|(_, f)| SourceEntry {
-                    path: f.name(),
-                    sha256: sha256_hex(f.text.as_bytes()),
-                })
-                .collect(),
+            content_hash: self.content_hash(&sources),
+            sources,
             numbers,
             flows: graph_flows,
             nodes,
@@ -138,11 +141,10 @@ impl Lowering<'_> {
     }
 
     /// One hash over every source (path and text) and every audio file, in path order.
-    fn content_hash(&self) -> String {
-        let mut entries: Vec<(String, String)> = self
-            .sources
+    fn content_hash(&self, sources: &[SourceEntry]) -> String {
+        let mut entries: Vec<(String, String)> = sources
             .iter()
-            .map(|(_, f)| (f.name(), sha256_hex(f.text.as_bytes())))
+            .map(|s| (s.path.clone(), s.sha256.clone()))
             .collect();
         entries.extend(
             self.checked
@@ -174,9 +176,9 @@ impl Lowering<'_> {
             .into_iter()
             .filter_map(|(on, target)| {
                 let to = match target.name.as_str() {
-                    name if states.contains_key(name) => {
-                        Target::Node(NodeId(to_u32(base + states.get(name).copied().unwrap_or(0))))
-                    }
+                    name if states.contains_key(name) => Target::Node(NodeId(to_u32(
+                        base + states.get(name).copied().unwrap_or(0),
+                    ))),
                     "hangup" => Target::Hangup,
                     "return" => Target::Return,
                     _ => return None,
@@ -254,7 +256,10 @@ impl Lowering<'_> {
             },
             ast::Action::Goto(_) => Action::Goto,
             ast::Action::Call(name) => {
-                let flow = flow_ids.get(name.name.as_str()).copied().unwrap_or(FlowId(0));
+                let flow = flow_ids
+                    .get(name.name.as_str())
+                    .copied()
+                    .unwrap_or(FlowId(0));
                 let entry = first_node.get(flow.0 as usize).copied().unwrap_or(0);
                 Action::Call {
                     flow,
@@ -296,13 +301,16 @@ impl Lowering<'_> {
                 fields,
             } => Action::Ticket {
                 category: category.name.clone(),
-                priority: priority.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| {
-                    self.symbols
-                        .categories
-                        .get(category.name.as_str())
-                        .and_then(|c| c.priority.as_ref())
-                        .map_or_else(|| String::from("normal"), |p| p.name.clone())
-                }),
+                priority: priority
+                    .as_ref()
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| {
+                        self.symbols
+                            .categories
+                            .get(category.name.as_str())
+                            .and_then(|c| c.priority.as_ref())
+                            .map_or_else(|| String::from("normal"), |p| p.name.clone())
+                    }),
                 fields: fields_map(fields),
             },
             ast::Action::Appointment { office } => Action::Appointment {
@@ -344,7 +352,8 @@ impl Lowering<'_> {
             ast::PromptRef::Inline(body) => {
                 let mut variants = BTreeMap::new();
                 variants.insert(String::from("*"), self.body(body));
-                self.prompts.insert(inline_key.to_owned(), Prompt { variants });
+                self.prompts
+                    .insert(inline_key.to_owned(), Prompt { variants });
                 inline_key.to_owned()
             }
         }
@@ -372,13 +381,17 @@ impl Lowering<'_> {
                 variables: if templates::is_plain_text(&text.value) {
                     Vec::new()
                 } else {
-                    templates::template_variables(&text.value)
-                        .map(|vars| vars.into_iter().collect())
+                    self.checked
+                        .templates
+                        .get(&text.value)
+                        .cloned()
                         .unwrap_or_default()
                 },
             },
             ast::PromptBody::Audio(path) => {
-                let resolved = crate::load::normalize(&self.sources.base_dir(path.span.source).join(&path.value));
+                let resolved = crate::load::normalize(
+                    &self.sources.base_dir(path.span.source).join(&path.value),
+                );
                 let facts = self.checked.audio.get(&resolved);
                 PromptBody::Audio {
                     path: path_string(&resolved),
@@ -412,7 +425,10 @@ impl Lowering<'_> {
                         when: match &c.when {
                             ast::ClosureWhen::Holidays(set) => ClosureRule::Holidays {
                                 set: crate::check::calendar::HolidaySet::from_name(&set.name)
-                                    .map_or_else(|| set.name.clone(), |s| format!("{s:?}").to_lowercase()),
+                                    .map_or_else(
+                                        || set.name.clone(),
+                                        |s| format!("{s:?}").to_lowercase(),
+                                    ),
                             },
                             ast::ClosureWhen::Easter { offset_days } => ClosureRule::Easter {
                                 offset_days: *offset_days,
