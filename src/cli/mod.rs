@@ -1,0 +1,127 @@
+//! The command line: clap types, dispatch, and exit codes.
+//!
+//! ```text
+//!  centralino check   [PATHS]...  --format human|json|github|sarif   diagnostics
+//!  centralino compile [PATHS]...  -o graph.json                       the graph the runtime loads
+//!  centralino graph   [PATHS]...  --format dot|mermaid|svg -o FILE    a picture of the flows
+//! ```
+//!
+//! Exit codes: 0 clean (warnings allowed), 1 the flows have errors (or
+//! warnings under `--deny-warnings`), 2 the command could not run (bad
+//! usage, unreadable paths, output not written, Graphviz missing).
+
+mod check;
+mod compile;
+mod format;
+mod graph;
+mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use centralino_compiler::Sources;
+use centralino_compiler::load::load;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Run a city's citizen phone number from plain text flow files.
+#[derive(Debug, Parser)]
+#[command(name = "centralino", version, about, propagate_version = true)]
+pub struct Cli {
+    /// When to colour diagnostics: `auto` colours only a terminal (and honours NO_COLOR).
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check flow files and report every problem.
+    Check(check::CheckArgs),
+    /// Compile flow files into the graph (JSON) that the runtime loads.
+    Compile(compile::CompileArgs),
+    /// Draw the flows as a picture (Graphviz dot, Mermaid, or SVG).
+    Graph(graph::GraphArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour output going to a stream that is (or is not) a terminal.
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    fn stdout(self) -> bool {
+        self.enabled(std::io::stdout().is_terminal())
+    }
+
+    fn stderr(self) -> bool {
+        self.enabled(std::io::stderr().is_terminal())
+    }
+}
+
+/// The paths to read: those given, or `flows/`.
+fn paths_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("flows")]
+    } else {
+        paths.to_vec()
+    }
+}
+
+/// Read the deployment; a path that cannot be read makes the command fail (exit 2).
+fn load_sources(paths: &[PathBuf]) -> anyhow::Result<Sources> {
+    Ok(load(&paths_or_default(paths))?)
+}
+
+/// How a command ended, when it ran.
+const CLEAN: u8 = 0;
+const PROBLEMS: u8 = 1;
+const FAILED: u8 = 2;
+
+pub fn main() -> ExitCode {
+    // Usage errors exit 2 (clap's own code); --help and --version exit 0.
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Check(args) => check::run(args, cli.color),
+        Command::Compile(args) => compile::run(args, cli.color),
+        Command::Graph(args) => graph::run(args, cli.color),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(FAILED)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_paths_means_flows() {
+        assert_eq!(paths_or_default(&[]), vec![PathBuf::from("flows")]);
+        let given = vec![PathBuf::from("a.flow")];
+        assert_eq!(paths_or_default(&given), given);
+    }
+}
