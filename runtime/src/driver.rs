@@ -1,0 +1,664 @@
+//! The phone-less adapter: runs one call of a [`Session`] against a real store
+//! in virtual time, with the caller's keys from a script or a terminal.
+//!
+//! Used by `centralino simulate` and `centralino test`. Prompts "play" for an
+//! estimated duration, timers fire when the virtual clock reaches them, store
+//! requests go to the [`Store`], and transfers, queues and webhooks answer as
+//! the [`Script`] says. Every step is reported as a [`Step`] with its time.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::engine::{
+    Bookable, CallInfo, Command, Event, Id, Media, Presence, Program, Session, StoreReply,
+    TransferOutcome,
+};
+use crate::store::{NewBooking, NewCallback, NewTicket, Recording, Resource, Store};
+
+/// Most events one simulated call may take: a stuck flow ends instead of spinning.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// What the caller does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Key(char),
+    Text(String),
+    /// Do nothing: let the current prompt or timeout run out.
+    Wait,
+    Hangup,
+}
+
+impl Input {
+    /// `1`, `#`, `wait`, `hangup`, or `"text"` for typed text.
+    pub fn parse_all(text: &str) -> Result<Vec<Input>, String> {
+        let mut inputs = Vec::new();
+        for word in text.split_whitespace() {
+            match word {
+                "wait" => inputs.push(Input::Wait),
+                "hangup" => inputs.push(Input::Hangup),
+                w if w
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#') =>
+                {
+                    inputs.extend(w.chars().map(Input::Key));
+                }
+                w => {
+                    return Err(format!(
+                        "`{w}` is not a key: use digits, * and #, `wait` or `hangup`"
+                    ));
+                }
+            }
+        }
+        Ok(inputs)
+    }
+}
+
+/// Where the caller's inputs come from.
+pub trait InputSource {
+    /// The next input, or `None` when the caller has nothing more to do.
+    fn next_input(&mut self) -> Option<Input>;
+}
+
+impl InputSource for VecDeque<Input> {
+    fn next_input(&mut self) -> Option<Input> {
+        self.pop_front()
+    }
+}
+
+/// How the world outside the flow answers, for one simulated call.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub transfer: TransferOutcome,
+    pub queue: TransferOutcome,
+    /// Webhook answers by a part of their URL; unlisted webhooks fail.
+    pub webhooks: Vec<(String, Result<serde_json::Value, String>)>,
+    /// Staff contacts who are not present.
+    pub absent: Vec<String>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script {
+            transfer: TransferOutcome::Answered,
+            queue: TransferOutcome::Answered,
+            webhooks: Vec::new(),
+            absent: Vec::new(),
+        }
+    }
+}
+
+struct Absent(Vec<String>);
+
+impl Presence for Absent {
+    fn is_present(&self, contact: &str) -> bool {
+        !self.0.iter().any(|a| a == contact)
+    }
+}
+
+/// One thing that happened on the simulated call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Entered {
+        flow: String,
+        state: String,
+        location: String,
+        note: String,
+    },
+    Said {
+        prompt: String,
+        text: String,
+        language: String,
+    },
+    Played {
+        prompt: String,
+        path: String,
+    },
+    Pressed {
+        key: char,
+    },
+    Typed {
+        text: String,
+    },
+    Silence,
+    Ticket {
+        reference: String,
+        category: String,
+    },
+    Callback {
+        reference: String,
+        office: String,
+    },
+    Booking {
+        reference: String,
+        resource: String,
+        start: Timestamp,
+    },
+    NoSlot {
+        resource: String,
+    },
+    Cancelled {
+        reference: String,
+        found: bool,
+    },
+    Transfer {
+        office: String,
+        contacts: Vec<String>,
+        outcome: TransferOutcome,
+    },
+    Queue {
+        office: String,
+        outcome: TransferOutcome,
+    },
+    Recording {
+        variable: String,
+        path: String,
+    },
+    Conference {
+        room: String,
+    },
+    Webhook {
+        url: String,
+        ok: bool,
+    },
+    StoreFailed {
+        message: String,
+    },
+    CallerHungUp,
+    HungUp {
+        reason: String,
+    },
+    Ended {
+        reason: String,
+    },
+    /// The call waits for something that will never come (no input left, no timer).
+    Stuck,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimedStep {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+/// Estimated speaking time of a text: about 14 characters a second.
+fn speech_ms(text: &str) -> i64 {
+    let chars = i64::try_from(text.chars().count()).unwrap_or(i64::MAX);
+    (chars.saturating_mul(1000) / 14).max(500)
+}
+
+/// How long an audio prompt plays: its duration in the graph, else 3 s.
+fn audio_ms(program: &Program, path: &str) -> i64 {
+    program
+        .graph
+        .prompts
+        .values()
+        .flat_map(|p| p.variants.values())
+        .find_map(|b| match b {
+            centralino_compiler::graph::PromptBody::Audio {
+                path: p,
+                duration_ms,
+                ..
+            } if p == path => i64::try_from(*duration_ms).ok(),
+            _ => None,
+        })
+        .filter(|ms| *ms > 0)
+        .unwrap_or(3_000)
+}
+
+/// Runs simulated calls against one store.
+pub struct Driver<'a> {
+    program: Arc<Program>,
+    store: &'a dyn Store,
+    script: Script,
+}
+
+struct Run<'s> {
+    session: Session,
+    now: Timestamp,
+    playing: Option<(Id, Timestamp)>,
+    timers: BTreeMap<Id, Timestamp>,
+    pending: VecDeque<Event>,
+    steps: Vec<TimedStep>,
+    on_step: &'s mut dyn FnMut(&TimedStep),
+    ended: bool,
+}
+
+impl Run<'_> {
+    fn push(&mut self, step: Step) {
+        let timed = TimedStep { at: self.now, step };
+        (self.on_step)(&timed);
+        self.steps.push(timed);
+    }
+
+    fn later(&self, ms: i64) -> Timestamp {
+        self.now
+            .checked_add(SignedDuration::from_millis(ms))
+            .unwrap_or(self.now)
+    }
+}
+
+impl<'a> Driver<'a> {
+    pub fn new(program: Arc<Program>, store: &'a dyn Store, script: Script) -> Self {
+        Driver {
+            program,
+            store,
+            script,
+        }
+    }
+
+    /// Run one call from `at` until it ends, the inputs run out with nothing left
+    /// to wait for, or [`MAX_EVENTS`] events. `on_step` sees each step as it happens.
+    pub fn run(
+        &self,
+        call: CallInfo,
+        at: Timestamp,
+        inputs: &mut dyn InputSource,
+        on_step: &mut dyn FnMut(&TimedStep),
+    ) -> Vec<TimedStep> {
+        let session = Session::new(self.program.clone(), call)
+            .with_presence(Arc::new(Absent(self.script.absent.clone())));
+        let mut run = Run {
+            session,
+            now: at,
+            playing: None,
+            timers: BTreeMap::new(),
+            pending: VecDeque::from([Event::Started { at }]),
+            steps: Vec::new(),
+            on_step,
+            ended: false,
+        };
+        let mut events = 0;
+        while !run.ended && events < MAX_EVENTS {
+            events += 1;
+            let event = match run.pending.pop_front() {
+                Some(event) => {
+                    run.now = run.now.max(event.at());
+                    event
+                }
+                None => match self.next_event(&mut run, inputs) {
+                    Some(event) => event,
+                    None => {
+                        run.push(Step::Stuck);
+                        break;
+                    }
+                },
+            };
+            let commands = run.session.step(event);
+            for command in commands {
+                self.execute(&mut run, command);
+            }
+        }
+        run.steps
+    }
+
+    /// What happens next when nothing is pending: the prompt ends, the caller acts, or a timer fires.
+    fn next_event(&self, run: &mut Run<'_>, inputs: &mut dyn InputSource) -> Option<Event> {
+        if let Some((playback, ends)) = run.playing.take() {
+            run.now = run.now.max(ends);
+            return Some(Event::PlaybackFinished {
+                playback,
+                at: run.now,
+            });
+        }
+        // The caller acts only when the session is not waiting on a timer of its own
+        // making other than an input timeout; inputs are given after prompts end.
+        if let Some(input) = inputs.next_input() {
+            run.now = run.later(1_000);
+            return match input {
+                Input::Key(key) => {
+                    run.push(Step::Pressed { key });
+                    Some(Event::Digit {
+                        digit: key,
+                        at: run.now,
+                    })
+                }
+                Input::Text(text) => {
+                    run.push(Step::Typed { text: text.clone() });
+                    Some(Event::Text { text, at: run.now })
+                }
+                Input::Hangup => {
+                    run.push(Step::CallerHungUp);
+                    Some(Event::Hangup { at: run.now })
+                }
+                Input::Wait => {
+                    run.push(Step::Silence);
+                    self.fire_next_timer(run)
+                }
+            };
+        }
+        self.fire_next_timer(run)
+    }
+
+    fn fire_next_timer(&self, run: &mut Run<'_>) -> Option<Event> {
+        // The earliest timer; ties go to the one started first.
+        let (&timer, &due) = run.timers.iter().min_by_key(|(id, due)| (**due, **id))?;
+        run.timers.remove(&timer);
+        run.now = run.now.max(due);
+        Some(Event::TimerFired { timer, at: run.now })
+    }
+
+    fn execute(&self, run: &mut Run<'_>, command: Command) {
+        let now = run.now;
+        match command {
+            Command::Trace {
+                flow,
+                state,
+                location,
+                note,
+            } => run.push(Step::Entered {
+                flow,
+                state,
+                location,
+                note,
+            }),
+            Command::Play {
+                playback,
+                prompt,
+                media,
+            } => {
+                let ms = match &media {
+                    Media::Speech { text, language } => {
+                        run.push(Step::Said {
+                            prompt,
+                            text: text.clone(),
+                            language: language.clone(),
+                        });
+                        speech_ms(text)
+                    }
+                    Media::Audio { path } => {
+                        run.push(Step::Played {
+                            prompt,
+                            path: path.clone(),
+                        });
+                        audio_ms(&self.program, path)
+                    }
+                };
+                // Prompts queue up: a second one starts when the first ends.
+                let start = run.playing.map_or(now, |(_, ends)| ends.max(now));
+                let ends = start
+                    .checked_add(SignedDuration::from_millis(ms))
+                    .unwrap_or(start);
+                run.playing = Some((playback, ends));
+            }
+            Command::StopPlayback { playback } => {
+                if run.playing.is_some_and(|(p, _)| p == playback) {
+                    run.playing = None;
+                }
+            }
+            Command::StartTimer { timer, after_ms } => {
+                let due = run.later(i64::try_from(after_ms).unwrap_or(i64::MAX));
+                run.timers.insert(timer, due);
+            }
+            Command::CancelTimer { timer } => {
+                run.timers.remove(&timer);
+            }
+            Command::Transfer {
+                request,
+                office,
+                contacts,
+                ..
+            } => {
+                let outcome = self.script.transfer;
+                run.push(Step::Transfer {
+                    office,
+                    contacts,
+                    outcome,
+                });
+                run.pending.push_back(Event::TransferResult {
+                    request,
+                    outcome,
+                    at: run.later(5_000),
+                });
+            }
+            Command::Enqueue {
+                request, office, ..
+            } => {
+                let outcome = self.script.queue;
+                run.push(Step::Queue { office, outcome });
+                run.pending.push_back(Event::TransferResult {
+                    request,
+                    outcome,
+                    at: run.later(30_000),
+                });
+            }
+            Command::CreateTicket {
+                request,
+                category,
+                title,
+                office,
+                priority,
+                fields,
+                due_at,
+            } => {
+                let result = self.store.create_ticket(NewTicket {
+                    category: category.clone(),
+                    title,
+                    office,
+                    priority,
+                    fields,
+                    caller: run.session.call().caller.clone(),
+                    call_id: run.session.call().call_id.clone(),
+                    created_at: now,
+                    due_at,
+                });
+                let result = match result {
+                    Ok(ticket) => {
+                        run.push(Step::Ticket {
+                            reference: ticket.reference.clone(),
+                            category,
+                        });
+                        Ok(StoreReply::Ticket {
+                            reference: ticket.reference,
+                        })
+                    }
+                    Err(e) => Err(self.store_failed(run, e)),
+                };
+                run.pending.push_back(Event::StoreResult {
+                    request,
+                    result,
+                    at: now,
+                });
+            }
+            Command::CreateCallback {
+                request,
+                office,
+                number,
+                note,
+            } => {
+                let result = self.store.create_callback(NewCallback {
+                    office: office.clone(),
+                    number,
+                    note,
+                    call_id: run.session.call().call_id.clone(),
+                    created_at: now,
+                });
+                let result = match result {
+                    Ok(callback) => {
+                        run.push(Step::Callback {
+                            reference: callback.reference.clone(),
+                            office,
+                        });
+                        Ok(StoreReply::Callback {
+                            reference: callback.reference,
+                        })
+                    }
+                    Err(e) => Err(self.store_failed(run, e)),
+                };
+                run.pending.push_back(Event::StoreResult {
+                    request,
+                    result,
+                    at: now,
+                });
+            }
+            Command::Book {
+                request,
+                resource,
+                calendar,
+                slot_ms,
+                capacity,
+            } => {
+                let result = self.book(run, resource, calendar.as_deref(), slot_ms, capacity);
+                run.pending.push_back(Event::StoreResult {
+                    request,
+                    result,
+                    at: now,
+                });
+            }
+            Command::CancelBooking { request, reference } => {
+                let result = match self.store.cancel_booking(&reference) {
+                    Ok(found) => {
+                        run.push(Step::Cancelled {
+                            reference: reference.clone(),
+                            found: found.is_some(),
+                        });
+                        Ok(match found {
+                            Some(b) => StoreReply::Cancelled {
+                                reference: b.reference,
+                            },
+                            None => StoreReply::NotFound,
+                        })
+                    }
+                    Err(e) => Err(self.store_failed(run, e)),
+                };
+                run.pending.push_back(Event::StoreResult {
+                    request,
+                    result,
+                    at: now,
+                });
+            }
+            Command::Record {
+                request,
+                variable,
+                max_ms,
+            } => {
+                // The simulated caller speaks for 5 seconds (or less, if the bound is shorter).
+                let duration_ms = max_ms.min(5_000);
+                let call_id = run.session.call().call_id.clone();
+                let path = format!("recordings/{call_id}-{variable}.wav");
+                let saved = self.store.save_recording(Recording {
+                    schema: crate::store::SCHEMA_VERSION,
+                    call_id,
+                    variable: variable.clone(),
+                    path: path.clone(),
+                    duration_ms,
+                    created_at: now,
+                });
+                if let Err(e) = saved {
+                    self.store_failed(run, e);
+                }
+                run.push(Step::Recording {
+                    variable,
+                    path: path.clone(),
+                });
+                run.pending.push_back(Event::RecordingFinished {
+                    request,
+                    path,
+                    duration_ms,
+                    at: run.later(i64::try_from(duration_ms).unwrap_or(0)),
+                });
+            }
+            Command::JoinConference { request, room, .. } => {
+                run.push(Step::Conference { room });
+                run.pending.push_back(Event::ConferenceLeft {
+                    request,
+                    at: run.later(60_000),
+                });
+            }
+            Command::Webhook { request, url, .. } => {
+                let answer = self
+                    .script
+                    .webhooks
+                    .iter()
+                    .find(|(part, _)| url.contains(part.as_str()))
+                    .map(|(_, answer)| answer.clone());
+                match answer {
+                    Some(result) => {
+                        run.push(Step::Webhook {
+                            url,
+                            ok: result.is_ok(),
+                        });
+                        run.pending.push_back(Event::WebhookResult {
+                            request,
+                            result,
+                            at: run.later(200),
+                        });
+                    }
+                    // No answer: the engine's own timeout decides.
+                    None => run.push(Step::Webhook { url, ok: false }),
+                }
+            }
+            Command::Hangup { reason } => run.push(Step::HungUp { reason }),
+            Command::Ended { reason } => {
+                run.push(Step::Ended { reason });
+                run.ended = true;
+            }
+        }
+    }
+
+    fn store_failed(&self, run: &mut Run<'_>, error: crate::store::StoreError) -> String {
+        let message = error.to_string();
+        run.push(Step::StoreFailed {
+            message: message.clone(),
+        });
+        message
+    }
+
+    fn book(
+        &self,
+        run: &mut Run<'_>,
+        resource: Bookable,
+        calendar: Option<&str>,
+        slot_ms: u64,
+        capacity: u32,
+    ) -> Result<StoreReply, String> {
+        let (resource, name) = match resource {
+            Bookable::Office(name) => (Resource::Office(name.clone()), name),
+            Bookable::Service(name) => (Resource::Service(name.clone()), name),
+        };
+        // Slots from tomorrow on, for four weeks, in the calendar's opening hours.
+        let from = run
+            .now
+            .checked_add(SignedDuration::from_hours(24))
+            .unwrap_or(run.now);
+        let candidates = match calendar.and_then(|c| self.program.graph.calendars.get(c)) {
+            Some(calendar) => crate::calendar::slots(
+                calendar,
+                centralino_compiler::graph::SlotPolicy { slot_ms, capacity },
+                from,
+                28,
+            ),
+            None => Vec::new(),
+        };
+        let booked = self.store.book(NewBooking {
+            resource,
+            candidates,
+            capacity,
+            caller: run.session.call().caller.clone(),
+            call_id: run.session.call().call_id.clone(),
+            created_at: run.now,
+        });
+        match booked {
+            Ok(Some(booking)) => {
+                run.push(Step::Booking {
+                    reference: booking.reference.clone(),
+                    resource: name,
+                    start: booking.slot.start,
+                });
+                Ok(StoreReply::Booked {
+                    reference: booking.reference,
+                    start: booking.slot.start,
+                })
+            }
+            Ok(None) => {
+                run.push(Step::NoSlot { resource: name });
+                Ok(StoreReply::NoSlot)
+            }
+            Err(e) => Err(self.store_failed(run, e)),
+        }
+    }
+}

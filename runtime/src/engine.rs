@@ -1,0 +1,1265 @@
+//! The call engine: one call as a value, driven by events, answering with commands.
+//!
+//! ```text
+//!   Event (started, digit, playback finished, timer, results, hangup)
+//!      │
+//!      ▼
+//!   Session::step ──► Vec<Command> (play, timers, store requests, transfer, hangup, trace)
+//! ```
+//!
+//! Sans-IO: no sockets, clocks or files. Time arrives with every event, so a
+//! test (or `centralino simulate`) controls it completely. A session holds the
+//! [`Program`] (graph version) it started with until it ends, so a reload never
+//! changes a call in progress.
+
+mod eval;
+mod program;
+mod speech;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use centralino_compiler::graph::{Action, EdgeLabel, Flow, Node, NodeId, Target};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use eval::Value;
+pub use program::{Program, ProgramError};
+
+/// Who called whom, on which call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInfo {
+    pub call_id: String,
+    /// The caller's number as the network gave it (may be empty or "anonymous").
+    pub caller: String,
+    /// The number dialled.
+    pub number: String,
+}
+
+/// Staff presence, as the runtime knows it now. The engine only asks.
+pub trait Presence: Send + Sync {
+    fn is_present(&self, contact: &str) -> bool;
+}
+
+/// Everyone is present: the default until a presence source is connected.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EveryonePresent;
+
+impl Presence for EveryonePresent {
+    fn is_present(&self, _contact: &str) -> bool {
+        true
+    }
+}
+
+/// Identifies a timer or a request this session started.
+pub type Id = u64;
+
+/// Something that happened to the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The call was answered: the flow starts.
+    Started {
+        at: Timestamp,
+    },
+    /// A key pressed (0-9, *, #).
+    Digit {
+        digit: char,
+        at: Timestamp,
+    },
+    /// Typed text (chat channels): a menu key, or the whole answer to a collect.
+    Text {
+        text: String,
+        at: Timestamp,
+    },
+    PlaybackFinished {
+        playback: Id,
+        at: Timestamp,
+    },
+    TimerFired {
+        timer: Id,
+        at: Timestamp,
+    },
+    TransferResult {
+        request: Id,
+        outcome: TransferOutcome,
+        at: Timestamp,
+    },
+    StoreResult {
+        request: Id,
+        result: Result<StoreReply, String>,
+        at: Timestamp,
+    },
+    WebhookResult {
+        request: Id,
+        result: Result<serde_json::Value, String>,
+        at: Timestamp,
+    },
+    RecordingFinished {
+        request: Id,
+        path: String,
+        duration_ms: u64,
+        at: Timestamp,
+    },
+    ConferenceLeft {
+        request: Id,
+        at: Timestamp,
+    },
+    /// The caller hung up.
+    Hangup {
+        at: Timestamp,
+    },
+}
+
+impl Event {
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Event::Started { at }
+            | Event::Digit { at, .. }
+            | Event::Text { at, .. }
+            | Event::PlaybackFinished { at, .. }
+            | Event::TimerFired { at, .. }
+            | Event::TransferResult { at, .. }
+            | Event::StoreResult { at, .. }
+            | Event::WebhookResult { at, .. }
+            | Event::RecordingFinished { at, .. }
+            | Event::ConferenceLeft { at, .. }
+            | Event::Hangup { at } => *at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferOutcome {
+    /// Someone answered: the call is bridged and the flow is done.
+    Answered,
+    Busy,
+    NoAnswer,
+    Failed,
+    /// Queue only: the caller waited the maximum time.
+    Timeout,
+}
+
+/// What the store answered to a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StoreReply {
+    Ticket {
+        reference: String,
+    },
+    Callback {
+        reference: String,
+    },
+    Booked {
+        reference: String,
+        start: Timestamp,
+    },
+    /// No slot with room.
+    NoSlot,
+    Cancelled {
+        reference: String,
+    },
+    NotFound,
+}
+
+/// What to play: an audio file, or text to speak.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Media {
+    Audio { path: String },
+    Speech { text: String, language: String },
+}
+
+/// Something the adapters must do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Play {
+        playback: Id,
+        /// The prompt's key in the graph (for caches and logs).
+        prompt: String,
+        media: Media,
+    },
+    StopPlayback {
+        playback: Id,
+    },
+    StartTimer {
+        timer: Id,
+        after_ms: u64,
+    },
+    CancelTimer {
+        timer: Id,
+    },
+    Transfer {
+        request: Id,
+        office: String,
+        contacts: Vec<String>,
+        ring_ms: u64,
+    },
+    Enqueue {
+        request: Id,
+        office: String,
+        contacts: Vec<String>,
+        music: Option<Media>,
+        max_wait_ms: u64,
+        announce_position: bool,
+    },
+    CreateTicket {
+        request: Id,
+        category: String,
+        title: String,
+        office: Option<String>,
+        priority: String,
+        fields: BTreeMap<String, String>,
+        due_at: Option<Timestamp>,
+    },
+    CreateCallback {
+        request: Id,
+        office: String,
+        number: String,
+        note: Option<String>,
+    },
+    /// Book the first free slot of an office (appointment) or a service.
+    Book {
+        request: Id,
+        resource: Bookable,
+        /// The calendar whose opening hours give the slots.
+        calendar: Option<String>,
+        slot_ms: u64,
+        capacity: u32,
+    },
+    CancelBooking {
+        request: Id,
+        reference: String,
+    },
+    Record {
+        request: Id,
+        variable: String,
+        max_ms: u64,
+    },
+    JoinConference {
+        request: Id,
+        room: String,
+        pin: Option<String>,
+    },
+    Webhook {
+        request: Id,
+        url: String,
+        body: BTreeMap<String, String>,
+        timeout_ms: u64,
+    },
+    /// The engine ends the call, once the prompts already sent have played.
+    Hangup {
+        reason: String,
+    },
+    /// A node was entered (or something worth tracing happened there).
+    Trace {
+        flow: String,
+        state: String,
+        location: String,
+        note: String,
+    },
+    /// The session is over (sent once): write the call log.
+    Ended {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Bookable {
+    Office(String),
+    Service(String),
+}
+
+/// What the session waits for.
+#[derive(Debug, Clone, PartialEq)]
+enum Wait {
+    /// Not started yet.
+    Start,
+    /// A say/play to finish.
+    Playback {
+        playback: Id,
+    },
+    /// Menu or collect input.
+    Input(Input),
+    /// A request (store, transfer, queue, webhook, record, conference) to be answered.
+    Request {
+        request: Id,
+        timer: Option<Id>,
+    },
+    /// Bridged to staff: the flow is done, the call goes on.
+    Bridged,
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Input {
+    node: NodeId,
+    attempt: u32,
+    playback: Option<Id>,
+    timer: Option<Id>,
+    digits: String,
+}
+
+/// One call in progress.
+pub struct Session {
+    program: Arc<Program>,
+    call: CallInfo,
+    presence: Arc<dyn Presence>,
+    now: Timestamp,
+    vars: BTreeMap<String, Value>,
+    /// Where `return` goes: the targets after each `call`.
+    returns: Vec<Target>,
+    visits: BTreeMap<NodeId, u32>,
+    node: Option<NodeId>,
+    wait: Wait,
+    next_id: Id,
+    call_timer: Option<Id>,
+    out: Vec<Command>,
+    /// Steps taken since the last event: bounds chains of non-waiting nodes.
+    steps_this_event: u32,
+}
+
+/// Most nodes entered in reaction to one event; the compiler rejects loops
+/// that never wait, so this only guards against a damaged graph.
+const MAX_STEPS_PER_EVENT: u32 = 10_000;
+
+impl Session {
+    pub fn new(program: Arc<Program>, call: CallInfo) -> Session {
+        let mut vars = BTreeMap::new();
+        vars.insert(String::from("caller"), Value::Str(call.caller.clone()));
+        vars.insert(String::from("number"), Value::Str(call.number.clone()));
+        vars.insert(String::from("call.id"), Value::Str(call.call_id.clone()));
+        Session {
+            program,
+            call,
+            presence: Arc::new(EveryonePresent),
+            now: Timestamp::UNIX_EPOCH,
+            vars,
+            returns: Vec::new(),
+            visits: BTreeMap::new(),
+            node: None,
+            wait: Wait::Start,
+            next_id: 1,
+            call_timer: None,
+            out: Vec::new(),
+            steps_this_event: 0,
+        }
+    }
+
+    pub fn with_presence(mut self, presence: Arc<dyn Presence>) -> Session {
+        self.presence = presence;
+        self
+    }
+
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    pub fn call(&self) -> &CallInfo {
+        &self.call
+    }
+
+    /// The flow answering this call's number, if any.
+    pub fn flow(&self) -> Option<&Flow> {
+        self.program.graph.flow_for_number(&self.call.number)
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.wait == Wait::Ended
+    }
+
+    /// A variable's current value (for tests and transcripts).
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    fn id(&mut self) -> Id {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Feed one event; get what to do.
+    pub fn step(&mut self, event: Event) -> Vec<Command> {
+        if self.wait == Wait::Ended {
+            return Vec::new();
+        }
+        self.now = self.now.max(event.at());
+        self.steps_this_event = 0;
+        match event {
+            Event::Started { .. } => self.on_started(),
+            Event::Hangup { .. } => self.end("caller hung up", false),
+            Event::TimerFired { timer, .. } if Some(timer) == self.call_timer => {
+                self.call_timer = None;
+                self.trace_here("the call reached the flow's maximum duration");
+                self.say_system(speech::SystemText::Goodbye);
+                self.end("maximum call duration", true);
+            }
+            Event::Digit { digit, .. } => self.on_input(InputEvent::Digit(digit)),
+            Event::Text { text, .. } => self.on_input(InputEvent::Text(text)),
+            Event::PlaybackFinished { playback, .. } => self.on_playback_finished(playback),
+            Event::TimerFired { timer, .. } => self.on_timer(timer),
+            Event::TransferResult {
+                request, outcome, ..
+            } => self.on_transfer_result(request, outcome),
+            Event::StoreResult {
+                request, result, ..
+            } => self.on_store_result(request, result),
+            Event::WebhookResult {
+                request, result, ..
+            } => self.on_webhook_result(request, result),
+            Event::RecordingFinished {
+                request,
+                path,
+                duration_ms,
+                ..
+            } => {
+                if self.is_waiting_for(request) {
+                    if let Some(Action::Record { var, .. }) =
+                        self.current().map(|n| n.action.clone())
+                    {
+                        self.vars.insert(var, Value::Str(path));
+                    }
+                    self.vars.insert(
+                        String::from("recording.duration"),
+                        Value::Int(i64::try_from(duration_ms / 1000).unwrap_or(i64::MAX)),
+                    );
+                    self.follow(&EdgeLabel::Ok);
+                }
+            }
+            Event::ConferenceLeft { request, .. } => {
+                if self.is_waiting_for(request) {
+                    self.follow(&EdgeLabel::Ok);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn on_started(&mut self) {
+        if self.wait != Wait::Start {
+            return;
+        }
+        let Some(flow) = self.flow().cloned() else {
+            self.out.push(Command::Trace {
+                flow: String::new(),
+                state: String::new(),
+                location: String::new(),
+                note: format!("no flow answers {}", self.call.number),
+            });
+            self.end("no flow answers this number", true);
+            return;
+        };
+        self.vars
+            .insert(String::from("language"), Value::Str(flow.language.clone()));
+        let timer = self.id();
+        self.call_timer = Some(timer);
+        self.out.push(Command::StartTimer {
+            timer,
+            after_ms: flow.max_duration_ms,
+        });
+        self.enter(flow.entry);
+    }
+
+    fn current(&self) -> Option<&Node> {
+        self.node.and_then(|id| self.program.graph.node(id))
+    }
+
+    fn is_waiting_for(&self, id: Id) -> bool {
+        matches!(self.wait, Wait::Request { request, .. } if request == id)
+    }
+
+    fn flow_of(&self, node: &Node) -> Option<&Flow> {
+        self.program.graph.flow(node.flow)
+    }
+
+    fn trace(&mut self, node: &Node, note: impl Into<String>) {
+        let flow = self
+            .flow_of(node)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        self.out.push(Command::Trace {
+            flow,
+            state: node.state.clone(),
+            location: node.location.to_string(),
+            note: note.into(),
+        });
+    }
+
+    fn trace_here(&mut self, note: &str) {
+        if let Some(node) = self.current().cloned() {
+            self.trace(&node, note);
+        }
+    }
+
+    /// End the session. `hangup`: the engine hangs up (rather than the caller).
+    fn end(&mut self, reason: &str, hangup: bool) {
+        if self.wait == Wait::Ended {
+            return;
+        }
+        self.cancel_input_timer();
+        if let Some(timer) = self.call_timer.take() {
+            self.out.push(Command::CancelTimer { timer });
+        }
+        if hangup {
+            self.out.push(Command::Hangup {
+                reason: reason.to_owned(),
+            });
+        }
+        self.out.push(Command::Ended {
+            reason: reason.to_owned(),
+        });
+        self.wait = Wait::Ended;
+    }
+
+    fn cancel_input_timer(&mut self) {
+        match &mut self.wait {
+            Wait::Input(input) => {
+                if let Some(timer) = input.timer.take() {
+                    self.out.push(Command::CancelTimer { timer });
+                }
+            }
+            Wait::Request { timer, .. } => {
+                if let Some(timer) = timer.take() {
+                    self.out.push(Command::CancelTimer { timer });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Take the edge of the current node for `label`.
+    fn follow(&mut self, label: &EdgeLabel) {
+        self.cancel_input_timer();
+        let Some(node) = self.current().cloned() else {
+            self.end("no current state", true);
+            return;
+        };
+        match node.edge(label) {
+            Some(target) => self.go(target),
+            None => {
+                self.trace(&node, format!("no way on for `{}`", label.describe()));
+                self.end("dead end", true);
+            }
+        }
+    }
+
+    fn go(&mut self, target: Target) {
+        match target {
+            Target::Node(id) => self.enter(id),
+            Target::Hangup => {
+                self.say_nothing_and_hang_up("the flow hung up");
+            }
+            Target::Return => self.do_return(),
+        }
+    }
+
+    fn say_nothing_and_hang_up(&mut self, reason: &str) {
+        self.end(reason, true);
+    }
+
+    fn do_return(&mut self) {
+        match self.returns.pop() {
+            Some(target) => self.go(target),
+            None => self.end("return with nothing to return to", true),
+        }
+    }
+
+    /// Enter a node: count the visit, trace it, start its action.
+    fn enter(&mut self, id: NodeId) {
+        self.steps_this_event += 1;
+        let Some(node) = self.program.graph.node(id).cloned() else {
+            self.end("the graph has no such state", true);
+            return;
+        };
+        if self.steps_this_event > MAX_STEPS_PER_EVENT {
+            self.trace(&node, "too many steps without waiting");
+            self.end("too many steps", true);
+            return;
+        }
+        self.node = Some(id);
+        let visits = self.visits.entry(id).or_insert(0);
+        *visits += 1;
+        let visits = *visits;
+        let max = self.flow_of(&node).map_or(u32::MAX, |f| f.max_visits);
+        if visits > max {
+            self.trace(
+                &node,
+                format!("entered {visits} times, more than `max visits {max}`"),
+            );
+            self.say_system(speech::SystemText::Goodbye);
+            self.end("loop limit", true);
+            return;
+        }
+        self.trace(&node, node.action.kind());
+        self.start(&node);
+    }
+
+    fn start(&mut self, node: &Node) {
+        match &node.action {
+            Action::Play { prompt } => match self.play(prompt) {
+                Some(playback) => self.wait = Wait::Playback { playback },
+                None => self.follow(&EdgeLabel::Ok),
+            },
+            Action::Menu { prompt, .. } | Action::Collect { prompt, .. } => {
+                let playback = self.play(prompt);
+                self.wait = Wait::Input(Input {
+                    node: node.id,
+                    attempt: 0,
+                    playback,
+                    timer: None,
+                    digits: String::new(),
+                });
+                if playback.is_none() {
+                    self.start_input_timer();
+                }
+            }
+            Action::Set { var, value } => {
+                let value = eval::eval(value, &self.context());
+                self.vars.insert(var.clone(), value);
+                self.follow(&EdgeLabel::Ok);
+            }
+            Action::Branch { conditions } => {
+                let context = self.context();
+                let chosen = conditions
+                    .iter()
+                    .position(|c| eval::eval(c, &context).truthy());
+                match chosen {
+                    Some(i) => self.follow(&EdgeLabel::Case(u32::try_from(i).unwrap_or(u32::MAX))),
+                    None => self.follow(&EdgeLabel::Else),
+                }
+            }
+            Action::Goto => self.follow(&EdgeLabel::Ok),
+            Action::Call { entry, .. } => {
+                let back = node.edge(&EdgeLabel::Ok).unwrap_or(Target::Hangup);
+                self.returns.push(back);
+                self.enter(*entry);
+            }
+            Action::Return => self.do_return(),
+            Action::Hangup => self.end("the flow hung up", true),
+            Action::Transfer { office, ring_ms } => self.transfer(node, office, *ring_ms),
+            Action::Queue {
+                office,
+                music,
+                max_wait_ms,
+                announce_position,
+            } => self.enqueue(office, music.as_deref(), *max_wait_ms, *announce_position),
+            Action::Callback { office, note } => {
+                let request = self.request(None);
+                let number = self.call.caller.clone();
+                self.out.push(Command::CreateCallback {
+                    request,
+                    office: office.clone(),
+                    number,
+                    note: note.clone(),
+                });
+            }
+            Action::Ticket {
+                category,
+                priority,
+                fields,
+            } => {
+                let context = self.context();
+                let fields = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), eval::eval(v, &context).to_string()))
+                    .collect();
+                let definition = self.program.graph.categories.get(category).cloned();
+                let due_at = definition.as_ref().and_then(|c| c.sla_ms).and_then(|ms| {
+                    self.now
+                        .checked_add(jiff::SignedDuration::from_millis(
+                            i64::try_from(ms).unwrap_or(i64::MAX),
+                        ))
+                        .ok()
+                });
+                let request = self.request(None);
+                self.out.push(Command::CreateTicket {
+                    request,
+                    category: category.clone(),
+                    title: definition
+                        .as_ref()
+                        .map(|c| c.title.clone())
+                        .unwrap_or_default(),
+                    office: definition.and_then(|c| c.office),
+                    priority: priority.clone(),
+                    fields,
+                    due_at,
+                });
+            }
+            Action::Appointment { office } => {
+                let definition = self.program.graph.offices.get(office).cloned();
+                match definition.and_then(|o| o.appointments.map(|p| (p, o.hours))) {
+                    Some((policy, calendar)) => {
+                        let request = self.request(None);
+                        self.out.push(Command::Book {
+                            request,
+                            resource: Bookable::Office(office.clone()),
+                            calendar,
+                            slot_ms: policy.slot_ms,
+                            capacity: policy.capacity,
+                        });
+                    }
+                    None => self.follow(&EdgeLabel::Failed),
+                }
+            }
+            Action::BookService { service } => {
+                match self.program.graph.services.get(service).cloned() {
+                    Some(definition) => {
+                        let request = self.request(None);
+                        self.out.push(Command::Book {
+                            request,
+                            resource: Bookable::Service(service.clone()),
+                            calendar: definition.hours,
+                            slot_ms: definition.slots.slot_ms,
+                            capacity: definition.slots.capacity,
+                        });
+                    }
+                    None => self.follow(&EdgeLabel::Failed),
+                }
+            }
+            Action::CancelBooking { var } => {
+                let reference = self.vars.get(var).map(Value::to_string).unwrap_or_default();
+                let request = self.request(None);
+                self.out.push(Command::CancelBooking { request, reference });
+            }
+            Action::Record {
+                prompt,
+                var,
+                max_ms,
+            } => {
+                // The prompt first; recording starts when it has played.
+                match self.play(prompt) {
+                    Some(playback) => self.wait = Wait::Playback { playback },
+                    None => self.start_recording(var, *max_ms),
+                }
+            }
+            Action::Conference { room, pin } => {
+                let request = self.request(None);
+                self.out.push(Command::JoinConference {
+                    request,
+                    room: room.clone(),
+                    pin: pin.clone(),
+                });
+            }
+            Action::Webhook {
+                url,
+                timeout_ms,
+                send,
+                ..
+            } => {
+                let context = self.context();
+                let body = send
+                    .iter()
+                    .map(|(k, v)| (k.clone(), eval::eval(v, &context).to_string()))
+                    .collect();
+                let timer = self.id();
+                let request = self.request(Some(timer));
+                self.out.push(Command::Webhook {
+                    request,
+                    url: url.clone(),
+                    body,
+                    timeout_ms: *timeout_ms,
+                });
+                self.out.push(Command::StartTimer {
+                    timer,
+                    after_ms: *timeout_ms,
+                });
+            }
+        }
+    }
+
+    /// Wait for a request's answer; returns its id.
+    fn request(&mut self, timer: Option<Id>) -> Id {
+        let request = self.id();
+        self.wait = Wait::Request { request, timer };
+        request
+    }
+
+    fn start_recording(&mut self, var: &str, max_ms: u64) {
+        let request = self.request(None);
+        self.out.push(Command::Record {
+            request,
+            variable: var.to_owned(),
+            max_ms,
+        });
+    }
+
+    fn transfer(&mut self, node: &Node, office: &str, ring_ms: u64) {
+        let Some(definition) = self.program.graph.offices.get(office).cloned() else {
+            self.follow(&EdgeLabel::Failed);
+            return;
+        };
+        if !self.office_open(&definition) {
+            self.trace(node, format!("office `{office}` is closed now"));
+            self.follow(&EdgeLabel::Closed);
+            return;
+        }
+        let contacts = self.present_staff(&definition);
+        if contacts.is_empty() {
+            self.trace(node, format!("nobody of `{office}` is present"));
+            self.follow(&EdgeLabel::Busy);
+            return;
+        }
+        let request = self.request(None);
+        self.out.push(Command::Transfer {
+            request,
+            office: office.to_owned(),
+            contacts,
+            ring_ms,
+        });
+    }
+
+    fn enqueue(
+        &mut self,
+        office: &str,
+        music: Option<&str>,
+        max_wait_ms: u64,
+        announce_position: bool,
+    ) {
+        let Some(definition) = self.program.graph.offices.get(office).cloned() else {
+            self.follow(&EdgeLabel::Failed);
+            return;
+        };
+        if !self.office_open(&definition) {
+            self.follow(&EdgeLabel::Closed);
+            return;
+        }
+        let contacts = self.present_staff(&definition);
+        let music = music.and_then(|key| self.media(key));
+        let request = self.request(None);
+        self.out.push(Command::Enqueue {
+            request,
+            office: office.to_owned(),
+            contacts,
+            music,
+            max_wait_ms,
+            announce_position,
+        });
+    }
+
+    fn office_open(&self, office: &centralino_compiler::graph::Office) -> bool {
+        office
+            .hours
+            .as_ref()
+            .and_then(|name| self.program.graph.calendars.get(name))
+            .is_none_or(|calendar| crate::calendar::is_open(calendar, self.now))
+    }
+
+    fn present_staff(&self, office: &centralino_compiler::graph::Office) -> Vec<String> {
+        office
+            .staff
+            .iter()
+            .filter(|s| self.presence.is_present(&s.contact))
+            .map(|s| s.contact.clone())
+            .collect()
+    }
+
+    // ------------------------------------------------------------- prompts
+
+    fn language(&self) -> String {
+        self.vars
+            .get("language")
+            .map(Value::to_string)
+            .unwrap_or_else(|| String::from(centralino_compiler::graph::DEFAULT_LANGUAGE))
+    }
+
+    fn fallback_language(&self) -> Option<String> {
+        self.current()
+            .and_then(|n| self.flow_of(n))
+            .and_then(|f| f.fallback_language.clone())
+            .or_else(|| self.flow().and_then(|f| f.fallback_language.clone()))
+    }
+
+    /// The media of a prompt in the call's language; a broken prompt is traced and skipped.
+    fn media(&mut self, key: &str) -> Option<Media> {
+        let language = self.language();
+        let fallback = self.fallback_language();
+        let context = self.context();
+        match self
+            .program
+            .media(key, &language, fallback.as_deref(), &context)
+        {
+            Ok(media) => Some(media),
+            Err(problem) => {
+                self.trace_here(&format!("prompt `{key}` skipped: {problem}"));
+                None
+            }
+        }
+    }
+
+    /// Play a prompt; `None` when there is nothing to play (the caller hears nothing).
+    fn play(&mut self, key: &str) -> Option<Id> {
+        let media = self.media(key)?;
+        let playback = self.id();
+        self.out.push(Command::Play {
+            playback,
+            prompt: key.to_owned(),
+            media,
+        });
+        Some(playback)
+    }
+
+    fn say_system(&mut self, text: speech::SystemText) {
+        let language = self.language();
+        let playback = self.id();
+        self.out.push(Command::Play {
+            playback,
+            prompt: format!("system.{}", text.key()),
+            media: Media::Speech {
+                text: text.words(&language).to_owned(),
+                language,
+            },
+        });
+    }
+
+    fn context(&self) -> eval::Context<'_> {
+        eval::Context {
+            vars: &self.vars,
+            graph: &self.program.graph,
+            presence: self.presence.as_ref(),
+            now: self.now,
+        }
+    }
+
+    // ------------------------------------------------------------- events
+
+    fn on_playback_finished(&mut self, playback: Id) {
+        match &mut self.wait {
+            Wait::Playback { playback: p } if *p == playback => {
+                if let Some(Action::Record { var, max_ms, .. }) =
+                    self.current().map(|n| n.action.clone())
+                {
+                    self.start_recording(&var, max_ms);
+                } else {
+                    self.follow(&EdgeLabel::Ok);
+                }
+            }
+            Wait::Input(input) if input.playback == Some(playback) => {
+                input.playback = None;
+                self.start_input_timer();
+            }
+            _ => {}
+        }
+    }
+
+    fn input_timeout(&self) -> u64 {
+        match self.current().map(|n| &n.action) {
+            Some(Action::Menu { timeout_ms, .. } | Action::Collect { timeout_ms, .. }) => {
+                *timeout_ms
+            }
+            _ => centralino_compiler::graph::DEFAULT_MENU_TIMEOUT_MS,
+        }
+    }
+
+    fn start_input_timer(&mut self) {
+        let after_ms = self.input_timeout();
+        let timer = self.id();
+        if let Wait::Input(input) = &mut self.wait {
+            if let Some(old) = input.timer.replace(timer) {
+                self.out.push(Command::CancelTimer { timer: old });
+            }
+            self.out.push(Command::StartTimer { timer, after_ms });
+        }
+    }
+
+    fn on_timer(&mut self, timer: Id) {
+        match &self.wait {
+            Wait::Input(input) if input.timer == Some(timer) => {
+                let has_digits = !input.digits.is_empty();
+                if let Wait::Input(input) = &mut self.wait {
+                    input.timer = None;
+                }
+                let is_collect = matches!(
+                    self.current().map(|n| &n.action),
+                    Some(Action::Collect { .. })
+                );
+                if is_collect && has_digits {
+                    self.finish_collect();
+                } else {
+                    self.retry_or(EdgeLabel::Timeout);
+                }
+            }
+            Wait::Request { timer: Some(t), .. } if *t == timer => {
+                if let Wait::Request { timer, .. } = &mut self.wait {
+                    *timer = None;
+                }
+                self.trace_here("no answer in time");
+                self.follow(&EdgeLabel::Failed);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_input(&mut self, input: InputEvent) {
+        let Wait::Input(state) = &self.wait else {
+            if let Some(node) = self.current().cloned() {
+                self.trace(&node, format!("input {} ignored here", input.describe()));
+            }
+            return;
+        };
+        let playing = state.playback;
+        let Some(node) = self.current().cloned() else {
+            return;
+        };
+        match &node.action {
+            Action::Menu { .. } => {
+                let key = match &input {
+                    InputEvent::Digit(d) => d.to_string(),
+                    InputEvent::Text(t) => t.trim().to_owned(),
+                };
+                if let Some(playback) = playing {
+                    self.out.push(Command::StopPlayback { playback });
+                }
+                if let Wait::Input(state) = &mut self.wait {
+                    state.playback = None;
+                }
+                let label = EdgeLabel::Key(key.clone());
+                if node.edge(&label).is_some() {
+                    self.trace(&node, format!("key {key}"));
+                    self.follow(&label);
+                } else {
+                    self.trace(&node, format!("key {key} is not in the menu"));
+                    self.retry_or(EdgeLabel::Invalid);
+                }
+            }
+            Action::Collect {
+                max_digits,
+                terminator,
+                ..
+            } => {
+                match input {
+                    InputEvent::Text(text) => {
+                        if let Wait::Input(state) = &mut self.wait {
+                            state.digits = text.trim().to_owned();
+                        }
+                        self.finish_collect();
+                    }
+                    InputEvent::Digit(d) => {
+                        if let Some(playback) = playing {
+                            self.out.push(Command::StopPlayback { playback });
+                        }
+                        let ends = terminator.as_deref().is_some_and(|t| t.starts_with(d));
+                        let full = if let Wait::Input(state) = &mut self.wait {
+                            state.playback = None;
+                            if !ends {
+                                state.digits.push(d);
+                            }
+                            u32::try_from(state.digits.chars().count()).unwrap_or(u32::MAX)
+                                >= *max_digits
+                        } else {
+                            false
+                        };
+                        if ends || full {
+                            self.finish_collect();
+                        } else {
+                            // Inter-digit timeout: restart the clock on every key.
+                            self.start_input_timer();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_collect(&mut self) {
+        let Some(node) = self.current().cloned() else {
+            return;
+        };
+        let Action::Collect {
+            var,
+            min_digits,
+            max_digits,
+            pattern,
+            ..
+        } = &node.action
+        else {
+            return;
+        };
+        let digits = match &self.wait {
+            Wait::Input(state) => state.digits.clone(),
+            _ => return,
+        };
+        let count = u32::try_from(digits.chars().count()).unwrap_or(u32::MAX);
+        let fits = count >= *min_digits && count <= *max_digits;
+        let matches = pattern
+            .as_deref()
+            .is_none_or(|p| self.program.pattern_matches(p, &digits));
+        if fits && matches {
+            self.trace(&node, format!("collected {digits}"));
+            self.vars.insert(var.clone(), Value::Str(digits));
+            self.follow(&EdgeLabel::Ok);
+        } else {
+            self.trace(&node, format!("`{digits}` is not a valid answer"));
+            self.retry_or(EdgeLabel::Invalid);
+        }
+    }
+
+    /// A wrong or missing answer: ask again while retries last, then take `label`.
+    fn retry_or(&mut self, label: EdgeLabel) {
+        let Some(node) = self.current().cloned() else {
+            return;
+        };
+        let (retries, prompt) = match &node.action {
+            Action::Menu {
+                retries, prompt, ..
+            }
+            | Action::Collect {
+                retries, prompt, ..
+            } => (*retries, prompt.clone()),
+            _ => (0, String::new()),
+        };
+        let attempt = match &self.wait {
+            Wait::Input(state) => state.attempt,
+            _ => return,
+        };
+        if attempt >= retries {
+            self.follow(&label);
+            return;
+        }
+        self.cancel_input_timer();
+        if label == EdgeLabel::Invalid {
+            self.say_system(speech::SystemText::InvalidChoice);
+        }
+        let playback = self.play(&prompt);
+        self.wait = Wait::Input(Input {
+            node: node.id,
+            attempt: attempt + 1,
+            playback,
+            timer: None,
+            digits: String::new(),
+        });
+        if playback.is_none() {
+            self.start_input_timer();
+        }
+    }
+
+    fn on_transfer_result(&mut self, request: Id, outcome: TransferOutcome) {
+        if !self.is_waiting_for(request) {
+            return;
+        }
+        match outcome {
+            TransferOutcome::Answered => {
+                self.trace_here("answered: the call is bridged");
+                self.wait = Wait::Bridged;
+            }
+            TransferOutcome::Busy => self.follow(&EdgeLabel::Busy),
+            TransferOutcome::NoAnswer => self.follow(&EdgeLabel::NoAnswer),
+            TransferOutcome::Timeout => self.follow(&EdgeLabel::Timeout),
+            TransferOutcome::Failed => self.follow(&EdgeLabel::Failed),
+        }
+    }
+
+    fn on_store_result(&mut self, request: Id, result: Result<StoreReply, String>) {
+        if !self.is_waiting_for(request) {
+            return;
+        }
+        match result {
+            Ok(StoreReply::Ticket { reference }) => {
+                if let Some(Action::Ticket { category, .. }) =
+                    self.current().map(|n| n.action.clone())
+                {
+                    self.vars
+                        .insert(String::from("ticket.category"), Value::Str(category));
+                }
+                self.vars
+                    .insert(String::from("ticket.ref"), Value::Str(reference));
+                self.follow(&EdgeLabel::Ok);
+            }
+            Ok(StoreReply::Callback { reference }) => {
+                self.vars
+                    .insert(String::from("callback.ref"), Value::Str(reference));
+                self.follow(&EdgeLabel::Ok);
+            }
+            Ok(StoreReply::Booked { reference, start }) => {
+                let (name, kind, tz) = match self.current().map(|n| n.action.clone()) {
+                    Some(Action::Appointment { office }) => {
+                        let tz = self.calendar_zone_of_office(&office);
+                        (office, "office", tz)
+                    }
+                    Some(Action::BookService { service }) => {
+                        let tz = self
+                            .program
+                            .graph
+                            .services
+                            .get(&service)
+                            .and_then(|s| s.hours.clone())
+                            .and_then(|c| self.program.graph.calendars.get(&c))
+                            .map(|c| c.timezone.clone());
+                        (service, "service", tz)
+                    }
+                    _ => (String::new(), "", None),
+                };
+                let language = self.language();
+                let spoken = speech::spoken_time(start, tz.as_deref(), &language);
+                self.vars
+                    .insert(String::from("booking.ref"), Value::Str(reference));
+                self.vars
+                    .insert(String::from("booking.time"), Value::Str(spoken));
+                self.vars
+                    .insert(format!("booking.{kind}"), Value::Str(name));
+                self.follow(&EdgeLabel::Ok);
+            }
+            Ok(StoreReply::Cancelled { reference }) => {
+                self.vars
+                    .insert(String::from("booking.ref"), Value::Str(reference));
+                self.follow(&EdgeLabel::Ok);
+            }
+            Ok(StoreReply::NoSlot | StoreReply::NotFound) => self.follow(&EdgeLabel::Failed),
+            Err(error) => {
+                self.trace_here(&format!("store error: {error}"));
+                self.follow(&EdgeLabel::Failed);
+            }
+        }
+    }
+
+    fn calendar_zone_of_office(&self, office: &str) -> Option<String> {
+        self.program
+            .graph
+            .offices
+            .get(office)
+            .and_then(|o| o.hours.clone())
+            .and_then(|c| self.program.graph.calendars.get(&c))
+            .map(|c| c.timezone.clone())
+    }
+
+    fn on_webhook_result(&mut self, request: Id, result: Result<serde_json::Value, String>) {
+        if !self.is_waiting_for(request) {
+            return;
+        }
+        match result {
+            Ok(value) => {
+                if let Some(Action::Webhook {
+                    into: Some(var), ..
+                }) = self.current().map(|n| n.action.clone())
+                {
+                    for (name, value) in eval::flatten(&var, &value) {
+                        self.vars.insert(name, value);
+                    }
+                }
+                self.follow(&EdgeLabel::Ok);
+            }
+            Err(error) => {
+                self.trace_here(&format!("webhook failed: {error}"));
+                self.follow(&EdgeLabel::Failed);
+            }
+        }
+    }
+}
+
+enum InputEvent {
+    Digit(char),
+    Text(String),
+}
+
+impl InputEvent {
+    fn describe(&self) -> String {
+        match self {
+            InputEvent::Digit(d) => format!("key {d}"),
+            InputEvent::Text(t) => format!("text {t:?}"),
+        }
+    }
+}

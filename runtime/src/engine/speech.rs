@@ -1,0 +1,102 @@
+//! Words the engine says by itself (not written in a flow), and times read aloud.
+
+use jiff::Timestamp;
+
+/// Built-in messages.
+#[derive(Debug, Clone, Copy)]
+pub enum SystemText {
+    InvalidChoice,
+    Goodbye,
+}
+
+impl SystemText {
+    pub fn key(self) -> &'static str {
+        match self {
+            SystemText::InvalidChoice => "invalid_choice",
+            SystemText::Goodbye => "goodbye",
+        }
+    }
+
+    /// The words in `language` (Italian when the language is not known).
+    pub fn words(self, language: &str) -> &'static str {
+        match (self, language) {
+            (SystemText::InvalidChoice, "en") => "Sorry, that is not a valid choice.",
+            (SystemText::InvalidChoice, _) => "Scelta non valida.",
+            (SystemText::Goodbye, "en") => "Thank you for calling. Goodbye.",
+            (SystemText::Goodbye, _) => "Grazie per aver chiamato. Arrivederci.",
+        }
+    }
+}
+
+const MESI: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+const GIORNI: [&str; 7] = [
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// A booked time as a person would say it, in the calendar's zone:
+/// `martedì 1 dicembre alle 9:20` / `Tuesday 1 December at 9:20`.
+pub fn spoken_time(at: Timestamp, zone: Option<&str>, language: &str) -> String {
+    let tz = zone
+        .and_then(centralino_compiler::check::calendar::timezone)
+        .or_else(|| centralino_compiler::check::calendar::timezone("Europe/Rome"))
+        .unwrap_or(jiff::tz::TimeZone::UTC);
+    let local = at.to_zoned_datetime(tz);
+    let weekday = usize::try_from(local.weekday().to_monday_zero_offset()).unwrap_or(0);
+    let month = usize::try_from(local.month() - 1).unwrap_or(0);
+    let (day_names, month_names, at_word) = if language == "en" {
+        (DAYS, MONTHS, "at")
+    } else {
+        (GIORNI, MESI, "alle")
+    };
+    format!(
+        "{} {} {} {} {}:{:02}",
+        day_names.get(weekday).copied().unwrap_or(""),
+        local.day(),
+        month_names.get(month).copied().unwrap_or(""),
+        at_word,
+        local.hour(),
+        local.minute()
+    )
+}

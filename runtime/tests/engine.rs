@@ -1,0 +1,477 @@
+//! Engine transcripts: scripted events in, commands out, as insta snapshots.
+//!
+//! Each test compiles a small flow, starts a session at a fixed instant and
+//! feeds it events; the transcript shows every event (`>`) and every command
+//! (`<`), so a reviewer reads the call as it happened.
+
+use std::sync::Arc;
+
+use centralino_runtime::engine::{
+    CallInfo, Command, Event, Id, Media, Presence, Program, Session, StoreReply, TransferOutcome,
+};
+use jiff::Timestamp;
+
+/// Drives a session and writes the transcript.
+struct Call {
+    session: Session,
+    now: Timestamp,
+    transcript: String,
+    playing: Option<Id>,
+    timers: Vec<Id>,
+    request: Option<Id>,
+}
+
+fn program(source: &str) -> Arc<Program> {
+    let mut sources = centralino_compiler::Sources::new();
+    sources.add("test.flow", source);
+    let compiled = centralino_compiler::compile(&sources);
+    assert!(
+        !compiled.diagnostics.has_errors(),
+        "{}",
+        centralino_compiler::render::human(&sources, &compiled.diagnostics, false)
+    );
+    Program::new(compiled.graph.expect("graph")).expect("program")
+}
+
+struct Absent(Vec<&'static str>);
+
+impl Presence for Absent {
+    fn is_present(&self, contact: &str) -> bool {
+        !self.0.contains(&contact)
+    }
+}
+
+impl Call {
+    fn new(source: &str, number: &str, at: &str) -> Call {
+        Self::with_presence(source, number, at, Vec::new())
+    }
+
+    fn with_presence(source: &str, number: &str, at: &str, absent: Vec<&'static str>) -> Call {
+        let session = Session::new(
+            program(source),
+            CallInfo {
+                call_id: String::from("call-1"),
+                caller: String::from("+393331234567"),
+                number: number.to_owned(),
+            },
+        )
+        .with_presence(Arc::new(Absent(absent)));
+        let now: Timestamp = at.parse().expect("instant");
+        let mut call = Call {
+            session,
+            now,
+            transcript: String::new(),
+            playing: None,
+            timers: Vec::new(),
+            request: None,
+        };
+        call.send(Event::Started { at: now }, "started");
+        call
+    }
+
+    fn send(&mut self, event: Event, label: &str) {
+        self.transcript.push_str(&format!("> {label}\n"));
+        for command in self.session.step(event) {
+            self.note(&command);
+            self.transcript
+                .push_str(&format!("< {}\n", describe(&command)));
+        }
+    }
+
+    fn note(&mut self, command: &Command) {
+        match command {
+            Command::Play { playback, .. } => self.playing = Some(*playback),
+            Command::StopPlayback { .. } => self.playing = None,
+            Command::StartTimer { timer, .. } => self.timers.push(*timer),
+            Command::CancelTimer { timer } => self.timers.retain(|t| t != timer),
+            Command::Transfer { request, .. }
+            | Command::Enqueue { request, .. }
+            | Command::CreateTicket { request, .. }
+            | Command::CreateCallback { request, .. }
+            | Command::Book { request, .. }
+            | Command::CancelBooking { request, .. }
+            | Command::Record { request, .. }
+            | Command::JoinConference { request, .. }
+            | Command::Webhook { request, .. } => self.request = Some(*request),
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self, seconds: i64) {
+        self.now = self
+            .now
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .expect("time");
+    }
+
+    /// The prompt that is playing ends.
+    fn finish(&mut self) {
+        let playback = self.playing.take().expect("something is playing");
+        self.advance(2);
+        self.send(
+            Event::PlaybackFinished {
+                playback,
+                at: self.now,
+            },
+            &format!("playback #{playback} finished"),
+        );
+    }
+
+    fn press(&mut self, digit: char) {
+        self.advance(1);
+        self.send(
+            Event::Digit {
+                digit,
+                at: self.now,
+            },
+            &format!("key {digit}"),
+        );
+    }
+
+    /// The most recent timer fires (the input timeout, usually).
+    fn timeout(&mut self) {
+        let timer = self.timers.pop().expect("a timer is running");
+        self.advance(6);
+        self.send(
+            Event::TimerFired {
+                timer,
+                at: self.now,
+            },
+            &format!("timer #{timer} fired"),
+        );
+    }
+
+    fn store(&mut self, reply: Result<StoreReply, String>) {
+        let request = self.request.take().expect("a request is pending");
+        self.send(
+            Event::StoreResult {
+                request,
+                result: reply.clone(),
+                at: self.now,
+            },
+            &format!("store answers #{request}: {reply:?}"),
+        );
+    }
+
+    fn transfer(&mut self, outcome: TransferOutcome) {
+        let request = self.request.take().expect("a request is pending");
+        self.advance(10);
+        self.send(
+            Event::TransferResult {
+                request,
+                outcome,
+                at: self.now,
+            },
+            &format!("transfer #{request}: {outcome:?}"),
+        );
+    }
+
+    fn hangup(&mut self) {
+        self.send(Event::Hangup { at: self.now }, "caller hangs up");
+    }
+}
+
+fn describe(command: &Command) -> String {
+    match command {
+        Command::Play {
+            playback,
+            prompt,
+            media,
+        } => match media {
+            Media::Speech { text, language } => {
+                format!("play #{playback} {prompt} [{language}] {text:?}")
+            }
+            Media::Audio { path } => format!("play #{playback} {prompt} audio {path}"),
+        },
+        Command::Trace {
+            flow,
+            state,
+            location,
+            note,
+        } => format!("trace {flow}.{state} @ {location}: {note}"),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+const OFFICES: &str = r#"
+calendar uffici {
+  timezone "Europe/Rome"
+  mon-fri 08:30-13:30
+  tue, thu 15:00-17:30
+  closed holidays italy
+  closed 01-29 "San Costanzo"
+}
+office anagrafe "Servizi demografici" {
+  hours uffici
+  staff "sip:1001@comune.perugia.it" as "Maria Rossi"
+  staff "sip:1002@comune.perugia.it"
+  ring 20s
+  appointments 20m capacity 2
+}
+category buche "Strade e buche" { office anagrafe priority normal sla 5d }
+"#;
+
+fn with_offices(flow: &str) -> String {
+    format!("{OFFICES}\n{flow}")
+}
+
+const MENU: &str = r##"
+flow main answers "075075075" {
+  language it fallback en
+  max visits 3
+  start: say "Benvenuto." -> menu
+  menu:  menu "Per l'anagrafe premi 1, per segnalare premi 2." timeout 5s retries 1 {
+           1 -> orari
+           2 -> segnala
+           timeout, invalid -> fine
+         }
+  orari:   if open(uffici) -> passa else -> chiuso
+  passa:   transfer anagrafe else -> richiama
+  chiuso:  say "L'anagrafe è chiusa." -> richiama
+  richiama: callback anagrafe -> detto
+  detto:   say "La richiameremo. Riferimento {{ callback.ref }}." -> hangup
+  segnala: collect "Digiti il codice della via, poi cancelletto." into via digits 2..4 end "#" timeout 5s retries 1 -> ticket else -> fine
+  ticket:  ticket buche with { via: via } -> letto
+  letto:   say "Segnalazione {{ ticket.ref }} per la via {{ via }}." -> hangup
+  fine:    say "Arrivederci." -> hangup
+}
+"##;
+
+// Tuesday 24 November 2026, 10:00 in Rome (09:00 UTC): offices open.
+const TUESDAY_MORNING: &str = "2026-11-24T09:00:00Z";
+// The same Tuesday, 20:00 in Rome: closed.
+const TUESDAY_EVENING: &str = "2026-11-24T19:00:00Z";
+
+#[test]
+fn menu_key_transfers_when_open() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.press('1');
+    call.transfer(TransferOutcome::Answered);
+    call.hangup();
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn transfer_overflows_to_callback_when_nobody_answers() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.press('1');
+    call.transfer(TransferOutcome::NoAnswer);
+    call.store(Ok(StoreReply::Callback {
+        reference: String::from("RC-2026-000007"),
+    }));
+    call.finish();
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn closed_office_goes_to_the_closed_path() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_EVENING);
+    call.finish();
+    call.press('1');
+    call.finish();
+    call.store(Err(String::from("disk full")));
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn nobody_present_is_busy() {
+    let mut call = Call::with_presence(
+        &with_offices(MENU),
+        "075075075",
+        TUESDAY_MORNING,
+        vec!["sip:1001@comune.perugia.it", "sip:1002@comune.perugia.it"],
+    );
+    call.finish();
+    call.press('1');
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn menu_retries_then_takes_the_timeout_branch() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.finish(); // the menu prompt ends: the input timer starts
+    call.timeout(); // first silence: the menu is asked again
+    call.finish();
+    call.timeout(); // second silence: retries used up
+    call.finish();
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn invalid_key_is_announced_and_the_menu_repeats() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.press('7');
+    call.finish(); // "not a valid choice", then the menu again
+    call.press('8');
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn collect_digits_with_terminator_and_ticket_read_back() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.press('2');
+    call.press('4'); // barge-in: stops the collect prompt
+    call.press('2');
+    call.press('#');
+    call.store(Ok(StoreReply::Ticket {
+        reference: String::from("PG-2026-000123"),
+    }));
+    call.finish();
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn collect_rejects_too_few_digits() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.finish();
+    call.press('2');
+    call.finish();
+    call.press('4');
+    call.press('#'); // one digit: fewer than `digits 2..4`
+    call.finish(); // "not a valid choice", then the prompt again
+    call.timeout(); // nothing: retries used up
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn caller_hangs_up_mid_prompt() {
+    let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+    call.hangup();
+    assert!(call.session.is_ended());
+    call.press('1'); // nothing happens after the end
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn unknown_number_ends_at_once() {
+    let call = Call::new(&with_offices(MENU), "0000", TUESDAY_MORNING);
+    assert!(call.session.is_ended());
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn loop_bound_ends_the_call() {
+    let flow = r#"
+flow main answers "1" {
+  max visits 2
+  menu: menu "Premi 1 per riascoltare." timeout 5s retries 0 {
+          1 -> menu
+          timeout, invalid -> hangup
+        }
+}
+"#;
+    let mut call = Call::new(flow, "1", TUESDAY_MORNING);
+    call.press('1');
+    call.press('1');
+    assert!(call.session.is_ended(), "a third visit is over the bound");
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn sub_flow_call_and_return_and_language_switch() {
+    let flow = r#"
+prompt saluto {
+  it "Buongiorno."
+  en "Good morning."
+}
+flow main answers "1" {
+  language it
+  start:  call lingua -> saluta
+  saluta: say saluto -> hangup
+}
+flow lingua {
+  scelta: set language = "en" -> return
+}
+"#;
+    let mut call = Call::new(flow, "1", TUESDAY_MORNING);
+    call.finish();
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn max_duration_hangs_up() {
+    let flow = r#"
+flow main answers "1" {
+  max duration 1m
+  menu: menu "Premi 1." timeout 30s retries 1 {
+          1 -> menu
+          timeout, invalid -> hangup
+        }
+}
+"#;
+    let mut call = Call::new(flow, "1", TUESDAY_MORNING);
+    // The first timer is the call's bound.
+    let bound = call.timers.first().copied().expect("call timer");
+    call.advance(60);
+    let now = call.now;
+    call.send(
+        Event::TimerFired {
+            timer: bound,
+            at: now,
+        },
+        "call bound fires",
+    );
+    assert!(call.session.is_ended());
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
+fn appointment_booked_and_read_back_in_local_time() {
+    let flow = with_offices(
+        r#"
+flow main answers "1" {
+  prenota: appointment anagrafe -> letto else -> nessuno
+  letto:   say "Appuntamento {{ booking.ref }}: {{ booking.time }}." -> hangup
+  nessuno: say "Nessun posto libero." -> hangup
+}
+"#,
+    );
+    let mut call = Call::new(&flow, "1", TUESDAY_MORNING);
+    call.store(Ok(StoreReply::Booked {
+        reference: String::from("10000017"),
+        start: "2026-12-01T08:20:00Z".parse().expect("instant"),
+    }));
+    let mut full = Call::new(&flow, "1", TUESDAY_MORNING);
+    full.store(Ok(StoreReply::NoSlot));
+    insta::assert_snapshot!(format!("{}\n---\n{}", call.transcript, full.transcript));
+}
+
+#[test]
+fn webhook_answer_fills_variables_and_a_late_answer_is_ignored() {
+    let flow = r#"
+flow main answers "1" {
+  chiedi: webhook "https://example.invalid/avvisi" timeout 2s into avviso -> leggi else -> niente
+  leggi:  say "Avviso: {{ avviso.testo }}" -> hangup
+  niente: say "Nessun avviso." -> hangup
+}
+"#;
+    let mut ok = Call::new(flow, "1", TUESDAY_MORNING);
+    let request = ok.request.take().expect("webhook request");
+    let now = ok.now;
+    ok.send(
+        Event::WebhookResult {
+            request,
+            result: Ok(serde_json::json!({"testo": "scuole chiuse per neve"})),
+            at: now,
+        },
+        "webhook answers",
+    );
+    let mut late = Call::new(flow, "1", TUESDAY_MORNING);
+    let request = late.request.take().expect("webhook request");
+    late.timeout();
+    let now = late.now;
+    late.send(
+        Event::WebhookResult {
+            request,
+            result: Ok(serde_json::json!({"testo": "troppo tardi"})),
+            at: now,
+        },
+        "webhook answers too late",
+    );
+    insta::assert_snapshot!(format!("{}\n---\n{}", ok.transcript, late.transcript));
+}
