@@ -21,6 +21,10 @@ use crate::store::{NewBooking, NewCallback, NewTicket, Recording, Resource, Stor
 /// Most events one simulated call may take: a stuck flow ends instead of spinning.
 pub const MAX_EVENTS: usize = 10_000;
 
+/// The reason of the [`Step::Ended`] the driver adds when a transfer or queue is
+/// answered: the call is bridged to staff and the simulation stops there.
+pub const BRIDGED: &str = "put through to staff";
+
 /// What the caller does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -226,6 +230,9 @@ struct Run<'s> {
     steps: Vec<TimedStep>,
     on_step: &'s mut dyn FnMut(&TimedStep),
     ended: bool,
+    /// A webhook went unanswered: the session waits for its own timeout, not
+    /// for the caller, so no input is taken until a timer fires.
+    awaiting_timeout: bool,
 }
 
 impl Run<'_> {
@@ -271,6 +278,7 @@ impl<'a> Driver<'a> {
             steps: Vec::new(),
             on_step,
             ended: false,
+            awaiting_timeout: false,
         };
         let mut events = 0;
         while !run.ended && events < MAX_EVENTS {
@@ -288,9 +296,25 @@ impl<'a> Driver<'a> {
                     }
                 },
             };
+            let answered = matches!(
+                event,
+                Event::TransferResult {
+                    outcome: TransferOutcome::Answered,
+                    ..
+                }
+            );
             let commands = run.session.step(event);
+            let accepted = !commands.is_empty();
             for command in commands {
                 self.execute(&mut run, command);
+            }
+            // Staff answered: the caller talks to them and the flow has nothing
+            // more to do (the engine only waits for the call's maximum duration).
+            if answered && accepted && !run.ended && !run.session.is_ended() {
+                run.push(Step::Ended {
+                    reason: String::from(BRIDGED),
+                });
+                run.ended = true;
             }
         }
         run.steps
@@ -307,6 +331,10 @@ impl<'a> Driver<'a> {
         }
         // The caller acts only when the session is not waiting on a timer of its own
         // making other than an input timeout; inputs are given after prompts end.
+        if run.awaiting_timeout {
+            run.awaiting_timeout = false;
+            return self.fire_next_timer(run);
+        }
         if let Some(input) = inputs.next_input() {
             run.now = run.later(1_000);
             return match input {
@@ -588,8 +616,11 @@ impl<'a> Driver<'a> {
                             at: run.later(200),
                         });
                     }
-                    // No answer: the engine's own timeout decides.
-                    None => run.push(Step::Webhook { url, ok: false }),
+                    // No answer: the engine's own timeout decides, before the caller acts.
+                    None => {
+                        run.push(Step::Webhook { url, ok: false });
+                        run.awaiting_timeout = true;
+                    }
                 }
             }
             Command::Hangup { reason } => run.push(Step::HungUp { reason }),

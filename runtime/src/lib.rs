@@ -1,6 +1,14 @@
-//! centralino-runtime: executes a compiled flow graph on live calls.
+//! centralino-runtime: executes a compiled flow graph on calls.
 //!
-//! For now this crate only re-exports the graph it will run; the sans-IO
-//! engine, the SIP/RTP adapters and the store arrive with the next issues.
+//! ```text
+//!   adapters (simulate, SIP/RTP, chat) ──events──► engine::Session ──commands──► adapters
+//!                                                     │ (sans-IO)                  │
+//!                                                     └── calendar (time zones)    └──► store (sled)
+//! ```
+
+pub mod calendar;
+pub mod driver;
+pub mod engine;
+pub mod store;
 
 pub use centralino_compiler::graph::Graph;

@@ -1,0 +1,211 @@
+//! The store: what calls leave behind (tickets, callbacks, bookings, the call log).
+//!
+//! [`Store`] is the boundary: the engine's adapters talk to it, never to sled.
+//! [`SledStore`] is the embedded implementation, one tree per concern; a city
+//! that outgrows one machine can put a shared database behind the same trait.
+//!
+//! Records are serde values with a schema version. Writes whose result is told
+//! to the caller (a reference number, a booked time) are flushed to disk before
+//! the call returns.
+
+mod sled_store;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use sled_store::{SledStore, StoreConfig, is_valid_booking_reference};
+
+/// Current schema version of every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store at {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("store write failed: {0}")]
+    Write(String),
+    #[error("store read failed: {0}")]
+    Read(String),
+    #[error("record {key} in {tree} is damaged: {message}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Closed,
+    Cancelled,
+}
+
+/// A request for a ticket, as the engine makes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    pub category: String,
+    pub title: String,
+    pub office: Option<String>,
+    pub priority: String,
+    pub fields: BTreeMap<String, String>,
+    pub caller: String,
+    pub call_id: String,
+    pub created_at: Timestamp,
+    /// When the city promised to handle it (created_at + the category's SLA).
+    pub due_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub schema: u32,
+    /// Human-readable, unique, never reused: `PG-2026-000123`.
+    pub reference: String,
+    pub status: Status,
+    #[serde(flatten)]
+    pub request: NewTicket,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCallback {
+    pub office: String,
+    /// The number to call back.
+    pub number: String,
+    pub note: Option<String>,
+    pub call_id: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Callback {
+    pub schema: u32,
+    /// `RC-2026-000042`
+    pub reference: String,
+    pub status: Status,
+    #[serde(flatten)]
+    pub request: NewCallback,
+}
+
+/// What is booked: an appointment with an office, or a service.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Resource {
+    Office(String),
+    Service(String),
+}
+
+impl Resource {
+    pub fn key(&self) -> String {
+        match self {
+            Resource::Office(name) => format!("office/{name}"),
+            Resource::Service(name) => format!("service/{name}"),
+        }
+    }
+}
+
+/// A bookable time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Slot {
+    pub start: Timestamp,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewBooking {
+    pub resource: Resource,
+    /// Slots to try, earliest first; the first with room is taken.
+    pub candidates: Vec<Slot>,
+    /// Bookings a slot can hold.
+    pub capacity: u32,
+    pub caller: String,
+    pub call_id: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booking {
+    pub schema: u32,
+    /// Digits only, so callers can type it on the keypad to cancel: `26004217`.
+    pub reference: String,
+    pub status: Status,
+    pub resource: Resource,
+    pub slot: Slot,
+    pub caller: String,
+    pub call_id: String,
+    pub created_at: Timestamp,
+}
+
+/// One call, as the call log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub schema: u32,
+    pub call_id: String,
+    pub caller: String,
+    pub number: String,
+    pub flow: String,
+    /// The content hash of the graph version that served the call.
+    pub graph_version: String,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+}
+
+/// One step of one call (a node entered), for tracing and reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub schema: u32,
+    pub call_id: String,
+    pub seq: u32,
+    pub at: Timestamp,
+    pub flow: String,
+    pub state: String,
+    /// `file:line:col` of the state in the flow source.
+    pub location: String,
+    pub note: String,
+}
+
+/// A recorded message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub schema: u32,
+    pub call_id: String,
+    pub variable: String,
+    /// Path of the WAV file, relative to the data directory.
+    pub path: String,
+    pub duration_ms: u64,
+    pub created_at: Timestamp,
+}
+
+/// Everything the runtime stores. Implementations must be safe to share between
+/// calls (`Send + Sync`), make reference numbers unique across concurrent
+/// writers, never give one slot beyond its capacity, and flush before returning
+/// from the methods marked *durable*.
+pub trait Store: Send + Sync {
+    /// *Durable.* Assigns the next ticket reference and stores the ticket.
+    fn create_ticket(&self, ticket: NewTicket) -> Result<Ticket, StoreError>;
+    /// *Durable.*
+    fn create_callback(&self, callback: NewCallback) -> Result<Callback, StoreError>;
+    /// *Durable.* Books the first candidate slot with room, atomically; `None` when all are full.
+    fn book(&self, booking: NewBooking) -> Result<Option<Booking>, StoreError>;
+    /// *Durable.* Cancels a booking by reference; `None` when there is no such open booking.
+    fn cancel_booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
+    /// *Durable.*
+    fn save_recording(&self, recording: Recording) -> Result<(), StoreError>;
+    /// Call log writes: flushed in the background, not before the caller hears anything.
+    fn save_call(&self, call: CallRecord) -> Result<(), StoreError>;
+    fn append_step(&self, step: StepRecord) -> Result<(), StoreError>;
+
+    fn tickets(&self) -> Result<Vec<Ticket>, StoreError>;
+    fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
+    fn callbacks(&self) -> Result<Vec<Callback>, StoreError>;
+    fn bookings(&self) -> Result<Vec<Booking>, StoreError>;
+    fn booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
+    fn calls(&self) -> Result<Vec<CallRecord>, StoreError>;
+    fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError>;
+    fn recordings(&self) -> Result<Vec<Recording>, StoreError>;
+    /// Flush everything written so far.
+    fn flush(&self) -> Result<(), StoreError>;
+}

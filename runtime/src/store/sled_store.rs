@@ -1,0 +1,863 @@
+//! [`SledStore`]: the embedded [`Store`], one sled tree per concern, JSON records.
+//!
+//! ```text
+//!   tree        key                                   value
+//!   meta        "schema"                              decimal text: the store's schema version
+//!   counters    "tickets/PG/2026", "bookings"         u64 BE: the last number given out
+//!   tickets     "PG-2026-000001"                      Ticket (JSON)
+//!   callbacks   "RC-2026-000001"                      Callback (JSON)
+//!   bookings    "10000009"                            Booking (JSON)
+//!   slots       resource key ‖ FF ‖ start (16 B)      u32 BE: open bookings in the slot
+//!   calls       call id                               CallRecord (JSON)
+//!   steps       call id ‖ FF ‖ seq (u32 BE)           StepRecord (JSON)
+//!   recordings  created (16 B) ‖ call id ‖ FF ‖ var   Recording (JSON)
+//! ```
+//!
+//! `FF` never occurs in UTF-8, so it separates a string from what follows without
+//! ambiguity; timestamps are nanoseconds with the sign bit flipped, big-endian, so
+//! byte order is time order and a prefix scan returns a call's steps in sequence.
+//!
+//! Numbers are given out inside sled transactions together with the record they
+//! name, so a reference is unique across threads and never reused. Booking a slot
+//! and counting it happen in one transaction across `slots`, `bookings` and
+//! `counters`; sled runs transactions one at a time (a process-wide lock), so two
+//! callers can never both take the last place. Durable writes call
+//! [`sled::Db::flush`] (fsync) before returning.
+//!
+//! A record that does not decode is reported as [`StoreError::Corrupt`] naming its
+//! tree and key. Listings fail on the first damaged record rather than return a
+//! list that looks complete and is not; [`SledStore::tickets_skipping_damaged`]
+//! and [`SledStore::verify`] are there to see around it.
+//!
+//! An IO error (a full disk) is [`StoreError::Write`]. sled then refuses every
+//! later write on this handle (its error is sticky) while reads go on working;
+//! reopen the store once space is freed. A write that failed may or may not be
+//! on disk, but nobody was told its reference; everything flushed before is kept.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionResult, Transactional,
+    TransactionalTree,
+};
+
+use super::{
+    Booking, CallRecord, Callback, NewBooking, NewCallback, NewTicket, Recording, Resource,
+    SCHEMA_VERSION, Status, StepRecord, Store, StoreError, Ticket,
+};
+
+const META: &str = "meta";
+const COUNTERS: &str = "counters";
+const TICKETS: &str = "tickets";
+const CALLBACKS: &str = "callbacks";
+const BOOKINGS: &str = "bookings";
+const SLOTS: &str = "slots";
+const CALLS: &str = "calls";
+const STEPS: &str = "steps";
+const RECORDINGS: &str = "recordings";
+
+const SCHEMA_KEY: &[u8] = b"schema";
+const BOOKING_COUNTER: &[u8] = b"bookings";
+/// The first booking sequence number: references are 8 digits (7 + check digit)
+/// for the first nine million bookings.
+const FIRST_BOOKING_SEQ: u64 = 1_000_000;
+/// Separates a string from what follows it in a key (never a UTF-8 byte).
+const SEP: u8 = 0xFF;
+
+/// How long [`SledStore::open`] waits for the directory's lock. sled releases it
+/// from a background thread some moments after the last handle is dropped, so a
+/// store closed and reopened by the same process can briefly find it held.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// What a city configures about its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Ticket references start with this: `PG` gives `PG-2026-000123`.
+    pub ticket_prefix: String,
+    /// Callback references start with this: `RC` gives `RC-2026-000042`.
+    pub callback_prefix: String,
+    /// IANA time zone whose calendar year goes into references (`Europe/Rome`).
+    /// An unknown name falls back to UTC.
+    pub time_zone: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            ticket_prefix: "PG".to_string(),
+            callback_prefix: "RC".to_string(),
+            time_zone: "Europe/Rome".to_string(),
+        }
+    }
+}
+
+/// The sled store. Cloning is cheap and every clone is the same store, so one
+/// store can be handed to every call.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    counters: sled::Tree,
+    tickets: sled::Tree,
+    callbacks: sled::Tree,
+    bookings: sled::Tree,
+    slots: sled::Tree,
+    calls: sled::Tree,
+    steps: sled::Tree,
+    recordings: sled::Tree,
+    config: Arc<StoreConfig>,
+    time_zone: TimeZone,
+    location: Arc<str>,
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("location", &self.location)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// Fails with [`StoreError::Open`] when the directory cannot be used, another
+    /// process has the store open, or the store was written by a newer schema.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
+        let location = dir.display().to_string();
+        let sled_config = sled::Config::new().path(dir);
+        let started = Instant::now();
+        let db = loop {
+            match sled_config.open() {
+                Ok(db) => break db,
+                Err(error) if is_lock_error(&error) && started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(error) => {
+                    return Err(StoreError::Open {
+                        path: location,
+                        message: error.to_string(),
+                    });
+                }
+            }
+        };
+        SledStore::from_db(db, config, location)
+    }
+
+    /// A store in a temporary directory, deleted when the last clone is dropped:
+    /// for tests and simulation. Uses [`StoreConfig::default`].
+    pub fn temporary() -> Result<SledStore, StoreError> {
+        SledStore::temporary_with(StoreConfig::default())
+    }
+
+    /// [`SledStore::temporary`] with a given configuration.
+    pub fn temporary_with(config: StoreConfig) -> Result<SledStore, StoreError> {
+        let location = "(temporary)".to_string();
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|error| StoreError::Open {
+                path: location.clone(),
+                message: error.to_string(),
+            })?;
+        SledStore::from_db(db, config, location)
+    }
+
+    fn from_db(
+        db: sled::Db,
+        config: StoreConfig,
+        location: String,
+    ) -> Result<SledStore, StoreError> {
+        let open_error = |message: String| StoreError::Open {
+            path: location.clone(),
+            message,
+        };
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|error| open_error(format!("cannot open tree {name}: {error}")))
+        };
+        let meta = tree(META)?;
+        match meta
+            .get(SCHEMA_KEY)
+            .map_err(|error| open_error(error.to_string()))?
+        {
+            Some(bytes) => {
+                let version = std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|text| text.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        open_error(format!(
+                            "the schema version in tree {META} is unreadable ({})",
+                            show_bytes(&bytes)
+                        ))
+                    })?;
+                if version > SCHEMA_VERSION {
+                    return Err(open_error(format!(
+                        "written with store schema {version}, but this Centralino reads \
+                         schema {SCHEMA_VERSION} at most; refusing to open it (upgrade \
+                         Centralino or use a copy made before the upgrade)"
+                    )));
+                }
+            }
+            None => {
+                meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(|error| open_error(error.to_string()))?;
+                db.flush().map_err(|error| open_error(error.to_string()))?;
+            }
+        }
+        let time_zone = centralino_compiler::check::calendar::timezone(&config.time_zone)
+            .unwrap_or(TimeZone::UTC);
+        Ok(SledStore {
+            counters: tree(COUNTERS)?,
+            tickets: tree(TICKETS)?,
+            callbacks: tree(CALLBACKS)?,
+            bookings: tree(BOOKINGS)?,
+            slots: tree(SLOTS)?,
+            calls: tree(CALLS)?,
+            steps: tree(STEPS)?,
+            recordings: tree(RECORDINGS)?,
+            db,
+            config: Arc::new(config),
+            time_zone,
+            location: location.into(),
+        })
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Open bookings held by `resource` at `start`.
+    pub fn occupancy(&self, resource: &Resource, start: Timestamp) -> Result<u32, StoreError> {
+        let key = slot_key(resource, start);
+        match self.slots.get(&key).map_err(read_error)? {
+            Some(bytes) => decode_u32(SLOTS, &key, &bytes),
+            None => Ok(0),
+        }
+    }
+
+    /// Every ticket that can be read, and a [`StoreError::Corrupt`] for each that
+    /// cannot: for reports and repair tools that must see around a damaged record.
+    /// [`Store::tickets`] fails instead.
+    pub fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError> {
+        let (mut tickets, damaged) = scan::<Ticket>(&self.tickets, TICKETS)?;
+        tickets.sort_by(|a, b| reference_order(&a.reference).cmp(&reference_order(&b.reference)));
+        Ok((tickets, damaged))
+    }
+
+    /// Reads every record and checks that each slot's count equals its open
+    /// bookings. Returns the problems found (empty when the store is sound); fails
+    /// only when the store cannot be read at all.
+    pub fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
+        let mut problems = Vec::new();
+        problems.extend(scan::<Ticket>(&self.tickets, TICKETS)?.1);
+        problems.extend(scan::<Callback>(&self.callbacks, CALLBACKS)?.1);
+        problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
+        problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
+        problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
+        let (bookings, damaged) = scan::<Booking>(&self.bookings, BOOKINGS)?;
+        problems.extend(damaged);
+        for item in self.counters.iter() {
+            let (key, value) = item.map_err(read_error)?;
+            if let Err(problem) = decode_u64(COUNTERS, &key, &value) {
+                problems.push(problem);
+            }
+        }
+
+        let mut expected: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+        for booking in bookings.iter().filter(|b| b.status == Status::Open) {
+            let held = expected
+                .entry(slot_key(&booking.resource, booking.slot.start))
+                .or_default();
+            *held = held.saturating_add(1);
+        }
+        for item in self.slots.iter() {
+            let (key, value) = item.map_err(read_error)?;
+            let open = expected.remove(key.as_ref()).unwrap_or(0);
+            match decode_u32(SLOTS, &key, &value) {
+                Ok(held) if held == open => {}
+                Ok(held) => problems.push(StoreError::Corrupt {
+                    tree: SLOTS,
+                    key: render_key(SLOTS, &key),
+                    message: format!("counts {held} bookings but {open} are open"),
+                }),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        for (key, open) in expected {
+            problems.push(StoreError::Corrupt {
+                tree: SLOTS,
+                key: render_key(SLOTS, &key),
+                message: format!("has no count but {open} bookings are open"),
+            });
+        }
+        Ok(problems)
+    }
+
+    /// Calendar year of `at` in the configured time zone.
+    fn year_of(&self, at: Timestamp) -> i16 {
+        at.to_zoned_datetime(self.time_zone.clone()).year()
+    }
+
+    /// fsync everything written so far; the error is a write error because the
+    /// write it follows is not known to be on disk.
+    fn flush_durable(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(write_error)
+    }
+
+    /// Gives out the next `{prefix}-{year}-{seq:06}` and stores `build(reference)`
+    /// under it, in one transaction with the counter.
+    fn create_referenced<T: Serialize>(
+        &self,
+        tree_name: &'static str,
+        tree: &sled::Tree,
+        prefix: &str,
+        created_at: Timestamp,
+        build: impl Fn(String) -> T,
+    ) -> Result<T, StoreError> {
+        let year = self.year_of(created_at);
+        let counter = format!("{tree_name}/{prefix}/{year}");
+        let result = (&self.counters, tree).transaction(|(counters, records)| {
+            let mut seq = read_counter(counters, counter.as_bytes())?.unwrap_or(0);
+            let reference = loop {
+                seq = seq.checked_add(1).ok_or_else(|| {
+                    ConflictableTransactionError::Abort(StoreError::Write(format!(
+                        "counter {counter} is exhausted"
+                    )))
+                })?;
+                let reference = format!("{prefix}-{year}-{seq:06}");
+                // The counter is authoritative; this only guards against a counter
+                // that was ever behind its records.
+                if records.get(reference.as_bytes())?.is_none() {
+                    break reference;
+                }
+            };
+            counters.insert(counter.as_bytes(), seq.to_be_bytes().to_vec())?;
+            let record = build(reference.clone());
+            records.insert(
+                reference.as_bytes(),
+                encode(tree_name, &reference, &record)
+                    .map_err(ConflictableTransactionError::Abort)?,
+            )?;
+            Ok(record)
+        });
+        let record = transaction_result(result)?;
+        self.flush_durable()?;
+        Ok(record)
+    }
+
+    fn get<T: DeserializeOwned>(
+        tree: &sled::Tree,
+        tree_name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match tree.get(key).map_err(read_error)? {
+            Some(bytes) => decode(tree_name, key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Store for SledStore {
+    fn create_ticket(&self, ticket: NewTicket) -> Result<Ticket, StoreError> {
+        let prefix = self.config.ticket_prefix.as_str();
+        self.create_referenced(
+            TICKETS,
+            &self.tickets,
+            prefix,
+            ticket.created_at,
+            |reference| Ticket {
+                schema: SCHEMA_VERSION,
+                reference,
+                status: Status::Open,
+                request: ticket.clone(),
+            },
+        )
+    }
+
+    fn create_callback(&self, callback: NewCallback) -> Result<Callback, StoreError> {
+        let prefix = self.config.callback_prefix.as_str();
+        self.create_referenced(
+            CALLBACKS,
+            &self.callbacks,
+            prefix,
+            callback.created_at,
+            |reference| Callback {
+                schema: SCHEMA_VERSION,
+                reference,
+                status: Status::Open,
+                request: callback.clone(),
+            },
+        )
+    }
+
+    fn book(&self, booking: NewBooking) -> Result<Option<Booking>, StoreError> {
+        let result = (&self.slots, &self.bookings, &self.counters).transaction(
+            |(slots, bookings, counters)| {
+                for slot in &booking.candidates {
+                    let key = slot_key(&booking.resource, slot.start);
+                    let held = match slots.get(&key)? {
+                        Some(bytes) => decode_u32(SLOTS, &key, &bytes)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                        None => 0,
+                    };
+                    if held >= booking.capacity {
+                        continue;
+                    }
+                    let mut seq =
+                        read_counter(counters, BOOKING_COUNTER)?.unwrap_or(FIRST_BOOKING_SEQ - 1);
+                    let reference = loop {
+                        seq = seq.checked_add(1).ok_or_else(|| {
+                            ConflictableTransactionError::Abort(StoreError::Write(
+                                "booking counter is exhausted".to_string(),
+                            ))
+                        })?;
+                        let reference = booking_reference(seq);
+                        if bookings.get(reference.as_bytes())?.is_none() {
+                            break reference;
+                        }
+                    };
+                    let record = Booking {
+                        schema: SCHEMA_VERSION,
+                        reference: reference.clone(),
+                        status: Status::Open,
+                        resource: booking.resource.clone(),
+                        slot: *slot,
+                        caller: booking.caller.clone(),
+                        call_id: booking.call_id.clone(),
+                        created_at: booking.created_at,
+                    };
+                    counters.insert(BOOKING_COUNTER, seq.to_be_bytes().to_vec())?;
+                    slots.insert(key, held.saturating_add(1).to_be_bytes().to_vec())?;
+                    bookings.insert(
+                        reference.as_bytes(),
+                        encode(BOOKINGS, &reference, &record)
+                            .map_err(ConflictableTransactionError::Abort)?,
+                    )?;
+                    return Ok(Some(record));
+                }
+                Ok(None)
+            },
+        );
+        let booked = transaction_result(result)?;
+        if booked.is_some() {
+            self.flush_durable()?;
+        }
+        Ok(booked)
+    }
+
+    fn cancel_booking(&self, reference: &str) -> Result<Option<Booking>, StoreError> {
+        if !is_valid_booking_reference(reference) {
+            return Ok(None);
+        }
+        let result = (&self.bookings, &self.slots).transaction(|(bookings, slots)| {
+            let Some(bytes) = bookings.get(reference.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut booking: Booking = decode(BOOKINGS, reference.as_bytes(), &bytes)
+                .map_err(ConflictableTransactionError::Abort)?;
+            if booking.status != Status::Open {
+                return Ok(None);
+            }
+            booking.status = Status::Cancelled;
+            bookings.insert(
+                reference.as_bytes(),
+                encode(BOOKINGS, reference, &booking)
+                    .map_err(ConflictableTransactionError::Abort)?,
+            )?;
+            let key = slot_key(&booking.resource, booking.slot.start);
+            if let Some(bytes) = slots.get(&key)? {
+                let held =
+                    decode_u32(SLOTS, &key, &bytes).map_err(ConflictableTransactionError::Abort)?;
+                slots.insert(key, held.saturating_sub(1).to_be_bytes().to_vec())?;
+            }
+            Ok(Some(booking))
+        });
+        let cancelled = transaction_result(result)?;
+        if cancelled.is_some() {
+            self.flush_durable()?;
+        }
+        Ok(cancelled)
+    }
+
+    fn save_recording(&self, recording: Recording) -> Result<(), StoreError> {
+        let recording = Recording {
+            schema: SCHEMA_VERSION,
+            ..recording
+        };
+        let mut key = timestamp_key(recording.created_at).to_vec();
+        key.extend_from_slice(recording.call_id.as_bytes());
+        key.push(SEP);
+        key.extend_from_slice(recording.variable.as_bytes());
+        let value = encode(RECORDINGS, &render_key(RECORDINGS, &key), &recording)?;
+        self.recordings.insert(key, value).map_err(write_error)?;
+        self.flush_durable()
+    }
+
+    fn save_call(&self, call: CallRecord) -> Result<(), StoreError> {
+        let call = CallRecord {
+            schema: SCHEMA_VERSION,
+            ..call
+        };
+        let value = encode(CALLS, &call.call_id, &call)?;
+        self.calls
+            .insert(call.call_id.as_bytes(), value)
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    fn append_step(&self, step: StepRecord) -> Result<(), StoreError> {
+        let step = StepRecord {
+            schema: SCHEMA_VERSION,
+            ..step
+        };
+        let mut key = step_prefix(&step.call_id);
+        key.extend_from_slice(&step.seq.to_be_bytes());
+        let value = encode(STEPS, &render_key(STEPS, &key), &step)?;
+        self.steps.insert(key, value).map_err(write_error)?;
+        Ok(())
+    }
+
+    /// Sorted by prefix, year and number. Fails with [`StoreError::Corrupt`] on
+    /// the first damaged ticket (see [`SledStore::tickets_skipping_damaged`]).
+    fn tickets(&self) -> Result<Vec<Ticket>, StoreError> {
+        let (tickets, damaged) = self.tickets_skipping_damaged()?;
+        match damaged.into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(tickets),
+        }
+    }
+
+    fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError> {
+        SledStore::get(&self.tickets, TICKETS, reference.as_bytes())
+    }
+
+    fn callbacks(&self) -> Result<Vec<Callback>, StoreError> {
+        let mut callbacks = scan_strict::<Callback>(&self.callbacks, CALLBACKS)?;
+        callbacks.sort_by(|a, b| reference_order(&a.reference).cmp(&reference_order(&b.reference)));
+        Ok(callbacks)
+    }
+
+    /// Sorted by reference (the order they were made).
+    fn bookings(&self) -> Result<Vec<Booking>, StoreError> {
+        let mut bookings = scan_strict::<Booking>(&self.bookings, BOOKINGS)?;
+        bookings.sort_by(|a, b| {
+            (a.reference.len(), &a.reference).cmp(&(b.reference.len(), &b.reference))
+        });
+        Ok(bookings)
+    }
+
+    fn booking(&self, reference: &str) -> Result<Option<Booking>, StoreError> {
+        SledStore::get(&self.bookings, BOOKINGS, reference.as_bytes())
+    }
+
+    /// Sorted by start time, then call id.
+    fn calls(&self) -> Result<Vec<CallRecord>, StoreError> {
+        let mut calls = scan_strict::<CallRecord>(&self.calls, CALLS)?;
+        calls.sort_by(|a, b| (a.started_at, &a.call_id).cmp(&(b.started_at, &b.call_id)));
+        Ok(calls)
+    }
+
+    /// In sequence order.
+    fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        let mut steps = Vec::new();
+        for item in self.steps.scan_prefix(step_prefix(call_id)) {
+            let (key, value) = item.map_err(read_error)?;
+            steps.push(decode(STEPS, &key, &value)?);
+        }
+        Ok(steps)
+    }
+
+    /// Sorted by creation time.
+    fn recordings(&self) -> Result<Vec<Recording>, StoreError> {
+        scan_strict::<Recording>(&self.recordings, RECORDINGS)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.flush_durable()
+    }
+}
+
+/// True when `reference` could be a booking reference: at least 8 digits whose
+/// last is the Luhn check digit of the others. A mistyped code (one digit wrong,
+/// or most swaps of two neighbours) fails this without a lookup.
+pub fn is_valid_booking_reference(reference: &str) -> bool {
+    reference.len() >= 8
+        && reference.bytes().all(|b| b.is_ascii_digit())
+        && luhn_sum(reference.bytes().rev().map(|b| u32::from(b - b'0')), false).is_multiple_of(10)
+}
+
+/// The booking reference for sequence number `seq`: its digits and a Luhn check digit.
+fn booking_reference(seq: u64) -> String {
+    let digits = seq.to_string();
+    let sum = luhn_sum(digits.bytes().rev().map(|b| u32::from(b - b'0')), true);
+    format!("{digits}{}", (10 - sum % 10) % 10)
+}
+
+/// Luhn sum of digits given right to left; `double_first` doubles the rightmost
+/// (true when computing a check digit, false when validating with one).
+fn luhn_sum(digits: impl Iterator<Item = u32>, double_first: bool) -> u32 {
+    digits
+        .enumerate()
+        .map(|(i, d)| {
+            if (i % 2 == 0) == double_first {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum()
+}
+
+/// Sort key of `PG-2026-000123`: prefix, year, number (numeric, so a seventh
+/// digit sorts after six). Anything else sorts after, by text.
+fn reference_order(reference: &str) -> (u8, &str, i64, u64, &str) {
+    let mut parts = reference.rsplitn(3, '-');
+    let seq = parts.next().and_then(|s| s.parse::<u64>().ok());
+    let year = parts.next().and_then(|s| s.parse::<i64>().ok());
+    match (parts.next(), year, seq) {
+        (Some(prefix), Some(year), Some(seq)) => (0, prefix, year, seq, reference),
+        _ => (1, "", 0, 0, reference),
+    }
+}
+
+fn slot_key(resource: &Resource, start: Timestamp) -> Vec<u8> {
+    let mut key = resource.key().into_bytes();
+    key.push(SEP);
+    key.extend_from_slice(&timestamp_key(start));
+    key
+}
+
+fn step_prefix(call_id: &str) -> Vec<u8> {
+    let mut key = call_id.as_bytes().to_vec();
+    key.push(SEP);
+    key
+}
+
+/// Nanoseconds since the epoch, sign bit flipped, big-endian: byte order is time order.
+fn timestamp_key(at: Timestamp) -> [u8; 16] {
+    ((at.as_nanosecond() as u128) ^ (1 << 127)).to_be_bytes()
+}
+
+fn timestamp_from_key(bytes: &[u8]) -> Option<Timestamp> {
+    let bytes: [u8; 16] = bytes.try_into().ok()?;
+    Timestamp::from_nanosecond((u128::from_be_bytes(bytes) ^ (1 << 127)) as i128).ok()
+}
+
+/// A key as people read it in error messages.
+fn render_key(tree: &str, key: &[u8]) -> String {
+    let split = |key: &[u8]| {
+        let at = key.iter().position(|&b| b == SEP)?;
+        Some((key.get(..at)?.to_vec(), key.get(at + 1..)?.to_vec()))
+    };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let rendered = match tree {
+        SLOTS => split(key).and_then(|(resource, start)| {
+            Some(format!(
+                "{}@{}",
+                text(&resource),
+                timestamp_from_key(&start)?
+            ))
+        }),
+        STEPS => split(key).and_then(|(call, seq)| {
+            let seq: [u8; 4] = seq.as_slice().try_into().ok()?;
+            Some(format!("{}#{}", text(&call), u32::from_be_bytes(seq)))
+        }),
+        RECORDINGS => key.get(..16).zip(key.get(16..)).and_then(|(at, rest)| {
+            let (call, variable) = split(rest)?;
+            Some(format!(
+                "{}/{}/{}",
+                timestamp_from_key(at)?,
+                text(&call),
+                text(&variable)
+            ))
+        }),
+        _ => std::str::from_utf8(key).ok().map(str::to_string),
+    };
+    rendered.unwrap_or_else(|| show_bytes(key))
+}
+
+fn show_bytes(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("0x{hex}")
+}
+
+fn encode<T: Serialize>(tree: &'static str, key: &str, record: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record)
+        .map_err(|error| StoreError::Write(format!("cannot encode {key} for {tree}: {error}")))
+}
+
+fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+        tree,
+        key: render_key(tree, key),
+        message: error.to_string(),
+    })
+}
+
+fn decode_u32(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<u32, StoreError> {
+    let array: [u8; 4] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        tree,
+        key: render_key(tree, key),
+        message: format!("expected a 4-byte count, found {}", show_bytes(bytes)),
+    })?;
+    Ok(u32::from_be_bytes(array))
+}
+
+fn decode_u64(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt {
+        tree,
+        key: render_key(tree, key),
+        message: format!("expected an 8-byte counter, found {}", show_bytes(bytes)),
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn read_counter(
+    counters: &TransactionalTree,
+    key: &[u8],
+) -> Result<Option<u64>, ConflictableTransactionError<StoreError>> {
+    match counters.get(key)? {
+        Some(bytes) => decode_u64(COUNTERS, key, &bytes)
+            .map(Some)
+            .map_err(ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}
+
+/// Every record of a tree, and the damaged ones as errors.
+fn scan<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    tree_name: &'static str,
+) -> Result<(Vec<T>, Vec<StoreError>), StoreError> {
+    let mut records = Vec::new();
+    let mut damaged = Vec::new();
+    for item in tree.iter() {
+        let (key, value) = item.map_err(read_error)?;
+        match decode(tree_name, &key, &value) {
+            Ok(record) => records.push(record),
+            Err(problem) => damaged.push(problem),
+        }
+    }
+    Ok((records, damaged))
+}
+
+/// Every record of a tree in key order; the first damaged one is an error.
+fn scan_strict<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    tree_name: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let mut records = Vec::new();
+    for item in tree.iter() {
+        let (key, value) = item.map_err(read_error)?;
+        records.push(decode(tree_name, &key, &value)?);
+    }
+    Ok(records)
+}
+
+fn transaction_result<A>(result: TransactionResult<A, StoreError>) -> Result<A, StoreError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(TransactionError::Abort(error)) => Err(error),
+        Err(TransactionError::Storage(error)) => Err(write_error(error)),
+    }
+}
+
+fn is_lock_error(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+fn write_error(error: sled::Error) -> StoreError {
+    StoreError::Write(error.to_string())
+}
+
+fn read_error(error: sled::Error) -> StoreError {
+    StoreError::Read(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_references_carry_a_luhn_check_digit() {
+        // 1000000: doubled right to left: 0,0,0,0,0,0,1 -> sum 2 -> check 8.
+        assert_eq!(booking_reference(1_000_000), "10000008");
+        for seq in [1_000_000, 1_000_001, 1_234_567, 9_999_999, 10_000_000] {
+            let reference = booking_reference(seq);
+            assert!(is_valid_booking_reference(&reference), "{reference}");
+            // Every single-digit mistake is caught.
+            for (i, b) in reference.bytes().enumerate() {
+                for d in b'0'..=b'9' {
+                    if d == b {
+                        continue;
+                    }
+                    let mut typo = reference.clone().into_bytes();
+                    typo[i] = d;
+                    let typo = String::from_utf8(typo).unwrap();
+                    assert!(!is_valid_booking_reference(&typo), "{typo} accepted");
+                }
+            }
+        }
+        assert!(!is_valid_booking_reference("1000000"));
+        assert!(!is_valid_booking_reference("1000000a"));
+        assert!(!is_valid_booking_reference(""));
+    }
+
+    #[test]
+    fn keys_render_readably() {
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let key = slot_key(&Resource::Office("anagrafe".into()), at);
+        assert_eq!(
+            render_key(SLOTS, &key),
+            "office/anagrafe@2026-03-02T09:00:00Z"
+        );
+        let mut key = step_prefix("call-1");
+        key.extend_from_slice(&7u32.to_be_bytes());
+        assert_eq!(render_key(STEPS, &key), "call-1#7");
+        assert_eq!(render_key(TICKETS, b"PG-2026-000001"), "PG-2026-000001");
+        assert_eq!(render_key(TICKETS, &[0xff, 0x00]), "0xff00");
+    }
+
+    #[test]
+    fn timestamp_keys_sort_in_time_order() {
+        let times = [
+            "1960-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+        ];
+        let keys: Vec<[u8; 16]> = times
+            .iter()
+            .map(|t| timestamp_key(t.parse().unwrap()))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        for t in times {
+            let at: Timestamp = t.parse().unwrap();
+            assert_eq!(timestamp_from_key(&timestamp_key(at)), Some(at));
+        }
+    }
+
+    #[test]
+    fn references_sort_numerically() {
+        let mut refs = vec!["PG-2026-1000000", "PG-2026-000002", "PG-2025-999999", "odd"];
+        refs.sort_by_key(|r| reference_order(r));
+        assert_eq!(
+            refs,
+            ["PG-2025-999999", "PG-2026-000002", "PG-2026-1000000", "odd"]
+        );
+    }
+}
