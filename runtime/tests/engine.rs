@@ -475,3 +475,107 @@ flow main answers "1" {
     );
     insta::assert_snapshot!(format!("{}\n---\n{}", ok.transcript, late.transcript));
 }
+
+const EVERY_ACTION: &str = r##"
+calendar uffici {
+  timezone "Europe/Rome"
+  mon-fri 08:30-13:30
+}
+office urp "URP" {
+  hours uffici
+  staff "sip:1001@comune.perugia.it"
+}
+service ingombranti "Ritiro ingombranti" { office urp hours uffici slot 60m capacity 2 }
+prompt attesa "Musica di attesa."
+flow main answers "1" {
+  inizio:    set tentativi = 1 -> salta
+  salta:     goto coda
+  coda:      queue urp music attesa max wait 2m announce position else -> prenota
+  prenota:   book ingombranti -> codice else -> codice
+  codice:    collect "Digiti il codice della prenotazione." into codice digits 8..8 -> disdici else -> hangup
+  disdici:   cancel booking codice -> registra else -> registra
+  registra:  record "Lasci un messaggio." into messaggio max 1m -> sala
+  sala:      conference "giunta" pin "1234" -> fine
+  fine:      say "Messaggio di {{ recording.duration }} secondi, tentativi {{ tentativi }}." -> hangup
+}
+"##;
+
+#[test]
+fn queue_booking_cancel_record_conference() {
+    let mut call = Call::new(EVERY_ACTION, "1", TUESDAY_MORNING);
+    call.transfer(TransferOutcome::Timeout); // the queue's max wait passes
+    call.store(Ok(StoreReply::Booked {
+        reference: String::from("10000008"),
+        start: "2026-11-25T08:30:00Z".parse().expect("instant"),
+    }));
+    call.finish();
+    for digit in "10000008".chars() {
+        call.press(digit);
+    }
+    call.store(Ok(StoreReply::Cancelled {
+        reference: String::from("10000008"),
+    }));
+    call.finish(); // "Lasci un messaggio": then the recording starts
+    let request = call.request.take().expect("record request");
+    let now = call.now;
+    call.send(
+        Event::RecordingFinished {
+            request,
+            path: String::from("recordings/call-1-messaggio.wav"),
+            duration_ms: 7_000,
+            at: now,
+        },
+        "recording finished",
+    );
+    let request = call.request.take().expect("conference request");
+    call.send(
+        Event::ConferenceLeft { request, at: now },
+        "left the conference",
+    );
+    insta::assert_snapshot!(call.transcript);
+}
+
+const CALENDAR_EDGES: &str = r##"
+calendar centralino {
+  timezone "Europe/Rome"
+  mon-sun 00:00-24:00
+  closed holidays italy
+  closed 2026-12-24 "Chiusura straordinaria"
+}
+calendar notte {
+  timezone "Europe/Rome"
+  sun 02:00-03:00
+}
+flow main answers "1" {
+  orario: if holiday(centralino) -> festa else if open(notte) -> notte else if open(centralino) -> aperto else -> chiuso
+  festa:  say "Oggi è festa." -> hangup
+  notte:  say "Servizio notturno." -> hangup
+  aperto: say "Aperto." -> hangup
+  chiuso: say "Chiuso." -> hangup
+}
+"##;
+
+#[test]
+fn calendar_edges_easter_monday_one_off_closure_and_dst_night() {
+    let mut transcript = String::new();
+    for (label, at) in [
+        ("Easter Monday 2026, 10:00 in Rome", "2026-04-06T08:00:00Z"),
+        (
+            "one-off closure 2026-12-24, 10:00 in Rome",
+            "2026-12-24T09:00:00Z",
+        ),
+        ("an ordinary Tuesday", "2026-11-24T09:00:00Z"),
+        // 29 March 2026: clocks jump from 02:00 to 03:00 in Rome, so 02:00-03:00 never happens.
+        ("DST night, 01:30 UTC = 03:30 CEST", "2026-03-29T01:30:00Z"),
+        // 25 October 2026: 02:00-03:00 happens twice; 00:30 UTC is 02:30 CEST (first pass).
+        ("DST end, 00:30 UTC = 02:30 CEST", "2026-10-25T00:30:00Z"),
+        (
+            "DST end, 01:30 UTC = 02:30 CET (second pass)",
+            "2026-10-25T01:30:00Z",
+        ),
+    ] {
+        let call = Call::new(CALENDAR_EDGES, "1", at);
+        transcript.push_str(&format!("## {label}\n{}\n", call.transcript));
+    }
+    insta::assert_snapshot!(transcript);
+}
