@@ -64,6 +64,56 @@ pub enum OfficeLack {
     NoHours,
 }
 
+/// What a name in a flow test (`.test` scenario) was meant to be, for E032.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ScenarioName {
+    /// `call "NUMBER"`: no flow answers it.
+    Number,
+    Category,
+    Office,
+    /// `expect booking NAME`: an office with appointments, or a service.
+    Bookable,
+    Flow,
+    /// `expect state FLOW.STATE`: a state of this flow.
+    State {
+        flow: String,
+    },
+    Priority,
+    /// `expect ticket CATEGORY with { FIELD: ... }`: a field tickets of this category have.
+    Field {
+        category: String,
+    },
+    Language,
+    /// `absent "sip:..."`: a staff contact.
+    Contact,
+    /// `webhook "PART" ...`: a part of a webhook's address.
+    Webhook,
+}
+
+/// A value in a flow test that does not read, for E033.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScenarioValue {
+    /// `at "..."`
+    Time,
+    /// `webhook ... returns ...`
+    Json,
+}
+
+/// A scenario that is not complete or repeats itself, for E034.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ScenarioFault {
+    /// No `call` line.
+    NoCall,
+    /// A second `call` line.
+    CallTwice { previous: Span },
+    /// A second `transfer ...` or `queue ...` answer.
+    AnswerTwice { what: &'static str, previous: Span },
+    /// No `expect` line.
+    NoExpectation,
+    /// Two scenarios with the same name.
+    DuplicateName { name: String, previous: Span },
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -212,6 +262,30 @@ pub enum Problem {
         span: Span,
         available: Vec<String>,
     },
+    /// E031: a flow test (`.test`) that does not read as scenarios.
+    ScenarioSyntax {
+        span: Span,
+        expected: Vec<String>,
+        found: String,
+        /// Keywords close to the word found (a misspelt `expect`, `ticket`...).
+        candidates: Vec<String>,
+    },
+    /// E032: a name in a flow test that the flows do not have.
+    ScenarioUnknownName {
+        what: ScenarioName,
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
+    /// E033
+    ScenarioBadValue {
+        what: ScenarioValue,
+        text: String,
+        reason: String,
+        span: Span,
+    },
+    /// E034
+    ScenarioIncomplete { fault: ScenarioFault, span: Span },
     /// W001
     UnreachableState { state: String, span: Span },
     /// W002
@@ -286,6 +360,58 @@ fn unknown_name_help(kind: NameKind) -> String {
     }
 }
 
+/// The message of an unknown name in a flow test, and the help when nothing is close.
+fn scenario_name_words(what: &ScenarioName, name: &str) -> (String, String) {
+    match what {
+        ScenarioName::Number => (
+            format!("no flow answers \"{name}\""),
+            String::from("call a number written in a flow's `answers`"),
+        ),
+        ScenarioName::Category => (
+            format!("unknown ticket category `{name}`"),
+            String::from("use the name of a `category` of the flows"),
+        ),
+        ScenarioName::Office => (
+            format!("unknown office `{name}`"),
+            String::from("use the name of an `office` of the flows"),
+        ),
+        ScenarioName::Bookable => (
+            format!("nothing called `{name}` can be booked"),
+            String::from("name an office with `appointments`, or a `service`"),
+        ),
+        ScenarioName::Flow => (
+            format!("unknown flow `{name}`"),
+            String::from("write the state as `flow.state`, e.g. `main.menu`"),
+        ),
+        ScenarioName::State { flow } => (
+            format!("flow `{flow}` has no state `{name}`"),
+            format!("use a state of flow `{flow}`"),
+        ),
+        ScenarioName::Priority => (
+            format!("unknown priority `{name}`"),
+            String::from("a priority is `low`, `normal`, `high` or `urgent`"),
+        ),
+        ScenarioName::Field { category } => (
+            format!("tickets of category `{category}` have no field `{name}`"),
+            format!("use a field that the flows' `ticket {category} with {{ ... }}` fill in"),
+        ),
+        ScenarioName::Language => (
+            format!("no prompt is written in language `{name}`"),
+            String::from("write a language as two lowercase letters, e.g. `it` or `en`"),
+        ),
+        ScenarioName::Contact => (
+            format!("no office has staff \"{name}\""),
+            String::from(
+                "copy the contact from a `staff` line, or name the office: `absent anagrafe`",
+            ),
+        ),
+        ScenarioName::Webhook => (
+            format!("no webhook of the flows has \"{name}\" in its address"),
+            String::from("use a part of the address written after `webhook` in the flows"),
+        ),
+    }
+}
+
 impl Problem {
     /// The stable code of this problem.
     pub fn code(&self) -> &'static str {
@@ -320,6 +446,10 @@ impl Problem {
             Problem::OfficeCannot { .. } => "E028",
             Problem::RecursiveCall { .. } => "E029",
             Problem::MissingPromptLanguage { .. } => "E030",
+            Problem::ScenarioSyntax { .. } => "E031",
+            Problem::ScenarioUnknownName { .. } => "E032",
+            Problem::ScenarioBadValue { .. } => "E033",
+            Problem::ScenarioIncomplete { .. } => "E034",
             Problem::UnreachableState { .. } => "W001",
             Problem::UnusedDefinition { .. } => "W002",
             Problem::CalendarWithoutTimeZone { .. } => "W003",
@@ -704,6 +834,110 @@ impl Problem {
                     )
                 },
             ),
+            Problem::ScenarioSyntax {
+                span,
+                expected,
+                found,
+                candidates,
+            } => (
+                *span,
+                format!(
+                    "this line does not read as a flow test: expected {}",
+                    words_list(expected)
+                ),
+                format!("found {found}"),
+                did_you_mean(
+                    candidates,
+                    String::from(
+                        "a scenario reads `scenario \"name\" { call \"075075075\" ... press 1 ... expect say \"...\" }`; docs/language.md#flow-tests lists every line",
+                    ),
+                ),
+            ),
+            Problem::ScenarioUnknownName {
+                what,
+                name,
+                span,
+                candidates,
+            } => {
+                let (message, otherwise) = scenario_name_words(what, name);
+                (
+                    *span,
+                    message,
+                    String::from("not in the flows"),
+                    did_you_mean(candidates, otherwise),
+                )
+            }
+            Problem::ScenarioBadValue {
+                what,
+                text,
+                reason,
+                span,
+            } => {
+                let (message, help) = match what {
+                    ScenarioValue::Time => (
+                        format!("\"{text}\" is not a date and time: {reason}"),
+                        "write the time of the call as \"2026-11-24 10:00\" (Rome time), or add a zone: \"2026-11-24 09:00Z\", \"2026-11-24 10:00+01:00\"",
+                    ),
+                    ScenarioValue::Json => (
+                        format!("the webhook answer is not valid JSON: {reason}"),
+                        "write the answer as JSON, e.g. `returns { \"allerta\": \"gialla\" }`, or as text in quotes: `returns \"Scuole chiuse\"`",
+                    ),
+                };
+                (
+                    *span,
+                    message,
+                    String::from("cannot read this"),
+                    String::from(help),
+                )
+            }
+            Problem::ScenarioIncomplete { fault, span } => {
+                let (message, label, help) = match fault {
+                    ScenarioFault::NoCall => (
+                        String::from("this scenario makes no call"),
+                        "no `call` line",
+                        "add a line such as `call \"075075075\" at \"2026-11-24 10:00\"`",
+                    ),
+                    ScenarioFault::CallTwice { previous } => {
+                        secondary.push(Label {
+                            span: *previous,
+                            message: String::from("the call of this scenario"),
+                        });
+                        (
+                            String::from("a scenario makes one call only"),
+                            "a second call",
+                            "write the second call as a scenario of its own",
+                        )
+                    }
+                    ScenarioFault::AnswerTwice { what, previous } => {
+                        secondary.push(Label {
+                            span: *previous,
+                            message: String::from("first answer"),
+                        });
+                        (
+                            format!("how the {what} answers is said twice"),
+                            "said again here",
+                            "keep one answer; to try another, write another scenario",
+                        )
+                    }
+                    ScenarioFault::NoExpectation => (
+                        String::from("this scenario expects nothing, so it can never fail"),
+                        "no `expect` line",
+                        "add what must happen, e.g. `expect say \"...\"`, `expect ticket buche` or `expect hangup`",
+                    ),
+                    ScenarioFault::DuplicateName { name, previous } => {
+                        secondary.push(Label {
+                            span: *previous,
+                            message: String::from("first used here"),
+                        });
+                        (
+                            format!("two scenarios are called \"{name}\""),
+                            "used again here",
+                            "give each scenario its own name, so a failure points to one",
+                        )
+                    }
+                };
+                (*span, message, String::from(label), String::from(help))
+            }
             Problem::UnreachableState { state, span } => (
                 *span,
                 format!("state `{state}` can never be reached"),
@@ -921,6 +1155,50 @@ pub fn rule_words(rule: &str) -> String {
         }
     };
     String::from(words)
+}
+
+/// Words for a rule of the flow-test grammar (`grammars/scenario.pest`), for E031,
+/// with how specific they are: when a syntax error could be fixed in several
+/// ways, only the most specific words are shown (after `expect`, what can be
+/// expected; inside `with { ... }`, a field), not every line that could follow.
+pub fn scenario_rule_words(rule: &str) -> (u8, String) {
+    const STATEMENT: &str = "another line such as `press 1 2` or `expect ...`";
+    const KEYS: &str = "keys (0-9, * and #), `wait`, `hangup` or `booking`";
+    const EXPECTATION: &str = "what to expect: `say \"...\"`, `ticket`, `callback`, `booking`, `cancelled`, `transfer`, `queue`, `recording`, `conference`, `state`, `hangup` or `language`";
+    let (specific, words) = match rule {
+        "EOI" => (1, "the end of the file"),
+        "kw_scenario" | "scenario" | "file" => (1, "`scenario \"name\" { ... }`"),
+        "string" | "string_inner" => (2, "a text in double quotes"),
+        "name" => (2, "a name"),
+        "open_brace" => (2, "`{`"),
+        "close_brace" => (1, "`}`"),
+        "keys" | "kw_wait" | "kw_hangup" | "kw_booking" => (1, KEYS),
+        "kw_from" | "from_opt" => (1, "`from \"+39...\"`"),
+        "kw_at" | "at_opt" => (1, "`at \"2026-11-24 10:00\"`"),
+        "kw_call" | "call" | "kw_press" | "press" | "kw_type" | "type_text" | "kw_transfer"
+        | "transfer_answer" | "kw_queue" | "queue_answer" | "kw_webhook" | "webhook_answer"
+        | "kw_absent" | "absent" | "kw_expect" | "expect" => (1, STATEMENT),
+        "kw_answered" | "kw_busy" | "kw_noanswer" | "kw_failed" | "kw_timeout" => (
+            2,
+            "an answer: `answered`, `busy`, `noanswer`, `failed` (or, for a queue, `timeout`)",
+        ),
+        "kw_returns" | "returns_opt" | "kw_fails" => (2, "`returns ...` or `fails`"),
+        "json_block" | "json_literal" => (
+            2,
+            "an answer in JSON such as `{ \"testo\": \"...\" }`, or a text in quotes",
+        ),
+        "kw_not" | "kw_say" | "expect_say" | "kw_ticket" | "expect_ticket" | "kw_callback"
+        | "expect_callback" | "expect_booking" | "kw_cancelled" | "expect_cancelled"
+        | "expect_transfer" | "expect_queue" | "kw_recording" | "expect_recording"
+        | "kw_conference" | "expect_conference" | "kw_state" | "expect_state" | "expect_hangup"
+        | "kw_language" | "expect_language" => (2, EXPECTATION),
+        "kw_priority" | "priority_opt" => (1, "`priority urgent`"),
+        "kw_with" | "with_opt" => (1, "`with { field: \"value\" }`"),
+        "field" => (2, "a field such as `via: \"123\"`"),
+        "state_ref" => (2, "a state such as `main.menu`"),
+        other => return (0, format!("`{other}`")),
+    };
+    (specific, String::from(words))
 }
 
 /// Words for what a syntax error found at a position.

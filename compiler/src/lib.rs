@@ -15,6 +15,7 @@ pub mod emit;
 pub mod graph;
 pub mod load;
 pub mod render;
+pub mod scenario;
 pub mod source;
 pub mod syntax;
 pub mod synthetic;

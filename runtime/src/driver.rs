@@ -693,3 +693,86 @@ impl<'a> Driver<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::store::SledStore;
+
+    const FLOW: &str = r#"
+calendar orario {
+  timezone "Europe/Rome"
+  mon-fri 09:00-13:00
+}
+
+office ufficio "Ufficio" {
+  hours orario
+  staff "sip:1@example.it" as "Uno"
+}
+
+flow main answers "100" {
+  language it
+  max duration 10m
+  avvisi: webhook "https://example.it/avvisi" timeout 3s into avviso -> menu else -> menu
+  menu: menu "Prema 1." timeout 5s retries 1 {
+    1 -> passa
+    timeout, invalid -> fine
+  }
+  passa: transfer ufficio else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+"#;
+
+    fn run(inputs: &str) -> Vec<Step> {
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", FLOW);
+        let compiled = centralino_compiler::compile(&sources);
+        assert!(
+            !compiled.diagnostics.has_errors(),
+            "{}",
+            centralino_compiler::render::human(&sources, &compiled.diagnostics, false)
+        );
+        let program = Program::new(compiled.graph.unwrap()).unwrap();
+        let store = SledStore::temporary().unwrap();
+        let driver = Driver::new(program, &store, Script::default());
+        let call = CallInfo {
+            call_id: String::from("call-1"),
+            caller: String::from("+393331234567"),
+            number: String::from("100"),
+        };
+        let mut inputs: VecDeque<Input> = Input::parse_all(inputs).unwrap().into();
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        driver
+            .run(call, at, &mut inputs, &mut |_| {})
+            .into_iter()
+            .map(|s| s.step)
+            .collect()
+    }
+
+    #[test]
+    fn keys_wait_for_an_unanswered_webhook_to_time_out() {
+        let steps = run("1");
+        let ignored = steps
+            .iter()
+            .any(|s| matches!(s, Step::Entered { note, .. } if note.contains("ignored")));
+        assert!(!ignored, "{steps:#?}");
+        assert!(
+            steps.iter().any(|s| matches!(s, Step::Transfer { .. })),
+            "{steps:#?}"
+        );
+    }
+
+    #[test]
+    fn an_answered_transfer_ends_the_run() {
+        let steps = run("1");
+        assert_eq!(
+            steps.last(),
+            Some(&Step::Ended {
+                reason: String::from(BRIDGED)
+            }),
+            "{steps:#?}"
+        );
+    }
+}

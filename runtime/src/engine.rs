@@ -1144,6 +1144,10 @@ impl Session {
         match outcome {
             TransferOutcome::Answered => {
                 self.trace_here("answered: the call is bridged");
+                // The flow's bounds end here: staff talk to the caller as long as needed.
+                if let Some(timer) = self.call_timer.take() {
+                    self.out.push(Command::CancelTimer { timer });
+                }
                 self.wait = Wait::Bridged;
             }
             TransferOutcome::Busy => self.follow(&EdgeLabel::Busy),

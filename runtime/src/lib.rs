@@ -8,7 +8,10 @@
 
 pub mod calendar;
 pub mod driver;
+pub mod effects;
 pub mod engine;
+pub mod media;
+pub mod sip;
 pub mod store;
 
 pub use centralino_compiler::graph::Graph;

@@ -179,6 +179,10 @@ fn rule_description(code: &str) -> &'static str {
         "E028" => "Office cannot do what is asked",
         "E029" => "Sub-flows call each other in a loop",
         "E030" => "Prompt missing a language",
+        "E031" => "Flow test syntax error",
+        "E032" => "Flow test names something the flows do not have",
+        "E033" => "Flow test value that does not read",
+        "E034" => "Flow test scenario incomplete or repeated",
         "W001" => "Unreachable state",
         "W002" => "Unused definition",
         "W003" => "Calendar without a time zone",
@@ -406,7 +410,7 @@ mod tests {
 
     #[test]
     fn every_documented_code_has_a_description() {
-        for n in 1..=30 {
+        for n in 1..=34 {
             assert_ne!(rule_description(&format!("E{n:03}")), "Centralino check");
         }
         for n in 1..=4 {

@@ -4,6 +4,10 @@
 //!  centralino check   [PATHS]...  --format human|json|github|sarif   diagnostics
 //!  centralino compile [PATHS]...  -o graph.json                       the graph the runtime loads
 //!  centralino graph   [PATHS]...  --format dot|mermaid|svg -o FILE    a picture of the flows
+//!  centralino simulate [PATHS]... --number N [--input KEYS]           one call, as a transcript
+//!  centralino tickets|callbacks|appointments list|show REF [--data DIR]  what calls stored
+//!  centralino test    [PATHS]...  --format human|github --filter TEXT   run the .test scenarios
+//!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
 //! ```
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 the flows have errors (or
@@ -11,10 +15,15 @@
 //! usage, unreadable paths, output not written, Graphviz missing).
 
 mod check;
+mod clock;
 mod compile;
 mod format;
 mod graph;
 mod output;
+mod records;
+mod serve;
+mod simulate;
+mod test;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -44,6 +53,18 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Draw the flows as a picture (Graphviz dot, Mermaid, or SVG).
     Graph(graph::GraphArgs),
+    /// Simulate one call: a transcript of what the caller hears and what is stored.
+    Simulate(simulate::SimulateArgs),
+    /// Tickets opened by calls: `list`, or `show REF` [store: --data DIR, default ./data].
+    Tickets(records::RecordsArgs),
+    /// Call-backs asked for by callers: `list`, or `show REF`.
+    Callbacks(records::RecordsArgs),
+    /// Bookings (office appointments and services): `list`, or `show REF`.
+    Appointments(records::RecordsArgs),
+    /// Run the flow tests: the `.test` scenarios under the paths, each a simulated call.
+    Test(test::TestArgs),
+    /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,6 +119,12 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, cli.color),
         Command::Compile(args) => compile::run(args, cli.color),
         Command::Graph(args) => graph::run(args, cli.color),
+        Command::Simulate(args) => simulate::run(args, cli.color),
+        Command::Tickets(args) => records::run(records::Kind::Tickets, args),
+        Command::Callbacks(args) => records::run(records::Kind::Callbacks, args),
+        Command::Appointments(args) => records::run(records::Kind::Appointments, args),
+        Command::Test(args) => test::run(args, cli.color),
+        Command::Serve(args) => serve::run(args, cli.color),
     };
     match result {
         Ok(code) => ExitCode::from(code),

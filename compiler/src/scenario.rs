@@ -1,0 +1,1386 @@
+//! Flow tests: `.test` files of scenarios, parsed with pest and checked against a compiled graph.
+//!
+//! ```text
+//!  .test text ──► parse (pest, this module only) ──► ScenarioFile (plain data, spans)
+//!                                                        │
+//!                           compiled Graph ──► check ────┴──► diagnostics (E031-E034)
+//! ```
+//!
+//! A scenario is one call: who calls which number and when, what the caller
+//! presses, how the world outside the flow answers, and what must happen. The
+//! binary's `centralino test` runs scenarios on the runtime's driver; this
+//! module only reads and checks them. The grammar is `grammars/scenario.pest`.
+//!
+//! Like flow files, a file with a syntax error is split into its scenarios
+//! (each starts on a line beginning with `scenario`) and each is parsed on its
+//! own, so one mistake does not hide the rest of the file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use pest::Parser;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+use serde::Serialize;
+
+use crate::ast::{Ident, Str};
+use crate::diagnostic::{self, Diagnostics, Problem, ScenarioFault, ScenarioName, ScenarioValue};
+use crate::graph::{Action, Graph};
+use crate::load::{LoadError, normalize};
+use crate::source::{SourceId, Sources, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammars/scenario.pest"]
+struct ScenarioParser;
+
+/// The caller's number when a scenario's `call` has no `from`.
+pub const DEFAULT_CALLER: &str = "+390750000000";
+/// When a scenario's call happens if it has no `at`: a Tuesday morning, offices open.
+pub const DEFAULT_TIME: &str = "2026-11-24 10:00";
+/// The zone of an `at` time written without one.
+pub const TIME_ZONE: &str = "Europe/Rome";
+/// The file extension of flow tests.
+pub const EXTENSION: &str = "test";
+
+// ------------------------------------------------------------------ syntax tree
+
+/// One parsed `.test` file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioFile {
+    pub source: SourceId,
+    pub scenarios: Vec<Scenario>,
+    /// Scenarios that did not parse (each has a E031 diagnostic).
+    pub broken: Vec<Broken>,
+}
+
+/// A scenario that did not parse: its name when readable, and where it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Broken {
+    pub name: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: Str,
+    /// The whole scenario, `scenario` to `}`.
+    pub span: Span,
+    /// In the order written.
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Statement {
+    pub kind: StatementKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum StatementKind {
+    Call(CallLine),
+    Press(Vec<Press>),
+    Type(Str),
+    Transfer(Answer),
+    Queue(Answer),
+    Webhook { url: Str, reply: WebhookReply },
+    Absent(Vec<Who>),
+    Expect(Expectation),
+}
+
+/// `call "NUMBER" from "CALLER" at "TIME"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallLine {
+    pub number: Str,
+    pub from: Option<Str>,
+    pub at: Option<Str>,
+    /// `at` read as an instant ([`DEFAULT_TIME`] when there is no `at`, or it does not read).
+    pub when: Timestamp,
+}
+
+impl CallLine {
+    /// The caller's number: `from`, or [`DEFAULT_CALLER`].
+    pub fn caller(&self) -> &str {
+        self.from
+            .as_ref()
+            .map_or(DEFAULT_CALLER, |s| s.value.as_str())
+    }
+}
+
+/// One thing the caller does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Press {
+    Key(char),
+    /// Let the current prompt or timeout run out.
+    Wait,
+    Hangup,
+    /// Type the code of the booking made earlier in this call, key by key.
+    Booking,
+}
+
+/// What the caller does, in order: keys, waits, typed text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Input {
+    Press(Press),
+    Text(String),
+}
+
+/// How a transfer or queue answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Answer {
+    Answered,
+    Busy,
+    NoAnswer,
+    Failed,
+    /// Queues only: the caller waited the longest allowed.
+    Timeout,
+}
+
+impl Answer {
+    pub fn word(self) -> &'static str {
+        match self {
+            Answer::Answered => "answered",
+            Answer::Busy => "busy",
+            Answer::NoAnswer => "noanswer",
+            Answer::Failed => "failed",
+            Answer::Timeout => "timeout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum WebhookReply {
+    Returns(serde_json::Value),
+    Fails,
+}
+
+/// Someone who is not there: a staff contact, or every member of an office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Who {
+    Contact(Str),
+    Office(Ident),
+}
+
+/// `expect [not] ...`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expectation {
+    /// `expect not ...` / `expect no ...`: it must not happen.
+    pub negated: bool,
+    pub what: Expect,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Expect {
+    /// A prompt the caller heard contains this text (case-insensitive).
+    Say(Str),
+    /// A ticket was stored (of this category, with this priority and these fields).
+    Ticket {
+        category: Option<Ident>,
+        priority: Option<Ident>,
+        fields: Vec<(Ident, Str)>,
+    },
+    Callback(Option<Ident>),
+    /// A booking with an office or a service.
+    Booking(Option<Ident>),
+    /// A booking was found and cancelled.
+    Cancelled,
+    /// The call was put through to an office (whatever the answer).
+    Transfer(Option<Ident>),
+    Queue(Option<Ident>),
+    Recording,
+    Conference(Option<Str>),
+    /// A state was entered; with no state, any state of the flow.
+    State {
+        flow: Ident,
+        state: Option<Ident>,
+    },
+    /// The flow ended the call with `hangup` (not stuck, not cut off by a bound).
+    Hangup,
+    /// The last prompt the caller heard was in this language.
+    Language(Ident),
+}
+
+impl Scenario {
+    /// The first `call` line.
+    pub fn call(&self) -> Option<&CallLine> {
+        self.statements.iter().find_map(|s| match &s.kind {
+            StatementKind::Call(call) => Some(call),
+            _ => None,
+        })
+    }
+
+    /// The caller's inputs, in the order written.
+    pub fn inputs(&self) -> Vec<Input> {
+        let mut inputs = Vec::new();
+        for statement in &self.statements {
+            match &statement.kind {
+                StatementKind::Press(presses) => {
+                    inputs.extend(presses.iter().cloned().map(Input::Press));
+                }
+                StatementKind::Type(text) => inputs.push(Input::Text(text.value.clone())),
+                _ => {}
+            }
+        }
+        inputs
+    }
+
+    pub fn transfer(&self) -> Option<Answer> {
+        self.statements.iter().find_map(|s| match s.kind {
+            StatementKind::Transfer(answer) => Some(answer),
+            _ => None,
+        })
+    }
+
+    pub fn queue(&self) -> Option<Answer> {
+        self.statements.iter().find_map(|s| match s.kind {
+            StatementKind::Queue(answer) => Some(answer),
+            _ => None,
+        })
+    }
+
+    /// Webhook answers by a part of their address, in the order written.
+    pub fn webhooks(&self) -> Vec<(&str, &WebhookReply)> {
+        self.statements
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StatementKind::Webhook { url, reply } => Some((url.value.as_str(), reply)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Staff contacts who are absent, offices expanded to their staff.
+    pub fn absent(&self, graph: &Graph) -> Vec<String> {
+        let mut contacts = Vec::new();
+        for statement in &self.statements {
+            if let StatementKind::Absent(who) = &statement.kind {
+                for one in who {
+                    match one {
+                        Who::Contact(contact) => contacts.push(contact.value.clone()),
+                        Who::Office(office) => contacts.extend(
+                            graph
+                                .offices
+                                .get(&office.name)
+                                .into_iter()
+                                .flat_map(|o| o.staff.iter().map(|s| s.contact.clone())),
+                        ),
+                    }
+                }
+            }
+        }
+        contacts
+    }
+
+    pub fn expectations(&self) -> impl Iterator<Item = &Expectation> {
+        self.statements.iter().filter_map(|s| match &s.kind {
+            StatementKind::Expect(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// Whether a span lies inside this scenario.
+    pub fn contains(&self, span: Span) -> bool {
+        span.source == self.span.source
+            && span.start >= self.span.start
+            && span.end <= self.span.end
+    }
+}
+
+// ------------------------------------------------------------------ finding files
+
+/// Every `.test` file named by `paths`: files as given, directories searched
+/// recursively (hidden entries and `target` skipped), sorted. None found is not an error.
+pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut found)?;
+        } else if path.is_file() {
+            if is_test_file(path) {
+                found.push(normalize(path));
+            }
+        } else {
+            return Err(LoadError::NotFound(path.clone()));
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// Whether a path names a flow test (`*.test`).
+pub fn is_test_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == EXTENSION)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        paths.push(entry.map_err(io)?.path());
+    }
+    paths.sort();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') || n == "target");
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_test_file(&path) {
+            out.push(normalize(&path));
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ times
+
+/// An `at` time as an instant: `2026-11-24 10:00` is Rome time; an offset
+/// (`09:00Z`, `10:00+01:00`) or a zone (`10:00[Europe/London]`) says otherwise.
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if !has_time_shape(text) {
+        return Err(String::from("it should read like 2026-11-24 10:00"));
+    }
+    if let Ok(instant) = text.parse::<Timestamp>() {
+        return Ok(instant);
+    }
+    if text.contains('[') {
+        return text
+            .parse::<jiff::ZonedDateTime>()
+            .map(|zoned| zoned.timestamp())
+            .map_err(|e| e.to_string());
+    }
+    let civil: jiff::civil::DateTime = text.parse().map_err(|e: jiff::Error| e.to_string())?;
+    let zone = crate::check::calendar::timezone(TIME_ZONE)
+        .ok_or_else(|| format!("the time zone {TIME_ZONE} is not known"))?;
+    civil
+        .to_zoned_datetime(zone)
+        .map(|zoned| zoned.timestamp())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether a text starts like `2026-11-24 10:00` (or with `T` between date and time).
+fn has_time_shape(text: &str) -> bool {
+    let shape = b"0000-00-00 00:00";
+    text.len() >= shape.len()
+        && text
+            .bytes()
+            .zip(shape.iter())
+            .enumerate()
+            .all(|(i, (byte, want))| match want {
+                b'0' => byte.is_ascii_digit(),
+                b' ' if i == 10 => byte == b' ' || byte == b'T' || byte == b't',
+                other => byte == *other,
+            })
+}
+
+/// [`DEFAULT_TIME`] as an instant.
+pub fn default_time() -> Timestamp {
+    parse_time(DEFAULT_TIME).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+// ------------------------------------------------------------------ parsing
+
+/// Parse one `.test` file. Syntax errors (E031) and values that do not read
+/// (E033) go to `diagnostics`; the result holds every scenario that parsed.
+pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> ScenarioFile {
+    match ScenarioParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let lower = Lower {
+                source,
+                base: 0,
+                diagnostics,
+            };
+            let scenarios = pairs.next().map(|f| lower.scenarios(f)).unwrap_or_default();
+            ScenarioFile {
+                source,
+                scenarios,
+                broken: Vec::new(),
+            }
+        }
+        Err(_) => parse_by_chunks(source, text, diagnostics),
+    }
+}
+
+fn parse_by_chunks(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> ScenarioFile {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let starts_scenario = line
+            .trim_start()
+            .strip_prefix("scenario")
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+        if offset > 0 && starts_scenario {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts.push(text.len());
+
+    let mut file = ScenarioFile {
+        source,
+        scenarios: Vec::new(),
+        broken: Vec::new(),
+    };
+    for window in starts.windows(2) {
+        let (Some(&from), Some(&to)) = (window.first(), window.get(1)) else {
+            continue;
+        };
+        let Some(chunk) = text.get(from..to) else {
+            continue;
+        };
+        match ScenarioParser::parse(Rule::file, chunk) {
+            Ok(mut pairs) => {
+                let lower = Lower {
+                    source,
+                    base: from,
+                    diagnostics,
+                };
+                if let Some(f) = pairs.next() {
+                    file.scenarios.extend(lower.scenarios(f));
+                }
+            }
+            Err(error) => {
+                diagnostics.report(syntax_problem(source, chunk, from, &error));
+                let trimmed = chunk.trim_end().len();
+                file.broken.push(Broken {
+                    name: chunk_name(chunk),
+                    span: Span::new(source, from, from + trimmed),
+                });
+            }
+        }
+    }
+    file
+}
+
+/// `scenario "name" {` -> `name`, read without the grammar.
+fn chunk_name(chunk: &str) -> Option<String> {
+    let rest = chunk.trim_start().strip_prefix("scenario")?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find(['"', '\n'])?;
+    rest.get(..end).map(str::to_owned)
+}
+
+fn syntax_problem(
+    source: SourceId,
+    chunk: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Problem {
+    let pos = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let rest = chunk.get(pos..).unwrap_or("");
+    let token = found_token(rest);
+    let mut words: Vec<(u8, String)> = Vec::new();
+    let mut fitting: Vec<&str> = Vec::new();
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for rule in positives {
+            let name = format!("{rule:?}");
+            if let Some(keyword) = rule_keyword(&name) {
+                fitting.push(keyword);
+            }
+            let one = diagnostic::scenario_rule_words(&name);
+            if !words.contains(&one) {
+                words.push(one);
+            }
+        }
+    }
+    // The most specific words only; in a stable order.
+    let most = words.iter().map(|(s, _)| *s).max().unwrap_or(0);
+    let mut expected: Vec<String> = words
+        .into_iter()
+        .filter(|(s, _)| *s == most)
+        .map(|(_, w)| w)
+        .collect();
+    expected.sort();
+    // Point at the token, not at the whitespace before it.
+    let skipped = rest.len() - rest.trim_start().len();
+    let start = pos + skipped;
+    let len = token.map_or(0, str::len).max(1);
+    let end = (start + len).min(chunk.len()).max(start);
+    // A misspelt keyword: the close ones that fit here, else any close one.
+    let candidates = match token {
+        Some(word)
+            if word.chars().count() >= 3
+                && word.starts_with(|c: char| c.is_alphabetic())
+                && !KEYWORDS.contains(&word) =>
+        {
+            let close = crate::check::suggest(word, fitting);
+            if close.is_empty() {
+                crate::check::suggest(word, KEYWORDS)
+            } else {
+                close
+            }
+        }
+        _ => Vec::new(),
+    };
+    Problem::ScenarioSyntax {
+        span: Span::new(source, base + start, base + end),
+        expected,
+        found: diagnostic::found_words(token),
+        candidates,
+    }
+}
+
+/// The keyword a grammar rule starts with (`kw_press`, `expect_ticket`, `type_text`...).
+fn rule_keyword(rule: &str) -> Option<&'static str> {
+    let word = rule
+        .strip_prefix("kw_")
+        .or_else(|| rule.strip_prefix("expect_"))
+        .or_else(|| rule.strip_suffix("_answer"))
+        .unwrap_or(match rule {
+            "type_text" => "type",
+            "expect" => "expect",
+            other => other,
+        });
+    KEYWORDS.iter().find(|k| **k == word).copied()
+}
+
+/// The words of the flow-test language, for "did you mean" on a misspelt one.
+const KEYWORDS: [&str; 32] = [
+    "scenario",
+    "call",
+    "from",
+    "at",
+    "press",
+    "wait",
+    "hangup",
+    "booking",
+    "type",
+    "transfer",
+    "queue",
+    "answered",
+    "busy",
+    "noanswer",
+    "failed",
+    "timeout",
+    "webhook",
+    "returns",
+    "fails",
+    "absent",
+    "expect",
+    "not",
+    "say",
+    "ticket",
+    "priority",
+    "with",
+    "callback",
+    "cancelled",
+    "recording",
+    "conference",
+    "state",
+    "language",
+];
+
+/// The word or symbol at the start of `rest`, for "found ...".
+fn found_token(rest: &str) -> Option<&str> {
+    let trimmed = rest.trim_start();
+    let first = trimmed.chars().next()?;
+    let len = if first.is_alphanumeric() || first == '_' {
+        trimmed
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(trimmed.len(), |(i, _)| i)
+    } else if first == '"' {
+        trimmed
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| *c == '"' || *c == '\n')
+            .map_or(trimmed.len(), |(i, c)| if c == '"' { i + 1 } else { i })
+    } else {
+        first.len_utf8()
+    };
+    trimmed.get(..len)
+}
+
+type P<'a> = Pair<'a, Rule>;
+
+/// Lowering of pest pairs to the syntax tree. `base` is the offset of the parsed text in its file.
+struct Lower<'d> {
+    source: SourceId,
+    base: usize,
+    diagnostics: &'d mut Diagnostics,
+}
+
+impl Lower<'_> {
+    /// The pair's span without the whitespace pest skipped after it.
+    fn span(&self, pair: &P<'_>) -> Span {
+        let s = pair.as_span();
+        let len = pair.as_str().trim_end().len();
+        Span::new(
+            self.source,
+            self.base + s.start(),
+            self.base + s.start() + len,
+        )
+    }
+
+    fn name(&self, pair: &P<'_>) -> Ident {
+        Ident {
+            name: pair.as_str().to_owned(),
+            span: self.span(pair),
+        }
+    }
+
+    fn string(&self, pair: &P<'_>) -> Str {
+        let raw = pair
+            .clone()
+            .into_inner()
+            .next()
+            .map_or("", |inner| inner.as_str());
+        Str {
+            value: unescape(raw),
+            span: self.span(pair),
+        }
+    }
+
+    fn child_string(&self, pair: &P<'_>) -> Option<Str> {
+        pair.clone()
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::string)
+            .map(|p| self.string(&p))
+    }
+
+    fn child_name(&self, pair: &P<'_>) -> Option<Ident> {
+        pair.clone()
+            .into_inner()
+            .find(|p| p.as_rule() == Rule::name)
+            .map(|p| self.name(&p))
+    }
+
+    fn scenarios(mut self, file: P<'_>) -> Vec<Scenario> {
+        file.into_inner()
+            .filter(|p| p.as_rule() == Rule::scenario)
+            .map(|p| self.scenario(p))
+            .collect()
+    }
+
+    fn scenario(&mut self, pair: P<'_>) -> Scenario {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut statements = Vec::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::string if name.is_none() => name = Some(self.string(&part)),
+                Rule::kw_scenario | Rule::open_brace | Rule::close_brace => {}
+                _ => {
+                    if let Some(statement) = self.statement(part) {
+                        statements.push(statement);
+                    }
+                }
+            }
+        }
+        Scenario {
+            name: name.unwrap_or(Str {
+                value: String::new(),
+                span,
+            }),
+            span,
+            statements,
+        }
+    }
+
+    fn statement(&mut self, pair: P<'_>) -> Option<Statement> {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::call => StatementKind::Call(self.call(&pair, span)),
+            Rule::press => StatementKind::Press(
+                pair.into_inner()
+                    .flat_map(|p| match p.as_rule() {
+                        Rule::keys => p.as_str().chars().map(Press::Key).collect(),
+                        Rule::kw_wait => vec![Press::Wait],
+                        Rule::kw_hangup => vec![Press::Hangup],
+                        Rule::kw_booking => vec![Press::Booking],
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+            ),
+            Rule::type_text => StatementKind::Type(self.child_string(&pair)?),
+            Rule::transfer_answer => StatementKind::Transfer(answer(&pair)?),
+            Rule::queue_answer => StatementKind::Queue(answer(&pair)?),
+            Rule::webhook_answer => {
+                let url = self.child_string(&pair)?;
+                let reply = match pair.into_inner().find(|p| p.as_rule() == Rule::returns_opt) {
+                    Some(returns) => self.reply(&returns),
+                    None => WebhookReply::Fails,
+                };
+                StatementKind::Webhook { url, reply }
+            }
+            Rule::absent => StatementKind::Absent(
+                pair.into_inner()
+                    .filter_map(|p| match p.as_rule() {
+                        Rule::string => Some(Who::Contact(self.string(&p))),
+                        Rule::name => Some(Who::Office(self.name(&p))),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Rule::expect => StatementKind::Expect(self.expect(pair, span)?),
+            _ => return None,
+        };
+        Some(Statement { kind, span })
+    }
+
+    fn call(&mut self, pair: &P<'_>, span: Span) -> CallLine {
+        let number = self.child_string(pair).unwrap_or(Str {
+            value: String::new(),
+            span,
+        });
+        let mut from = None;
+        let mut at = None;
+        for part in pair.clone().into_inner() {
+            match part.as_rule() {
+                Rule::from_opt => from = self.child_string(&part),
+                Rule::at_opt => at = self.child_string(&part),
+                _ => {}
+            }
+        }
+        let when = match &at {
+            Some(text) => match parse_time(&text.value) {
+                Ok(when) => when,
+                Err(reason) => {
+                    self.diagnostics.report(Problem::ScenarioBadValue {
+                        what: ScenarioValue::Time,
+                        text: text.value.clone(),
+                        reason,
+                        span: text.span,
+                    });
+                    default_time()
+                }
+            },
+            None => default_time(),
+        };
+        CallLine {
+            number,
+            from,
+            at,
+            when,
+        }
+    }
+
+    fn reply(&mut self, returns: &P<'_>) -> WebhookReply {
+        let Some(value) = returns
+            .clone()
+            .into_inner()
+            .find(|p| p.as_rule() != Rule::kw_returns)
+        else {
+            return WebhookReply::Fails;
+        };
+        let span = self.span(&value);
+        let json = match value.as_rule() {
+            Rule::string => {
+                let text = self.string(&value).value;
+                let looks_like_json = text.trim_start().starts_with(['{', '[']);
+                if !looks_like_json {
+                    return WebhookReply::Returns(serde_json::Value::String(text));
+                }
+                text
+            }
+            _ => value.as_str().to_owned(),
+        };
+        match serde_json::from_str(&json) {
+            Ok(parsed) => WebhookReply::Returns(parsed),
+            Err(e) => {
+                self.diagnostics.report(Problem::ScenarioBadValue {
+                    what: ScenarioValue::Json,
+                    text: json,
+                    reason: e.to_string(),
+                    span,
+                });
+                WebhookReply::Fails
+            }
+        }
+    }
+
+    fn expect(&self, pair: P<'_>, span: Span) -> Option<Expectation> {
+        let mut negated = false;
+        let mut what = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::kw_not => negated = true,
+                Rule::kw_expect => {}
+                _ => what = self.expectation(&part),
+            }
+        }
+        Some(Expectation {
+            negated,
+            what: what?,
+            span,
+        })
+    }
+
+    fn expectation(&self, pair: &P<'_>) -> Option<Expect> {
+        Some(match pair.as_rule() {
+            Rule::expect_say => Expect::Say(self.child_string(pair)?),
+            Rule::expect_ticket => {
+                let mut category = None;
+                let mut priority = None;
+                let mut fields = Vec::new();
+                for part in pair.clone().into_inner() {
+                    match part.as_rule() {
+                        Rule::name => category = Some(self.name(&part)),
+                        Rule::priority_opt => priority = self.child_name(&part),
+                        Rule::with_opt => {
+                            for field in part.into_inner().filter(|p| p.as_rule() == Rule::field) {
+                                if let (Some(name), Some(value)) =
+                                    (self.child_name(&field), self.child_string(&field))
+                                {
+                                    fields.push((name, value));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Expect::Ticket {
+                    category,
+                    priority,
+                    fields,
+                }
+            }
+            Rule::expect_callback => Expect::Callback(self.child_name(pair)),
+            Rule::expect_booking => Expect::Booking(self.child_name(pair)),
+            Rule::expect_cancelled => Expect::Cancelled,
+            Rule::expect_transfer => Expect::Transfer(self.child_name(pair)),
+            Rule::expect_queue => Expect::Queue(self.child_name(pair)),
+            Rule::expect_recording => Expect::Recording,
+            Rule::expect_conference => Expect::Conference(self.child_string(pair)),
+            Rule::expect_state => {
+                let state_ref = pair
+                    .clone()
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::state_ref)?;
+                let mut names = state_ref
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::name)
+                    .map(|p| self.name(&p));
+                let flow = names.next()?;
+                Expect::State {
+                    flow,
+                    state: names.next(),
+                }
+            }
+            Rule::expect_hangup => Expect::Hangup,
+            Rule::expect_language => Expect::Language(self.child_name(pair)?),
+            _ => return None,
+        })
+    }
+}
+
+fn answer(pair: &P<'_>) -> Option<Answer> {
+    pair.clone().into_inner().find_map(|p| match p.as_rule() {
+        Rule::kw_answered => Some(Answer::Answered),
+        Rule::kw_busy => Some(Answer::Busy),
+        Rule::kw_noanswer => Some(Answer::NoAnswer),
+        Rule::kw_failed => Some(Answer::Failed),
+        Rule::kw_timeout => Some(Answer::Timeout),
+        _ => None,
+    })
+}
+
+/// `\"` -> `"`, `\\` -> `\`, `\n` -> newline; other escapes keep the character.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ checks
+
+/// What the flows have, by name, for checking the names scenarios use.
+struct Known<'g> {
+    graph: &'g Graph,
+    /// State names of each flow.
+    states: BTreeMap<&'g str, BTreeSet<&'g str>>,
+    /// Field names the flows' tickets fill in, by category.
+    fields: BTreeMap<&'g str, BTreeSet<&'g str>>,
+    languages: BTreeSet<&'g str>,
+    contacts: BTreeSet<&'g str>,
+    webhooks: Vec<&'g str>,
+}
+
+const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+
+impl<'g> Known<'g> {
+    fn new(graph: &'g Graph) -> Self {
+        let mut known = Known {
+            graph,
+            states: BTreeMap::new(),
+            fields: BTreeMap::new(),
+            languages: BTreeSet::new(),
+            contacts: BTreeSet::new(),
+            webhooks: Vec::new(),
+        };
+        for flow in &graph.flows {
+            known.states.entry(flow.name.as_str()).or_default();
+            known.languages.insert(flow.language.as_str());
+        }
+        for node in &graph.nodes {
+            if let Some(flow) = graph.flow(node.flow) {
+                known
+                    .states
+                    .entry(flow.name.as_str())
+                    .or_default()
+                    .insert(node.state.as_str());
+            }
+            match &node.action {
+                Action::Ticket {
+                    category, fields, ..
+                } => known
+                    .fields
+                    .entry(category.as_str())
+                    .or_default()
+                    .extend(fields.keys().map(String::as_str)),
+                Action::Webhook { url, .. } => known.webhooks.push(url.as_str()),
+                _ => {}
+            }
+        }
+        for prompt in graph.prompts.values() {
+            known.languages.extend(
+                prompt
+                    .variants
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|l| *l != "*"),
+            );
+        }
+        for office in graph.offices.values() {
+            known
+                .contacts
+                .extend(office.staff.iter().map(|s| s.contact.as_str()));
+        }
+        known
+    }
+}
+
+/// Report a name the flows do not have; `candidates` are the names they do.
+fn unknown<'n>(
+    diagnostics: &mut Diagnostics,
+    what: ScenarioName,
+    name: &str,
+    span: Span,
+    candidates: impl IntoIterator<Item = &'n str>,
+) {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let mut close = crate::check::suggest(name, candidates.iter().copied());
+    // From a handful of choices (languages, priorities, numbers), offer them all.
+    if close.is_empty() && candidates.len() <= FEW {
+        close = candidates.iter().map(|c| (*c).to_owned()).collect();
+    }
+    diagnostics.report(Problem::ScenarioUnknownName {
+        what,
+        name: name.to_owned(),
+        span,
+        candidates: close,
+    });
+}
+
+/// Up to this many choices are all offered when none is close to a wrong name.
+const FEW: usize = 4;
+
+/// Check every scenario of every file against the compiled flows: each
+/// scenario makes one call to a number a flow answers (E034, E032), expects
+/// something (E034), and names only offices, categories, services, flows,
+/// states, fields, languages, staff and webhooks that exist (E032). Scenario
+/// names are unique across all files (E034).
+pub fn check(files: &[ScenarioFile], graph: &Graph, diagnostics: &mut Diagnostics) {
+    let known = Known::new(graph);
+    let mut names: BTreeMap<&str, Span> = BTreeMap::new();
+    for scenario in files.iter().flat_map(|f| &f.scenarios) {
+        match names.get(scenario.name.value.as_str()) {
+            Some(previous) => diagnostics.report(Problem::ScenarioIncomplete {
+                fault: ScenarioFault::DuplicateName {
+                    name: scenario.name.value.clone(),
+                    previous: *previous,
+                },
+                span: scenario.name.span,
+            }),
+            None => {
+                names.insert(scenario.name.value.as_str(), scenario.name.span);
+            }
+        }
+        check_scenario(scenario, &known, diagnostics);
+    }
+}
+
+fn check_scenario(scenario: &Scenario, known: &Known<'_>, diagnostics: &mut Diagnostics) {
+    let graph = known.graph;
+    let mut call: Option<Span> = None;
+    let mut transfer: Option<Span> = None;
+    let mut queue: Option<Span> = None;
+    let mut expects = false;
+    for statement in &scenario.statements {
+        match &statement.kind {
+            StatementKind::Call(line) => {
+                if let Some(previous) = call {
+                    diagnostics.report(Problem::ScenarioIncomplete {
+                        fault: ScenarioFault::CallTwice { previous },
+                        span: statement.span,
+                    });
+                } else {
+                    call = Some(statement.span);
+                }
+                if graph.flow_for_number(&line.number.value).is_none() {
+                    unknown(
+                        diagnostics,
+                        ScenarioName::Number,
+                        &line.number.value,
+                        line.number.span,
+                        graph.numbers.keys().map(String::as_str),
+                    );
+                }
+            }
+            StatementKind::Transfer(_) | StatementKind::Queue(_) => {
+                let (seen, what) = if matches!(statement.kind, StatementKind::Transfer(_)) {
+                    (&mut transfer, "transfer")
+                } else {
+                    (&mut queue, "queue")
+                };
+                match seen {
+                    Some(previous) => diagnostics.report(Problem::ScenarioIncomplete {
+                        fault: ScenarioFault::AnswerTwice {
+                            what,
+                            previous: *previous,
+                        },
+                        span: statement.span,
+                    }),
+                    None => *seen = Some(statement.span),
+                }
+            }
+            StatementKind::Webhook { url, .. } => {
+                if !known
+                    .webhooks
+                    .iter()
+                    .any(|w| w.contains(url.value.as_str()))
+                {
+                    unknown(
+                        diagnostics,
+                        ScenarioName::Webhook,
+                        &url.value,
+                        url.span,
+                        known.webhooks.iter().copied(),
+                    );
+                }
+            }
+            StatementKind::Absent(who) => {
+                for one in who {
+                    match one {
+                        Who::Contact(contact) => {
+                            if !known.contacts.contains(contact.value.as_str()) {
+                                unknown(
+                                    diagnostics,
+                                    ScenarioName::Contact,
+                                    &contact.value,
+                                    contact.span,
+                                    known.contacts.iter().copied(),
+                                );
+                            }
+                        }
+                        Who::Office(office) => check_office(office, graph, diagnostics),
+                    }
+                }
+            }
+            StatementKind::Expect(expectation) => {
+                expects = true;
+                check_expectation(&expectation.what, known, diagnostics);
+            }
+            StatementKind::Press(_) | StatementKind::Type(_) => {}
+        }
+    }
+    if call.is_none() {
+        diagnostics.report(Problem::ScenarioIncomplete {
+            fault: ScenarioFault::NoCall,
+            span: scenario.name.span,
+        });
+    }
+    if !expects {
+        diagnostics.report(Problem::ScenarioIncomplete {
+            fault: ScenarioFault::NoExpectation,
+            span: scenario.name.span,
+        });
+    }
+}
+
+fn check_office(office: &Ident, graph: &Graph, diagnostics: &mut Diagnostics) {
+    if !graph.offices.contains_key(&office.name) {
+        unknown(
+            diagnostics,
+            ScenarioName::Office,
+            &office.name,
+            office.span,
+            graph.offices.keys().map(String::as_str),
+        );
+    }
+}
+
+fn check_expectation(what: &Expect, known: &Known<'_>, diagnostics: &mut Diagnostics) {
+    let graph = known.graph;
+    match what {
+        Expect::Ticket {
+            category,
+            priority,
+            fields,
+        } => {
+            if let Some(category) = category {
+                if graph.categories.contains_key(&category.name) {
+                    let filled = known.fields.get(category.name.as_str());
+                    for (field, _) in fields {
+                        if !filled.is_some_and(|f| f.contains(field.name.as_str())) {
+                            unknown(
+                                diagnostics,
+                                ScenarioName::Field {
+                                    category: category.name.clone(),
+                                },
+                                &field.name,
+                                field.span,
+                                filled.into_iter().flatten().copied(),
+                            );
+                        }
+                    }
+                } else {
+                    unknown(
+                        diagnostics,
+                        ScenarioName::Category,
+                        &category.name,
+                        category.span,
+                        graph.categories.keys().map(String::as_str),
+                    );
+                }
+            }
+            if let Some(priority) = priority
+                && !PRIORITIES.contains(&priority.name.as_str())
+            {
+                unknown(
+                    diagnostics,
+                    ScenarioName::Priority,
+                    &priority.name,
+                    priority.span,
+                    PRIORITIES,
+                );
+            }
+        }
+        Expect::Callback(Some(office))
+        | Expect::Transfer(Some(office))
+        | Expect::Queue(Some(office)) => {
+            check_office(office, graph, diagnostics);
+        }
+        Expect::Booking(Some(name)) => {
+            let bookable = graph
+                .offices
+                .iter()
+                .filter(|(_, o)| o.appointments.is_some())
+                .map(|(n, _)| n.as_str())
+                .chain(graph.services.keys().map(String::as_str));
+            if !bookable.clone().any(|n| n == name.name) {
+                unknown(
+                    diagnostics,
+                    ScenarioName::Bookable,
+                    &name.name,
+                    name.span,
+                    bookable,
+                );
+            }
+        }
+        Expect::State { flow, state } => match known.states.get(flow.name.as_str()) {
+            Some(states) => {
+                if let Some(state) = state
+                    && !states.contains(state.name.as_str())
+                {
+                    unknown(
+                        diagnostics,
+                        ScenarioName::State {
+                            flow: flow.name.clone(),
+                        },
+                        &state.name,
+                        state.span,
+                        states.iter().copied(),
+                    );
+                }
+            }
+            None => unknown(
+                diagnostics,
+                ScenarioName::Flow,
+                &flow.name,
+                flow.span,
+                known.states.keys().copied(),
+            ),
+        },
+        Expect::Language(language) => {
+            if !known.languages.contains(language.name.as_str()) {
+                unknown(
+                    diagnostics,
+                    ScenarioName::Language,
+                    &language.name,
+                    language.span,
+                    known.languages.iter().copied(),
+                );
+            }
+        }
+        Expect::Say(_)
+        | Expect::Callback(None)
+        | Expect::Transfer(None)
+        | Expect::Queue(None)
+        | Expect::Booking(None)
+        | Expect::Cancelled
+        | Expect::Recording
+        | Expect::Conference(_)
+        | Expect::Hangup => {}
+    }
+}
+
+/// Read and parse every `.test` file into `sources` (after the flows already
+/// there), reporting syntax problems. Files that cannot be read are an error.
+pub fn load(
+    paths: &[PathBuf],
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Result<Vec<ScenarioFile>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let text = crate::load::read_source(path)?;
+        let id = sources.add(path.clone(), text);
+        let text = sources.get(id).map(|f| f.text.as_str()).unwrap_or_default();
+        files.push(parse(id, text, diagnostics));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> (ScenarioFile, Diagnostics) {
+        let mut diagnostics = Diagnostics::new();
+        let file = parse(SourceId(0), text, &mut diagnostics);
+        (file, diagnostics)
+    }
+
+    #[test]
+    fn a_full_scenario_reads() {
+        let (file, diagnostics) = parse_text(
+            r#"// a comment
+scenario "buca" {
+  call "075075075" from "+393331234567" at "2026-11-24 10:00"   // Rome
+  press 2 1 1 123# wait
+  type "ciao"
+  transfer busy
+  queue timeout
+  webhook "avvisi" returns "Neve"
+  webhook "meteo" returns { "allerta": "gialla", "livelli": [1, 2] }
+  webhook "x" fails
+  absent anagrafe, "sip:1@x"
+  expect ticket buche priority urgent with { via: "123", civico: "5" }
+  expect no booking
+  expect not say "errore"
+  expect state main.menu
+  expect state segnalazione
+  expect hangup
+  expect language en
+}
+"#,
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let [scenario] = file.scenarios.as_slice() else {
+            panic!("one scenario: {file:?}");
+        };
+        assert_eq!(scenario.name.value, "buca");
+        let call = scenario.call().expect("a call");
+        assert_eq!(call.caller(), "+393331234567");
+        assert_eq!(call.when.to_string(), "2026-11-24T09:00:00Z");
+        let keys: Vec<Input> = "211123#"
+            .chars()
+            .map(|c| Input::Press(Press::Key(c)))
+            .chain([Input::Press(Press::Wait), Input::Text(String::from("ciao"))])
+            .collect();
+        assert_eq!(scenario.inputs(), keys);
+        assert_eq!(scenario.transfer(), Some(Answer::Busy));
+        assert_eq!(scenario.queue(), Some(Answer::Timeout));
+        let webhooks = scenario.webhooks();
+        assert_eq!(
+            webhooks.first().map(|w| w.1),
+            Some(&WebhookReply::Returns(serde_json::json!("Neve")))
+        );
+        assert_eq!(
+            webhooks.get(1).map(|w| w.1),
+            Some(&WebhookReply::Returns(
+                serde_json::json!({"allerta": "gialla", "livelli": [1, 2]})
+            ))
+        );
+        assert_eq!(webhooks.get(2).map(|w| w.1), Some(&WebhookReply::Fails));
+        let expectations: Vec<&Expectation> = scenario.expectations().collect();
+        assert_eq!(expectations.len(), 7);
+        assert!(matches!(
+            &expectations[0].what,
+            Expect::Ticket { category: Some(c), priority: Some(p), fields }
+                if c.name == "buche" && p.name == "urgent" && fields.len() == 2
+        ));
+        assert!(expectations[1].negated && expectations[1].what == Expect::Booking(None));
+        assert!(expectations[2].negated);
+        assert!(matches!(
+            &expectations[4].what,
+            Expect::State { flow, state: None } if flow.name == "segnalazione"
+        ));
+    }
+
+    #[test]
+    fn a_name_never_swallows_the_next_line() {
+        let (file, diagnostics) = parse_text(
+            "scenario \"a\" {\n  call \"1\"\n  expect no ticket\n  expect transfer\n  expect hangup\n}\n",
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let count = file
+            .scenarios
+            .first()
+            .map_or(0, |s| s.expectations().count());
+        assert_eq!(count, 3);
+    }
+
+    #[test]
+    fn a_broken_scenario_does_not_hide_the_next() {
+        let (file, diagnostics) = parse_text(
+            "scenario \"rotto\" {\n  call \"1\"\n  expect tiket buche\n}\nscenario \"buono\" {\n  call \"1\"\n  expect hangup\n}\n",
+        );
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(file.scenarios.len(), 1);
+        assert_eq!(
+            file.broken.first().and_then(|b| b.name.as_deref()),
+            Some("rotto")
+        );
+    }
+
+    #[test]
+    fn times_are_rome_time_unless_they_say_otherwise() {
+        let rome = parse_time("2026-07-01 10:00").map(|t| t.to_string());
+        assert_eq!(rome.as_deref(), Ok("2026-07-01T08:00:00Z"));
+        let utc = parse_time("2026-07-01 10:00Z").map(|t| t.to_string());
+        assert_eq!(utc.as_deref(), Ok("2026-07-01T10:00:00Z"));
+        let offset = parse_time("2026-07-01T10:00+01:00").map(|t| t.to_string());
+        assert_eq!(offset.as_deref(), Ok("2026-07-01T09:00:00Z"));
+        let zone = parse_time("2026-07-01 10:00[Europe/London]").map(|t| t.to_string());
+        assert_eq!(zone.as_deref(), Ok("2026-07-01T09:00:00Z"));
+        assert!(parse_time("2026-02-30 10:00").is_err());
+        assert!(parse_time("domani").is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! In-band DTMF: Goertzel filters at the eight DTMF frequencies over 8 kHz PCM.
+//!
+//! No maintained crate does this for telephone audio (the DTMF crates seen are generators or
+//! unmaintained), and it is a few dozen lines: the classic design of spandsp and Asterisk.
+//! Audio is cut into blocks of 102 samples (12.75 ms; at this length adjacent DTMF rows leak
+//! about −22 dB into each other). A block holds a key when:
+//! - the strongest row and column tones are both above a level ([`InbandConfig::min_amplitude`]),
+//! - they are at least 6 dB above the other rows / columns ([`InbandConfig::relative_peak_db`]),
+//! - the twist (row vs column level) is within limits (row up to 8 dB above the column, column
+//!   up to 4 dB above the row),
+//! - together they hold most of the block's energy ([`InbandConfig::energy_ratio`]: speech and
+//!   music spread theirs).
+//!
+//! A key is reported when [`InbandConfig::min_blocks`] consecutive blocks hold it (2 blocks: any
+//! tone of 40 ms or more, however it falls on the blocks, covers two full blocks; a 20 ms blip
+//! never does), and once per press: the press ends after [`InbandConfig::misses_to_end`] blocks
+//! without it (2 blocks: the 40 ms minimum pause between keys always covers two).
+
+/// Samples per Goertzel block.
+pub const BLOCK: usize = 102;
+
+const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+const KEYS: [[char; 4]; 4] = [
+    ['1', '2', '3', 'A'],
+    ['4', '5', '6', 'B'],
+    ['7', '8', '9', 'C'],
+    ['*', '0', '#', 'D'],
+];
+
+/// Detection thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InbandConfig {
+    /// Each of the two tones must reach this peak amplitude (in 16-bit sample units; 250 is
+    /// about −42 dBFS, well under the −25 dBm0 a receiver must accept).
+    pub min_amplitude: f32,
+    /// The row tone may be this many dB stronger than the column tone ("normal twist").
+    pub max_normal_twist_db: f32,
+    /// The column tone may be this many dB stronger than the row tone ("reverse twist").
+    pub max_reverse_twist_db: f32,
+    /// The best row (column) must beat every other row (column) by this much.
+    pub relative_peak_db: f32,
+    /// The two tones' share of the block's energy.
+    pub energy_ratio: f32,
+    /// Consecutive blocks with the key before it is reported.
+    pub min_blocks: u32,
+    /// Blocks without the key that end a press.
+    pub misses_to_end: u32,
+}
+
+impl Default for InbandConfig {
+    fn default() -> Self {
+        InbandConfig {
+            min_amplitude: 250.0,
+            max_normal_twist_db: 8.0,
+            max_reverse_twist_db: 4.0,
+            relative_peak_db: 6.0,
+            energy_ratio: 0.6,
+            min_blocks: 2,
+            misses_to_end: 2,
+        }
+    }
+}
+
+/// Streaming detector for one direction of one call.
+#[derive(Debug, Clone)]
+pub struct InbandDetector {
+    config: InbandConfig,
+    coeffs_rows: [f32; 4],
+    coeffs_cols: [f32; 4],
+    block: [f32; BLOCK],
+    filled: usize,
+    current: Option<char>,
+    hits: u32,
+    misses: u32,
+    reported: bool,
+}
+
+impl Default for InbandDetector {
+    fn default() -> Self {
+        Self::new(InbandConfig::default())
+    }
+}
+
+fn coeff(freq: f32) -> f32 {
+    2.0 * (2.0 * std::f32::consts::PI * freq / crate::media::SAMPLE_RATE as f32).cos()
+}
+
+/// Goertzel power at one frequency: |X(f)|² of the block.
+fn goertzel(block: &[f32], coeff: f32) -> f32 {
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+    for &x in block {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0)
+}
+
+fn db_ratio(db: f32) -> f32 {
+    10f32.powf(db / 10.0)
+}
+
+impl InbandDetector {
+    pub fn new(config: InbandConfig) -> Self {
+        InbandDetector {
+            config,
+            coeffs_rows: ROWS.map(coeff),
+            coeffs_cols: COLS.map(coeff),
+            block: [0.0; BLOCK],
+            filled: 0,
+            current: None,
+            hits: 0,
+            misses: 0,
+            reported: false,
+        }
+    }
+
+    pub fn config(&self) -> &InbandConfig {
+        &self.config
+    }
+
+    /// Feeds 8 kHz PCM (any length); each key press found is appended to `out` once.
+    pub fn push(&mut self, pcm: &[i16], out: &mut Vec<char>) {
+        for &sample in pcm {
+            if let Some(slot) = self.block.get_mut(self.filled) {
+                *slot = f32::from(sample);
+            }
+            self.filled += 1;
+            if self.filled >= BLOCK {
+                self.filled = 0;
+                let key = self.classify();
+                if let Some(digit) = self.track(key) {
+                    out.push(digit);
+                }
+            }
+        }
+    }
+
+    /// The key a full block holds, if any.
+    fn classify(&self) -> Option<char> {
+        let n = BLOCK as f32;
+        let rows = self.coeffs_rows.map(|c| goertzel(&self.block, c));
+        let cols = self.coeffs_cols.map(|c| goertzel(&self.block, c));
+        let (best_row, row_power) = strongest(&rows)?;
+        let (best_col, col_power) = strongest(&cols)?;
+
+        // A sine of amplitude A gives |X|² ≈ (A·N/2)².
+        let min_power = (self.config.min_amplitude * n / 2.0).powi(2);
+        if row_power < min_power || col_power < min_power {
+            return None;
+        }
+        if row_power > col_power * db_ratio(self.config.max_normal_twist_db)
+            || col_power > row_power * db_ratio(self.config.max_reverse_twist_db)
+        {
+            return None;
+        }
+        let peak = db_ratio(self.config.relative_peak_db);
+        let dominates = |powers: &[f32; 4], best: usize, power: f32| {
+            powers
+                .iter()
+                .enumerate()
+                .all(|(i, &p)| i == best || p * peak <= power)
+        };
+        if !dominates(&rows, best_row, row_power) || !dominates(&cols, best_col, col_power) {
+            return None;
+        }
+        // Energy of a tone from its power: Σx² ≈ N·A²/2 = 2·|X|²/N.
+        let energy: f32 = self.block.iter().map(|x| x * x).sum();
+        let tones = 2.0 * (row_power + col_power) / n;
+        if tones < self.config.energy_ratio * energy {
+            return None;
+        }
+        KEYS.get(best_row)?.get(best_col).copied()
+    }
+
+    /// The press state machine: report a key once per press.
+    fn track(&mut self, key: Option<char>) -> Option<char> {
+        match key {
+            Some(k) if self.current == Some(k) => {
+                self.hits = self.hits.saturating_add(1);
+                self.misses = 0;
+            }
+            Some(k) => {
+                self.current = Some(k);
+                self.hits = 1;
+                self.misses = 0;
+                self.reported = false;
+            }
+            None => {
+                self.misses = self.misses.saturating_add(1);
+                if !self.reported {
+                    self.hits = 0;
+                }
+                if self.misses >= self.config.misses_to_end {
+                    self.current = None;
+                    self.hits = 0;
+                    self.reported = false;
+                }
+                return None;
+            }
+        }
+        if !self.reported && self.hits >= self.config.min_blocks {
+            self.reported = true;
+            return self.current;
+        }
+        None
+    }
+}
+
+fn strongest(powers: &[f32; 4]) -> Option<(usize, f32)> {
+    powers
+        .iter()
+        .copied()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Every key press in a whole recording (8 kHz PCM), in order.
+pub fn detect_all(pcm: &[i16]) -> String {
+    let mut detector = InbandDetector::default();
+    let mut out = Vec::new();
+    detector.push(pcm, &mut out);
+    out.into_iter().collect()
+}

@@ -1,0 +1,445 @@
+//! The SIP adapter: answers calls with rsipstack and gives each one an owned call task.
+//!
+//! ```text
+//!  UDP/TCP ──► rsipstack endpoint ──► incoming transactions ──► Server::on_transaction
+//!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
+//!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
+//!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine + media)
+//! ```
+//!
+//! Every task is owned: dialog handlers and call tasks live in `JoinSet`s of the
+//! server, and each call has a child `CancellationToken`.
+
+pub mod call;
+pub mod sdp;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use rsipstack::EndpointBuilder;
+use rsipstack::dialog::DialogId;
+use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateSender, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::{Header, HeadersExt, Method, StatusCode};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::TransportLayer;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::udp::UdpConnection;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::engine::Program;
+use crate::media::prompt::PromptCache;
+use crate::store::Store;
+
+pub use call::CallSignal;
+
+/// Where and how the server listens.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    pub listen: SocketAddr,
+    pub tcp: bool,
+    /// RTP ports are taken from this range, round robin.
+    pub rtp_ports: (u16, u16),
+    pub max_calls: usize,
+    /// A call whose caller sends no RTP for this long is ended.
+    pub rtp_timeout: Duration,
+    /// On shutdown, live calls may finish for this long.
+    pub grace: Duration,
+    pub user_agent: String,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp: true,
+            rtp_ports: (20_000, 29_999),
+            max_calls: 2_000,
+            rtp_timeout: Duration::from_secs(30),
+            grace: Duration::from_secs(30),
+            user_agent: format!("centralino/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// What every call shares.
+#[derive(Clone)]
+pub struct Services {
+    /// The version new calls start with (a reload replaces it).
+    pub program: Arc<std::sync::RwLock<Arc<Program>>>,
+    pub store: Arc<dyn Store>,
+    pub prompts: Arc<PromptCache>,
+    /// Recordings are written under `data_dir/recordings`.
+    pub data_dir: PathBuf,
+}
+
+impl Services {
+    pub fn current_program(&self) -> Option<Arc<Program>> {
+        self.program.read().ok().map(|p| p.clone())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: SocketAddr, message: String },
+    #[error("SIP stack: {0}")]
+    Stack(String),
+}
+
+/// RTP ports, handed out round robin; a port in use is skipped.
+struct PortPool {
+    ip: IpAddr,
+    first: u16,
+    last: u16,
+    next: AtomicU16,
+}
+
+impl PortPool {
+    /// Bind a socket on the next free even port.
+    fn bind(&self) -> Option<UdpSocket> {
+        let span = u32::from(self.last.saturating_sub(self.first)) + 1;
+        for _ in 0..span.div_ceil(2) {
+            let offset = self.next.fetch_add(2, Ordering::Relaxed);
+            let port = self.first + offset % (self.last.saturating_sub(self.first).max(1));
+            let port = port & !1;
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.ip, port)) {
+                return Some(socket);
+            }
+        }
+        None
+    }
+}
+
+struct LiveCall {
+    dialog: DialogId,
+    signals: mpsc::UnboundedSender<CallSignal>,
+    token: CancellationToken,
+}
+
+/// Run the server until `shutdown` is cancelled and live calls have finished
+/// (or the grace period passed).
+pub async fn serve(
+    config: SipConfig,
+    services: Services,
+    shutdown: CancellationToken,
+) -> Result<(), SipError> {
+    let stack = shutdown.child_token();
+    let transport = TransportLayer::new(stack.clone());
+    let udp = UdpConnection::create_connection(config.listen, None, Some(stack.child_token()))
+        .await
+        .map_err(|e| SipError::Listen {
+            addr: config.listen,
+            message: e.to_string(),
+        })?;
+    let listen = udp.get_addr().addr.clone();
+    transport.add_transport(udp.into());
+    if config.tcp {
+        let tcp = TcpListenerConnection::new(config.listen, None)
+            .await
+            .map_err(|e| SipError::Listen {
+                addr: config.listen,
+                message: e.to_string(),
+            })?;
+        transport.add_transport(tcp.into());
+    }
+    let endpoint = EndpointBuilder::new()
+        .with_cancel_token(stack.clone())
+        .with_transport_layer(transport)
+        .with_user_agent(&config.user_agent)
+        .with_allows(vec![
+            Method::Invite,
+            Method::Ack,
+            Method::Bye,
+            Method::Cancel,
+            Method::Options,
+            Method::Info,
+        ])
+        .build();
+    let mut incoming = endpoint
+        .incoming_transactions()
+        .map_err(|e| SipError::Stack(e.to_string()))?;
+    let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let (state_sender, mut states) = dialogs.new_dialog_state_channel();
+    info!(%listen, tcp = config.tcp, "SIP listening");
+
+    let mut server = Server {
+        ports: Arc::new(PortPool {
+            ip: config.listen.ip(),
+            first: config.rtp_ports.0,
+            last: config.rtp_ports.1,
+            next: AtomicU16::new(0),
+        }),
+        config,
+        services,
+        dialogs,
+        state_sender,
+        live: HashMap::new(),
+        handlers: JoinSet::new(),
+        calls: JoinSet::new(),
+        draining: false,
+        token: shutdown.clone(),
+    };
+
+    let endpoint_loop = endpoint.serve();
+    tokio::pin!(endpoint_loop);
+    let mut grace_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            () = &mut endpoint_loop => break,
+            () = shutdown.cancelled(), if !server.draining => {
+                info!(live = server.live.len(), "shutting down: new calls get 503");
+                server.draining = true;
+                grace_deadline = Some(tokio::time::Instant::now() + server.config.grace);
+            }
+            () = sleep_until(grace_deadline) => {
+                warn!(live = server.live.len(), "grace period over: ending live calls");
+                for call in server.live.values() {
+                    call.token.cancel();
+                }
+                grace_deadline = None;
+            }
+            Some(tx) = incoming.recv() => server.on_transaction(tx).await,
+            Some(state) = states.recv() => server.on_dialog_state(state),
+            Some(_) = server.handlers.join_next(), if !server.handlers.is_empty() => {}
+            Some(done) = server.calls.join_next(), if !server.calls.is_empty() => {
+                if let Ok(id) = done
+                    && let Some(call) = server.live.remove(&id)
+                {
+                    server.dialogs.remove_dialog(&call.dialog);
+                }
+            }
+        }
+        if server.draining && server.live.is_empty() {
+            break;
+        }
+    }
+    stack.cancel();
+    server.handlers.shutdown().await;
+    server.calls.shutdown().await;
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Server {
+    config: SipConfig,
+    services: Services,
+    dialogs: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    ports: Arc<PortPool>,
+    live: HashMap<String, LiveCall>,
+    handlers: JoinSet<()>,
+    /// Call tasks; each returns its dialog id when it ends.
+    calls: JoinSet<String>,
+    draining: bool,
+    token: CancellationToken,
+}
+
+impl Server {
+    async fn on_transaction(&mut self, mut tx: Transaction) {
+        // Requests inside a dialog go to the dialog (BYE, INFO, re-INVITE, CANCEL, ACK).
+        if let Some(Dialog::Invite(mut dialog)) = self.dialogs.match_dialog(&tx) {
+            self.handlers.spawn(async move {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    debug!(error = %e, "in-dialog request");
+                }
+            });
+            return;
+        }
+        match tx.original.method {
+            Method::Invite => self.on_invite(tx).await,
+            Method::Options => {
+                let headers = vec![
+                    Header::Allow("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()),
+                    Header::Accept("application/sdp".into()),
+                ];
+                let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+            }
+            Method::Ack => {}
+            Method::Bye | Method::Info | Method::Cancel => {
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
+            _ => {
+                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+            }
+        }
+    }
+
+    async fn on_invite(&mut self, mut tx: Transaction) {
+        if self.draining {
+            let _ = tx
+                .reply_with(
+                    StatusCode::ServiceUnavailable,
+                    vec![Header::RetryAfter("30".into())],
+                    None,
+                )
+                .await;
+            return;
+        }
+        if self.live.len() >= self.config.max_calls {
+            let _ = tx
+                .reply_with(
+                    StatusCode::ServiceUnavailable,
+                    vec![Header::RetryAfter("5".into())],
+                    None,
+                )
+                .await;
+            return;
+        }
+        let Some(program) = self.services.current_program() else {
+            let _ = tx.reply(StatusCode::ServerInternalError).await;
+            return;
+        };
+        let number = tx
+            .original
+            .uri
+            .auth
+            .as_ref()
+            .map(|a| a.user.clone())
+            .unwrap_or_default();
+        if program.graph.flow_for_number(&number).is_none() {
+            info!(%number, "no flow answers this number: 404");
+            let _ = tx.reply(StatusCode::NotFound).await;
+            return;
+        }
+        let negotiated = match sdp::negotiate(&tx.original.body) {
+            Ok(n) => n,
+            Err(e) => {
+                info!(%number, error = %e, "488");
+                let _ = tx
+                    .reply_with(
+                        StatusCode::NotAcceptableHere,
+                        vec![Header::Warning(format!("399 centralino \"{e}\"").into())],
+                        None,
+                    )
+                    .await;
+                return;
+            }
+        };
+        let Some(socket) = self.ports.bind() else {
+            warn!("no free RTP port: 503");
+            let _ = tx
+                .reply_with(
+                    StatusCode::ServiceUnavailable,
+                    vec![Header::RetryAfter("5".into())],
+                    None,
+                )
+                .await;
+            return;
+        };
+        let caller = tx
+            .original
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.auth.map(|a| a.user))
+            .unwrap_or_default();
+        let local = tx.connection.as_ref().map(|c| c.get_addr().clone());
+        let contact = local.as_ref().and_then(|addr| {
+            rsipstack::sip::Uri::try_from(format!("sip:{number}@{}", addr.addr).as_str()).ok()
+        });
+        let dialog = match self.dialogs.get_or_create_server_invite(
+            &tx,
+            self.state_sender.clone(),
+            None,
+            contact,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot create dialog");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let dialog_id = dialog.id();
+        let id = dialog_id.to_string();
+        let (signals, receiver) = mpsc::unbounded_channel();
+        let token = self.token.child_token();
+        let call = call::Call::new(call::CallSetup {
+            dialog: dialog.clone(),
+            program,
+            services: self.services.clone(),
+            socket,
+            negotiated,
+            number,
+            caller,
+            rtp_timeout: self.config.rtp_timeout,
+            token: token.clone(),
+        });
+        match call {
+            Ok(call) => {
+                let call_id = id.clone();
+                self.calls.spawn(async move {
+                    call.run(receiver).await;
+                    call_id
+                });
+                self.live.insert(
+                    id,
+                    LiveCall {
+                        dialog: dialog_id,
+                        signals,
+                        token,
+                    },
+                );
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot set up the call's media");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        }
+        // The dialog drives the INVITE transaction (100 Trying, final response, ACK).
+        let mut dialog = dialog;
+        self.handlers.spawn(async move {
+            if let Err(e) = dialog.handle(&mut tx).await {
+                debug!(error = %e, "INVITE transaction");
+            }
+        });
+    }
+
+    fn on_dialog_state(&mut self, state: DialogState) {
+        let (id, signal) = match state {
+            DialogState::Calling(id) => (id, CallSignal::Offered),
+            DialogState::Confirmed(id, _) => (id, CallSignal::Confirmed),
+            DialogState::Info(id, request, handle) => (id, CallSignal::Info(request, handle)),
+            DialogState::Updated(id, request, handle) => {
+                (id, CallSignal::Reinvite(request, handle))
+            }
+            DialogState::Options(id, _, handle) => (id, CallSignal::Options(handle)),
+            DialogState::Terminated(id, reason) => {
+                let by_caller = matches!(
+                    reason,
+                    TerminatedReason::UacBye | TerminatedReason::UacCancel
+                );
+                (
+                    id,
+                    CallSignal::Terminated {
+                        by_caller,
+                        reason: format!("{reason:?}"),
+                    },
+                )
+            }
+            other => {
+                debug!(state = %other, "dialog state");
+                return;
+            }
+        };
+        let key: String = DialogId::to_string(&id);
+        if let Some(call) = self.live.get(&key) {
+            let _ = call.signals.send(signal);
+        }
+    }
+}

@@ -1,0 +1,661 @@
+//! One live call: the engine session, its RTP stream and its signalling, in one owned task.
+//!
+//! ```text
+//!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ─┐
+//!   RTP in (DTMF, audio) ───────────────────────────┼─► Call::run ─► Session::step ─► commands
+//!   pacer deadline (every 20 ms) ─► next frame out ─┤                 │
+//!   finished blocking jobs (prompts, store) ────────┘                 └─► play / timers / store / BYE
+//! ```
+//!
+//! Frames leave on absolute deadlines (anchor + k·20 ms) so the stream never
+//! drifts; RTP is accepted only from the address the caller's SDP gave.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rsipstack::dialog::dialog::TransactionHandle;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Header, Request, StatusCode};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::Services;
+use super::sdp::{self, Negotiated};
+use crate::effects;
+use crate::engine::{CallInfo, Command, Event, Id, Media, Program, Session, TransferOutcome};
+use crate::media::codec::Codec;
+use crate::media::dtmf::{InbandDetector, Rfc4733Receiver, parse_info_body};
+use crate::media::prompt::EncodedPrompt;
+use crate::media::rtp::{self, Pacer, RtpStream};
+use crate::media::wav::Recorder;
+use crate::media::{FRAME_MS, FRAME_SAMPLES};
+use crate::store::{CallRecord, Recording, SCHEMA_VERSION, StepRecord};
+
+/// What the server tells a call about its signalling.
+pub enum CallSignal {
+    /// The INVITE arrived and the dialog is ready: ring and answer.
+    Offered,
+    /// The caller acknowledged our 200 OK: the flow starts.
+    Confirmed,
+    Info(Request, TransactionHandle),
+    Reinvite(Request, TransactionHandle),
+    Options(TransactionHandle),
+    Terminated {
+        by_caller: bool,
+        reason: String,
+    },
+}
+
+pub struct CallSetup {
+    pub dialog: InviteDialog,
+    pub program: Arc<Program>,
+    pub services: Services,
+    pub socket: std::net::UdpSocket,
+    pub negotiated: Negotiated,
+    pub number: String,
+    pub caller: String,
+    pub rtp_timeout: Duration,
+    pub token: CancellationToken,
+}
+
+/// A prompt waiting or playing.
+struct Queued {
+    playback: Id,
+    frames: Option<Arc<EncodedPrompt>>,
+    position: usize,
+}
+
+/// Work done off the media loop.
+enum Job {
+    Loaded {
+        playback: Id,
+        prompt: Result<Arc<EncodedPrompt>, String>,
+    },
+    Event(Event),
+    Done,
+}
+
+struct ActiveRecording {
+    request: Id,
+    variable: String,
+    recorder: Recorder,
+    relative: String,
+}
+
+pub struct Call {
+    dialog: InviteDialog,
+    program: Arc<Program>,
+    services: Services,
+    session: Session,
+    socket: UdpSocket,
+    local: SocketAddr,
+    negotiated: Negotiated,
+    codec: Codec,
+    rtp: RtpStream,
+    dtmf: Option<Rfc4733Receiver>,
+    inband: InbandDetector,
+    queue: VecDeque<Queued>,
+    timers: BTreeMap<Id, Instant>,
+    jobs: JoinSet<Job>,
+    recording: Option<ActiveRecording>,
+    rtp_timeout: Duration,
+    token: CancellationToken,
+    sdp_version: u64,
+    session_id: u64,
+    started: bool,
+    hanging_up: bool,
+    ended: bool,
+    last_rtp_in: Instant,
+    steps: u32,
+    started_at: jiff::Timestamp,
+    outcome: Option<String>,
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+impl Call {
+    pub fn new(setup: CallSetup) -> std::io::Result<Call> {
+        setup.socket.set_nonblocking(true)?;
+        let local = setup.socket.local_addr()?;
+        let socket = UdpSocket::from_std(setup.socket)?;
+        let codec = setup.negotiated.codec;
+        let call_info = CallInfo {
+            call_id: setup.dialog.id().call_id.clone(),
+            caller: setup.caller,
+            number: setup.number,
+        };
+        let session = Session::new(setup.program.clone(), call_info);
+        let session_id = u64::from(local.port()) << 32 | u64::from(rand_u32());
+        Ok(Call {
+            dialog: setup.dialog,
+            program: setup.program,
+            services: setup.services,
+            session,
+            socket,
+            local,
+            dtmf: setup.negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
+            negotiated: setup.negotiated,
+            codec,
+            rtp: RtpStream::random(codec.payload_type()),
+            inband: InbandDetector::default(),
+            queue: VecDeque::new(),
+            timers: BTreeMap::new(),
+            jobs: JoinSet::new(),
+            recording: None,
+            rtp_timeout: setup.rtp_timeout,
+            token: setup.token,
+            sdp_version: 1,
+            session_id,
+            started: false,
+            hanging_up: false,
+            ended: false,
+            last_rtp_in: Instant::now(),
+            steps: 0,
+            started_at: now(),
+            outcome: None,
+        })
+    }
+
+    fn call_id(&self) -> String {
+        self.session.call().call_id.clone()
+    }
+
+    /// Run until the call ends; then the server forgets it.
+    pub async fn run(mut self, mut signals: mpsc::UnboundedReceiver<CallSignal>) {
+        let mut pacer = Pacer::new(Instant::now());
+        let mut buf = vec![0u8; 2048];
+        let mut packet = [0u8; rtp::G711_PACKET_LEN];
+        while !self.ended {
+            let timer_deadline = self.timers.values().min().copied();
+            tokio::select! {
+                () = self.token.cancelled() => {
+                    info!(call = %self.call_id(), "ending the call (shutdown)");
+                    let commands = self.session.step(Event::Hangup { at: now() });
+                    self.execute(commands);
+                    let _ = self.dialog.bye().await;
+                    break;
+                }
+                signal = signals.recv() => match signal {
+                    Some(signal) => self.on_signal(signal).await,
+                    None => break,
+                },
+                () = tokio::time::sleep_until(pacer.next_deadline().into()), if self.started => {
+                    let due = pacer.poll(Instant::now());
+                    if due.skipped > 0 {
+                        self.rtp.skip_frames(due.skipped);
+                    }
+                    for _ in due.to_send() {
+                        self.send_frame(&mut packet).await;
+                    }
+                    if self.last_rtp_in.elapsed() > self.rtp_timeout && !self.negotiated.on_hold {
+                        warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
+                        let commands = self.session.step(Event::Hangup { at: now() });
+                        self.execute(commands);
+                        let _ = self.dialog.bye().await;
+                        break;
+                    }
+                    if self.hanging_up && self.queue.is_empty() {
+                        let _ = self.dialog.bye().await;
+                        break;
+                    }
+                }
+                () = sleep_until(timer_deadline) => self.fire_timers(),
+                received = self.socket.recv_from(&mut buf) => {
+                    if let Ok((len, from)) = received {
+                        let datagram = buf.get(..len).unwrap_or_default().to_vec();
+                        self.on_rtp(&datagram, from);
+                    }
+                }
+                Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => {
+                    if let Ok(job) = done {
+                        self.on_job(job);
+                    }
+                }
+            }
+        }
+        self.jobs.shutdown().await;
+        self.save_call_record();
+    }
+
+    async fn on_signal(&mut self, signal: CallSignal) {
+        match signal {
+            CallSignal::Offered => {
+                let _ = self.dialog.ringing(None, None);
+                let body = sdp::answer(
+                    self.local,
+                    &self.negotiated,
+                    self.session_id,
+                    self.sdp_version,
+                );
+                let headers = vec![Header::ContentType("application/sdp".into())];
+                if let Err(e) = self.dialog.accept(Some(headers), Some(body.into_bytes())) {
+                    debug!(error = %e, "the caller left before the answer");
+                    self.ended = true;
+                }
+            }
+            CallSignal::Confirmed => {
+                if !self.started {
+                    self.started = true;
+                    self.last_rtp_in = Instant::now();
+                    self.rtp.start_talk_spurt();
+                    let commands = self.session.step(Event::Started { at: now() });
+                    self.execute(commands);
+                }
+            }
+            CallSignal::Info(request, handle) => {
+                let content_type = request
+                    .headers
+                    .iter()
+                    .find_map(|h| match h {
+                        Header::ContentType(c) => Some(c.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                match parse_info_body(&content_type, &request.body) {
+                    Ok(digit) => {
+                        let _ = handle.reply(StatusCode::OK).await;
+                        self.digit(digit.digit);
+                    }
+                    Err(e) => {
+                        debug!(error = %e, "INFO without a DTMF digit");
+                        let _ = handle.reply(StatusCode::UnsupportedMediaType).await;
+                    }
+                }
+            }
+            CallSignal::Reinvite(request, handle) => match sdp::negotiate(&request.body) {
+                Ok(negotiated) => {
+                    self.sdp_version += 1;
+                    self.codec = negotiated.codec;
+                    self.negotiated = negotiated;
+                    let body = sdp::answer(
+                        self.local,
+                        &self.negotiated,
+                        self.session_id,
+                        self.sdp_version,
+                    );
+                    let headers = vec![Header::ContentType("application/sdp".into())];
+                    let _ = handle
+                        .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
+                        .await;
+                    info!(call = %self.call_id(), hold = self.negotiated.on_hold, "re-INVITE");
+                }
+                Err(e) => {
+                    debug!(error = %e, "re-INVITE refused");
+                    let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                }
+            },
+            CallSignal::Options(handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+            }
+            CallSignal::Terminated { by_caller, reason } => {
+                debug!(call = %self.call_id(), %reason, by_caller, "dialog terminated");
+                let commands = self.session.step(Event::Hangup { at: now() });
+                self.execute(commands);
+                self.ended = true;
+            }
+        }
+    }
+
+    async fn send_frame(&mut self, packet: &mut [u8]) {
+        if self.negotiated.on_hold {
+            return;
+        }
+        let silence = [self.codec.silence(); FRAME_SAMPLES];
+        let mut finished = None;
+        let frame: &[u8] = match self.queue.front_mut() {
+            Some(Queued {
+                frames: Some(prompt),
+                position,
+                playback,
+            }) => {
+                let frames = prompt.frames(self.codec);
+                match frames.get(*position) {
+                    Some(frame) => {
+                        *position += 1;
+                        if *position >= frames.len() {
+                            finished = Some(*playback);
+                        }
+                        frame
+                    }
+                    None => {
+                        finished = Some(*playback);
+                        &silence
+                    }
+                }
+            }
+            _ => &silence,
+        };
+        let frame = frame.to_vec();
+        if let Ok(len) = self.rtp.next_packet(&frame, packet)
+            && let Some(bytes) = packet.get(..len)
+        {
+            let _ = self.socket.send_to(bytes, self.negotiated.remote).await;
+        }
+        if let Some(playback) = finished {
+            self.queue.pop_front();
+            let commands = self.session.step(Event::PlaybackFinished {
+                playback,
+                at: now(),
+            });
+            self.execute(commands);
+        }
+    }
+
+    fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr) {
+        // Against RTP bleed: only the address negotiated in SDP.
+        if from != self.negotiated.remote {
+            return;
+        }
+        let Ok(packet) = rtp::parse(datagram) else {
+            return;
+        };
+        self.last_rtp_in = Instant::now();
+        if let Some(receiver) = self.dtmf.as_mut()
+            && packet.payload_type == receiver.payload_type()
+        {
+            if let Some(digit) = receiver.push(&packet, Instant::now()) {
+                self.digit(digit);
+            }
+            return;
+        }
+        let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
+            return;
+        };
+        let pcm = codec.decode_to_vec(packet.payload);
+        let mut digits = Vec::new();
+        self.inband.push(&pcm, &mut digits);
+        if let Some(recording) = self.recording.as_mut() {
+            let _ = recording.recorder.write_pcm(&pcm);
+            if recording.recorder.is_full() {
+                self.finish_recording();
+            }
+        }
+        for digit in digits {
+            self.digit(digit);
+        }
+    }
+
+    fn digit(&mut self, digit: char) {
+        if !self.started {
+            return;
+        }
+        if self.recording.is_some() {
+            // A key ends the recording (callers press # when done).
+            self.finish_recording();
+            return;
+        }
+        let commands = self.session.step(Event::Digit { digit, at: now() });
+        self.execute(commands);
+    }
+
+    fn fire_timers(&mut self) {
+        let now_instant = Instant::now();
+        let due: Vec<Id> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now_instant)
+            .map(|(id, _)| *id)
+            .collect();
+        for timer in due {
+            self.timers.remove(&timer);
+            let commands = self.session.step(Event::TimerFired { timer, at: now() });
+            self.execute(commands);
+        }
+    }
+
+    fn on_job(&mut self, job: Job) {
+        match job {
+            Job::Loaded { playback, prompt } => match prompt {
+                Ok(frames) => {
+                    if let Some(q) = self.queue.iter_mut().find(|q| q.playback == playback) {
+                        q.frames = Some(frames);
+                    }
+                }
+                Err(e) => {
+                    warn!(call = %self.call_id(), error = %e, "prompt skipped");
+                    self.queue.retain(|q| q.playback != playback);
+                    let commands = self.session.step(Event::PlaybackFinished {
+                        playback,
+                        at: now(),
+                    });
+                    self.execute(commands);
+                }
+            },
+            Job::Event(event) => {
+                let commands = self.session.step(event);
+                self.execute(commands);
+            }
+            Job::Done => {}
+        }
+    }
+
+    fn execute(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            self.execute_one(command);
+        }
+    }
+
+    fn execute_one(&mut self, command: Command) {
+        match command {
+            Command::Play {
+                playback, media, ..
+            } => self.play(playback, media),
+            Command::StopPlayback { playback } => self.queue.retain(|q| q.playback != playback),
+            Command::StartTimer { timer, after_ms } => {
+                self.timers
+                    .insert(timer, Instant::now() + Duration::from_millis(after_ms));
+            }
+            Command::CancelTimer { timer } => {
+                self.timers.remove(&timer);
+            }
+            Command::Transfer {
+                request, office, ..
+            }
+            | Command::Enqueue {
+                request, office, ..
+            } => {
+                // Bridging to staff needs the outbound leg, which comes with the transfer work.
+                info!(call = %self.call_id(), %office, "transfer not available on this server yet: overflow path");
+                self.jobs.spawn(async move {
+                    Job::Event(Event::TransferResult {
+                        request,
+                        outcome: TransferOutcome::Failed,
+                        at: now(),
+                    })
+                });
+            }
+            Command::Webhook { request, url, .. } => {
+                info!(call = %self.call_id(), %url, "webhooks are not called by this server yet: fallback path");
+                self.jobs.spawn(async move {
+                    Job::Event(Event::WebhookResult {
+                        request,
+                        result: Err(String::from("webhooks are not configured")),
+                        at: now(),
+                    })
+                });
+            }
+            Command::JoinConference { request, room, .. } => {
+                info!(call = %self.call_id(), %room, "conferences are not available on this server yet");
+                self.jobs
+                    .spawn(async move { Job::Event(Event::ConferenceLeft { request, at: now() }) });
+            }
+            Command::Record {
+                request,
+                variable,
+                max_ms,
+            } => self.start_recording(request, variable, max_ms),
+            Command::Hangup { reason } => {
+                debug!(call = %self.call_id(), %reason, "hanging up once the prompts have played");
+                self.hanging_up = true;
+            }
+            Command::Ended { reason } => {
+                info!(call = %self.call_id(), %reason, "call ended");
+                if !self.hanging_up {
+                    self.ended = true;
+                }
+                self.outcome = Some(reason);
+            }
+            Command::Trace {
+                flow,
+                state,
+                location,
+                note,
+            } => {
+                debug!(call = %self.call_id(), %flow, %state, %location, %note, "step");
+                self.steps += 1;
+                let _ = self.services.store.append_step(StepRecord {
+                    schema: SCHEMA_VERSION,
+                    call_id: self.call_id(),
+                    seq: self.steps,
+                    at: now(),
+                    flow,
+                    state,
+                    location,
+                    note,
+                });
+            }
+            other => {
+                let store = self.services.store.clone();
+                let program = self.program.clone();
+                let call = self.session.call().clone();
+                self.jobs.spawn_blocking(move || {
+                    match effects::store_request(store.as_ref(), &program, &call, now(), &other) {
+                        Some((event, _)) => Job::Event(event),
+                        None => Job::Done,
+                    }
+                });
+            }
+        }
+    }
+
+    fn play(&mut self, playback: Id, media: Media) {
+        self.queue.push_back(Queued {
+            playback,
+            frames: None,
+            position: 0,
+        });
+        let prompts = self.services.prompts.clone();
+        self.jobs.spawn_blocking(move || Job::Loaded {
+            playback,
+            prompt: prompts.get_or_load(&media).map_err(|e| e.to_string()),
+        });
+    }
+
+    fn start_recording(&mut self, request: Id, variable: String, max_ms: u64) {
+        let call_id = self.call_id();
+        let relative = format!("recordings/{}-{variable}-{request}.wav", sanitize(&call_id));
+        let path = self.services.data_dir.join(&relative);
+        let created = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| e.to_string())
+            .and_then(|()| Recorder::create(&path).map_err(|e| e.to_string()));
+        match created {
+            Ok(recorder) => {
+                self.recording = Some(ActiveRecording {
+                    request,
+                    variable,
+                    recorder: recorder.with_max_ms(max_ms),
+                    relative,
+                });
+            }
+            Err(e) => {
+                warn!(call = %call_id, error = %e, "cannot record");
+                self.jobs.spawn(async move {
+                    Job::Event(Event::RecordingFinished {
+                        request,
+                        path: String::new(),
+                        duration_ms: 0,
+                        at: now(),
+                    })
+                });
+            }
+        }
+    }
+
+    fn finish_recording(&mut self) {
+        let Some(active) = self.recording.take() else {
+            return;
+        };
+        let store = self.services.store.clone();
+        let call_id = self.call_id();
+        self.jobs.spawn_blocking(move || {
+            let duration_ms = match active.recorder.finish() {
+                Ok(done) => done.duration_ms,
+                Err(_) => 0,
+            };
+            let _ = store.save_recording(Recording {
+                schema: SCHEMA_VERSION,
+                call_id,
+                variable: active.variable,
+                path: active.relative.clone(),
+                duration_ms,
+                created_at: now(),
+            });
+            Job::Event(Event::RecordingFinished {
+                request: active.request,
+                path: active.relative,
+                duration_ms,
+                at: now(),
+            })
+        });
+    }
+
+    fn save_call_record(&self) {
+        let flow = self
+            .session
+            .flow()
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let call = self.session.call();
+        let _ = self.services.store.save_call(CallRecord {
+            schema: SCHEMA_VERSION,
+            call_id: call.call_id.clone(),
+            caller: call.caller.clone(),
+            number: call.number.clone(),
+            flow,
+            graph_version: self.program.version().to_owned(),
+            started_at: self.started_at,
+            ended_at: Some(now()),
+            outcome: self.outcome.clone(),
+        });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Call-IDs may hold any character; file names get letters, digits, `-` and `.` only.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+fn rand_u32() -> u32 {
+    // Seeded from the clock: only distinguishes SDP sessions, not a secret.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos ^ 0x5bd1_e995
+}
+
+const _: () = assert!(FRAME_MS == 20);
