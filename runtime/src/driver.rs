@@ -12,11 +12,11 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::effects::{self, Fact};
 use crate::engine::{
-    Bookable, CallInfo, Command, Event, Id, Media, Presence, Program, Session, StoreReply,
-    TransferOutcome,
+    CallInfo, Command, Event, Id, Media, Presence, Program, Session, TransferOutcome,
 };
-use crate::store::{NewBooking, NewCallback, NewTicket, Recording, Resource, Store};
+use crate::store::{Recording, Store};
 
 /// Most events one simulated call may take: a stuck flow ends instead of spinning.
 pub const MAX_EVENTS: usize = 10_000;
@@ -454,110 +454,42 @@ impl<'a> Driver<'a> {
                     at: run.later(30_000),
                 });
             }
-            Command::CreateTicket {
-                request,
-                category,
-                title,
-                office,
-                priority,
-                fields,
-                due_at,
-            } => {
-                let result = self.store.create_ticket(NewTicket {
-                    category: category.clone(),
-                    title,
-                    office,
-                    priority,
-                    fields,
-                    caller: run.session.call().caller.clone(),
-                    call_id: run.session.call().call_id.clone(),
-                    created_at: now,
-                    due_at,
-                });
-                let result = match result {
-                    Ok(ticket) => {
-                        run.push(Step::Ticket {
-                            reference: ticket.reference.clone(),
+            command @ (Command::CreateTicket { .. }
+            | Command::CreateCallback { .. }
+            | Command::Book { .. }
+            | Command::CancelBooking { .. }) => {
+                let call = run.session.call().clone();
+                if let Some((event, fact)) =
+                    effects::store_request(self.store, &self.program, &call, now, &command)
+                {
+                    run.push(match fact {
+                        Fact::Ticket {
+                            reference,
                             category,
-                        });
-                        Ok(StoreReply::Ticket {
-                            reference: ticket.reference,
-                        })
-                    }
-                    Err(e) => Err(self.store_failed(run, e)),
-                };
-                run.pending.push_back(Event::StoreResult {
-                    request,
-                    result,
-                    at: now,
-                });
-            }
-            Command::CreateCallback {
-                request,
-                office,
-                number,
-                note,
-            } => {
-                let result = self.store.create_callback(NewCallback {
-                    office: office.clone(),
-                    number,
-                    note,
-                    call_id: run.session.call().call_id.clone(),
-                    created_at: now,
-                });
-                let result = match result {
-                    Ok(callback) => {
-                        run.push(Step::Callback {
-                            reference: callback.reference.clone(),
-                            office,
-                        });
-                        Ok(StoreReply::Callback {
-                            reference: callback.reference,
-                        })
-                    }
-                    Err(e) => Err(self.store_failed(run, e)),
-                };
-                run.pending.push_back(Event::StoreResult {
-                    request,
-                    result,
-                    at: now,
-                });
-            }
-            Command::Book {
-                request,
-                resource,
-                calendar,
-                slot_ms,
-                capacity,
-            } => {
-                let result = self.book(run, resource, calendar.as_deref(), slot_ms, capacity);
-                run.pending.push_back(Event::StoreResult {
-                    request,
-                    result,
-                    at: now,
-                });
-            }
-            Command::CancelBooking { request, reference } => {
-                let result = match self.store.cancel_booking(&reference) {
-                    Ok(found) => {
-                        run.push(Step::Cancelled {
-                            reference: reference.clone(),
-                            found: found.is_some(),
-                        });
-                        Ok(match found {
-                            Some(b) => StoreReply::Cancelled {
-                                reference: b.reference,
-                            },
-                            None => StoreReply::NotFound,
-                        })
-                    }
-                    Err(e) => Err(self.store_failed(run, e)),
-                };
-                run.pending.push_back(Event::StoreResult {
-                    request,
-                    result,
-                    at: now,
-                });
+                        } => Step::Ticket {
+                            reference,
+                            category,
+                        },
+                        Fact::Callback { reference, office } => {
+                            Step::Callback { reference, office }
+                        }
+                        Fact::Booking {
+                            reference,
+                            resource,
+                            start,
+                        } => Step::Booking {
+                            reference,
+                            resource,
+                            start,
+                        },
+                        Fact::NoSlot { resource } => Step::NoSlot { resource },
+                        Fact::Cancelled { reference, found } => {
+                            Step::Cancelled { reference, found }
+                        }
+                        Fact::Failed { message } => Step::StoreFailed { message },
+                    });
+                    run.pending.push_back(event);
+                }
             }
             Command::Record {
                 request,
@@ -637,60 +569,6 @@ impl<'a> Driver<'a> {
             message: message.clone(),
         });
         message
-    }
-
-    fn book(
-        &self,
-        run: &mut Run<'_>,
-        resource: Bookable,
-        calendar: Option<&str>,
-        slot_ms: u64,
-        capacity: u32,
-    ) -> Result<StoreReply, String> {
-        let (resource, name) = match resource {
-            Bookable::Office(name) => (Resource::Office(name.clone()), name),
-            Bookable::Service(name) => (Resource::Service(name.clone()), name),
-        };
-        // Slots from tomorrow on, for four weeks, in the calendar's opening hours.
-        let from = run
-            .now
-            .checked_add(SignedDuration::from_hours(24))
-            .unwrap_or(run.now);
-        let candidates = match calendar.and_then(|c| self.program.graph.calendars.get(c)) {
-            Some(calendar) => crate::calendar::slots(
-                calendar,
-                centralino_compiler::graph::SlotPolicy { slot_ms, capacity },
-                from,
-                28,
-            ),
-            None => Vec::new(),
-        };
-        let booked = self.store.book(NewBooking {
-            resource,
-            candidates,
-            capacity,
-            caller: run.session.call().caller.clone(),
-            call_id: run.session.call().call_id.clone(),
-            created_at: run.now,
-        });
-        match booked {
-            Ok(Some(booking)) => {
-                run.push(Step::Booking {
-                    reference: booking.reference.clone(),
-                    resource: name,
-                    start: booking.slot.start,
-                });
-                Ok(StoreReply::Booked {
-                    reference: booking.reference,
-                    start: booking.slot.start,
-                })
-            }
-            Ok(None) => {
-                run.push(Step::NoSlot { resource: name });
-                Ok(StoreReply::NoSlot)
-            }
-            Err(e) => Err(self.store_failed(run, e)),
-        }
     }
 }
 
