@@ -52,6 +52,8 @@ pub struct SipConfig {
     pub rtp_timeout: Duration,
     /// On shutdown, live calls may finish for this long.
     pub grace: Duration,
+    /// Ring this long before answering (0: at once).
+    pub answer_delay: Duration,
     pub user_agent: String,
 }
 
@@ -64,6 +66,7 @@ impl Default for SipConfig {
             max_calls: 2_000,
             rtp_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(30),
+            answer_delay: Duration::ZERO,
             user_agent: format!("centralino/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -377,6 +380,7 @@ impl Server {
             number,
             caller,
             rtp_timeout: self.config.rtp_timeout,
+            answer_delay: self.config.answer_delay,
             token: token.clone(),
         });
         match call {

@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Seconds live calls may go on after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 30)]
     grace: u64,
+    /// Milliseconds to ring before answering.
+    #[arg(long, default_value_t = 0)]
+    answer_after_ms: u64,
     /// Seconds without RTP from the caller before a call is ended.
     #[arg(long, default_value_t = 30)]
     rtp_timeout: u64,
@@ -93,7 +96,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
 
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
-    let store = SledStore::open(&args.data.join("store"), StoreConfig::default())
+    let store = SledStore::open(&args.data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", args.data.display()))?;
 
     let prompts = Arc::new(PromptCache::new(PromptCacheConfig {
@@ -119,6 +122,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         max_calls: args.max_calls,
         rtp_timeout: Duration::from_secs(args.rtp_timeout),
         grace: Duration::from_secs(args.grace),
+        answer_delay: Duration::from_millis(args.answer_after_ms),
         ..SipConfig::default()
     };
 

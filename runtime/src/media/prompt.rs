@@ -421,7 +421,22 @@ impl PromptCache {
         }
     }
 
+    /// Runs the pipeline; a panic anywhere in it (decoder, resampler) becomes an error, so a
+    /// bad file can never take a call down.
     fn load(&self, key: &Key) -> Result<Arc<EncodedPrompt>, PromptError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load_unguarded(key)))
+            .unwrap_or_else(|_| {
+                Err(PromptError::Undecodable {
+                    path: match key {
+                        Key::Audio { path, .. } => path.clone(),
+                        Key::Speech { voice, .. } => PathBuf::from(format!("<speech:{voice}>")),
+                    },
+                    reason: "the decoder crashed on this audio".to_string(),
+                })
+            })
+    }
+
+    fn load_unguarded(&self, key: &Key) -> Result<Arc<EncodedPrompt>, PromptError> {
         let path = match key {
             Key::Audio { path, .. } => path.clone(),
             Key::Speech { text, voice } => speech::render(&self.config.speech, voice, text)?,

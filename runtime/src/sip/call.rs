@@ -60,6 +60,8 @@ pub struct CallSetup {
     pub number: String,
     pub caller: String,
     pub rtp_timeout: Duration,
+    /// Ring this long before answering (0: answer at once).
+    pub answer_delay: Duration,
     pub token: CancellationToken,
 }
 
@@ -104,6 +106,8 @@ pub struct Call {
     jobs: JoinSet<Job>,
     recording: Option<ActiveRecording>,
     rtp_timeout: Duration,
+    answer_delay: Duration,
+    answer_at: Option<Instant>,
     token: CancellationToken,
     sdp_version: u64,
     session_id: u64,
@@ -150,6 +154,8 @@ impl Call {
             jobs: JoinSet::new(),
             recording: None,
             rtp_timeout: setup.rtp_timeout,
+            answer_delay: setup.answer_delay,
+            answer_at: None,
             token: setup.token,
             sdp_version: 1,
             session_id,
@@ -207,6 +213,10 @@ impl Call {
                     }
                 }
                 () = sleep_until(timer_deadline) => self.fire_timers(),
+                () = sleep_until(self.answer_at) => {
+                    self.answer_at = None;
+                    self.answer();
+                }
                 received = self.socket.recv_from(&mut buf) => {
                     if let Ok((len, from)) = received {
                         let datagram = buf.get(..len).unwrap_or_default().to_vec();
@@ -228,16 +238,10 @@ impl Call {
         match signal {
             CallSignal::Offered => {
                 let _ = self.dialog.ringing(None, None);
-                let body = sdp::answer(
-                    self.local,
-                    &self.negotiated,
-                    self.session_id,
-                    self.sdp_version,
-                );
-                let headers = vec![Header::ContentType("application/sdp".into())];
-                if let Err(e) = self.dialog.accept(Some(headers), Some(body.into_bytes())) {
-                    debug!(error = %e, "the caller left before the answer");
-                    self.ended = true;
+                if self.answer_delay.is_zero() {
+                    self.answer();
+                } else {
+                    self.answer_at = Some(Instant::now() + self.answer_delay);
                 }
             }
             CallSignal::Confirmed => {
@@ -254,7 +258,7 @@ impl Call {
                     .headers
                     .iter()
                     .find_map(|h| match h {
-                        Header::ContentType(c) => Some(c.to_string()),
+                        Header::ContentType(c) => Some(c.value().to_owned()),
                         _ => None,
                     })
                     .unwrap_or_default();
@@ -300,6 +304,21 @@ impl Call {
                 self.execute(commands);
                 self.ended = true;
             }
+        }
+    }
+
+    /// 200 OK with our SDP answer.
+    fn answer(&mut self) {
+        let body = sdp::answer(
+            self.local,
+            &self.negotiated,
+            self.session_id,
+            self.sdp_version,
+        );
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        if let Err(e) = self.dialog.accept(Some(headers), Some(body.into_bytes())) {
+            debug!(error = %e, "the caller left before the answer");
+            self.ended = true;
         }
     }
 

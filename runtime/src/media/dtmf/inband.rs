@@ -19,8 +19,8 @@
 /// Samples per Goertzel block.
 pub const BLOCK: usize = 102;
 
-const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
-const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+/// The four row (low group) then the four column (high group) frequencies.
+const FREQS: [f32; 8] = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0];
 const KEYS: [[char; 4]; 4] = [
     ['1', '2', '3', 'A'],
     ['4', '5', '6', 'B'],
@@ -66,9 +66,14 @@ impl Default for InbandConfig {
 #[derive(Debug, Clone)]
 pub struct InbandDetector {
     config: InbandConfig,
-    coeffs_rows: [f32; 4],
-    coeffs_cols: [f32; 4],
-    block: [f32; BLOCK],
+    /// Goertzel coefficients of the 4 rows then the 4 columns.
+    coeffs: [f32; 8],
+    /// The eight filters' last two states, advanced together sample by sample (independent
+    /// lanes, so the compiler vectorizes them).
+    s1: [f32; 8],
+    s2: [f32; 8],
+    /// Σx² of the block so far.
+    energy: f32,
     filled: usize,
     current: Option<char>,
     hits: u32,
@@ -86,17 +91,6 @@ fn coeff(freq: f32) -> f32 {
     2.0 * (2.0 * std::f32::consts::PI * freq / crate::media::SAMPLE_RATE as f32).cos()
 }
 
-/// Goertzel power at one frequency: |X(f)|² of the block.
-fn goertzel(block: &[f32], coeff: f32) -> f32 {
-    let (mut s1, mut s2) = (0.0f32, 0.0f32);
-    for &x in block {
-        let s0 = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0)
-}
-
 fn db_ratio(db: f32) -> f32 {
     10f32.powf(db / 10.0)
 }
@@ -105,9 +99,10 @@ impl InbandDetector {
     pub fn new(config: InbandConfig) -> Self {
         InbandDetector {
             config,
-            coeffs_rows: ROWS.map(coeff),
-            coeffs_cols: COLS.map(coeff),
-            block: [0.0; BLOCK],
+            coeffs: FREQS.map(coeff),
+            s1: [0.0; 8],
+            s2: [0.0; 8],
+            energy: 0.0,
             filled: 0,
             current: None,
             hits: 0,
@@ -123,13 +118,20 @@ impl InbandDetector {
     /// Feeds 8 kHz PCM (any length); each key press found is appended to `out` once.
     pub fn push(&mut self, pcm: &[i16], out: &mut Vec<char>) {
         for &sample in pcm {
-            if let Some(slot) = self.block.get_mut(self.filled) {
-                *slot = f32::from(sample);
+            let x = f32::from(sample);
+            self.energy += x * x;
+            for ((s1, s2), c) in self.s1.iter_mut().zip(self.s2.iter_mut()).zip(self.coeffs) {
+                let s0 = x + c * *s1 - *s2;
+                *s2 = *s1;
+                *s1 = s0;
             }
             self.filled += 1;
             if self.filled >= BLOCK {
-                self.filled = 0;
                 let key = self.classify();
+                self.filled = 0;
+                self.energy = 0.0;
+                self.s1 = [0.0; 8];
+                self.s2 = [0.0; 8];
                 if let Some(digit) = self.track(key) {
                     out.push(digit);
                 }
@@ -140,8 +142,13 @@ impl InbandDetector {
     /// The key a full block holds, if any.
     fn classify(&self) -> Option<char> {
         let n = BLOCK as f32;
-        let rows = self.coeffs_rows.map(|c| goertzel(&self.block, c));
-        let cols = self.coeffs_cols.map(|c| goertzel(&self.block, c));
+        // Goertzel power |X(f)|² of each filter.
+        let power = |i: usize| {
+            let (s1, s2, c) = (self.s1[i], self.s2[i], self.coeffs[i]);
+            (s1 * s1 + s2 * s2 - c * s1 * s2).max(0.0)
+        };
+        let rows = [0, 1, 2, 3].map(power);
+        let cols = [4, 5, 6, 7].map(power);
         let (best_row, row_power) = strongest(&rows)?;
         let (best_col, col_power) = strongest(&cols)?;
 
@@ -166,9 +173,8 @@ impl InbandDetector {
             return None;
         }
         // Energy of a tone from its power: Σx² ≈ N·A²/2 = 2·|X|²/N.
-        let energy: f32 = self.block.iter().map(|x| x * x).sum();
         let tones = 2.0 * (row_power + col_power) / n;
-        if tones < self.config.energy_ratio * energy {
+        if tones < self.config.energy_ratio * self.energy {
             return None;
         }
         KEYS.get(best_row)?.get(best_col).copied()

@@ -84,13 +84,12 @@ impl Pacer {
         self.next
     }
 
-    /// The deadline of frame `k`: `anchor + k·period`, saturating far in the future.
+    /// The deadline of frame `k`: `anchor + k·period` (past what `Instant` can hold, some
+    /// centuries on, the anchor itself: unreachable for a call).
     pub fn deadline(&self, k: u64) -> Instant {
         let nanos = self.period.as_nanos().saturating_mul(u128::from(k));
         let offset = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        self.anchor
-            .checked_add(offset)
-            .unwrap_or(self.anchor + Duration::from_secs(86_400 * 365))
+        self.anchor.checked_add(offset).unwrap_or(self.anchor)
     }
 
     /// When the next frame is due: the time for the media loop's next wake-up.
