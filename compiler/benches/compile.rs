@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use centralino_compiler::diagnostic::Diagnostics;
-use centralino_compiler::{compile, syntax, synthetic};
+use centralino_compiler::{compile, load, syntax, synthetic};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -27,10 +27,35 @@ fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
     )
 }
 
+/// The real deployment in ../flows, compiled as the city would: source-dense
+/// with comments and long Italian prompts, unlike the synthetic flows.
+fn perugia(runs: usize) {
+    let Ok(sources) = load::load(&[std::path::PathBuf::from("../flows")]) else {
+        println!("| flows/ (Perugia) | not found | | | |");
+        return;
+    };
+    let bytes = synthetic::size(&sources);
+    let full = measure(runs, || {
+        let compiled = compile(&sources);
+        assert!(compiled.diagnostics.is_empty());
+        std::hint::black_box(compiled);
+    });
+    let states = compile(&sources).graph.map_or(0, |g| g.nodes.len());
+    println!(
+        "| flows/ (Perugia, {states} states) | {:.3} MB | | {:.2} ms | {:.1} MB/s |",
+        bytes as f64 / 1e6,
+        full.as_secs_f64() * 1e3,
+        bytes as f64 / 1e6 / full.as_secs_f64()
+    );
+}
+
 fn main() {
     let filter: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
     println!("| states | source | parse (median) | check+compile (median) | throughput |");
     println!("|---:|---:|---:|---:|---:|");
+    if filter.is_none() {
+        perugia(51);
+    }
     // BENCH_RUNS=1 for instruction counting under callgrind.
     let runs_override: Option<usize> = std::env::var("BENCH_RUNS")
         .ok()
