@@ -86,14 +86,14 @@ pub fn json(sources: &Sources, diagnostics: &Diagnostics) -> anyhow::Result<Stri
 // ------------------------------------------------------------------ GitHub
 
 /// A workflow command's message: `%`, CR and LF escaped.
-fn github_data(text: &str) -> String {
+pub fn github_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: also `:` and `,`.
-fn github_property(text: &str) -> String {
+pub fn github_property(text: &str) -> String {
     github_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 

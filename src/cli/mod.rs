@@ -24,6 +24,7 @@ mod records;
 mod serve;
 mod simulate;
 mod test;
+mod transcript;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

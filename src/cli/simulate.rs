@@ -24,11 +24,12 @@ use anyhow::Context;
 use centralino_runtime::driver::{
     BRIDGED, Driver, Input, InputSource, MAX_EVENTS, Script, Step, TimedStep,
 };
-use centralino_runtime::engine::{CallInfo, Program, TransferOutcome};
+use centralino_runtime::engine::{CallInfo, Program};
 use centralino_runtime::store::{SledStore, Store, StoreConfig};
 use clap::Args;
 use jiff::Timestamp;
 
+use super::transcript::{Transcript, short_location};
 use super::{CLEAN, Color, FAILED, PROBLEMS, clock, compile, output};
 
 /// The caller when `--from` is not given: a made-up Italian mobile number
@@ -335,24 +336,17 @@ fn describe_inputs(inputs: &[Input]) -> String {
 /// Prints steps as they happen: a transcript, or one JSON object a line.
 struct Printer {
     json: bool,
-    /// The state the last trace was in: later traces there are notes on it.
-    here: Option<(String, String)>,
-    /// The language of the first thing said; others are marked.
-    language: Option<String>,
+    transcript: Transcript,
     /// The first write that failed (a closed pipe is not a failure).
     error: Option<anyhow::Error>,
-    /// When the call started (the first step).
-    started: Option<Timestamp>,
 }
 
 impl Printer {
     fn new(json: bool) -> Self {
         Printer {
             json,
-            here: None,
-            language: None,
+            transcript: Transcript::default(),
             error: None,
-            started: None,
         }
     }
 
@@ -381,143 +375,14 @@ impl Printer {
             }
             return;
         }
-        self.started.get_or_insert(step.at);
-        let text = self.describe(&step.step, step.at);
-        self.line(&format!("{}  {text}", clock::time(step.at)));
-    }
-
-    /// One step in words. States are `flow.state  file:line  what it does`;
-    /// what happens inside a state is indented under it.
-    fn describe(&mut self, step: &Step, at: Timestamp) -> String {
-        const IN: &str = "    ";
-        match step {
-            Step::Entered {
-                flow,
-                state,
-                location,
-                note,
-            } => {
-                if flow.is_empty() {
-                    return note.clone();
-                }
-                let here = (flow.clone(), state.clone());
-                if self.here.as_ref() == Some(&here) {
-                    format!("{IN}· {note}")
-                } else {
-                    self.here = Some(here);
-                    format!("{flow}.{state}  {}  {note}", short_location(location))
-                }
-            }
-            Step::Said { text, language, .. } => {
-                let first = self.language.get_or_insert_with(|| language.clone());
-                if first == language {
-                    format!("{IN}«{text}»")
-                } else {
-                    format!("{IN}«{text}» ({language})")
-                }
-            }
-            Step::Played { path, .. } => format!("{IN}♪ {path}"),
-            Step::Pressed { key } => format!("{IN}caller presses {key}"),
-            Step::Typed { text } => format!("{IN}caller types {text:?}"),
-            Step::Silence => format!("{IN}caller waits"),
-            Step::Ticket {
-                reference,
-                category,
-            } => format!("{IN}ticket {reference} ({category}) stored"),
-            Step::Callback { reference, office } => {
-                format!("{IN}callback {reference} for {office} stored")
-            }
-            Step::Booking {
-                reference,
-                resource,
-                start,
-            } => format!(
-                "{IN}booking {reference} for {resource} on {} stored",
-                clock::minute(*start)
-            ),
-            Step::NoSlot { resource } => format!("{IN}no free slot for {resource}"),
-            Step::Cancelled { reference, found } => {
-                if *found {
-                    format!("{IN}booking {reference} cancelled")
-                } else {
-                    format!("{IN}no open booking {reference} to cancel")
-                }
-            }
-            Step::Transfer {
-                office,
-                contacts,
-                outcome,
-            } => format!(
-                "{IN}transfer to {office} ({}): {}",
-                contacts.join(", "),
-                outcome_words(*outcome)
-            ),
-            Step::Queue { office, outcome } => {
-                format!("{IN}queue for {office}: {}", outcome_words(*outcome))
-            }
-            Step::Recording { variable, path } => {
-                format!("{IN}caller speaks; {variable} recorded as {path}")
-            }
-            Step::Conference { room } => format!("{IN}joins conference {room}"),
-            Step::Webhook { url, ok } => {
-                let answer = if *ok { "answered" } else { "no answer" };
-                format!("{IN}webhook {url}: {answer}")
-            }
-            Step::StoreFailed { message } => format!("{IN}store failed: {message}"),
-            Step::CallerHungUp => format!("{IN}caller hangs up"),
-            Step::HungUp { reason } => format!("{IN}the line hangs up ({reason})"),
-            Step::Ended { reason } => match self.started {
-                Some(started) => format!("call ended: {reason} ({})", length(started, at)),
-                None => format!("call ended: {reason}"),
-            },
-            Step::Stuck => String::from("stuck: nothing left to wait for"),
-        }
-    }
-}
-
-/// `2m 25s`: how long the call took.
-fn length(from: Timestamp, to: Timestamp) -> String {
-    let seconds = to.duration_since(from).as_secs().max(0);
-    match (seconds / 60, seconds % 60) {
-        (0, s) => format!("{s}s"),
-        (m, s) => format!("{m}m {s:02}s"),
-    }
-}
-
-fn outcome_words(outcome: TransferOutcome) -> &'static str {
-    match outcome {
-        TransferOutcome::Answered => "answered",
-        TransferOutcome::Busy => "busy",
-        TransferOutcome::NoAnswer => "no answer",
-        TransferOutcome::Failed => "failed",
-        TransferOutcome::Timeout => "waited too long",
-    }
-}
-
-/// `flows/main.flow:38:3` → `flows/main.flow:38`: the line is what people look for.
-fn short_location(location: &str) -> &str {
-    match location.rsplit_once(':') {
-        Some((rest, column))
-            if !column.is_empty()
-                && column.bytes().all(|b| b.is_ascii_digit())
-                && rest.rsplit_once(':').is_some() =>
-        {
-            rest
-        }
-        _ => location,
+        let text = self.transcript.line(step);
+        self.line(&text);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locations_lose_their_column() {
-        assert_eq!(short_location("flows/main.flow:38:3"), "flows/main.flow:38");
-        assert_eq!(short_location("flows/main.flow:38"), "flows/main.flow:38");
-        assert_eq!(short_location(""), "");
-    }
 
     #[test]
     fn keyboard_reads_lines_waits_on_empty_ones_and_hangs_up_at_the_end() {

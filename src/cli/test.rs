@@ -28,9 +28,9 @@ use centralino_runtime::driver::{Driver, Input, InputSource, Script, Step, Timed
 use centralino_runtime::engine::{CallInfo, Program, TransferOutcome};
 use centralino_runtime::store::{Resource, SledStore, Store};
 use clap::{Args, ValueEnum};
-use jiff::Timestamp;
 
-use super::{CLEAN, Color, PROBLEMS, format, load_sources, output, paths_or_default};
+use super::transcript::{self, Transcript};
+use super::{CLEAN, Color, PROBLEMS, clock, format, load_sources, output, paths_or_default};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -300,8 +300,8 @@ impl Runner<'_> {
             let _ = writeln!(
                 text,
                 "::error file={},line={line},title={}::the scenario has errors and did not run",
-                github_property(file),
-                github_property(name)
+                format::github_property(file),
+                format::github_property(name)
             );
         }
         output::stdout(text.as_bytes())
@@ -371,10 +371,10 @@ impl Runner<'_> {
             "     the call: \"{}\" from \"{}\" at {} ({})",
             call.number.value,
             call.caller(),
-            local_time(call.when, false),
+            clock::minute(call.when),
             scenario::TIME_ZONE
         );
-        for line in transcript(&outcome.steps) {
+        for line in Transcript::lines(&outcome.steps) {
             let _ = writeln!(text, "       {line}");
         }
         if self.format == Format::Github {
@@ -382,9 +382,9 @@ impl Runner<'_> {
                 let _ = writeln!(
                     text,
                     "::error file={},line={line},title={}::{}",
-                    github_property(&at.file),
-                    github_property(&scenario.name.value),
-                    github_data(&format!("{written}\n{why}"))
+                    format::github_property(&at.file),
+                    format::github_property(&scenario.name.value),
+                    format::github_data(&format!("{written}\n{why}"))
                 );
             }
         }
@@ -542,7 +542,7 @@ fn evaluate(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
                 format!(
                     "{} with {what} on {}",
                     b.reference,
-                    local_time(b.slot.start, false)
+                    clock::minute(b.slot.start)
                 )
             };
             let all: Vec<String> = bookings.iter().map(describe).collect();
@@ -597,7 +597,7 @@ fn evaluate(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
                     ..
                 } if office.as_ref().is_none_or(|o| *to == o.name) => Some(format!(
                     "the call was put through to {to} ({})",
-                    outcome_word(*outcome)
+                    transcript::outcome_words(*outcome)
                 )),
                 _ => None,
             });
@@ -622,7 +622,7 @@ fn evaluate(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
                     outcome,
                 } if office.as_ref().is_none_or(|o| *to == o.name) => Some(format!(
                     "the caller queued for {to} ({})",
-                    outcome_word(*outcome)
+                    transcript::outcome_words(*outcome)
                 )),
                 _ => None,
             });
@@ -740,144 +740,9 @@ fn ending(steps: &[TimedStep]) -> String {
     }
 }
 
-fn outcome_word(outcome: TransferOutcome) -> &'static str {
-    match outcome {
-        TransferOutcome::Answered => "answered",
-        TransferOutcome::Busy => "busy",
-        TransferOutcome::NoAnswer => "no answer",
-        TransferOutcome::Failed => "failed",
-        TransferOutcome::Timeout => "waited too long",
-    }
-}
-
 // ------------------------------------------------------------------ transcripts
 
-/// A time in Rome: `10:00:07`, or with the date `2026-11-24 10:00`.
-fn local_time(at: Timestamp, clock_only: bool) -> String {
-    let zone = centralino_compiler::check::calendar::timezone(scenario::TIME_ZONE)
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    let local = at.to_zoned_datetime(zone);
-    if clock_only {
-        format!(
-            "{:02}:{:02}:{:02}",
-            local.hour(),
-            local.minute(),
-            local.second()
-        )
-    } else {
-        format!("{} {:02}:{:02}", local.date(), local.hour(), local.minute())
-    }
-}
-
-/// `flows/main.flow:38:3` -> `flows/main.flow:38`: the line is what people look for.
-fn short_location(location: &str) -> &str {
-    match location.rsplit_once(':') {
-        Some((rest, column))
-            if !column.is_empty()
-                && column.bytes().all(|b| b.is_ascii_digit())
-                && rest.contains(':') =>
-        {
-            rest
-        }
-        _ => location,
-    }
-}
-
-/// The call as a person reads it: each state entered (with its source line),
-/// and under it what the caller heard and pressed, and what was stored or dialled.
-fn transcript(steps: &[TimedStep]) -> Vec<String> {
-    const IN: &str = "    ";
-    let mut here: Option<(&str, &str)> = None;
-    let mut lines = Vec::new();
-    for timed in steps {
-        let what = match &timed.step {
-            Step::Entered {
-                flow,
-                state,
-                location,
-                note,
-            } => {
-                if flow.is_empty() {
-                    note.clone()
-                } else if here == Some((flow.as_str(), state.as_str())) {
-                    format!("{IN}· {note}")
-                } else {
-                    here = Some((flow.as_str(), state.as_str()));
-                    format!("{flow}.{state}  {}  {note}", short_location(location))
-                }
-            }
-            Step::Said { text, language, .. } => format!("{IN}«{text}» ({language})"),
-            Step::Played { path, .. } => format!("{IN}♪ {path}"),
-            Step::Pressed { key } => format!("{IN}caller presses {key}"),
-            Step::Typed { text } => format!("{IN}caller types \"{text}\""),
-            Step::Silence => format!("{IN}caller waits"),
-            Step::CallerHungUp => format!("{IN}caller hangs up"),
-            Step::Ticket {
-                reference,
-                category,
-            } => format!("{IN}ticket {reference} ({category}) stored"),
-            Step::Callback { reference, office } => {
-                format!("{IN}callback {reference} for {office} stored")
-            }
-            Step::Booking {
-                reference,
-                resource,
-                start,
-            } => format!(
-                "{IN}booking {reference} for {resource} on {} stored",
-                local_time(*start, false)
-            ),
-            Step::NoSlot { resource } => format!("{IN}no free slot for {resource}"),
-            Step::Cancelled { reference, found } => {
-                if *found {
-                    format!("{IN}booking {reference} cancelled")
-                } else {
-                    format!("{IN}no open booking {reference} to cancel")
-                }
-            }
-            Step::Transfer {
-                office,
-                contacts,
-                outcome,
-            } => format!(
-                "{IN}transfer to {office} ({}): {}",
-                contacts.join(", "),
-                outcome_word(*outcome)
-            ),
-            Step::Queue { office, outcome } => {
-                format!("{IN}queue for {office}: {}", outcome_word(*outcome))
-            }
-            Step::Recording { variable, .. } => {
-                format!("{IN}caller speaks; recorded into {variable}")
-            }
-            Step::Conference { room } => format!("{IN}joins conference \"{room}\""),
-            Step::Webhook { url, ok } => {
-                let answer = if *ok { "answered" } else { "no answer" };
-                format!("{IN}webhook {url}: {answer}")
-            }
-            Step::StoreFailed { message } => format!("{IN}store failed: {message}"),
-            Step::HungUp { reason } => format!("{IN}the line hangs up ({reason})"),
-            Step::Ended { reason } => format!("call ended: {reason}"),
-            Step::Stuck => String::from(
-                "stuck: the call waits for the caller, and the scenario has no more keys",
-            ),
-        };
-        lines.push(format!("{}  {what}", local_time(timed.at, true)));
-    }
-    lines
-}
-
 // ------------------------------------------------------------------ GitHub annotations
-
-fn github_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn github_property(text: &str) -> String {
-    github_data(text).replace(':', "%3A").replace(',', "%2C")
-}
 
 #[cfg(test)]
 mod tests {
@@ -926,14 +791,8 @@ mod tests {
     }
 
     #[test]
-    fn locations_lose_their_column() {
-        assert_eq!(short_location("flows/main.flow:38:3"), "flows/main.flow:38");
-        assert_eq!(short_location("flows/main.flow"), "flows/main.flow");
-    }
-
-    #[test]
     fn a_call_ends_with_the_engine_reason_or_stuck() {
-        let at = Timestamp::UNIX_EPOCH;
+        let at = jiff::Timestamp::UNIX_EPOCH;
         let ended = [TimedStep {
             at,
             step: Step::Ended {
