@@ -44,7 +44,7 @@ pub fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut files)?;
+            walk(path, &is_flow_file, &mut files)?;
         } else if path.is_file() {
             files.push(normalize(path));
         } else {
@@ -60,7 +60,18 @@ pub fn flow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Whether a path names a flow file (`*.flow`).
+pub fn is_flow_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "flow")
+}
+
+/// Files under `dir` that `wanted` accepts, recursively, sorted per directory;
+/// hidden entries and `target` are skipped.
+pub fn walk(
+    dir: &Path,
+    wanted: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -83,8 +94,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "flow") {
+            walk(&path, wanted, out)?;
+        } else if wanted(&path) {
             out.push(normalize(&path));
         }
     }

@@ -295,7 +295,7 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut found)?;
+            crate::load::walk(path, &is_test_file, &mut found)?;
         } else if path.is_file() {
             if is_test_file(path) {
                 found.push(normalize(path));
@@ -312,33 +312,6 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 /// Whether a path names a flow test (`*.test`).
 pub fn is_test_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == EXTENSION)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        paths.push(entry.map_err(io)?.path());
-    }
-    paths.sort();
-    for path in paths {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.') || n == "target");
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_test_file(&path) {
-            out.push(normalize(&path));
-        }
-    }
-    Ok(())
 }
 
 // ------------------------------------------------------------------ times
@@ -481,7 +454,7 @@ fn syntax_problem(
         InputLocation::Span((s, _)) => s,
     };
     let rest = chunk.get(pos..).unwrap_or("");
-    let token = found_token(rest);
+    let token = crate::syntax::found_token(rest);
     let mut words: Vec<(u8, String)> = Vec::new();
     let mut fitting: Vec<&str> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
@@ -583,27 +556,6 @@ const KEYWORDS: [&str; 32] = [
     "language",
 ];
 
-/// The word or symbol at the start of `rest`, for "found ...".
-fn found_token(rest: &str) -> Option<&str> {
-    let trimmed = rest.trim_start();
-    let first = trimmed.chars().next()?;
-    let len = if first.is_alphanumeric() || first == '_' {
-        trimmed
-            .char_indices()
-            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
-            .map_or(trimmed.len(), |(i, _)| i)
-    } else if first == '"' {
-        trimmed
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| *c == '"' || *c == '\n')
-            .map_or(trimmed.len(), |(i, c)| if c == '"' { i + 1 } else { i })
-    } else {
-        first.len_utf8()
-    };
-    trimmed.get(..len)
-}
-
 type P<'a> = Pair<'a, Rule>;
 
 /// Lowering of pest pairs to the syntax tree. `base` is the offset of the parsed text in its file.
@@ -639,7 +591,7 @@ impl Lower<'_> {
             .next()
             .map_or("", |inner| inner.as_str());
         Str {
-            value: unescape(raw),
+            value: crate::syntax::unescape(raw),
             span: self.span(pair),
         }
     }
@@ -886,25 +838,6 @@ fn answer(pair: &P<'_>) -> Option<Answer> {
         Rule::kw_timeout => Some(Answer::Timeout),
         _ => None,
     })
-}
-
-/// `\"` -> `"`, `\\` -> `\`, `\n` -> newline; other escapes keep the character.
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(other) => out.push(other),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 // ------------------------------------------------------------------ checks

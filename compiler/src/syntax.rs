@@ -141,7 +141,7 @@ fn syntax_problem(
 }
 
 /// The word or symbol at the start of `rest`, for "found ...".
-fn found_token(rest: &str) -> Option<&str> {
+pub(crate) fn found_token(rest: &str) -> Option<&str> {
     let trimmed = rest.trim_start();
     let first = trimmed.chars().next()?;
     let len = if first.is_alphanumeric() || first == '_' {
@@ -1036,7 +1036,7 @@ fn parse_month_day(text: &str) -> (u32, u32) {
 }
 
 /// `\"` -> `"`, `\\` -> `\`, `\n` -> newline; other escapes keep the character.
-fn unescape(raw: &str) -> String {
+pub(crate) fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
