@@ -7,10 +7,12 @@
 //! ```
 
 pub mod calendar;
+pub mod control;
 pub mod driver;
 pub mod effects;
 pub mod engine;
 pub mod media;
+pub mod reload;
 pub mod sip;
 pub mod store;
 

@@ -1,6 +1,9 @@
 //! The SIP adapter: answers calls with rsipstack and gives each one an owned call task.
 //!
 //! ```text
+//!  UDP ──► screen::ScreenedSocket ──► malformed requests answered 400 (501, 505, 513) there
+//!                 │ the rest
+//!                 ▼
 //!  UDP/TCP ──► rsipstack endpoint ──► incoming transactions ──► Server::on_transaction
 //!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
 //!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
@@ -11,6 +14,7 @@
 //! server, and each call has a child `CancellationToken`.
 
 pub mod call;
+pub mod screen;
 pub mod sdp;
 
 use std::collections::HashMap;
@@ -39,6 +43,20 @@ use crate::media::prompt::PromptCache;
 use crate::store::Store;
 
 pub use call::CallSignal;
+
+/// The methods the server handles, as sent in `Allow`.
+const ALLOWED: [Method; 6] = [
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+    Method::Info,
+];
+
+fn allow_header_value() -> String {
+    ALLOWED.map(|m| m.to_string()).join(", ")
+}
 
 /// Where and how the server listens.
 #[derive(Debug, Clone)]
@@ -134,37 +152,42 @@ pub async fn serve(
     services: Services,
     shutdown: CancellationToken,
 ) -> Result<(), SipError> {
-    let stack = shutdown.child_token();
+    // Not a child of `shutdown`: while live calls drain, the stack still carries their BYEs
+    // and answers new calls with 503; it stops once they have ended. Calls, likewise, have
+    // tokens of their own (`Server::token`), cancelled at the end of the grace period.
+    let stack = CancellationToken::new();
     let transport = TransportLayer::new(stack.clone());
-    let udp = UdpConnection::create_connection(config.listen, None, Some(stack.child_token()))
+    let listen_error = |e: &dyn std::fmt::Display| SipError::Listen {
+        addr: config.listen,
+        message: e.to_string(),
+    };
+    // rsipstack reads UDP through our socket, which answers malformed requests itself.
+    let socket = tokio::net::UdpSocket::bind(config.listen)
         .await
-        .map_err(|e| SipError::Listen {
-            addr: config.listen,
-            message: e.to_string(),
-        })?;
+        .map_err(|e| listen_error(&e))?;
+    let screened = Arc::new(screen::ScreenedSocket::new(
+        socket,
+        screen::Screen {
+            server: config.user_agent.clone(),
+            allow: allow_header_value(),
+        },
+    ));
+    let udp = UdpConnection::from_socket(screened.clone(), None, Some(stack.child_token()))
+        .await
+        .map_err(|e| listen_error(&e))?;
     let listen = udp.get_addr().addr.clone();
     transport.add_transport(udp.into());
     if config.tcp {
         let tcp = TcpListenerConnection::new(config.listen, None)
             .await
-            .map_err(|e| SipError::Listen {
-                addr: config.listen,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| listen_error(&e))?;
         transport.add_transport(tcp.into());
     }
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(stack.clone())
         .with_transport_layer(transport)
         .with_user_agent(&config.user_agent)
-        .with_allows(vec![
-            Method::Invite,
-            Method::Ack,
-            Method::Bye,
-            Method::Cancel,
-            Method::Options,
-            Method::Info,
-        ])
+        .with_allows(ALLOWED.to_vec())
         .build();
     let mut incoming = endpoint
         .incoming_transactions()
@@ -188,12 +211,14 @@ pub async fn serve(
         handlers: JoinSet::new(),
         calls: JoinSet::new(),
         draining: false,
-        token: shutdown.clone(),
+        token: CancellationToken::new(),
     };
 
     let endpoint_loop = endpoint.serve();
     tokio::pin!(endpoint_loop);
     let mut grace_deadline: Option<tokio::time::Instant> = None;
+    // Calls ended at the grace deadline get this long to say BYE before the stack stops.
+    let mut hang_up_deadline: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             () = &mut endpoint_loop => break,
@@ -208,6 +233,11 @@ pub async fn serve(
                     call.token.cancel();
                 }
                 grace_deadline = None;
+                hang_up_deadline = Some(tokio::time::Instant::now() + HANG_UP_TIME);
+            }
+            () = sleep_until(hang_up_deadline) => {
+                warn!(live = server.live.len(), "calls still not ended: stopping anyway");
+                break;
             }
             Some(tx) = incoming.recv() => server.on_transaction(tx).await,
             Some(state) = states.recv() => server.on_dialog_state(state),
@@ -227,8 +257,16 @@ pub async fn serve(
     stack.cancel();
     server.handlers.shutdown().await;
     server.calls.shutdown().await;
+    let (answered, dropped) = screened.counts();
+    info!(
+        answered,
+        dropped, "malformed SIP requests answered and dropped"
+    );
     Ok(())
 }
+
+/// How long calls ended by the server may take to hang up (BYE and its answer) at shutdown.
+const HANG_UP_TIME: Duration = Duration::from_secs(5);
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -266,7 +304,7 @@ impl Server {
             Method::Invite => self.on_invite(tx).await,
             Method::Options => {
                 let headers = vec![
-                    Header::Allow("INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()),
+                    Header::Allow(allow_header_value().into()),
                     Header::Accept("application/sdp".into()),
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
@@ -390,6 +428,7 @@ impl Server {
                     call.run(receiver).await;
                     call_id
                 });
+                info!(call = %dialog_id.call_id, live = self.live.len() + 1, "call accepted");
                 self.live.insert(
                     id,
                     LiveCall {

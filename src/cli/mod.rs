@@ -17,6 +17,7 @@
 mod check;
 mod clock;
 mod compile;
+mod control;
 mod format;
 mod graph;
 mod output;
@@ -64,6 +65,14 @@ enum Command {
     Appointments(records::RecordsArgs),
     /// Run the flow tests: the `.test` scenarios under the paths, each a simulated call.
     Test(test::TestArgs),
+    /// What the running server serves, and its last reload (with diagnostics if it failed).
+    Status(control::ControlArgs),
+    /// The versions the running server keeps (for rollback).
+    Versions(control::ControlArgs),
+    /// Ask the running server to recompile and publish the flows now.
+    Reload(control::ControlArgs),
+    /// Make the running server serve a kept version again.
+    Rollback(control::RollbackArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
 }
@@ -126,6 +135,10 @@ pub fn main() -> ExitCode {
         Command::Appointments(args) => records::run(records::Kind::Appointments, args),
         Command::Test(args) => test::run(args, cli.color),
         Command::Serve(args) => serve::run(args, cli.color),
+        Command::Status(args) => control::status(args),
+        Command::Versions(args) => control::versions(args),
+        Command::Reload(args) => control::reload(args),
+        Command::Rollback(args) => control::rollback(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,84 +1,119 @@
 //! `centralino serve`: answer the city's numbers on SIP, with the flows under `--flows`.
 //!
-//! Compiles the flows (refusing to start on errors), opens the store, loads the
-//! audio prompts once, then runs the SIP server until SIGINT or SIGTERM; live
-//! calls may finish during the grace period while new calls get 503.
+//! ```text
+//!  defaults ◄─ --config centralino.toml ◄─ flags   (each later one wins, key by key)
+//!      │
+//!      ▼
+//!  compile flows (errors: exit 1) ─► open store ─► check TTS (missing: one WARN) ─► load prompts
+//!      │
+//!      ▼
+//!  SIP server until SIGINT/SIGTERM; live calls may finish within the grace period, new calls get 503
+//! ```
+//!
+//! A configuration that cannot be read or used stops the command with exit 2, naming the
+//! key; docs/config.md lists the keys.
+
+mod config;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
-use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig};
+use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
+use centralino_runtime::reload::Deployment;
 use centralino_runtime::sip::{self, Services, SipConfig};
 use centralino_runtime::store::{SledStore, StoreConfig};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use self::config::{PortRange, ServeConfig};
 use super::{Color, FAILED, PROBLEMS, load_sources};
 
+/// Flags override the configuration file; both are optional.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The flows to serve.
-    #[arg(long, default_value = "flows")]
-    flows: PathBuf,
-    /// The store (tickets, bookings, call log) and recordings.
-    #[arg(long, default_value = "data")]
-    data: PathBuf,
-    /// SIP address (UDP, and TCP unless --no-tcp).
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    listen: SocketAddr,
+    /// A TOML configuration file (keys in docs/config.md); flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The flows to serve [default: flows].
+    #[arg(long, value_name = "DIR")]
+    flows: Option<PathBuf>,
+    /// The store (tickets, bookings, call log) and recordings [default: data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// SIP address, UDP and TCP unless --no-tcp [default: 127.0.0.1:5060].
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<SocketAddr>,
     /// Do not listen on TCP.
     #[arg(long)]
     no_tcp: bool,
-    /// RTP ports, as FIRST-LAST.
-    #[arg(long, default_value = "20000-29999", value_parser = parse_ports)]
-    rtp_ports: (u16, u16),
-    /// Most calls at once; more get 503.
-    #[arg(long, default_value_t = 2000)]
-    max_calls: usize,
-    /// Seconds live calls may go on after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 30)]
-    grace: u64,
-    /// Milliseconds to ring before answering.
-    #[arg(long, default_value_t = 0)]
-    answer_after_ms: u64,
-    /// Seconds without RTP from the caller before a call is ended.
-    #[arg(long, default_value_t = 30)]
-    rtp_timeout: u64,
+    /// RTP ports, as FIRST-LAST [default: 20000-29999].
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<PortRange>,
+    /// Most calls at once; more get 503 [default: 2000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_calls: Option<u64>,
+    /// Seconds live calls may go on after SIGINT/SIGTERM [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    grace: Option<u64>,
+    /// Milliseconds to ring before answering [default: 0].
+    #[arg(long, value_name = "MS")]
+    answer_after_ms: Option<u64>,
+    /// Seconds without RTP from the caller before a call is ended [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    rtp_timeout: Option<u64>,
+    /// Log level or tracing directives; wins over RUST_LOG and the file [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
 }
 
-fn parse_ports(text: &str) -> Result<(u16, u16), String> {
-    let (first, last) = text
-        .split_once('-')
-        .ok_or_else(|| String::from("write the range as FIRST-LAST, e.g. 20000-29999"))?;
-    let first: u16 = first
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{first}` is not a port"))?;
-    let last: u16 = last
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{last}` is not a port"))?;
-    if first >= last || first < 1024 {
-        return Err(String::from("the range needs FIRST < LAST, from 1024 up"));
+impl ServeArgs {
+    /// The file's settings (or the defaults) with the flags given on top.
+    fn settings(&self) -> anyhow::Result<ServeConfig> {
+        let mut config = match &self.config {
+            Some(path) => ServeConfig::load(path)?,
+            None => ServeConfig::default(),
+        };
+        if let Some(dir) = &self.flows {
+            config.flows.dir.clone_from(dir);
+        }
+        if let Some(dir) = &self.data {
+            config.data.dir.clone_from(dir);
+        }
+        if let Some(listen) = self.listen {
+            config.sip.listen = listen;
+        }
+        if self.no_tcp {
+            config.sip.tcp = false;
+        }
+        if let Some(ports) = self.rtp_ports {
+            config.rtp.ports = ports;
+        }
+        if let Some(max) = self.max_calls {
+            config.sip.max_calls = usize::try_from(max).unwrap_or(usize::MAX);
+        }
+        if let Some(grace) = self.grace {
+            config.shutdown.grace_s = grace;
+        }
+        if let Some(ms) = self.answer_after_ms {
+            config.sip.answer_after_ms = ms;
+        }
+        if let Some(seconds) = self.rtp_timeout {
+            config.rtp.timeout_s = seconds;
+        }
+        Ok(config)
     }
-    Ok((first, last))
 }
 
 pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(color.stderr())
-        .try_init();
+    let settings = args.settings()?;
+    init_logging(args.log_level.as_deref(), &settings.log.level, color)?;
 
-    let sources = load_sources(std::slice::from_ref(&args.flows))?;
+    let sources = load_sources(std::slice::from_ref(&settings.flows.dir))?;
     let compiled = compile(&sources);
     if compiled.diagnostics.has_errors() {
         eprint!(
@@ -94,36 +129,49 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     let program = Program::new(graph).context("loading the compiled flows")?;
     tracing::info!(version = %program.version(), numbers = ?program.graph.numbers.keys().collect::<Vec<_>>(), "flows compiled");
 
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
-    let store = SledStore::open(&args.data, StoreConfig::default())
-        .with_context(|| format!("cannot open the store in {}", args.data.display()))?;
+    let data = &settings.data.dir;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let store = SledStore::open(data, StoreConfig::default())
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
 
+    let tts = &settings.tts;
+    if let Err(reason) = speech_program_runs(&tts.program) {
+        tracing::warn!(
+            "text-to-speech unavailable ({}: {reason}): text prompts will be silent, calls are still answered (menus, DTMF, tickets); install it with `apt-get install espeak-ng`, or set tts.program",
+            tts.program.display()
+        );
+    }
+    let defaults = PromptCacheConfig::default();
     let prompts = Arc::new(PromptCache::new(PromptCacheConfig {
-        speech: centralino_runtime::media::prompt::SpeechCommand {
-            dir: args.data.join("speech"),
-            ..PromptCacheConfig::default().speech
+        speech: SpeechCommand {
+            program: tts.program.clone(),
+            dir: tts.cache_dir.clone().unwrap_or_else(|| data.join("speech")),
+            ..defaults.speech
         },
-        ..PromptCacheConfig::default()
+        voices: tts.voices.clone(),
+        ..defaults
     }));
     let report = prompts.preload(&program.graph);
     tracing::info!(?report, "audio prompts loaded");
 
+    let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
     let services = Services {
-        program: Arc::new(std::sync::RwLock::new(program)),
+        program: deployment.current(),
         store: Arc::new(store),
         prompts,
-        data_dir: args.data.clone(),
+        data_dir: data.clone(),
     };
+    let control_socket = centralino_runtime::control::socket_path(data);
     let config = SipConfig {
-        listen: args.listen,
-        tcp: !args.no_tcp,
-        rtp_ports: args.rtp_ports,
-        max_calls: args.max_calls,
-        rtp_timeout: Duration::from_secs(args.rtp_timeout),
-        grace: Duration::from_secs(args.grace),
-        answer_delay: Duration::from_millis(args.answer_after_ms),
-        ..SipConfig::default()
+        listen: settings.sip.listen,
+        tcp: settings.sip.tcp,
+        rtp_ports: (settings.rtp.ports.first, settings.rtp.ports.last),
+        max_calls: settings.sip.max_calls,
+        rtp_timeout: Duration::from_secs(settings.rtp.timeout_s),
+        grace: Duration::from_secs(settings.shutdown.grace_s),
+        answer_delay: Duration::from_millis(settings.sip.answer_after_ms),
+        user_agent: settings.sip.user_agent.clone(),
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -132,13 +180,25 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         .context("starting the async runtime")?;
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
+        // Helpers of the server, owned here and stopped with it.
+        let helpers_token = CancellationToken::new();
+        let mut helpers = tokio::task::JoinSet::new();
         let signals = shutdown.clone();
-        let watcher = tokio::spawn(async move {
+        helpers.spawn(async move {
             wait_for_signal().await;
             signals.cancel();
         });
+        helpers.spawn(deployment.clone().watch(helpers_token.child_token()));
+        helpers.spawn(centralino_runtime::control::serve(
+            control_socket,
+            deployment.clone(),
+            helpers_token.child_token(),
+        ));
+        helpers.spawn(reload_on_hangup(deployment, helpers_token.child_token()));
         let served = sip::serve(config, services, shutdown).await;
-        watcher.abort();
+        helpers_token.cancel();
+        helpers.abort_all();
+        while helpers.join_next().await.is_some() {}
         served
     });
     match result {
@@ -147,6 +207,64 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
             eprintln!("error: {e}");
             Ok(FAILED)
         }
+    }
+}
+
+/// Logs go to stderr. The level: `--log-level`, else RUST_LOG, else the file's `log.level`.
+/// rsipstack (which logs every packet at info) stays at warn unless the directives name it.
+fn init_logging(flag: Option<&str>, file_level: &str, color: Color) -> anyhow::Result<()> {
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let directives = flag
+        .map(str::to_string)
+        .or(from_env)
+        .unwrap_or_else(|| file_level.to_string());
+    let directives = if directives.contains("rsipstack") {
+        directives
+    } else {
+        format!("{directives},rsipstack=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .parse(&directives)
+        .with_context(|| format!("the log level `{directives}` is not valid"))?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color.stderr())
+        .try_init();
+    Ok(())
+}
+
+/// Whether the text-to-speech program can be started (its exit status does not matter).
+fn speech_program_runs(program: &Path) -> Result<(), String> {
+    let started = std::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match started {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not found".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// SIGHUP asks for a reload (for sites that deploy by copying files).
+async fn reload_on_hangup(deployment: Arc<Deployment>, token: CancellationToken) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        tracing::info!("SIGHUP: reloading the flows");
+        let d = deployment.clone();
+        let _ = tokio::task::spawn_blocking(move || d.reload()).await;
     }
 }
 

@@ -189,7 +189,15 @@ impl Call {
                     break;
                 }
                 signal = signals.recv() => match signal {
-                    Some(signal) => self.on_signal(signal).await,
+                    Some(signal) => {
+                        let was_started = self.started;
+                        self.on_signal(signal).await;
+                        if self.started && !was_started {
+                            // The grid starts with the media (the ACK), not with the INVITE:
+                            // frames "due" in between would leave back to back.
+                            pacer = Pacer::new(Instant::now());
+                        }
+                    }
                     None => break,
                 },
                 () = tokio::time::sleep_until(pacer.next_deadline().into()), if self.started => {
@@ -247,6 +255,7 @@ impl Call {
             CallSignal::Confirmed => {
                 if !self.started {
                     self.started = true;
+                    info!(call = %self.call_id(), version = %self.program.version(), "call answered");
                     self.last_rtp_in = Instant::now();
                     self.rtp.start_talk_spurt();
                     let commands = self.session.step(Event::Started { at: now() });
@@ -515,7 +524,7 @@ impl Call {
                 self.hanging_up = true;
             }
             Command::Ended { reason } => {
-                info!(call = %self.call_id(), %reason, "call ended");
+                info!(call = %self.call_id(), %reason, version = %self.program.version(), "call ended");
                 if !self.hanging_up {
                     self.ended = true;
                 }

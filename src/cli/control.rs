@@ -1,0 +1,129 @@
+//! `centralino status | versions | reload | rollback ID`: ask the running server.
+//!
+//! They talk to `serve` through its control socket in the data directory, so
+//! they work while the server holds the store.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+
+use super::{CLEAN, PROBLEMS};
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// The data directory of the running server.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Print the server's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The version to go back to (its id, or the start of it, from `centralino versions`).
+    #[arg(value_name = "VERSION")]
+    target: String,
+    #[command(flatten)]
+    control: ControlArgs,
+}
+
+/// Send one request line, read one JSON answer line.
+fn ask(args: &ControlArgs, request: &str) -> anyhow::Result<Value> {
+    let path = centralino_runtime::control::socket_path(&args.data);
+    let mut stream = UnixStream::connect(&path).with_context(|| {
+        format!(
+            "no server is running with data in {} (no {})",
+            args.data.display(),
+            path.display()
+        )
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(format!("{request}\n").as_bytes())?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line)?;
+    serde_json::from_str(&line).context("the server's answer is not JSON")
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn finish(args: &ControlArgs, answer: &Value, human: impl FnOnce(&Value)) -> u8 {
+    let ok = answer.get("ok").and_then(Value::as_bool).unwrap_or(false);
+    if args.json {
+        println!("{answer}");
+    } else if ok {
+        human(answer);
+    } else {
+        eprintln!("error: {}", text(answer, "error"));
+        if let Some(d) = answer.get("diagnostics").and_then(Value::as_str) {
+            eprint!("{d}");
+        }
+    }
+    if ok { CLEAN } else { PROBLEMS }
+}
+
+pub fn status(args: &ControlArgs) -> anyhow::Result<u8> {
+    let answer = ask(args, "status")?;
+    Ok(finish(args, &answer, |a| {
+        let s = a.get("status").cloned().unwrap_or_default();
+        println!("serving   {}", text(&s, "current"));
+        println!("last      {} at {}", text(&s, "last"), text(&s, "last_at"));
+        if let Some(ms) = s.get("publish_ms").and_then(Value::as_u64) {
+            println!("publish   {ms} ms");
+        }
+        if let Some(d) = s.get("diagnostics").and_then(Value::as_str) {
+            println!("the last change was not published:\n{d}");
+        }
+    }))
+}
+
+pub fn versions(args: &ControlArgs) -> anyhow::Result<u8> {
+    let answer = ask(args, "versions")?;
+    Ok(finish(args, &answer, |a| {
+        for v in a
+            .get("versions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let current = v.get("current").and_then(Value::as_bool).unwrap_or(false);
+            println!(
+                "{} {}  {}  {} states",
+                if current { "*" } else { " " },
+                text(&v, "id"),
+                text(&v, "published_at"),
+                v.get("nodes").and_then(Value::as_u64).unwrap_or(0)
+            );
+        }
+    }))
+}
+
+pub fn reload(args: &ControlArgs) -> anyhow::Result<u8> {
+    let answer = ask(args, "reload")?;
+    Ok(finish(args, &answer, |a| {
+        if a.get("published").is_some() {
+            println!("published {}", text(a, "published"));
+        } else {
+            println!("unchanged {}", text(a, "unchanged"));
+        }
+    }))
+}
+
+pub fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
+    let version: String = args.target.split_whitespace().collect();
+    let answer = ask(&args.control, &format!("rollback {version}"))?;
+    Ok(finish(&args.control, &answer, |a| {
+        println!("serving {}", text(a, "current"));
+    }))
+}

@@ -1,0 +1,535 @@
+//! The `serve --config` file: TOML, every key optional (its default otherwise), unknown keys
+//! refused. docs/config.md documents each key; examples/centralino.toml sets them all.
+//!
+//! ```text
+//!  centralino.toml ─► toml + serde (types, unknown keys) ─► validate (ranges, names) ─► ServeConfig
+//!                                                                                         │
+//!  command-line flags ───────────────────────────── override, key by key ───────────────►┘
+//! ```
+//!
+//! Errors are [`ConfigError`]s naming the file, the line and the dotted key (`rtp.ports`);
+//! `serve` prints them and exits 2.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use centralino_runtime::media::prompt::valid_voice;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub sip: SipSection,
+    pub rtp: RtpSection,
+    pub flows: FlowsSection,
+    pub data: DataSection,
+    pub shutdown: ShutdownSection,
+    pub tts: TtsSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// UDP (and TCP) address, `IP:PORT`.
+    pub listen: SocketAddr,
+    pub tcp: bool,
+    /// Most calls at once; more get 503 with Retry-After.
+    pub max_calls: usize,
+    /// Ring this long before answering.
+    pub answer_after_ms: u64,
+    /// `User-Agent` and `Server` of what the server sends.
+    pub user_agent: String,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp: true,
+            max_calls: 2000,
+            answer_after_ms: 0,
+            user_agent: format!("centralino/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtpSection {
+    /// `FIRST-LAST`.
+    pub ports: PortRange,
+    /// Seconds without RTP from the caller before a call is ended.
+    pub timeout_s: u64,
+}
+
+impl Default for RtpSection {
+    fn default() -> Self {
+        RtpSection {
+            ports: PortRange {
+                first: 20_000,
+                last: 29_999,
+            },
+            timeout_s: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsSection {
+    pub dir: PathBuf,
+}
+
+impl Default for FlowsSection {
+    fn default() -> Self {
+        FlowsSection {
+            dir: PathBuf::from("flows"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSection {
+    pub dir: PathBuf,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection {
+            dir: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSection {
+    /// Seconds live calls may go on after SIGINT/SIGTERM.
+    pub grace_s: u64,
+}
+
+impl Default for ShutdownSection {
+    fn default() -> Self {
+        ShutdownSection { grace_s: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TtsSection {
+    /// The text-to-speech program (espeak-ng or a compatible one).
+    pub program: PathBuf,
+    /// Language → voice; replaces the default table when given.
+    pub voices: BTreeMap<String, String>,
+    /// Where spoken prompts are kept; `None`: `<data.dir>/speech`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for TtsSection {
+    fn default() -> Self {
+        TtsSection {
+            program: PathBuf::from("espeak-ng"),
+            voices: [("en", "en"), ("it", "it")]
+                .into_iter()
+                .map(|(lang, voice)| (lang.to_string(), voice.to_string()))
+                .collect(),
+            cache_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A level or tracing directives (`info`, `info,centralino_runtime=debug`).
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            level: "info".to_string(),
+        }
+    }
+}
+
+/// RTP ports `FIRST-LAST`, from 1024 up, FIRST < LAST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (first, last) = text
+            .split_once('-')
+            .ok_or_else(|| format!("`{text}`: write the range as FIRST-LAST, e.g. 20000-29999"))?;
+        let port = |part: &str| -> Result<u16, String> {
+            part.trim()
+                .parse()
+                .map_err(|_| format!("`{}` is not a port (1024-65535)", part.trim()))
+        };
+        let (first, last) = (port(first)?, port(last)?);
+        if first >= last || first < 1024 {
+            return Err(format!(
+                "`{text}`: the range needs FIRST < LAST, from 1024 up"
+            ));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration {}: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    /// TOML syntax, a wrong type, an unknown key.
+    #[error("{}", render_at(path, *line, *column, key.as_deref(), message, snippet))]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: Option<String>,
+        message: String,
+        snippet: String,
+    },
+    /// A value of the right type that cannot be used.
+    #[error("{}: `{key}`: {message}", path.display())]
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+fn render_at(
+    path: &Path,
+    line: usize,
+    column: usize,
+    key: Option<&str>,
+    message: &str,
+    snippet: &str,
+) -> String {
+    let key = key.map(|k| format!("`{k}`: ")).unwrap_or_default();
+    format!(
+        "{}:{line}:{column}: {key}{message}\n{line:>5} | {snippet}",
+        path.display()
+    )
+}
+
+impl ServeConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        ServeConfig::parse(&text, path)
+    }
+
+    /// Parses and checks the text of a configuration file (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ServeConfig, ConfigError> {
+        let config: ServeConfig = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |span| span.start);
+            let (line, column, snippet) = position(text, offset);
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: e.span().and_then(|span| key_at(text, span.start)),
+                message: explain(e.message().trim()),
+                snippet,
+            }
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// What types alone do not say.
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let refuse = |key: &'static str, message: String| ConfigError::Value {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        if self.sip.max_calls == 0 {
+            return Err(refuse("sip.max_calls", "must be at least 1".into()));
+        }
+        let agent = &self.sip.user_agent;
+        if agent.trim().is_empty() || agent.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(refuse(
+                "sip.user_agent",
+                "must be non-empty printable ASCII (it is sent in SIP headers)".into(),
+            ));
+        }
+        if let Some((language, voice)) = self.tts.voices.iter().find(|(_, v)| !valid_voice(v)) {
+            return Err(refuse(
+                "tts.voices",
+                format!("`{voice}` (for `{language}`) is not a voice name such as `it` or `en-gb`"),
+            ));
+        }
+        if self.tts.program.as_os_str().is_empty() {
+            return Err(refuse("tts.program", "must name a program".into()));
+        }
+        let level = self.log.level.trim();
+        let bare = !level.contains([',', '=']);
+        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        if bare && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return Err(refuse(
+                "log.level",
+                format!(
+                    "`{level}` is not a level: write one of {}",
+                    LEVELS.join(", ")
+                ),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(level) {
+            return Err(refuse(
+                "log.level",
+                format!(
+                    "`{}`: {e} (write a level such as `info` or `debug`)",
+                    self.log.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// serde's wording, with a hint where it speaks Rust.
+fn explain(message: &str) -> String {
+    if message.contains("socket address") {
+        return format!("{message}: write IP:PORT, e.g. 0.0.0.0:5060");
+    }
+    match message.split_once(", expected struct ") {
+        Some((head, _)) => format!("{head}, expected a table of keys"),
+        None => message.to_string(),
+    }
+}
+
+/// 1-based line and column of a byte offset, and the line's text.
+fn position(text: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+    let snippet = text
+        .get(line_start..)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default()
+        .to_string();
+    (line, column, snippet)
+}
+
+/// The dotted key (`sip.listen`) written on the line holding `offset`: the last `[table]`
+/// header before it, and the key left of `=` on that line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = text.get(line_start..)?.lines().next().unwrap_or_default();
+    let table = before
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .and_then(|l| l.strip_prefix('['))
+        .and_then(|l| l.split(']').next())
+        .map(|t| t.trim().to_string());
+    let trimmed = line.trim();
+    if trimmed.starts_with('[') {
+        return trimmed
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .map(|t| t.trim().to_string());
+    }
+    let key = trimmed.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') {
+        return table;
+    }
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServeConfig, String> {
+        ServeConfig::parse(text, Path::new("centralino.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config, ServeConfig::default());
+        assert_eq!(config.sip.listen.to_string(), "127.0.0.1:5060");
+        assert!(config.sip.tcp);
+        assert_eq!(config.sip.max_calls, 2000);
+        assert_eq!(config.sip.answer_after_ms, 0);
+        assert!(config.sip.user_agent.starts_with("centralino/"));
+        assert_eq!(config.rtp.ports.to_string(), "20000-29999");
+        assert_eq!(config.rtp.timeout_s, 30);
+        assert_eq!(config.flows.dir, PathBuf::from("flows"));
+        assert_eq!(config.data.dir, PathBuf::from("data"));
+        assert_eq!(config.shutdown.grace_s, 30);
+        assert_eq!(config.tts.program, PathBuf::from("espeak-ng"));
+        assert_eq!(config.tts.voices.get("it").map(String::as_str), Some("it"));
+        assert_eq!(config.tts.cache_dir, None);
+        assert_eq!(config.log.level, "info");
+    }
+
+    #[test]
+    fn a_section_given_in_part_keeps_the_other_defaults() {
+        let config = parse("[sip]\nmax_calls = 5\n").unwrap();
+        assert_eq!(config.sip.max_calls, 5);
+        assert_eq!(config.sip.listen, SipSection::default().listen);
+        assert_eq!(config.rtp, RtpSection::default());
+    }
+
+    #[test]
+    fn the_example_file_sets_every_key() {
+        let text = include_str!("../../../examples/centralino.toml");
+        let config = parse(text).unwrap();
+        let expected = ServeConfig {
+            sip: SipSection {
+                listen: "0.0.0.0:5060".parse().unwrap(),
+                tcp: true,
+                max_calls: 200,
+                answer_after_ms: 0,
+                user_agent: "Comune di Perugia 075 075 075".into(),
+            },
+            rtp: RtpSection {
+                ports: PortRange {
+                    first: 20_000,
+                    last: 29_999,
+                },
+                timeout_s: 30,
+            },
+            flows: FlowsSection {
+                dir: "/srv/centralino/flows".into(),
+            },
+            data: DataSection {
+                dir: "/var/lib/centralino".into(),
+            },
+            shutdown: ShutdownSection { grace_s: 60 },
+            tts: TtsSection {
+                program: "espeak-ng".into(),
+                voices: [("en", "en-gb"), ("it", "it")]
+                    .into_iter()
+                    .map(|(l, v)| (l.to_string(), v.to_string()))
+                    .collect(),
+                cache_dir: Some("/var/cache/centralino/speech".into()),
+            },
+            log: LogSection {
+                level: "info".into(),
+            },
+        };
+        assert_eq!(config, expected);
+    }
+
+    /// docs/config.md documents every key of the example (which sets them all), and its
+    /// complete file is the example's.
+    #[test]
+    fn the_documentation_covers_every_key() {
+        let example = include_str!("../../../examples/centralino.toml");
+        let docs = include_str!("../../../docs/config.md");
+        let table: toml::Table = toml::from_str(example).unwrap();
+        for (section, keys) in &table {
+            assert!(docs.contains(&format!("## `[{section}]`")), "[{section}]");
+            for key in keys.as_table().unwrap().keys() {
+                assert!(docs.contains(&format!("| `{key}` |")), "{section}.{key}");
+            }
+        }
+        let block = docs
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        assert_eq!(parse(block).unwrap(), parse(example).unwrap());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let error = parse("[sip]\nlisten = \"127.0.0.1:5060\"\nmax_call = 3\n").unwrap_err();
+        assert!(error.contains("centralino.toml:3:1"), "{error}");
+        assert!(error.contains("`sip.max_call`"), "{error}");
+        assert!(error.contains("unknown field `max_call`"), "{error}");
+        assert!(
+            error.contains("max_calls"),
+            "the known keys are listed: {error}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_section_is_named() {
+        let error = parse("[sipp]\nlisten = \"127.0.0.1:5060\"\n").unwrap_err();
+        assert!(error.contains("`sipp`"), "{error}");
+        assert!(error.contains("unknown field `sipp`"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_port_range_is_refused() {
+        for (ports, why) in [
+            ("\"30000-20000\"", "FIRST < LAST"),
+            ("\"80-90\"", "from 1024 up"),
+            ("\"20000\"", "FIRST-LAST"),
+            ("\"20000-70000\"", "`70000` is not a port"),
+            ("20000", "invalid type"),
+        ] {
+            let error = parse(&format!("[rtp]\nports = {ports}\n")).unwrap_err();
+            assert!(error.contains("`rtp.ports`"), "{error}");
+            assert!(error.contains(why), "{ports}: {error}");
+            assert!(error.contains(":2:9:"), "{error}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_their_key() {
+        for (text, key) in [
+            ("[sip]\nlisten = \"localhost\"\n", "`sip.listen`"),
+            ("[sip]\ntcp = \"yes\"\n", "`sip.tcp`"),
+            ("[sip]\nmax_calls = 0\n", "`sip.max_calls`"),
+            ("[sip]\nmax_calls = -1\n", "`sip.max_calls`"),
+            ("[sip]\nuser_agent = \"a\\r\\nb\"\n", "`sip.user_agent`"),
+            ("[shutdown]\ngrace_s = 1.5\n", "`shutdown.grace_s`"),
+            ("[tts]\nvoices = { it = \"-rm\" }\n", "`tts.voices`"),
+            ("[log]\nlevel = \"loud\"\n", "`log.level`"),
+            ("[log]\nlevel = \"info,x=loud\"\n", "`log.level`"),
+            ("sip = 3\n", "`sip`"),
+            ("[sip\nlisten = 1\n", "centralino.toml:1:"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+}
