@@ -1,7 +1,7 @@
 //! Publishing flows while calls are live: watch, recompile off the call path, swap.
 //!
 //! ```text
-//!  notify (flows dir) ─► debounce (quiet for 150 ms) ─┐
+//!  notify (flows dir) ─► debounce (quiet for 50 ms) ─┐
 //!  SIGHUP / `centralino reload` ──────────────────────┼─► Deployment::reload (blocking thread)
 //!                                                     │     load + compile ─┬─ errors: keep the old version,
 //!                                                     │                     │          status = diagnostics
@@ -27,7 +27,7 @@ use crate::media::prompt::PromptCache;
 /// How many published versions are kept for `rollback`.
 pub const KEPT_VERSIONS: usize = 5;
 /// An editor's save-rename-write is one change when the files are quiet this long after it.
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// One published version.
 #[derive(Clone)]
