@@ -69,6 +69,9 @@ pub struct ServeArgs {
     /// Log level or tracing directives; wins over RUST_LOG and the file [default: info].
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Do not install espeak-ng when it is missing (text prompts are then silent).
+    #[arg(long)]
+    no_install: bool,
 }
 
 impl ServeArgs {
@@ -136,7 +139,12 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
 
     let tts = &settings.tts;
-    if let Err(reason) = speech_program_runs(&tts.program) {
+    let mut speech = speech_program_runs(&tts.program);
+    if speech.is_err() && tts.program == Path::new("espeak-ng") && !args.no_install {
+        install_espeak();
+        speech = speech_program_runs(&tts.program);
+    }
+    if let Err(reason) = speech {
         tracing::warn!(
             "text-to-speech unavailable ({}: {reason}): text prompts will be silent, calls are still answered (menus, DTMF, tickets); install it with `apt-get install espeak-ng`, or set tts.program",
             tts.program.display()
@@ -234,6 +242,47 @@ fn init_logging(flag: Option<&str>, file_level: &str, color: Color) -> anyhow::R
         .with_ansi(color.stderr())
         .try_init();
     Ok(())
+}
+
+/// The first run on a fresh machine: install espeak-ng with apt-get when we are
+/// root on Debian (the README's run command relies on this; `--no-install` skips it).
+fn install_espeak() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let apt = std::process::Command::new("apt-get")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !(root && apt) {
+        return;
+    }
+    tracing::info!("espeak-ng is missing: installing it with apt-get (once; --no-install to skip)");
+    let quiet = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let installed = quiet(&["update", "-q"])
+        && quiet(&[
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "espeak-ng",
+        ]);
+    if installed {
+        tracing::info!("espeak-ng installed");
+    } else {
+        tracing::warn!("installing espeak-ng failed");
+    }
 }
 
 /// Whether the text-to-speech program can be started (its exit status does not matter).
