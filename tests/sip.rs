@@ -577,3 +577,22 @@ fn a_bad_config_file_stops_serve_with_exit_2() {
     assert!(stderr.contains("FIRST < LAST"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A caller who vanishes without a BYE (no RTP any more) is hung up on once the
+/// RTP timeout passes, and the call's task ends.
+#[test]
+fn a_vanished_caller_is_hung_up_after_the_rtp_timeout() {
+    if !have_sipp() {
+        return;
+    }
+    let server = Server::start(&test_flows(), &["--rtp-timeout", "2"]);
+    let started = Instant::now();
+    assert!(server.sipp("silent_caller.xml", "100").status.success());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before the timeout ({took:?})"
+    );
+    server.wait_for("no RTP from the caller", Duration::from_secs(5));
+    server.wait_for("call ended", Duration::from_secs(5));
+}
