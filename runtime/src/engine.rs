@@ -550,15 +550,9 @@ impl Session {
     fn go(&mut self, target: Target) {
         match target {
             Target::Node(id) => self.enter(id),
-            Target::Hangup => {
-                self.say_nothing_and_hang_up("the flow hung up");
-            }
+            Target::Hangup => self.end("the flow hung up", true),
             Target::Return => self.do_return(),
         }
-    }
-
-    fn say_nothing_and_hang_up(&mut self, reason: &str) {
-        self.end(reason, true);
     }
 
     fn do_return(&mut self) {
