@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Live-call load benchmark of `centralino serve` (issue 4), on loopback only.
+#
+#   bench/load.sh caller CALLS RATE HOLD [load_caller options...]
+#       N concurrent calls from bench's own cheap caller (load_caller: SIP over UDP, the
+#       server's RTP received and measured, keep-alive RTP and RFC 4733 keys sent; see
+#       bench/src/bin/load_caller.rs), with the server's CPU and RSS sampled from /proc.
+#       e.g. bench/load.sh caller 2000 200 40 --keys 1
+#   bench/load.sh sipp CALLS RATE [PROBES]
+#       the realistic mix: sipp callers sending A-law audio both ways for ~28.5 s and
+#       pressing 1 (bench/sipp/uac_media.xml), plus PROBES (default 20) load_caller calls
+#       that measure the server's RTP as callers receive it; server CPU over the window when
+#       all calls are up (proc_window).
+#   bench/load.sh check      the benchmark flow compiles (centralino check bench/flows)
+#
+# Environment: NO_BUILD=1 skips the release build; SERVER_BIN runs another server binary
+# (A/B comparisons); NICE (e.g. -10) runs the server and the caller at that priority, so
+# that other work on a shared machine cannot starve them (say so when reporting such runs);
+# OUT_DIR (default /tmp/centralino-bench) keeps the JSON of each run; LABEL names the run;
+# RTP_PORTS (default 10000-19999: 5000 even ports) is the server's RTP range; MAX_CALLS
+# (5000); SERVER_LOG=1 keeps the server's log. The server is started here with the flows in
+# bench/flows and a fresh data directory, and stopped by its PID when the script exits; the
+# callers, sipp and the samplers are bounded by `timeout`. Results: docs/benchmarks.md,
+# "Live calls (issue 4)".
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=${SERVER_BIN:-$TARGET/release/centralino}
+CALLER=$TARGET/release/load_caller
+WINDOW=$TARGET/release/proc_window
+OUT_DIR=${OUT_DIR:-/tmp/centralino-bench}
+RTP_PORTS=${RTP_PORTS:-10000-19999}
+MAX_CALLS=${MAX_CALLS:-5000}
+mkdir -p "$OUT_DIR"
+
+mode=${1:-}
+shift || true
+case "$mode" in
+  caller|sipp|check) ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+esac
+
+if [[ -z "${NO_BUILD:-}" ]]; then
+  timeout 1200 cargo build --release -q -p centralino -p centralino-bench
+fi
+
+if [[ "$mode" == check ]]; then
+  exec "$BIN" check bench/flows
+fi
+
+# Each call is a UDP socket on both sides; sipp needs more.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+tmp=$(mktemp -d /tmp/centralino-load.XXXXXX)
+SERVER_PID=
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ -n "${SERVER_LOG:-}" && -f "$tmp/server.log" ]]; then
+    cp "$tmp/server.log" "$OUT_DIR/server-$(date +%H%M%S).log"
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_server() {
+  SIP_PORT=$(free_port)
+  # --rtp-timeout 120: the cheap caller sends only a keep-alive every 5 s (it would do with
+  # the default 30 s too); --grace 2: stop quickly at the end.
+  nice -n "${NICE:-0}" "$BIN" serve --flows bench/flows --data "$tmp/data" --listen "127.0.0.1:$SIP_PORT" \
+    --no-tcp --rtp-ports "$RTP_PORTS" --max-calls "$MAX_CALLS" --rtp-timeout 120 --grace 2 \
+    2>"$tmp/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 300); do
+    if grep -q "SIP listening" "$tmp/server.log" 2>/dev/null; then
+      break
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  grep -q "SIP listening" "$tmp/server.log" || { echo "the server did not start" >&2; exit 1; }
+  # Warm-up: the text prompts are rendered (espeak-ng) the first time a call plays them; three
+  # calls pressing 1, 2 and 3 render every prompt a measured call hears, so the runs measure
+  # the steady state, not the first rendering.
+  local warm=()
+  for key in 1 2 3; do
+    timeout 30 "$CALLER" --target "127.0.0.1:$SIP_PORT" --calls 1 --hold 6 --keys "$key" \
+      --key-delay-ms 4000 --label warm-up >/dev/null 2>&1 &
+    warm+=($!)
+  done
+  wait "${warm[@]}" || true
+  sleep 1
+}
+
+stamp=$(date +%Y%m%d-%H%M%S)
+
+case "$mode" in
+  caller)
+    calls=${1:?CALLS}; rate=${2:?RATE}; hold=${3:?HOLD}; shift 3
+    label=${LABEL:-caller-$calls-$rate-$hold}
+    start_server
+    bound=$(python3 -c "print(int($calls/$rate + $hold + 60))")
+    out="$OUT_DIR/$label-$stamp.json"
+    timeout "$bound" nice -n "${NICE:-0}" "$CALLER" --target "127.0.0.1:$SIP_PORT" --number 100 --calls "$calls" \
+      --rate "$rate" --hold "$hold" --server-pid "$SERVER_PID" --label "$label" "$@" >"$out"
+    echo "$out"
+    jq -r '[.label, "load", .load_average.start, .load_average.end,
+            "SER", .sip.session_establishment_ratio, "failed", (.sip.failures|tostring),
+            "setup_p50_p95_p99_ms", .sip.invite_to_200_ms.p50, .sip.invite_to_200_ms.p95, .sip.invite_to_200_ms.p99,
+            "srd_p50_p95", .sip.session_request_delay_ms.p50, .sip.session_request_delay_ms.p95,
+            "late20", .media.late_over_20ms, "late5", .media.late_over_5ms, "of", .media.packets,
+            "lateness_p99_max_ms", .media.lateness_ms.p99, .media.lateness_ms.max,
+            "jitter_p50_p95_ms", .media.jitter_ms_end_of_call.p50, .media.jitter_ms_end_of_call.p95,
+            "gaps", .media.sequence_gaps, "skipped", .media.frames_skipped_by_sender,
+            "cpu_us_per_call_s_steady_whole", .server.steady.cpu_us_per_call_second, .server.whole_run.cpu_us_per_call_second,
+            "cores", .server.steady.cores, "rss_kib_per_call", .server.rss_per_call_kib,
+            "fds_per_call", .server.fds_per_call, "udp_rcvbuf_errors", .udp_counters.rcvbuf_errors]
+           | map(tostring) | join(" ")' "$out"
+    ;;
+  sipp)
+    calls=${1:?CALLS}; rate=${2:?RATE}; probes=${3:-20}
+    label=${LABEL:-sipp-$calls-$rate}
+    start_server
+    baseline=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+    ramp=$(python3 -c "print($calls/$rate)")
+    # The scenario holds each call ~28.5 s after the answer: all calls are up from the end of
+    # the ramp to ~28 s after the start; the window leaves 2 s after the ramp and 1.5 s before.
+    after=$(python3 -c "print($ramp + 2.5)")
+    window=$(python3 -c "print(max(1.0, 27.0 - $ramp - 2.5))")
+    sipp_port=$(free_port); media_port=$(free_port)
+    (cd "$tmp" && timeout 120 sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/bench/sipp/uac_media.xml" \
+        -s 100 -r "$rate" -l "$calls" -m "$calls" -i 127.0.0.1 -p "$sipp_port" \
+        -mi 127.0.0.1 -mp "$media_port" -nostdin -timeout 100s -trace_stat -stf sipp_stat.csv \
+        -trace_rtt -rtt_freq 1 -trace_err >"$tmp/sipp.out" 2>&1; echo $? >"$tmp/sipp.rc") &
+    sipp_job=$!
+    probe_out="$OUT_DIR/$label-probes-$stamp.json"
+    probe_rate=$(python3 -c "print(max(1.0, $probes/max($ramp, 1.0)))")
+    timeout 120 "$CALLER" --target "127.0.0.1:$SIP_PORT" --number 100 --calls "$probes" \
+      --rate "$probe_rate" --hold 26 --keys 1 --label "$label-probes" >"$probe_out" &
+    probe_job=$!
+    window_out="$OUT_DIR/$label-server-$stamp.json"
+    timeout 120 "$WINDOW" --pid "$SERVER_PID" --after "$after" --window "$window" \
+      --calls "$((calls + probes))" --baseline-rss-kib "$baseline" >"$window_out"
+    wait "$probe_job" || true
+    wait "$sipp_job" || true
+    rc=$(cat "$tmp/sipp.rc" 2>/dev/null || echo "?")
+    stat=$(ls "$tmp"/*_rtt.csv 2>/dev/null | head -1 || true)
+    sipp_csv="$tmp/sipp_stat.csv"
+    summary=$(python3 - "$sipp_csv" "${stat:-}" <<'EOF'
+import csv, sys
+stat, rtt = sys.argv[1], sys.argv[2]
+rows = list(csv.reader(open(stat), delimiter=';'))
+head, last = rows[0], rows[-1]
+get = lambda name: last[head.index(name)] if name in head else '?'
+out = {k: get(k) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)",
+                             "FailedCallRejected(C)", "FailedMaxUDPRetrans(C)", "FailedUnexpectedMessage(C)",
+                             "Retransmissions(C)", "DeadCallMsgs(C)")}
+times = []
+if rtt:
+    for row in csv.reader(open(rtt), delimiter=';'):
+        try:
+            times.append(float(row[1]))
+        except (ValueError, IndexError):
+            pass
+times.sort()
+pct = lambda p: times[max(0, min(len(times) - 1, -(-len(times) * p // 100) - 1))] if times else None
+out.update(rtd_count=len(times), invite_to_200_p50_ms=pct(50), invite_to_200_p95_ms=pct(95), invite_to_200_p99_ms=pct(99))
+print(" ".join(f"{k}={v}" for k, v in out.items()))
+EOF
+)
+    cp "$sipp_csv" "$OUT_DIR/$label-sipp-stat-$stamp.csv" 2>/dev/null || true
+    echo "sipp exit=$rc $summary"
+    jq -r '["server", "load", .load_average.start, .load_average.end, "window_s", .window.window_s,
+            "cpu_us_per_call_s", .window.cpu_us_per_call_second, "cores", .window.cores,
+            "rss_kib_per_call", .rss_per_call_kib, "peak_fds", .peak_fds] | map(tostring) | join(" ")' "$window_out"
+    jq -r '["probes", "SER", .sip.session_establishment_ratio, "failed", (.sip.failures|tostring),
+            "late20", .media.late_over_20ms, "late5", .media.late_over_5ms, "of", .media.packets,
+            "lateness_p99_max_ms", .media.lateness_ms.p99, .media.lateness_ms.max,
+            "jitter_p50_p95_ms", .media.jitter_ms_end_of_call.p50, .media.jitter_ms_end_of_call.p95,
+            "gaps", .media.sequence_gaps] | map(tostring) | join(" ")' "$probe_out"
+    ;;
+  *)
+    sed -n '2,24p' "$0" >&2
+    exit 2
+    ;;
+esac
