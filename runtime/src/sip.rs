@@ -268,6 +268,17 @@ pub async fn serve(
 /// How long calls ended by the server may take to hang up (BYE and its answer) at shutdown.
 const HANG_UP_TIME: Duration = Duration::from_secs(5);
 
+/// 503 Service Unavailable, with when to try again.
+async fn unavailable(tx: &mut Transaction, retry_after_s: u32) {
+    let _ = tx
+        .reply_with(
+            StatusCode::ServiceUnavailable,
+            vec![Header::RetryAfter(retry_after_s.to_string().into())],
+            None,
+        )
+        .await;
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -321,23 +332,11 @@ impl Server {
 
     async fn on_invite(&mut self, mut tx: Transaction) {
         if self.draining {
-            let _ = tx
-                .reply_with(
-                    StatusCode::ServiceUnavailable,
-                    vec![Header::RetryAfter("30".into())],
-                    None,
-                )
-                .await;
+            unavailable(&mut tx, 30).await;
             return;
         }
         if self.live.len() >= self.config.max_calls {
-            let _ = tx
-                .reply_with(
-                    StatusCode::ServiceUnavailable,
-                    vec![Header::RetryAfter("5".into())],
-                    None,
-                )
-                .await;
+            unavailable(&mut tx, 5).await;
             return;
         }
         let Some(program) = self.services.current_program() else {
@@ -372,13 +371,7 @@ impl Server {
         };
         let Some(socket) = self.ports.bind() else {
             warn!("no free RTP port: 503");
-            let _ = tx
-                .reply_with(
-                    StatusCode::ServiceUnavailable,
-                    vec![Header::RetryAfter("5".into())],
-                    None,
-                )
-                .await;
+            unavailable(&mut tx, 5).await;
             return;
         };
         let caller = tx
