@@ -126,17 +126,33 @@ struct PortPool {
 impl PortPool {
     /// Bind a socket on the next free even port.
     fn bind(&self) -> Option<UdpSocket> {
-        let span = u32::from(self.last.saturating_sub(self.first)) + 1;
-        for _ in 0..span.div_ceil(2) {
-            let offset = self.next.fetch_add(2, Ordering::Relaxed);
-            let port = self.first + offset % (self.last.saturating_sub(self.first).max(1));
-            let port = port & !1;
+        let count = even_port_count(self.first, self.last);
+        for _ in 0..count {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let port = nth_even_port(self.first, self.last, n)?;
             if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.ip, port)) {
                 return Some(socket);
             }
         }
         None
     }
+}
+
+/// How many even ports (RTP's, by RFC 3550 convention) lie in `first..=last`.
+fn even_port_count(first: u16, last: u16) -> u16 {
+    let low = first.saturating_add(first % 2);
+    let high = last - last % 2;
+    if low > high { 0 } else { (high - low) / 2 + 1 }
+}
+
+/// The `n`-th even port of `first..=last`, going round: never outside the range.
+fn nth_even_port(first: u16, last: u16, n: u16) -> Option<u16> {
+    let count = even_port_count(first, last);
+    if count == 0 {
+        return None;
+    }
+    let low = first.saturating_add(first % 2);
+    Some(low + 2 * (n % count))
 }
 
 struct LiveCall {
@@ -477,5 +493,44 @@ impl Server {
         if let Some(call) = self.live.get(&key) {
             let _ = call.signals.send(signal);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{even_port_count, nth_even_port};
+
+    #[test]
+    fn rtp_ports_stay_inside_the_configured_range_and_are_even() {
+        for (first, last) in [
+            (20_000, 29_999),
+            (10_001, 10_009),
+            (1025, 1026),
+            (4000, 4001),
+        ] {
+            let count = even_port_count(first, last);
+            assert!(count > 0, "{first}-{last}");
+            let ports: Vec<u16> = (0..count * 2)
+                .map(|n| nth_even_port(first, last, n).unwrap())
+                .collect();
+            for port in &ports {
+                assert!(
+                    (first..=last).contains(port),
+                    "{port} outside {first}-{last}"
+                );
+                assert_eq!(port % 2, 0, "{port} is odd");
+            }
+            // Every even port is handed out once per round, then the pool goes round.
+            let round: std::collections::BTreeSet<u16> =
+                ports.iter().take(usize::from(count)).copied().collect();
+            assert_eq!(round.len(), usize::from(count));
+            assert_eq!(ports[usize::from(count)], ports[0]);
+        }
+        assert_eq!(even_port_count(10_001, 10_009), 4); // 10002, 10004, 10006, 10008
+        assert_eq!(nth_even_port(10_001, 10_009, 0), Some(10_002));
+        assert_eq!(even_port_count(20_000, 29_999), 5_000);
+        assert_eq!(even_port_count(65_533, 65_535), 1);
+        assert_eq!(even_port_count(3, 3), 0);
+        assert_eq!(nth_even_port(3, 3, 0), None);
     }
 }
