@@ -23,7 +23,7 @@ pub use speech::{MAX_TEXT_CHARS, SpeechCommand, cached_path, valid_voice};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -206,6 +206,8 @@ pub struct PromptCache {
     loads: AtomicU64,
     hits: AtomicU64,
     evictions: AtomicU64,
+    /// Whether a call already reported that text-to-speech is unavailable.
+    speech_unavailable_reported: AtomicBool,
 }
 
 impl std::fmt::Debug for PromptCache {
@@ -225,6 +227,19 @@ impl PromptCache {
             loads: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            speech_unavailable_reported: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a prompt skipped for `error` is worth a warning: every error is, but for a
+    /// missing text-to-speech program, which is the same news for every call and is warned
+    /// about once per process.
+    pub fn first_report(&self, error: &PromptError) -> bool {
+        match error {
+            PromptError::SpeechUnavailable { .. } => !self
+                .speech_unavailable_reported
+                .swap(true, Ordering::Relaxed),
+            _ => true,
         }
     }
 

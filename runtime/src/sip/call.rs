@@ -30,7 +30,7 @@ use crate::effects;
 use crate::engine::{CallInfo, Command, Event, Id, Media, Program, Session, TransferOutcome};
 use crate::media::codec::Codec;
 use crate::media::dtmf::{InbandDetector, Rfc4733Receiver, parse_info_body};
-use crate::media::prompt::EncodedPrompt;
+use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::rtp::{self, Pacer, RtpStream};
 use crate::media::wav::Recorder;
 use crate::media::{FRAME_MS, FRAME_SAMPLES};
@@ -76,7 +76,7 @@ struct Queued {
 enum Job {
     Loaded {
         playback: Id,
-        prompt: Result<Arc<EncodedPrompt>, String>,
+        prompt: Result<Arc<EncodedPrompt>, PromptError>,
     },
     Event(Event),
     Done,
@@ -447,7 +447,11 @@ impl Call {
                     }
                 }
                 Err(e) => {
-                    warn!(call = %self.call_id(), error = %e, "prompt skipped");
+                    if self.services.prompts.first_report(&e) {
+                        warn!(call = %self.call_id(), error = %e, "prompt skipped");
+                    } else {
+                        debug!(call = %self.call_id(), error = %e, "prompt skipped");
+                    }
                     self.queue.retain(|q| q.playback != playback);
                     let commands = self.session.step(Event::PlaybackFinished {
                         playback,
@@ -572,7 +576,7 @@ impl Call {
         let prompts = self.services.prompts.clone();
         self.jobs.spawn_blocking(move || Job::Loaded {
             playback,
-            prompt: prompts.get_or_load(&media).map_err(|e| e.to_string()),
+            prompt: prompts.get_or_load(&media),
         });
     }
 
