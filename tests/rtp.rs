@@ -22,11 +22,12 @@
 //! Every test starts its own server on free ports and stops it by PID, also on failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -40,160 +41,11 @@ use centralino_runtime::media::prompt::{
 };
 use centralino_runtime::media::rtp;
 use centralino_runtime::media::{FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+use support::{Server, test_flows};
 
-const BIN: &str = env!("CARGO_BIN_EXE_centralino");
 const FRAME: Duration = Duration::from_millis(FRAME_MS as u64);
 /// The dynamic payload type the test offers for telephone-event.
 const EVENT_PT: u8 = 101;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn test_flows() -> PathBuf {
-    repo().join("tests/sip/flows")
-}
-
-// ------------------------------------------------------------------ the server (as tests/sip.rs)
-
-/// A port free for both UDP and TCP on loopback, from a pseudo-random start.
-fn free_port() -> u16 {
-    let seed = u64::from(std::process::id()) * 7919
-        + u64::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos(),
-        );
-    for i in 0..2000u64 {
-        let port = 20_000 + ((seed + i * 104_729) % 40_000) as u16;
-        let port = port & !1;
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port)).is_ok()
-        {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-/// A running `centralino serve`, stopped (by PID) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    data: tempfile::TempDir,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(flows: &Path, extra: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let rtp = free_port();
-        let mut child = Command::new(BIN)
-            .current_dir(repo())
-            .args(["serve", "--flows"])
-            .arg(flows)
-            .arg("--data")
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 200)])
-            .args(extra)
-            .env("RUST_LOG", "info,rsipstack=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let server = Server {
-            child,
-            port,
-            data,
-            log,
-        };
-        server.wait_for("SIP listening", Duration::from_secs(30));
-        server
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn wait_for(&self, text: &str, limit: Duration) {
-        let start = Instant::now();
-        while !self.log().contains(text) {
-            assert!(
-                start.elapsed() < limit,
-                "server never logged `{text}`:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGTERM, then wait for a clean exit (the store is released).
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                let _ = self.child.kill();
-                return self.child.wait().unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn tickets(&self) -> Vec<serde_json::Value> {
-        let out = Command::new(BIN)
-            .args(["tickets", "list", "--json", "--data"])
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Array(items)) => items,
-            _ => text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().unwrap().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 // ------------------------------------------------------------------ SIP by hand
 

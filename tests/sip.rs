@@ -7,206 +7,14 @@
 //! `scripts/test`); without it they say so and pass nothing off as done.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_centralino");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have_sipp() -> bool {
-    let found = Command::new("sipp").arg("-v").output().is_ok();
-    if !found {
-        eprintln!("sipp is not installed (apt-get install sip-tester): SIP tests cannot run");
-    }
-    found
-}
-
-/// A port free for both UDP and TCP on loopback, from a pseudo-random start.
-fn free_port() -> u16 {
-    let seed = std::process::id() as u64 * 7919
-        + Instant::now().elapsed().as_nanos() as u64
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64;
-    for i in 0..2000u64 {
-        let port = 20_000 + ((seed + i * 104_729) % 40_000) as u16;
-        let port = port & !1;
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port)).is_ok()
-        {
-            return port;
-        }
-    }
-    panic!("no free port");
-}
-
-/// A running `centralino serve`, stopped (by PID) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    data: tempfile::TempDir,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(flows: &Path, extra: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let rtp = free_port();
-        let mut child = Command::new(BIN)
-            .current_dir(repo())
-            .args(["serve", "--flows"])
-            .arg(flows)
-            .arg("--data")
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 200)])
-            .args(extra)
-            .env("RUST_LOG", "info,rsipstack=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let server = Server {
-            child,
-            port,
-            data,
-            log,
-        };
-        server.wait_for("SIP listening", Duration::from_secs(30));
-        server
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn wait_for(&self, text: &str, limit: Duration) {
-        let start = Instant::now();
-        while !self.log().contains(text) {
-            assert!(
-                start.elapsed() < limit,
-                "server never logged `{text}`:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGTERM, then wait for a clean exit (the store is released).
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                let _ = self.child.kill();
-                return self.child.wait().unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Run one sipp scenario against this server.
-    fn sipp(&self, scenario: &str, service: &str) -> Output {
-        self.sipp_within(scenario, service, 60)
-    }
-
-    /// Run one sipp scenario, which sipp gives up after `seconds`.
-    fn sipp_within(&self, scenario: &str, service: &str, seconds: u64) -> Output {
-        let dir = tempfile::tempdir().unwrap();
-        let local = free_port();
-        let media = free_port();
-        let output = Command::new("timeout")
-            .arg((seconds + 30).to_string())
-            .arg("sipp")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("-sf")
-            .arg(repo().join("tests/sipp").join(scenario))
-            .args(["-s", service, "-m", "1", "-l", "1", "-i", "127.0.0.1"])
-            .args(["-p", &local.to_string()])
-            .args(["-mi", "127.0.0.1", "-mp", &media.to_string()])
-            .args(["-nostdin", "-timeout", &format!("{seconds}s"), "-trace_err"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        if !output.status.success() {
-            let errors: String = std::fs::read_dir(dir.path())
-                .unwrap()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with("errors.log"))
-                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-                .collect();
-            eprintln!(
-                "sipp {scenario} failed:\n{}\n{errors}",
-                String::from_utf8_lossy(&output.stdout)
-            );
-        }
-        output
-    }
-
-    fn tickets(&self) -> Vec<serde_json::Value> {
-        let out = Command::new(BIN)
-            .args(["tickets", "list", "--json", "--data"])
-            .arg(self.data.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Array(items)) => items,
-            _ => text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.alive() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn test_flows() -> PathBuf {
-    repo().join("tests/sip/flows")
-}
+use support::{BIN, Server, have_sipp, repo, test_flows};
 
 #[test]
 fn rfc4733_dtmf_navigates_the_menu_to_a_ticket() {
@@ -397,25 +205,6 @@ fn perugia_call_reports_a_pothole() {
     );
 }
 
-/// SIGTERM, without waiting for the exit (`Server::stop` waits).
-fn sigterm(server: &Server) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status();
-}
-
-/// The exit status, if the server exits within `limit`.
-fn wait_for_exit(server: &mut Server, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 /// With `--max-calls 1`, a second caller is turned away with 503 and Retry-After while the
 /// first is on the line; the first call goes on and ends normally.
 #[test]
@@ -454,7 +243,7 @@ fn sigterm_lets_the_live_call_finish_then_exits() {
             (output, Instant::now())
         });
         server.wait_for("call accepted", Duration::from_secs(10));
-        sigterm(&server);
+        server.signal("TERM");
         server.wait_for("new calls get 503", Duration::from_secs(5));
         let busy = server.sipp("busy_503.xml", "100");
         assert!(
@@ -466,7 +255,8 @@ fn sigterm_lets_the_live_call_finish_then_exits() {
         assert!(held.status.success(), "the live call:\n{}", server.log());
         ended
     });
-    let status = wait_for_exit(&mut server, Duration::from_secs(10))
+    let status = server
+        .wait_exit(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("still running after the call ended:\n{}", server.log()));
     assert!(status.success(), "{status}:\n{}", server.log());
     let after = call_ended.elapsed();
@@ -492,13 +282,14 @@ fn after_the_grace_period_the_server_hangs_up() {
     let signalled = std::thread::scope(|scope| {
         let call = scope.spawn(|| server.sipp("ended_by_server.xml", "100"));
         server.wait_for("call accepted", Duration::from_secs(10));
-        sigterm(&server);
+        server.signal("TERM");
         let signalled = Instant::now();
         let call = call.join().unwrap();
         assert!(call.status.success(), "the server's BYE:\n{}", server.log());
         signalled
     });
-    let status = wait_for_exit(&mut server, Duration::from_secs(10))
+    let status = server
+        .wait_exit(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("still running:\n{}", server.log()));
     assert!(status.success(), "{status}:\n{}", server.log());
     let took = signalled.elapsed();
@@ -525,7 +316,8 @@ fn options_outside_a_dialog_gets_200_with_allow() {
 }
 
 /// No espeak-ng (here: `tts.program` names a missing file, through the config file): one
-/// WARN line at startup, and a call still goes through the menu by DTMF to a ticket.
+/// WARN line at startup, one for the first skipped prompt, and a call still goes through the
+/// menu by DTMF to a ticket.
 #[test]
 fn without_text_to_speech_calls_still_reach_a_ticket() {
     if !have_sipp() {
@@ -553,6 +345,13 @@ fn without_text_to_speech_calls_still_reach_a_ticket() {
     server.wait_for("the flow hung up", Duration::from_secs(10));
     assert!(server.stop().success(), "{}", server.log());
     assert_eq!(server.tickets().len(), 1);
+    // The call skipped several spoken prompts; the log says so once, not per prompt.
+    let log = server.log();
+    let skipped = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("prompt skipped"))
+        .count();
+    assert_eq!(skipped, 1, "one warning for the skipped prompts:\n{log}");
 }
 
 /// A configuration the server cannot use stops it before it listens: exit 2, and the
