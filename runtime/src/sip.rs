@@ -14,6 +14,7 @@
 //! server, and each call has a child `CancellationToken`.
 
 pub mod call;
+pub mod media_loop;
 pub mod screen;
 pub mod sdp;
 
@@ -97,6 +98,8 @@ pub struct Services {
     pub program: Arc<std::sync::RwLock<Arc<Program>>>,
     pub store: Arc<dyn Store>,
     pub prompts: Arc<PromptCache>,
+    /// The media threads that pace every call's RTP.
+    pub media: Arc<media_loop::MediaLoops>,
     /// Recordings are written under `data_dir/recordings`.
     pub data_dir: PathBuf,
 }

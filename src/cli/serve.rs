@@ -25,6 +25,7 @@ use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
 use centralino_runtime::reload::Deployment;
+use centralino_runtime::sip::media_loop::MediaLoops;
 use centralino_runtime::sip::{self, Services, SipConfig};
 use centralino_runtime::store::{SledStore, StoreConfig};
 use clap::Args;
@@ -168,6 +169,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         program: deployment.current(),
         store: Arc::new(store),
         prompts,
+        media: Arc::new(MediaLoops::per_core().context("cannot start the media threads")?),
         data_dir: data.clone(),
     };
     let control_socket = centralino_runtime::control::socket_path(data);

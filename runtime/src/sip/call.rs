@@ -1,16 +1,17 @@
-//! One live call: the engine session, its RTP stream and its signalling, in one owned task.
+//! One live call: the engine session and its signalling, in one owned task; its RTP stream is a
+//! leg on a media thread (`media_loop`).
 //!
 //! ```text
-//!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ─┐
-//!   RTP in (DTMF, audio) ───────────────────────────┼─► Call::run ─► Session::step ─► commands
-//!   pacer deadline (every 20 ms) ─► next frame out ─┤                 │
-//!   finished blocking jobs (prompts, store) ────────┘                 └─► play / timers / store / BYE
+//!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ──┐
+//!   MediaEvent (prompt finished, digit, audio) ──────┼─► Call::run ─► Session::step ─► commands
+//!   engine timers ───────────────────────────────────┤                 │
+//!   finished blocking jobs (prompts, store) ─────────┘                 └─► leg / timers / store / BYE
 //! ```
 //!
-//! Frames leave on absolute deadlines (anchor + k·20 ms) so the stream never
-//! drifts; RTP is accepted only from the address the caller's SDP gave.
+//! The task sleeps between events: frames leave from the media thread on absolute deadlines,
+//! and RTP is accepted only from the address the caller's SDP gave.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,22 +19,19 @@ use std::time::{Duration, Instant};
 use rsipstack::dialog::dialog::TransactionHandle;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, Request, StatusCode};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
+use super::media_loop::{Leg, LegCommand, LegHandle, MediaEvent};
 use super::sdp::{self, Negotiated};
 use crate::effects;
 use crate::engine::{CallInfo, Command, Event, Id, Media, Program, Session, TransferOutcome};
-use crate::media::codec::Codec;
-use crate::media::dtmf::{InbandDetector, Rfc4733Receiver, parse_info_body};
+use crate::media::dtmf::parse_info_body;
 use crate::media::prompt::{EncodedPrompt, PromptError};
-use crate::media::rtp::{self, Pacer, RtpStream};
 use crate::media::wav::Recorder;
-use crate::media::{FRAME_MS, FRAME_SAMPLES};
 use crate::store::{CallRecord, Recording, SCHEMA_VERSION, StepRecord};
 
 /// What the server tells a call about its signalling.
@@ -65,13 +63,6 @@ pub struct CallSetup {
     pub token: CancellationToken,
 }
 
-/// A prompt waiting or playing.
-struct Queued {
-    playback: Id,
-    frames: Option<Arc<EncodedPrompt>>,
-    position: usize,
-}
-
 /// Work done off the media loop.
 enum Job {
     Loaded {
@@ -94,18 +85,15 @@ pub struct Call {
     program: Arc<Program>,
     services: Services,
     session: Session,
-    socket: UdpSocket,
     local: SocketAddr,
     negotiated: Negotiated,
-    codec: Codec,
-    rtp: RtpStream,
-    dtmf: Option<Rfc4733Receiver>,
-    inband: InbandDetector,
-    queue: VecDeque<Queued>,
+    media: LegHandle,
+    media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// Prompts given to the leg that have not finished (nor been dropped).
+    playing: BTreeSet<Id>,
     timers: BTreeMap<Id, Instant>,
     jobs: JoinSet<Job>,
     recording: Option<ActiveRecording>,
-    rtp_timeout: Duration,
     answer_delay: Duration,
     answer_at: Option<Instant>,
     token: CancellationToken,
@@ -114,7 +102,6 @@ pub struct Call {
     started: bool,
     hanging_up: bool,
     ended: bool,
-    last_rtp_in: Instant,
     steps: u32,
     started_at: jiff::Timestamp,
     outcome: Option<String>,
@@ -126,10 +113,15 @@ fn now() -> jiff::Timestamp {
 
 impl Call {
     pub fn new(setup: CallSetup) -> std::io::Result<Call> {
-        setup.socket.set_nonblocking(true)?;
         let local = setup.socket.local_addr()?;
-        let socket = UdpSocket::from_std(setup.socket)?;
-        let codec = setup.negotiated.codec;
+        let (events, media_events) = mpsc::unbounded_channel();
+        let leg = Leg::new(
+            setup.socket,
+            setup.negotiated.clone(),
+            setup.rtp_timeout,
+            events,
+        )?;
+        let media = setup.services.media.add(leg);
         let call_info = CallInfo {
             call_id: setup.dialog.id().call_id.clone(),
             caller: setup.caller,
@@ -142,18 +134,14 @@ impl Call {
             program: setup.program,
             services: setup.services,
             session,
-            socket,
             local,
-            dtmf: setup.negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
             negotiated: setup.negotiated,
-            codec,
-            rtp: RtpStream::random(codec.payload_type()),
-            inband: InbandDetector::default(),
-            queue: VecDeque::new(),
+            media,
+            media_events,
+            playing: BTreeSet::new(),
             timers: BTreeMap::new(),
             jobs: JoinSet::new(),
             recording: None,
-            rtp_timeout: setup.rtp_timeout,
             answer_delay: setup.answer_delay,
             answer_at: None,
             token: setup.token,
@@ -162,7 +150,6 @@ impl Call {
             started: false,
             hanging_up: false,
             ended: false,
-            last_rtp_in: Instant::now(),
             steps: 0,
             started_at: now(),
             outcome: None,
@@ -175,10 +162,11 @@ impl Call {
 
     /// Run until the call ends; then the server forgets it.
     pub async fn run(mut self, mut signals: mpsc::UnboundedReceiver<CallSignal>) {
-        let mut pacer = Pacer::new(Instant::now());
-        let mut buf = vec![0u8; 2048];
-        let mut packet = [0u8; rtp::G711_PACKET_LEN];
         while !self.ended {
+            if self.hanging_up && self.playing.is_empty() {
+                let _ = self.dialog.bye().await;
+                break;
+            }
             let timer_deadline = self.timers.values().min().copied();
             tokio::select! {
                 () = self.token.cancelled() => {
@@ -189,47 +177,24 @@ impl Call {
                     break;
                 }
                 signal = signals.recv() => match signal {
-                    Some(signal) => {
-                        let was_started = self.started;
-                        self.on_signal(signal).await;
-                        if self.started && !was_started {
-                            // The grid starts with the media (the ACK), not with the INVITE:
-                            // frames "due" in between would leave back to back.
-                            pacer = Pacer::new(Instant::now());
-                        }
-                    }
+                    Some(signal) => self.on_signal(signal).await,
                     None => break,
                 },
-                () = tokio::time::sleep_until(pacer.next_deadline().into()), if self.started => {
-                    let due = pacer.poll(Instant::now());
-                    if due.skipped > 0 {
-                        self.rtp.skip_frames(due.skipped);
-                    }
-                    for _ in due.to_send() {
-                        self.send_frame(&mut packet).await;
-                    }
-                    if self.last_rtp_in.elapsed() > self.rtp_timeout && !self.negotiated.on_hold {
+                event = self.media_events.recv() => match event {
+                    Some(MediaEvent::Silent) => {
                         warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
                         let commands = self.session.step(Event::Hangup { at: now() });
                         self.execute(commands);
                         let _ = self.dialog.bye().await;
                         break;
                     }
-                    if self.hanging_up && self.queue.is_empty() {
-                        let _ = self.dialog.bye().await;
-                        break;
-                    }
-                }
+                    Some(event) => self.on_media(event),
+                    None => break,
+                },
                 () = sleep_until(timer_deadline) => self.fire_timers(),
                 () = sleep_until(self.answer_at) => {
                     self.answer_at = None;
                     self.answer();
-                }
-                received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((len, from)) = received {
-                        let datagram = buf.get(..len).unwrap_or_default().to_vec();
-                        self.on_rtp(&datagram, from);
-                    }
                 }
                 Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => {
                     if let Ok(job) = done {
@@ -256,8 +221,7 @@ impl Call {
                 if !self.started {
                     self.started = true;
                     info!(call = %self.call_id(), version = %self.program.version(), "call answered");
-                    self.last_rtp_in = Instant::now();
-                    self.rtp.start_talk_spurt();
+                    self.media.send(LegCommand::Start);
                     let commands = self.session.step(Event::Started { at: now() });
                     self.execute(commands);
                 }
@@ -285,7 +249,8 @@ impl Call {
             CallSignal::Reinvite(request, handle) => match sdp::negotiate(&request.body) {
                 Ok(negotiated) => {
                     self.sdp_version += 1;
-                    self.codec = negotiated.codec;
+                    self.media
+                        .send(LegCommand::Renegotiated(negotiated.clone()));
                     self.negotiated = negotiated;
                     let body = sdp::answer(
                         self.local,
@@ -331,82 +296,28 @@ impl Call {
         }
     }
 
-    async fn send_frame(&mut self, packet: &mut [u8]) {
-        if self.negotiated.on_hold {
-            return;
-        }
-        let silence = [self.codec.silence(); FRAME_SAMPLES];
-        let mut finished = None;
-        let frame: &[u8] = match self.queue.front_mut() {
-            Some(Queued {
-                frames: Some(prompt),
-                position,
-                playback,
-            }) => {
-                let frames = prompt.frames(self.codec);
-                match frames.get(*position) {
-                    Some(frame) => {
-                        *position += 1;
-                        if *position >= frames.len() {
-                            finished = Some(*playback);
-                        }
-                        frame
-                    }
-                    None => {
-                        finished = Some(*playback);
-                        &silence
+    fn on_media(&mut self, event: MediaEvent) {
+        match event {
+            MediaEvent::Finished(playback) => {
+                if self.playing.remove(&playback) {
+                    let commands = self.session.step(Event::PlaybackFinished {
+                        playback,
+                        at: now(),
+                    });
+                    self.execute(commands);
+                }
+            }
+            MediaEvent::Digit(digit) => self.digit(digit),
+            MediaEvent::Audio(pcm) => {
+                if let Some(recording) = self.recording.as_mut() {
+                    let _ = recording.recorder.write_pcm(&pcm);
+                    if recording.recorder.is_full() {
+                        self.finish_recording();
                     }
                 }
             }
-            _ => &silence,
-        };
-        let frame = frame.to_vec();
-        if let Ok(len) = self.rtp.next_packet(&frame, packet)
-            && let Some(bytes) = packet.get(..len)
-        {
-            let _ = self.socket.send_to(bytes, self.negotiated.remote).await;
-        }
-        if let Some(playback) = finished {
-            self.queue.pop_front();
-            let commands = self.session.step(Event::PlaybackFinished {
-                playback,
-                at: now(),
-            });
-            self.execute(commands);
-        }
-    }
-
-    fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr) {
-        // Against RTP bleed: only the address negotiated in SDP.
-        if from != self.negotiated.remote {
-            return;
-        }
-        let Ok(packet) = rtp::parse(datagram) else {
-            return;
-        };
-        self.last_rtp_in = Instant::now();
-        if let Some(receiver) = self.dtmf.as_mut()
-            && packet.payload_type == receiver.payload_type()
-        {
-            if let Some(digit) = receiver.push(&packet, Instant::now()) {
-                self.digit(digit);
-            }
-            return;
-        }
-        let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
-            return;
-        };
-        let pcm = codec.decode_to_vec(packet.payload);
-        let mut digits = Vec::new();
-        self.inband.push(&pcm, &mut digits);
-        if let Some(recording) = self.recording.as_mut() {
-            let _ = recording.recorder.write_pcm(&pcm);
-            if recording.recorder.is_full() {
-                self.finish_recording();
-            }
-        }
-        for digit in digits {
-            self.digit(digit);
+            // Handled by the run loop (it ends the call).
+            MediaEvent::Silent => {}
         }
     }
 
@@ -442,8 +353,8 @@ impl Call {
         match job {
             Job::Loaded { playback, prompt } => match prompt {
                 Ok(frames) => {
-                    if let Some(q) = self.queue.iter_mut().find(|q| q.playback == playback) {
-                        q.frames = Some(frames);
+                    if self.playing.contains(&playback) {
+                        self.media.send(LegCommand::Loaded(playback, frames));
                     }
                 }
                 Err(e) => {
@@ -452,7 +363,10 @@ impl Call {
                     } else {
                         debug!(call = %self.call_id(), error = %e, "prompt skipped");
                     }
-                    self.queue.retain(|q| q.playback != playback);
+                    self.media.send(LegCommand::Drop(playback));
+                    if !self.playing.remove(&playback) {
+                        return;
+                    }
                     let commands = self.session.step(Event::PlaybackFinished {
                         playback,
                         at: now(),
@@ -479,7 +393,10 @@ impl Call {
             Command::Play {
                 playback, media, ..
             } => self.play(playback, media),
-            Command::StopPlayback { playback } => self.queue.retain(|q| q.playback != playback),
+            Command::StopPlayback { playback } => {
+                self.playing.remove(&playback);
+                self.media.send(LegCommand::Drop(playback));
+            }
             Command::StartTimer { timer, after_ms } => {
                 self.timers
                     .insert(timer, Instant::now() + Duration::from_millis(after_ms));
@@ -568,11 +485,8 @@ impl Call {
     }
 
     fn play(&mut self, playback: Id, media: Media) {
-        self.queue.push_back(Queued {
-            playback,
-            frames: None,
-            position: 0,
-        });
+        self.playing.insert(playback);
+        self.media.send(LegCommand::Enqueue(playback));
         let prompts = self.services.prompts.clone();
         self.jobs.spawn_blocking(move || Job::Loaded {
             playback,
@@ -591,6 +505,7 @@ impl Call {
             .and_then(|()| Recorder::create(&path).map_err(|e| e.to_string()));
         match created {
             Ok(recorder) => {
+                self.media.send(LegCommand::ForwardAudio(true));
                 self.recording = Some(ActiveRecording {
                     request,
                     variable,
@@ -616,6 +531,7 @@ impl Call {
         let Some(active) = self.recording.take() else {
             return;
         };
+        self.media.send(LegCommand::ForwardAudio(false));
         let store = self.services.store.clone();
         let call_id = self.call_id();
         self.jobs.spawn_blocking(move || {
@@ -689,5 +605,3 @@ fn rand_u32() -> u32 {
         .map_or(0, |d| d.subsec_nanos());
     nanos ^ 0x5bd1_e995
 }
-
-const _: () = assert!(FRAME_MS == 20);
