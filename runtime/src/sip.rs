@@ -7,11 +7,15 @@
 //!  UDP/TCP ──► rsipstack endpoint ──► incoming transactions ──► Server::on_transaction
 //!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
 //!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
-//!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine + media)
+//!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine)
+//!                                                                   │ LegCommand ▲ MediaEvent
+//!                                                                   ▼            │
+//!                                          media_loop: one thread per core, RTP of its legs
 //! ```
 //!
 //! Every task is owned: dialog handlers and call tasks live in `JoinSet`s of the
-//! server, and each call has a child `CancellationToken`.
+//! server, and each call has a child `CancellationToken`; the media threads belong to
+//! `Services::media` and are joined when it is dropped.
 
 pub mod call;
 pub mod media_loop;
