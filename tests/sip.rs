@@ -395,3 +395,36 @@ fn a_vanished_caller_is_hung_up_after_the_rtp_timeout() {
     server.wait_for("no RTP from the caller", Duration::from_secs(5));
     server.wait_for("call ended", Duration::from_secs(5));
 }
+
+/// A caller who takes the 200 OK and never ACKs it: the server retransmits, gives up after
+/// 64·T1 (32 s), sends BYE, ends the call and frees its place (`--max-calls 1`: a new
+/// call is answered after).
+#[test]
+fn a_caller_who_never_acks_is_hung_up_and_the_call_slot_freed() {
+    if !have_sipp() {
+        return;
+    }
+    let server = Server::start(&test_flows(), &["--max-calls", "1"]);
+    let started = Instant::now();
+    let call = server.sipp_within("no_ack.xml", "100", 60);
+    assert!(call.status.success(), "the server's BYE:\n{}", server.log());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(30),
+        "not before 64*T1 ({took:?})"
+    );
+    server.wait_for("dialog terminated by the SIP stack", Duration::from_secs(5));
+    server.wait_for("call ended", Duration::from_secs(5));
+    assert_eq!(
+        server.lines_with(&["dialog terminated by the SIP stack", "Timeout"]),
+        1,
+        "{}",
+        server.log()
+    );
+    let next = server.sipp("dtmf_ticket.xml", "100");
+    assert!(
+        next.status.success(),
+        "the place is free:\n{}",
+        server.log()
+    );
+}

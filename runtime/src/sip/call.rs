@@ -273,7 +273,12 @@ impl Call {
                 let _ = handle.reply(StatusCode::OK).await;
             }
             CallSignal::Terminated { by_caller, reason } => {
-                debug!(call = %self.call_id(), %reason, by_caller, "dialog terminated");
+                if by_caller {
+                    debug!(call = %self.call_id(), %reason, "dialog terminated by the caller");
+                } else {
+                    // E.g. `Timeout`: no ACK for our 200 OK within 64·T1 (rsipstack sends BYE).
+                    info!(call = %self.call_id(), %reason, "dialog terminated by the SIP stack");
+                }
                 let commands = self.session.step(Event::Hangup { at: now() });
                 self.execute(commands);
                 self.ended = true;
