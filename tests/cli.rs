@@ -7,47 +7,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Command;
 
 use centralino_compiler::Graph;
 use serde_json::Value;
+use support::{assert_no_panic, centralino, code, root, stderr, stdout};
 
 const CLEAN: &str = "tests/fixtures/clean";
 const BROKEN: &str = "tests/fixtures/broken";
 const WARNING: &str = "tests/fixtures/warning";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn centralino(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_centralino"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited, not killed")
-}
-
-/// No panic message, no backtrace: a person reads this.
-fn assert_no_panic(output: &Output) {
-    let err = stderr(output);
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!err.contains("RUST_BACKTRACE"), "{err}");
-}
 
 fn has_graphviz() -> bool {
     Command::new("dot")

@@ -14,42 +14,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use centralino_compiler::{Diagnostics, Sources, compile, render, scenario};
+use support::{centralino, centralino_in, code, root, stderr, stdout};
 
 const CITY: &str = "tests/fixtures/scenarios/city";
 const RUN_FAILING: &str = "tests/fixtures/scenarios/run_failing.test";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn centralino_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_centralino"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn centralino(args: &[&str]) -> Output {
-    centralino_in(root(), args)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited, not killed")
-}
 
 /// `(passed, failed)` from the last line, which must read exactly `N passed, N failed`.
 fn tally(text: &str) -> (usize, usize) {

@@ -13,7 +13,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Server, have_sipp, repo, sipp_load, sipp_succeeded};
+use support::{Server, have_sipp, root, sipp_load, sipp_succeeded};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -28,7 +28,7 @@ fn live_calls_keep_their_version_while_new_calls_get_the_new_one() {
     }
     let flows = tempfile::tempdir().unwrap();
     let file = flows.path().join("main.flow");
-    let v1_text = std::fs::read_to_string(repo().join("tests/reload/main.flow")).unwrap();
+    let v1_text = std::fs::read_to_string(root().join("tests/reload/main.flow")).unwrap();
     write(&file, &v1_text);
     let v2_text = v1_text
         .replace("1 -> segnala", "1 -> fine")

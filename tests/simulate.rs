@@ -6,37 +6,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
+use support::{assert_no_panic, centralino, code, command, stderr, stdout};
 
 /// Monday 2 March 2026, 10:00 in Perugia: a working day, the line is open.
 const AT: &str = "2026-03-02 10:00";
 /// Report a pothole (2, 1), street code 123, house number 5, then at "anything
 /// else?" 2 to end the call.
 const REPORT_POTHOLE: &str = "2 1 1 123 # 5 # 2";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_centralino"));
-    command
-        .args(args)
-        .current_dir(root())
-        .env_remove("NO_COLOR");
-    command
-}
-
-fn centralino(args: &[&str]) -> Output {
-    command(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
 
 /// Runs with `input` written to a piped standard input.
 fn centralino_piped(args: &[&str], input: &str) -> Output {
@@ -53,23 +35,6 @@ fn centralino_piped(args: &[&str], input: &str) -> Output {
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited, not killed")
-}
-
-fn assert_no_panic(output: &Output) {
-    let err = stderr(output);
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 fn simulate(extra: &[&str]) -> Output {

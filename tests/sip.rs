@@ -11,10 +11,9 @@ mod support;
 
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{BIN, Server, have_sipp, repo, test_flows};
+use support::{Server, centralino, have_sipp, root, stderr, test_flows};
 
 #[test]
 fn rfc4733_dtmf_navigates_the_menu_to_a_ticket() {
@@ -103,7 +102,7 @@ fn reinvite_puts_the_call_on_hold_and_back() {
 /// raw: the server must not die, and must still answer a real call afterwards.
 #[test]
 fn malformed_messages_do_not_hurt_the_server() {
-    let corpora = repo().join("../shared/corpora/sip");
+    let corpora = root().join("../shared/corpora/sip");
     if !corpora.exists() || !have_sipp() {
         eprintln!("no ../shared/corpora/sip here: corpus test not run");
         return;
@@ -172,7 +171,7 @@ fn perugia_call_reports_a_pothole() {
     if !have_sipp() {
         return;
     }
-    let mut server = Server::start(&repo().join("flows"), &["--rtp-timeout", "120"]);
+    let mut server = Server::start(&root().join("flows"), &["--rtp-timeout", "120"]);
     let started = Instant::now();
     let call = server.sipp_within("perugia_ticket.xml", "075075075", 120);
     eprintln!(
@@ -361,13 +360,8 @@ fn a_bad_config_file_stops_serve_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("centralino.toml");
     std::fs::write(&config, "[rtp]\nports = \"30000-20000\"\n").unwrap();
-    let output = Command::new(BIN)
-        .current_dir(repo())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = centralino(&["serve", "--config", config.to_str().unwrap()]);
+    let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("centralino.toml:2:9: `rtp.ports`"),

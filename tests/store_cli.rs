@@ -7,11 +7,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{centralino, code, stderr, stdout};
 
 /// Monday 2 March 2026 in Perugia: working hours.
 const AT: &str = "2026-03-02 10:00";
@@ -21,27 +24,6 @@ const REPORT_POTHOLE: &str = "2 1 1 123 # 5 # 2";
 const ASK_CALLBACK: &str = "6 2 2";
 /// 3 book, 1 identity card, 1 confirm, then end the call.
 const BOOK_ID_CARD: &str = "3 1 1 2";
-
-fn centralino(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_centralino"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited, not killed")
-}
 
 fn path(dir: &Path) -> &str {
     dir.to_str().expect("temp paths are UTF-8")

@@ -1,5 +1,6 @@
-//! What the end-to-end tests of `serve` share: free ports, a server started on them and
-//! stopped by PID (also when a test fails), its log, its store, and sipp runs against it.
+//! What the end-to-end tests of the binary share: running a command and reading its output;
+//! and for `serve`, free ports, a server started on them and stopped by PID (also when a test
+//! fails), its log, its store, and sipp runs against it.
 //!
 //! Each test binary uses part of it, hence `dead_code` is allowed here.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -15,14 +16,64 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_centralino");
 
 /// The repository root (the root package's directory).
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The small deployment the SIP tests call (`tests/sip/flows`).
 pub fn test_flows() -> PathBuf {
-    repo().join("tests/sip/flows")
+    root().join("tests/sip/flows")
 }
+
+// ------------------------------------------------------------------ one command
+
+/// `centralino ARGS` to run in `dir`, with NO_COLOR unset (colours follow the binary's own
+/// rule: only on a terminal, which a test is not).
+pub fn command_in(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(dir).env_remove("NO_COLOR");
+    command
+}
+
+/// `centralino ARGS` to run from the repository root, so the paths it prints are relative.
+pub fn command(args: &[&str]) -> Command {
+    command_in(root(), args)
+}
+
+/// Run `centralino ARGS` from the repository root, without standard input.
+pub fn centralino(args: &[&str]) -> Output {
+    centralino_in(root(), args)
+}
+
+/// Run `centralino ARGS` in `dir`, without standard input.
+pub fn centralino_in(dir: &Path, args: &[&str]) -> Output {
+    command_in(dir, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// The exit code (the process exited, it was not killed).
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited, not killed")
+}
+
+/// No panic message, no backtrace hint: a person reads this.
+pub fn assert_no_panic(output: &Output) {
+    let err = stderr(output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+// ------------------------------------------------------------------ serve
 
 /// Whether sipp is installed; says so on stderr when it is not.
 pub fn have_sipp() -> bool {
@@ -74,9 +125,7 @@ impl Server {
         let data = tempfile::tempdir().unwrap();
         let port = free_port();
         let rtp = free_port();
-        let mut child = Command::new(BIN)
-            .current_dir(repo())
-            .args(["serve", "--flows"])
+        let mut child = command(&["serve", "--flows"])
             .arg(flows)
             .arg("--data")
             .arg(data.path())
@@ -297,7 +346,7 @@ fn sipp(port: u16, scenario: &str, args: &[&str], seconds: u64) -> Output {
         .arg("sipp")
         .arg(format!("127.0.0.1:{port}"))
         .arg("-sf")
-        .arg(repo().join("tests/sipp").join(scenario))
+        .arg(root().join("tests/sipp").join(scenario))
         .args(args)
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
