@@ -29,6 +29,7 @@ use crate::diagnostic::{self, Diagnostics, Problem, ScenarioFault, ScenarioName,
 use crate::graph::{Action, Graph};
 use crate::load::{LoadError, normalize};
 use crate::source::{SourceId, Sources, Span};
+use crate::syntax::Origin;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammars/scenario.pest"]
@@ -369,8 +370,7 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Sce
     match ScenarioParser::parse(Rule::file, text) {
         Ok(mut pairs) => {
             let lower = Lower {
-                source,
-                base: 0,
+                at: Origin { source, base: 0 },
                 diagnostics,
             };
             let scenarios = pairs.next().map(|f| lower.scenarios(f)).unwrap_or_default();
@@ -414,8 +414,7 @@ fn parse_by_chunks(source: SourceId, text: &str, diagnostics: &mut Diagnostics) 
         match ScenarioParser::parse(Rule::file, chunk) {
             Ok(mut pairs) => {
                 let lower = Lower {
-                    source,
-                    base: from,
+                    at: Origin { source, base: from },
                     diagnostics,
                 };
                 if let Some(f) = pairs.next() {
@@ -558,44 +557,22 @@ const KEYWORDS: [&str; 32] = [
 
 type P<'a> = Pair<'a, Rule>;
 
-/// Lowering of pest pairs to the syntax tree. `base` is the offset of the parsed text in its file.
+/// Lowering of pest pairs to the syntax tree (span, name and string helpers come from
+/// [`Origin`], shared with the flow grammar's lowering).
 struct Lower<'d> {
-    source: SourceId,
-    base: usize,
+    at: Origin,
     diagnostics: &'d mut Diagnostics,
 }
 
+impl std::ops::Deref for Lower<'_> {
+    type Target = Origin;
+
+    fn deref(&self) -> &Origin {
+        &self.at
+    }
+}
+
 impl Lower<'_> {
-    /// The pair's span without the whitespace pest skipped after it.
-    fn span(&self, pair: &P<'_>) -> Span {
-        let s = pair.as_span();
-        let len = pair.as_str().trim_end().len();
-        Span::new(
-            self.source,
-            self.base + s.start(),
-            self.base + s.start() + len,
-        )
-    }
-
-    fn name(&self, pair: &P<'_>) -> Ident {
-        Ident {
-            name: pair.as_str().to_owned(),
-            span: self.span(pair),
-        }
-    }
-
-    fn string(&self, pair: &P<'_>) -> Str {
-        let raw = pair
-            .clone()
-            .into_inner()
-            .next()
-            .map_or("", |inner| inner.as_str());
-        Str {
-            value: crate::syntax::unescape(raw),
-            span: self.span(pair),
-        }
-    }
-
     fn child_string(&self, pair: &P<'_>) -> Option<Str> {
         pair.clone()
             .into_inner()
@@ -607,7 +584,7 @@ impl Lower<'_> {
         pair.clone()
             .into_inner()
             .find(|p| p.as_rule() == Rule::name)
-            .map(|p| self.name(&p))
+            .map(|p| self.ident(&p))
     }
 
     fn scenarios(mut self, file: P<'_>) -> Vec<Scenario> {
@@ -672,7 +649,7 @@ impl Lower<'_> {
                 pair.into_inner()
                     .filter_map(|p| match p.as_rule() {
                         Rule::string => Some(Who::Contact(self.string(&p))),
-                        Rule::name => Some(Who::Office(self.name(&p))),
+                        Rule::name => Some(Who::Office(self.ident(&p))),
                         _ => None,
                     })
                     .collect(),
@@ -780,7 +757,7 @@ impl Lower<'_> {
                 let mut fields = Vec::new();
                 for part in pair.clone().into_inner() {
                     match part.as_rule() {
-                        Rule::name => category = Some(self.name(&part)),
+                        Rule::name => category = Some(self.ident(&part)),
                         Rule::priority_opt => priority = self.child_name(&part),
                         Rule::with_opt => {
                             for field in part.into_inner().filter(|p| p.as_rule() == Rule::field) {
@@ -815,7 +792,7 @@ impl Lower<'_> {
                 let mut names = state_ref
                     .into_inner()
                     .filter(|p| p.as_rule() == Rule::name)
-                    .map(|p| self.name(&p));
+                    .map(|p| self.ident(&p));
                 let flow = names.next()?;
                 Expect::State {
                     flow,

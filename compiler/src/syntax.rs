@@ -8,6 +8,7 @@
 //! that later checks do not report them as unknown.
 
 use pest::Parser;
+use pest::RuleType;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
@@ -34,7 +35,12 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
         Ok(mut pairs) => {
             let items = pairs
                 .next()
-                .map(|file| Lower { source, base: 0 }.items(file))
+                .map(|file| {
+                    Lower {
+                        at: Origin { source, base: 0 },
+                    }
+                    .items(file)
+                })
                 .unwrap_or_default();
             Parsed {
                 file: File { source, items },
@@ -76,7 +82,12 @@ fn parse_by_chunks(source: SourceId, text: &str, diagnostics: &mut Diagnostics) 
         match FlowParser::parse(Rule::file, chunk) {
             Ok(mut pairs) => {
                 if let Some(file) = pairs.next() {
-                    items.extend(Lower { source, base: from }.items(file));
+                    items.extend(
+                        Lower {
+                            at: Origin { source, base: from },
+                        }
+                        .items(file),
+                    );
                 }
             }
             Err(error) => {
@@ -161,17 +172,18 @@ pub(crate) fn found_token(rest: &str) -> Option<&str> {
     trimmed.get(..len)
 }
 
-/// Lowering of pest pairs to the AST. `base` is the offset of the parsed text in its file.
-struct Lower {
-    source: SourceId,
-    base: usize,
+/// Where a parsed text sits in its file: turns the pairs of any of the crate's pest grammars
+/// (flows, scenarios) into spans, and lowers the leaf tokens they share (names, strings).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub(crate) source: SourceId,
+    /// The offset of the parsed text in its file.
+    pub(crate) base: usize,
 }
 
-type P<'a> = Pair<'a, Rule>;
-
-impl Lower {
+impl Origin {
     /// The pair's span without the whitespace pest skipped after it.
-    fn span(&self, pair: &P<'_>) -> Span {
+    pub(crate) fn span<R: RuleType>(&self, pair: &Pair<'_, R>) -> Span {
         let s = pair.as_span();
         let len = pair.as_str().trim_end().len();
         Span::new(
@@ -181,14 +193,16 @@ impl Lower {
         )
     }
 
-    fn ident(&self, pair: &P<'_>) -> Ident {
+    /// A name token.
+    pub(crate) fn ident<R: RuleType>(&self, pair: &Pair<'_, R>) -> Ident {
         Ident {
             name: pair.as_str().to_owned(),
             span: self.span(pair),
         }
     }
 
-    fn string(&self, pair: &P<'_>) -> Str {
+    /// A string token: its first inner pair is the text between the quotes.
+    pub(crate) fn string<R: RuleType>(&self, pair: &Pair<'_, R>) -> Str {
         let raw = pair
             .clone()
             .into_inner()
@@ -199,7 +213,24 @@ impl Lower {
             span: self.span(pair),
         }
     }
+}
 
+/// Lowering of pest pairs to the AST (span, name and string helpers come from [`Origin`]).
+struct Lower {
+    at: Origin,
+}
+
+impl std::ops::Deref for Lower {
+    type Target = Origin;
+
+    fn deref(&self) -> &Origin {
+        &self.at
+    }
+}
+
+type P<'a> = Pair<'a, Rule>;
+
+impl Lower {
     fn int(&self, pair: &P<'_>) -> Int {
         Int {
             value: pair.as_str().parse().unwrap_or(u64::MAX),
