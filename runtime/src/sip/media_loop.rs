@@ -14,7 +14,7 @@
 //! flow. Each leg sits in one of 20 slots of a 1 ms wheel, chosen when its media starts, and its
 //! frames keep absolute deadlines on the thread's millisecond grid (`rtp::Pacer`: catch-up after
 //! a short stall, skip-ahead after a long one). Legs are packed into few slots (up to
-//! [`SLOT_CAPACITY`] each) and the thread sleeps to the next tick whose slot has legs, so a
+//! `SLOT_CAPACITY` each) and the thread sleeps to the next tick whose slot has legs, so a
 //! thread with few calls wakes a few times per 20 ms, not every millisecond. Sockets are plain non-blocking
 //! `std::net::UdpSocket`s, never registered with the reactor. Inbound RTP waits in the socket
 //! until the leg's tick (at most 20 ms): DTMF and recordings are that much later.
