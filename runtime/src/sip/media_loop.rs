@@ -594,10 +594,11 @@ mod tests {
             for pair in packets.windows(2) {
                 assert_eq!(pair[1].1, pair[0].1.wrapping_add(1));
             }
-            // 14 gaps of 20 ms: 280 ms, paced, not a burst (wide bounds: CI machines are busy).
+            // 14 gaps of 20 ms: 280 ms, paced, not a burst. The upper bound is loose: a stalled
+            // thread skips frames (timestamps jump, sequence numbers do not), which takes longer.
             let span = packets[14].0 - packets[0].0;
             assert!(
-                span > Duration::from_millis(200) && span < Duration::from_millis(400),
+                span > Duration::from_millis(200) && span < Duration::from_secs(1),
                 "{span:?}"
             );
             assert_eq!(events.try_recv(), Ok(MediaEvent::Finished(playback)));
