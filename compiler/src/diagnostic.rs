@@ -191,6 +191,12 @@ pub enum Problem {
         span: Span,
         candidates: Vec<String>,
     },
+    /// E035
+    UnknownFilter {
+        name: String,
+        span: Span,
+        candidates: Vec<String>,
+    },
     /// E014
     RangeEndsBeforeStart { span: Span },
     /// E015
@@ -429,6 +435,7 @@ impl Problem {
             Problem::AudioUndecodable { .. } => "E011",
             Problem::TemplateSyntax { .. } => "E012",
             Problem::UndefinedVariable { .. } => "E013",
+            Problem::UnknownFilter { .. } => "E035",
             Problem::RangeEndsBeforeStart { .. } => "E014",
             Problem::OverlappingRanges { .. } => "E015",
             Problem::UnknownTimeZone { .. } => "E016",
@@ -642,6 +649,21 @@ impl Problem {
                     candidates,
                     String::from(
                         "set it first (`set`, `collect ... into`), or use a built-in such as `caller`",
+                    ),
+                ),
+            ),
+            Problem::UnknownFilter {
+                name,
+                span,
+                candidates,
+            } => (
+                *span,
+                format!("template filter `{name}` does not exist"),
+                String::from("unknown filter"),
+                did_you_mean(
+                    candidates,
+                    String::from(
+                        "filters change a value as it is spoken, e.g. `{{ booking.ref | spell }}`; docs/language.md#templates lists them",
                     ),
                 ),
             ),

@@ -183,6 +183,7 @@ fn rule_description(code: &str) -> &'static str {
         "E032" => "Flow test names something the flows do not have",
         "E033" => "Flow test value that does not read",
         "E034" => "Flow test scenario incomplete or repeated",
+        "E035" => "Unknown template filter",
         "W001" => "Unreachable state",
         "W002" => "Unused definition",
         "W003" => "Calendar without a time zone",

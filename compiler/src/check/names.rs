@@ -22,7 +22,7 @@ use super::audio::{AudioError, probe_audio};
 use super::calendar::{
     HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
 };
-use super::templates::{is_plain_text, template_variables};
+use super::templates::{SUGGESTED_FILTERS, is_plain_text, template_variables, unknown_filters};
 use super::{AudioFacts, Checked, MAX_RETRIES, Symbols, suggest};
 use crate::ast::{
     self, Action, ClosureWhen, Expr, ExprKind, Ident, Item, PromptBody, PromptRef, Retries, Str,
@@ -875,10 +875,19 @@ struct Undefined {
 }
 
 impl Names<'_, '_> {
-    /// E012 for a broken template, E013 for each variable it reads that is never set.
+    /// E012 for a broken template, E013 for each variable it reads that is never set, E035
+    /// for each filter that does not exist.
     fn template(&mut self, text: &Str) {
         if is_plain_text(&text.value) {
             return;
+        }
+        for (name, range) in unknown_filters(&text.value) {
+            let span = self.literal_span(text, Some(range));
+            self.report(Problem::UnknownFilter {
+                candidates: suggest(&name, SUGGESTED_FILTERS.iter().copied()),
+                name,
+                span,
+            });
         }
         let parsed = match self.checked.templates.get(&text.value) {
             Some(known) => Ok(known.iter().cloned().collect()),

@@ -1,13 +1,16 @@
-//! Text prompt templates: parses minijinja prompt text and lists the variables it reads.
+//! Text prompt templates: parses minijinja prompt text, lists the variables it reads and the
+//! filters it applies; and the filters Centralino adds to minijinja's.
 //!
 //! Text prompts such as `"La sua segnalazione è la numero {{ ticket.ref }}."` are minijinja
-//! templates. The compiler parses each one to report syntax errors with their position and to
-//! compare the variables the template reads with those the flow defines.
+//! templates. The compiler parses each one to report syntax errors with their position, to
+//! compare the variables the template reads with those the flow defines, and to find filters
+//! that do not exist (minijinja itself only finds those when the prompt is spoken).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::sync::OnceLock;
 
-use minijinja::Environment;
+use minijinja::{Environment, ErrorKind, Value};
 
 /// A template that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,168 @@ impl std::fmt::Display for TemplateError {
 }
 
 impl std::error::Error for TemplateError {}
+
+/// Add Centralino's own filters to a template environment: the runtime speaks prompts with
+/// them, and the compiler checks that templates use only filters that exist.
+pub fn add_filters(env: &mut Environment<'_>) {
+    env.add_filter("spell", spell);
+}
+
+/// The `spell` template filter: a code read out one character at a time, so that a caller can
+/// write it down or key it in (`4815162` → `4 8 1 5 1 6 2`; `PG-2026-000123` →
+/// `P G, 2 0 2 6, 0 0 0 1 2 3`). Text-to-speech reads a run of digits as one large number
+/// ("four million eight hundred..."). Anything that is not a letter or digit is a pause.
+pub fn spell(value: &Value) -> String {
+    let text = value.to_string();
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|group| !group.is_empty())
+        .map(|group| {
+            let mut spelled = String::with_capacity(group.len() * 2);
+            for (i, c) in group.chars().enumerate() {
+                if i > 0 {
+                    spelled.push(' ');
+                }
+                spelled.push(c);
+            }
+            spelled
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Filter names offered as "did you mean" for a filter that does not exist: Centralino's and
+/// the minijinja built-ins a prompt is likely to use. (Whether a filter exists is asked of
+/// minijinja itself, not of this list.)
+pub const SUGGESTED_FILTERS: &[&str] = &[
+    "spell",
+    "abs",
+    "capitalize",
+    "default",
+    "first",
+    "float",
+    "int",
+    "join",
+    "last",
+    "length",
+    "lower",
+    "replace",
+    "round",
+    "string",
+    "title",
+    "trim",
+    "upper",
+];
+
+/// The filters `text` applies (`{{ x | name }}`, `{% filter name %}`) that no template
+/// environment of Centralino knows, each with its byte range in `text`. Text inside string
+/// literals does not count.
+pub fn unknown_filters(text: &str) -> Vec<(String, Range<usize>)> {
+    if is_plain_text(text) {
+        return Vec::new();
+    }
+    let names = filter_names(text);
+    if names.is_empty() {
+        return names;
+    }
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    let env = ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        add_filters(&mut env);
+        env
+    });
+    let exists = |name: &str| match env.render_str(&format!("{{{{ none | {name} }}}}"), ()) {
+        Ok(_) => true,
+        Err(error) => error.kind() != ErrorKind::UnknownFilter,
+    };
+    names
+        .into_iter()
+        .filter(|(name, _)| !exists(name))
+        .collect()
+}
+
+/// Every filter name `text` applies, with its byte range, in order.
+fn filter_names(text: &str) -> Vec<(String, Range<usize>)> {
+    let bytes = text.as_bytes();
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let opens_block = bytes[i] == b'{' && (bytes[i + 1] == b'{' || bytes[i + 1] == b'%');
+        if !opens_block {
+            i += 1;
+            continue;
+        }
+        let statement = bytes[i + 1] == b'%';
+        let close: &[u8] = if statement { b"%}" } else { b"}}" };
+        i += 2;
+        let mut quote: Option<u8> = None;
+        let mut first_word = statement;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if let Some(q) = quote {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+                i += 1;
+                continue;
+            }
+            if bytes[i..].starts_with(close) {
+                i += 2;
+                break;
+            }
+            match b {
+                b'\'' | b'"' => {
+                    quote = Some(b);
+                    i += 1;
+                }
+                b'|' => {
+                    let (name, range, next) = identifier_after(text, i + 1);
+                    if let Some(name) = name {
+                        names.push((name, range));
+                    }
+                    i = next;
+                }
+                _ if first_word && b.is_ascii_alphabetic() => {
+                    // `{% filter name %}` applies a filter to a whole block.
+                    let (word, _, next) = identifier_after(text, i);
+                    first_word = false;
+                    i = next;
+                    if word.as_deref() == Some("filter") {
+                        let (name, range, next) = identifier_after(text, i);
+                        if let Some(name) = name {
+                            names.push((name, range));
+                        }
+                        i = next;
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+    }
+    names
+}
+
+/// The identifier after optional whitespace from `start`: its text, its range, and where
+/// scanning goes on.
+fn identifier_after(text: &str, start: usize) -> (Option<String>, Range<usize>, usize) {
+    let bytes = text.as_bytes();
+    let mut from = start;
+    while from < bytes.len() && bytes[from].is_ascii_whitespace() {
+        from += 1;
+    }
+    let mut to = from;
+    while to < bytes.len() && (bytes[to].is_ascii_alphanumeric() || bytes[to] == b'_') {
+        to += 1;
+    }
+    let starts_well = bytes
+        .get(from)
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_');
+    match text.get(from..to) {
+        Some(name) if starts_well => (Some(name.to_owned()), from..to, to),
+        _ => (None, from..from, from),
+    }
+}
 
 /// True when `text` has no template syntax at all (`{{`, `{%` or `{#`), so it needs no parsing.
 pub fn is_plain_text(text: &str) -> bool {
@@ -211,5 +376,42 @@ mod tests {
         assert_eq!(clamp_range(text, 1..1), 0..0);
         assert_eq!(clamp_range(text, 0..1), 0..2);
         assert_eq!(clamp_range(text, 5..9), 2..2);
+    }
+
+    #[test]
+    fn filters_are_found_outside_string_literals() {
+        let text = "{{ a | upper }} e {{ 'x | falso' | spell }} {% filter title %}b{% endfilter %} {{ c|round(2)|trim }} | testo";
+        let names: Vec<String> = super::filter_names(text)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["upper", "spell", "title", "round", "trim"]);
+        let (name, range) = &super::filter_names("{{ x |  spel }}")[0];
+        assert_eq!((name.as_str(), range.clone()), ("spel", 8..12));
+    }
+
+    #[test]
+    fn only_filters_that_exist_nowhere_are_unknown() {
+        let unknown: Vec<String> = super::unknown_filters(
+            "{{ a | spell }} {{ b | upper }} {{ c | spel }} {{ d | default('x') | maiuscolo }}",
+        )
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+        assert_eq!(unknown, ["spel", "maiuscolo"]);
+        assert!(super::unknown_filters("Nessun filtro | qui").is_empty());
+    }
+
+    #[test]
+    fn spell_reads_codes_one_character_at_a_time() {
+        use minijinja::Value;
+        assert_eq!(super::spell(&Value::from("4815162")), "4 8 1 5 1 6 2");
+        assert_eq!(super::spell(&Value::from(4_815_162)), "4 8 1 5 1 6 2");
+        assert_eq!(
+            super::spell(&Value::from("PG-2026-000123")),
+            "P G, 2 0 2 6, 0 0 0 1 2 3"
+        );
+        assert_eq!(super::spell(&Value::from(" -- ")), "");
+        assert_eq!(super::spell(&Value::from("è1")), "è 1");
     }
 }

@@ -46,7 +46,7 @@ impl Program {
         templates.set_fuel(Some(TEMPLATE_FUEL));
         // Speech, not HTML: never escape.
         templates.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        templates.add_filter("spell", spell);
+        centralino_compiler::check::templates::add_filters(&mut templates);
         for (key, prompt) in &graph.prompts {
             for (language, body) in &prompt.variants {
                 if let PromptBody::Text { template, .. } = body {
@@ -137,28 +137,6 @@ impl Program {
     }
 }
 
-/// The `spell` template filter: a code read out one character at a time, so that a caller can
-/// write it down or key it in (`4815162` → `4 8 1 5 1 6 2`; `PG-2026-000123` →
-/// `P G, 2 0 2 6, 0 0 0 1 2 3`). Text-to-speech reads a run of digits as one large number
-/// ("four million eight hundred..."). Anything that is not a letter or digit is a pause.
-pub fn spell(value: &minijinja::Value) -> String {
-    let text = value.to_string();
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|group| !group.is_empty())
-        .map(|group| {
-            let mut spelled = String::with_capacity(group.len() * 2);
-            for (i, c) in group.chars().enumerate() {
-                if i > 0 {
-                    spelled.push(' ');
-                }
-                spelled.push(c);
-            }
-            spelled
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// JSON to a template value (objects, text, numbers, booleans).
 fn to_template_value(value: &serde_json::Value) -> minijinja::Value {
     match value {
@@ -177,23 +155,5 @@ fn to_template_value(value: &serde_json::Value) -> minijinja::Value {
             minijinja::Value::from(items.iter().map(to_template_value).collect::<Vec<_>>())
         }
         serde_json::Value::Null => minijinja::Value::from(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::spell;
-    use minijinja::Value;
-
-    #[test]
-    fn spell_reads_codes_one_character_at_a_time() {
-        assert_eq!(spell(&Value::from("4815162")), "4 8 1 5 1 6 2");
-        assert_eq!(spell(&Value::from(4_815_162)), "4 8 1 5 1 6 2");
-        assert_eq!(
-            spell(&Value::from("PG-2026-000123")),
-            "P G, 2 0 2 6, 0 0 0 1 2 3"
-        );
-        assert_eq!(spell(&Value::from(" -- ")), "");
-        assert_eq!(spell(&Value::from("è1")), "è 1");
     }
 }
