@@ -6,9 +6,9 @@
 //! compare the variables the template reads with those the flow defines, and to find filters
 //! that do not exist (minijinja itself only finds those when the prompt is spoken).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use minijinja::{Environment, ErrorKind, Value};
 
@@ -92,14 +92,23 @@ pub fn unknown_filters(text: &str) -> Vec<(String, Range<usize>)> {
         return names;
     }
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    // Filter name → exists: asking minijinja compiles a small template, so each name is asked
+    // once per process.
+    static ANSWERS: Mutex<BTreeMap<String, bool>> = Mutex::new(BTreeMap::new());
     let env = ENVIRONMENT.get_or_init(|| {
         let mut env = Environment::new();
         add_filters(&mut env);
         env
     });
-    let exists = |name: &str| match env.render_str(&format!("{{{{ none | {name} }}}}"), ()) {
+    let ask = |name: &str| match env.render_str(&format!("{{{{ none | {name} }}}}"), ()) {
         Ok(_) => true,
         Err(error) => error.kind() != ErrorKind::UnknownFilter,
+    };
+    let exists = |name: &str| {
+        let Ok(mut answers) = ANSWERS.lock() else {
+            return ask(name);
+        };
+        *answers.entry(name.to_owned()).or_insert_with(|| ask(name))
     };
     names
         .into_iter()
