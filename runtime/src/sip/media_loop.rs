@@ -97,6 +97,8 @@ pub struct Leg {
     rtp_timeout: Duration,
     last_rtp_in: Instant,
     silent_told: bool,
+    /// The last packet in, decoded (reused).
+    pcm: Vec<i16>,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
@@ -121,6 +123,7 @@ impl Leg {
             rtp_timeout,
             last_rtp_in: Instant::now(),
             silent_told: false,
+            pcm: Vec::new(),
             events,
         })
     }
@@ -252,11 +255,14 @@ impl Leg {
         let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
             return;
         };
-        let pcm = codec.decode_to_vec(packet.payload);
+        // Decoded into the leg's own buffer: no allocation per packet unless recording.
+        self.pcm.resize(packet.payload.len(), 0);
+        let decoded = codec.decode(packet.payload, &mut self.pcm);
+        let pcm = self.pcm.get(..decoded).unwrap_or_default();
         let mut digits = Vec::new();
-        self.inband.push(&pcm, &mut digits);
+        self.inband.push(pcm, &mut digits);
         if self.forward_audio {
-            let _ = self.events.send(MediaEvent::Audio(pcm));
+            let _ = self.events.send(MediaEvent::Audio(pcm.to_vec()));
         }
         for digit in digits {
             let _ = self.events.send(MediaEvent::Digit(digit));
