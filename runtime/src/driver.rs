@@ -6,24 +6,19 @@
 //! requests go to the [`Store`], and transfers, queues and webhooks answer as
 //! the [`Script`] says. Every step is reported as a [`Step`] with its time.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 
-use crate::effects::{self, Fact};
 use crate::engine::{
-    CallInfo, Command, Event, Id, Media, Presence, Program, Session, TransferOutcome,
+    CallInfo, ChannelCommand, Event, Id, Media, Presence, Program, Session, TransferOutcome,
 };
-use crate::store::{Recording, Store};
+use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, Step, TimedStep};
+use crate::store::Store;
 
 /// Most events one simulated call may take: a stuck flow ends instead of spinning.
 pub const MAX_EVENTS: usize = 10_000;
-
-/// The reason of the [`Step::Ended`] the driver adds when a transfer or queue is
-/// answered: the call is bridged to staff and the simulation stops there.
-pub const BRIDGED: &str = "put through to staff";
 
 /// What the caller does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,93 +97,6 @@ impl Presence for Absent {
     }
 }
 
-/// One thing that happened on the simulated call.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum Step {
-    Entered {
-        flow: String,
-        state: String,
-        location: String,
-        note: String,
-    },
-    Said {
-        prompt: String,
-        text: String,
-        language: String,
-    },
-    Played {
-        prompt: String,
-        path: String,
-    },
-    Pressed {
-        key: char,
-    },
-    Typed {
-        text: String,
-    },
-    Silence,
-    Ticket {
-        reference: String,
-        category: String,
-    },
-    Callback {
-        reference: String,
-        office: String,
-    },
-    Booking {
-        reference: String,
-        resource: String,
-        start: Timestamp,
-    },
-    NoSlot {
-        resource: String,
-    },
-    Cancelled {
-        reference: String,
-        found: bool,
-    },
-    Transfer {
-        office: String,
-        contacts: Vec<String>,
-        outcome: TransferOutcome,
-    },
-    Queue {
-        office: String,
-        outcome: TransferOutcome,
-    },
-    Recording {
-        variable: String,
-        path: String,
-    },
-    Conference {
-        room: String,
-    },
-    Webhook {
-        url: String,
-        ok: bool,
-    },
-    StoreFailed {
-        message: String,
-    },
-    CallerHungUp,
-    HungUp {
-        reason: String,
-    },
-    Ended {
-        reason: String,
-    },
-    /// The call waits for something that will never come (no input left, no timer).
-    Stuck,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TimedStep {
-    pub at: Timestamp,
-    #[serde(flatten)]
-    pub step: Step,
-}
-
 /// Estimated speaking time of a text: about 14 characters a second.
 fn speech_ms(text: &str) -> i64 {
     let chars = i64::try_from(text.chars().count()).unwrap_or(i64::MAX);
@@ -221,15 +129,14 @@ pub struct Driver<'a> {
     script: Script,
 }
 
+/// One simulated call: the port, and what the simulated world is doing.
 struct Run<'s> {
-    session: Session,
+    port: CallPort,
     now: Timestamp,
+    /// The prompt that plays last, and when it ends (prompts queue up).
     playing: Option<(Id, Timestamp)>,
-    timers: BTreeMap<Id, Timestamp>,
-    pending: VecDeque<Event>,
     steps: Vec<TimedStep>,
     on_step: &'s mut dyn FnMut(&TimedStep),
-    ended: bool,
     /// A webhook went unanswered: the session waits for its own timeout, not
     /// for the caller, so no input is taken until a timer fires.
     awaiting_timeout: bool,
@@ -237,15 +144,26 @@ struct Run<'s> {
 
 impl Run<'_> {
     fn push(&mut self, step: Step) {
-        let timed = TimedStep { at: self.now, step };
-        (self.on_step)(&timed);
-        self.steps.push(timed);
+        self.port.note(step, self.now);
+        self.collect();
+    }
+
+    /// The port's new steps, to the transcript.
+    fn collect(&mut self) {
+        for timed in self.port.take_journal() {
+            (self.on_step)(&timed);
+            self.steps.push(timed);
+        }
     }
 
     fn later(&self, ms: i64) -> Timestamp {
         self.now
             .checked_add(SignedDuration::from_millis(ms))
             .unwrap_or(self.now)
+    }
+
+    fn is_over(&self) -> bool {
+        self.port.outcome().is_some() || self.port.phase() == Phase::Over
     }
 }
 
@@ -269,21 +187,24 @@ impl<'a> Driver<'a> {
     ) -> Vec<TimedStep> {
         let session = Session::new(self.program.clone(), call)
             .with_presence(Arc::new(Absent(self.script.absent.clone())));
+        let options = PortOptions {
+            call_log: None,
+            journal: true,
+        };
         let mut run = Run {
-            session,
+            port: CallPort::new(session, options, at),
             now: at,
             playing: None,
-            timers: BTreeMap::new(),
-            pending: VecDeque::from([Event::Started { at }]),
             steps: Vec::new(),
             on_step,
-            ended: false,
             awaiting_timeout: false,
         };
-        let mut events = 0;
-        while !run.ended && events < MAX_EVENTS {
+        let actions = run.port.start(at);
+        self.act(&mut run, actions);
+        let mut events = 1;
+        while !run.is_over() && events < MAX_EVENTS {
             events += 1;
-            let event = match run.pending.pop_front() {
+            let event = match run.port.next_pending() {
                 Some(event) => {
                     run.now = run.now.max(event.at());
                     event
@@ -296,25 +217,18 @@ impl<'a> Driver<'a> {
                     }
                 },
             };
-            let answered = matches!(
-                event,
-                Event::TransferResult {
-                    outcome: TransferOutcome::Answered,
-                    ..
+            let actions = match event {
+                Event::PlaybackFinished { playback, at } => {
+                    run.port.playback_finished(playback, at)
                 }
-            );
-            let commands = run.session.step(event);
-            let accepted = !commands.is_empty();
-            for command in commands {
-                self.execute(&mut run, command);
-            }
+                event => run.port.feed(event),
+            };
+            self.act(&mut run, actions);
             // Staff answered: the caller talks to them and the flow has nothing
             // more to do (the engine only waits for the call's maximum duration).
-            if answered && accepted && !run.ended && !run.session.is_ended() {
-                run.push(Step::Ended {
-                    reason: String::from(BRIDGED),
-                });
-                run.ended = true;
+            if run.port.session().is_bridged() && !run.is_over() {
+                run.port.bridged(run.now);
+                run.collect();
             }
         }
         run.steps
@@ -363,48 +277,38 @@ impl<'a> Driver<'a> {
     }
 
     fn fire_next_timer(&self, run: &mut Run<'_>) -> Option<Event> {
-        // The earliest timer; ties go to the one started first.
-        let (&timer, &due) = run.timers.iter().min_by_key(|(id, due)| (**due, **id))?;
-        run.timers.remove(&timer);
-        run.now = run.now.max(due);
-        Some(Event::TimerFired { timer, at: run.now })
+        let event = run.port.pop_timer_due_by(Timestamp::MAX)?;
+        run.now = run.now.max(event.at());
+        Some(event)
     }
 
-    fn execute(&self, run: &mut Run<'_>, command: Command) {
+    fn act(&self, run: &mut Run<'_>, actions: Vec<Action>) {
+        run.collect();
+        for action in actions {
+            match action {
+                Action::Channel(command) => self.channel(run, command),
+                Action::Store(job) => {
+                    let done = job.run(self.store);
+                    run.port.store_done(done);
+                }
+                // The simulated line hangs up at once; the port noted it.
+                Action::HangUp(_) => {}
+            }
+            run.collect();
+        }
+    }
+
+    /// The simulated world: prompts take their estimated time, the script answers the rest.
+    fn channel(&self, run: &mut Run<'_>, command: ChannelCommand) {
         let now = run.now;
         match command {
-            Command::Trace {
-                flow,
-                state,
-                location,
-                note,
-            } => run.push(Step::Entered {
-                flow,
-                state,
-                location,
-                note,
-            }),
-            Command::Play {
-                playback,
-                prompt,
-                media,
+            ChannelCommand::Play {
+                playback, media, ..
             } => {
+                // The port wrote what is said or played in the journal, in the command's turn.
                 let ms = match &media {
-                    Media::Speech { text, language } => {
-                        run.push(Step::Said {
-                            prompt,
-                            text: text.clone(),
-                            language: language.clone(),
-                        });
-                        speech_ms(text)
-                    }
-                    Media::Audio { path } => {
-                        run.push(Step::Played {
-                            prompt,
-                            path: path.clone(),
-                        });
-                        audio_ms(&self.program, path)
-                    }
+                    Media::Speech { text, .. } => speech_ms(text),
+                    Media::Audio { path } => audio_ms(&self.program, path),
                 };
                 // Prompts queue up: a second one starts when the first ends.
                 let start = run.playing.map_or(now, |(_, ends)| ends.max(now));
@@ -413,19 +317,12 @@ impl<'a> Driver<'a> {
                     .unwrap_or(start);
                 run.playing = Some((playback, ends));
             }
-            Command::StopPlayback { playback } => {
+            ChannelCommand::StopPlayback { playback } => {
                 if run.playing.is_some_and(|(p, _)| p == playback) {
                     run.playing = None;
                 }
             }
-            Command::StartTimer { timer, after_ms } => {
-                let due = run.later(i64::try_from(after_ms).unwrap_or(i64::MAX));
-                run.timers.insert(timer, due);
-            }
-            Command::CancelTimer { timer } => {
-                run.timers.remove(&timer);
-            }
-            Command::Transfer {
+            ChannelCommand::Transfer {
                 request,
                 office,
                 contacts,
@@ -437,99 +334,50 @@ impl<'a> Driver<'a> {
                     contacts,
                     outcome,
                 });
-                run.pending.push_back(Event::TransferResult {
+                run.port.post(Event::TransferResult {
                     request,
                     outcome,
                     at: run.later(5_000),
                 });
             }
-            Command::Enqueue {
+            ChannelCommand::Enqueue {
                 request, office, ..
             } => {
                 let outcome = self.script.queue;
                 run.push(Step::Queue { office, outcome });
-                run.pending.push_back(Event::TransferResult {
+                run.port.post(Event::TransferResult {
                     request,
                     outcome,
                     at: run.later(30_000),
                 });
             }
-            command @ (Command::CreateTicket { .. }
-            | Command::CreateCallback { .. }
-            | Command::Book { .. }
-            | Command::CancelBooking { .. }) => {
-                let call = run.session.call().clone();
-                if let Some((event, fact)) =
-                    effects::store_request(self.store, &self.program, &call, now, &command)
-                {
-                    run.push(match fact {
-                        Fact::Ticket {
-                            reference,
-                            category,
-                        } => Step::Ticket {
-                            reference,
-                            category,
-                        },
-                        Fact::Callback { reference, office } => {
-                            Step::Callback { reference, office }
-                        }
-                        Fact::Booking {
-                            reference,
-                            resource,
-                            start,
-                        } => Step::Booking {
-                            reference,
-                            resource,
-                            start,
-                        },
-                        Fact::NoSlot { resource } => Step::NoSlot { resource },
-                        Fact::Cancelled { reference, found } => {
-                            Step::Cancelled { reference, found }
-                        }
-                        Fact::Failed { message } => Step::StoreFailed { message },
-                    });
-                    run.pending.push_back(event);
-                }
-            }
-            Command::Record {
+            ChannelCommand::Record {
                 request,
                 variable,
                 max_ms,
             } => {
                 // The simulated caller speaks for 5 seconds (or less, if the bound is shorter).
                 let duration_ms = max_ms.min(5_000);
-                let call_id = run.session.call().call_id.clone();
+                let call_id = &run.port.call().call_id;
                 let path = format!("recordings/{call_id}-{variable}.wav");
-                let saved = self.store.save_recording(Recording {
-                    schema: crate::store::SCHEMA_VERSION,
-                    call_id,
-                    variable: variable.clone(),
-                    path: path.clone(),
-                    duration_ms,
-                    created_at: now,
-                });
-                if let Err(e) = saved {
-                    self.store_failed(run, e);
-                }
-                run.push(Step::Recording {
-                    variable,
-                    path: path.clone(),
-                });
-                run.pending.push_back(Event::RecordingFinished {
+                let job = run.port.recorded(RecordingFinished {
                     request,
+                    variable,
                     path,
                     duration_ms,
                     at: run.later(i64::try_from(duration_ms).unwrap_or(0)),
                 });
+                let done = job.run(self.store);
+                run.port.store_done(done);
             }
-            Command::JoinConference { request, room, .. } => {
+            ChannelCommand::JoinConference { request, room, .. } => {
                 run.push(Step::Conference { room });
-                run.pending.push_back(Event::ConferenceLeft {
+                run.port.post(Event::ConferenceLeft {
                     request,
                     at: run.later(60_000),
                 });
             }
-            Command::Webhook { request, url, .. } => {
+            ChannelCommand::Webhook { request, url, .. } => {
                 let answer = self
                     .script
                     .webhooks
@@ -542,7 +390,7 @@ impl<'a> Driver<'a> {
                             url,
                             ok: result.is_ok(),
                         });
-                        run.pending.push_back(Event::WebhookResult {
+                        run.port.post(Event::WebhookResult {
                             request,
                             result,
                             at: run.later(200),
@@ -555,20 +403,7 @@ impl<'a> Driver<'a> {
                     }
                 }
             }
-            Command::Hangup { reason } => run.push(Step::HungUp { reason }),
-            Command::Ended { reason } => {
-                run.push(Step::Ended { reason });
-                run.ended = true;
-            }
         }
-    }
-
-    fn store_failed(&self, run: &mut Run<'_>, error: crate::store::StoreError) -> String {
-        let message = error.to_string();
-        run.push(Step::StoreFailed {
-            message: message.clone(),
-        });
-        message
     }
 }
 
@@ -634,7 +469,7 @@ flow main answers "100" {
         let steps = run("1");
         let ignored = steps
             .iter()
-            .any(|s| matches!(s, Step::Entered { note, .. } if note.contains("ignored")));
+            .any(|s| matches!(s, Step::Entered(trace) if trace.note.contains("ignored")));
         assert!(!ignored, "{steps:#?}");
         assert!(
             steps.iter().any(|s| matches!(s, Step::Transfer { .. })),
@@ -648,7 +483,7 @@ flow main answers "100" {
         assert_eq!(
             steps.last(),
             Some(&Step::Ended {
-                reason: String::from(BRIDGED)
+                reason: crate::engine::EndReason::Bridged
             }),
             "{steps:#?}"
         );

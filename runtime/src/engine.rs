@@ -23,6 +23,8 @@ use centralino_compiler::graph::{Action, EdgeLabel, Flow, Node, NodeId, Target};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub use crate::store::Resource;
+
 pub use eval::Value;
 pub use program::{Program, ProgramError};
 
@@ -171,10 +173,42 @@ pub enum Media {
     Speech { text: String, language: String },
 }
 
-/// Something the adapters must do.
+/// Something the adapters must do. The call port ([`crate::port`]) keeps the timers, the
+/// trace and the call log itself, runs store requests, and hands the rest to the channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
+    StartTimer {
+        timer: Id,
+        after_ms: u64,
+    },
+    CancelTimer {
+        timer: Id,
+    },
+    /// The engine ends the call, once the prompts already sent have played.
+    Hangup {
+        reason: EndReason,
+    },
+    /// A node was entered (or something worth tracing happened there).
+    Trace(Trace),
+    /// The session is over (sent once): write the call log.
+    Ended {
+        reason: EndReason,
+    },
+    /// Audio, and the call's other parties: what only the channel can do.
+    /// Serialized as the command itself (`{"command": "play", ...}`).
+    #[serde(untagged)]
+    Channel(ChannelCommand),
+    /// A write to (or read of) the store; its answer comes back as [`Event::StoreResult`].
+    /// Serialized as the request itself (`{"command": "book", ...}`).
+    #[serde(untagged)]
+    Store(StoreRequest),
+}
+
+/// What the engine asks of the channel that carries the call (a SIP leg, the simulator, a chat).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum ChannelCommand {
     Play {
         playback: Id,
         /// The prompt's key in the graph (for caches and logs).
@@ -183,13 +217,6 @@ pub enum Command {
     },
     StopPlayback {
         playback: Id,
-    },
-    StartTimer {
-        timer: Id,
-        after_ms: u64,
-    },
-    CancelTimer {
-        timer: Id,
     },
     Transfer {
         request: Id,
@@ -205,6 +232,28 @@ pub enum Command {
         max_wait_ms: u64,
         announce_position: bool,
     },
+    Record {
+        request: Id,
+        variable: String,
+        max_ms: u64,
+    },
+    JoinConference {
+        request: Id,
+        room: String,
+        pin: Option<String>,
+    },
+    Webhook {
+        request: Id,
+        url: String,
+        body: BTreeMap<String, String>,
+        timeout_ms: u64,
+    },
+}
+
+/// What the engine asks of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum StoreRequest {
     CreateTicket {
         request: Id,
         category: String,
@@ -223,7 +272,7 @@ pub enum Command {
     /// Book the first free slot of an office (appointment) or a service.
     Book {
         request: Id,
-        resource: Bookable,
+        resource: Resource,
         /// The calendar whose opening hours give the slots.
         calendar: Option<String>,
         slot_ms: u64,
@@ -233,44 +282,118 @@ pub enum Command {
         request: Id,
         reference: String,
     },
-    Record {
-        request: Id,
-        variable: String,
-        max_ms: u64,
-    },
-    JoinConference {
-        request: Id,
-        room: String,
-        pin: Option<String>,
-    },
-    Webhook {
-        request: Id,
-        url: String,
-        body: BTreeMap<String, String>,
-        timeout_ms: u64,
-    },
-    /// The engine ends the call, once the prompts already sent have played.
-    Hangup {
-        reason: String,
-    },
-    /// A node was entered (or something worth tracing happened there).
-    Trace {
-        flow: String,
-        state: String,
-        location: String,
-        note: String,
-    },
-    /// The session is over (sent once): write the call log.
-    Ended {
-        reason: String,
-    },
 }
 
+impl StoreRequest {
+    /// The request's id, which its answer carries.
+    pub fn id(&self) -> Id {
+        match self {
+            StoreRequest::CreateTicket { request, .. }
+            | StoreRequest::CreateCallback { request, .. }
+            | StoreRequest::Book { request, .. }
+            | StoreRequest::CancelBooking { request, .. } => *request,
+        }
+    }
+}
+
+/// Where a call is in its flow, and why it is noted: what the call log's step trace keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
-pub enum Bookable {
-    Office(String),
-    Service(String),
+pub struct Trace {
+    pub flow: String,
+    pub state: String,
+    /// `file:line:col` of the state in the flow source.
+    pub location: String,
+    pub note: String,
+}
+
+/// Why a call ended. The wording (in logs, transcripts, the call log and `centralino test`)
+/// is [`EndReason::describe`], the only place it is written; serialized as that wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum EndReason {
+    /// The flow reached `hangup`.
+    FlowHungUp,
+    CallerHungUp,
+    MaxDuration,
+    NoFlow,
+    NoCurrentState,
+    DeadEnd,
+    ReturnWithNothing,
+    NoSuchState,
+    TooManySteps,
+    LoopLimit,
+    /// Staff answered a transfer or a queue: the caller talks to them, the flow is done.
+    Bridged,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 11] = [
+        EndReason::FlowHungUp,
+        EndReason::CallerHungUp,
+        EndReason::MaxDuration,
+        EndReason::NoFlow,
+        EndReason::NoCurrentState,
+        EndReason::DeadEnd,
+        EndReason::ReturnWithNothing,
+        EndReason::NoSuchState,
+        EndReason::TooManySteps,
+        EndReason::LoopLimit,
+        EndReason::Bridged,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::FlowHungUp => "the flow hung up",
+            EndReason::CallerHungUp => "caller hung up",
+            EndReason::MaxDuration => "maximum call duration",
+            EndReason::NoFlow => "no flow answers this number",
+            EndReason::NoCurrentState => "no current state",
+            EndReason::DeadEnd => "dead end",
+            EndReason::ReturnWithNothing => "return with nothing to return to",
+            EndReason::NoSuchState => "the graph has no such state",
+            EndReason::TooManySteps => "too many steps",
+            EndReason::LoopLimit => "loop limit",
+            EndReason::Bridged => "put through to staff",
+        }
+    }
+
+    /// A call that ended as calls should: the flow or the caller hung up, or staff took it.
+    pub fn is_normal(self) -> bool {
+        match self {
+            EndReason::FlowHungUp | EndReason::CallerHungUp | EndReason::Bridged => true,
+            EndReason::MaxDuration
+            | EndReason::NoFlow
+            | EndReason::NoCurrentState
+            | EndReason::DeadEnd
+            | EndReason::ReturnWithNothing
+            | EndReason::NoSuchState
+            | EndReason::TooManySteps
+            | EndReason::LoopLimit => false,
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+impl From<EndReason> for String {
+    fn from(reason: EndReason) -> String {
+        reason.describe().to_owned()
+    }
+}
+
+impl TryFrom<String> for EndReason {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<EndReason, String> {
+        EndReason::ALL
+            .into_iter()
+            .find(|reason| reason.describe() == text)
+            .ok_or_else(|| format!("not a reason a call ends for: {text:?}"))
+    }
 }
 
 /// What the session waits for.
@@ -371,6 +494,11 @@ impl Session {
         self.wait == Wait::Ended
     }
 
+    /// Staff answered a transfer or queue: the flow is done, the call goes on.
+    pub fn is_bridged(&self) -> bool {
+        self.wait == Wait::Bridged
+    }
+
     /// A variable's current value (for tests and transcripts).
     pub fn var(&self, name: &str) -> Option<&Value> {
         self.vars.get(name)
@@ -391,12 +519,12 @@ impl Session {
         self.steps_this_event = 0;
         match event {
             Event::Started { .. } => self.on_started(),
-            Event::Hangup { .. } => self.end("caller hung up", false),
+            Event::Hangup { .. } => self.end(EndReason::CallerHungUp, false),
             Event::TimerFired { timer, .. } if Some(timer) == self.call_timer => {
                 self.call_timer = None;
                 self.trace_here("the call reached the flow's maximum duration");
                 self.say_system(speech::SystemText::Goodbye);
-                self.end("maximum call duration", true);
+                self.end(EndReason::MaxDuration, true);
             }
             Event::Digit { digit, .. } => self.on_input(InputEvent::Digit(digit)),
             Event::Text { text, .. } => self.on_input(InputEvent::Text(text)),
@@ -444,13 +572,13 @@ impl Session {
             return;
         }
         let Some(flow) = self.flow().cloned() else {
-            self.out.push(Command::Trace {
+            self.out.push(Command::Trace(Trace {
                 flow: String::new(),
                 state: String::new(),
                 location: String::new(),
                 note: format!("no flow answers {}", self.call.number),
-            });
-            self.end("no flow answers this number", true);
+            }));
+            self.end(EndReason::NoFlow, true);
             return;
         };
         self.vars
@@ -481,12 +609,12 @@ impl Session {
             .flow_of(node)
             .map(|f| f.name.clone())
             .unwrap_or_default();
-        self.out.push(Command::Trace {
+        self.out.push(Command::Trace(Trace {
             flow,
             state: node.state.clone(),
             location: node.location.to_string(),
             note: note.into(),
-        });
+        }));
     }
 
     fn trace_here(&mut self, note: &str) {
@@ -496,7 +624,7 @@ impl Session {
     }
 
     /// End the session. `hangup`: the engine hangs up (rather than the caller).
-    fn end(&mut self, reason: &str, hangup: bool) {
+    fn end(&mut self, reason: EndReason, hangup: bool) {
         if self.wait == Wait::Ended {
             return;
         }
@@ -505,13 +633,9 @@ impl Session {
             self.out.push(Command::CancelTimer { timer });
         }
         if hangup {
-            self.out.push(Command::Hangup {
-                reason: reason.to_owned(),
-            });
+            self.out.push(Command::Hangup { reason });
         }
-        self.out.push(Command::Ended {
-            reason: reason.to_owned(),
-        });
+        self.out.push(Command::Ended { reason });
         self.wait = Wait::Ended;
     }
 
@@ -535,14 +659,14 @@ impl Session {
     fn follow(&mut self, label: &EdgeLabel) {
         self.cancel_input_timer();
         let Some(node) = self.current().cloned() else {
-            self.end("no current state", true);
+            self.end(EndReason::NoCurrentState, true);
             return;
         };
         match node.edge(label) {
             Some(target) => self.go(target),
             None => {
                 self.trace(&node, format!("no way on for `{}`", label.describe()));
-                self.end("dead end", true);
+                self.end(EndReason::DeadEnd, true);
             }
         }
     }
@@ -550,7 +674,7 @@ impl Session {
     fn go(&mut self, target: Target) {
         match target {
             Target::Node(id) => self.enter(id),
-            Target::Hangup => self.end("the flow hung up", true),
+            Target::Hangup => self.end(EndReason::FlowHungUp, true),
             Target::Return => self.do_return(),
         }
     }
@@ -558,7 +682,7 @@ impl Session {
     fn do_return(&mut self) {
         match self.returns.pop() {
             Some(target) => self.go(target),
-            None => self.end("return with nothing to return to", true),
+            None => self.end(EndReason::ReturnWithNothing, true),
         }
     }
 
@@ -566,12 +690,12 @@ impl Session {
     fn enter(&mut self, id: NodeId) {
         self.steps_this_event += 1;
         let Some(node) = self.program.graph.node(id).cloned() else {
-            self.end("the graph has no such state", true);
+            self.end(EndReason::NoSuchState, true);
             return;
         };
         if self.steps_this_event > MAX_STEPS_PER_EVENT {
             self.trace(&node, "too many steps without waiting");
-            self.end("too many steps", true);
+            self.end(EndReason::TooManySteps, true);
             return;
         }
         self.node = Some(id);
@@ -585,7 +709,7 @@ impl Session {
                 format!("entered {visits} times, more than `max visits {max}`"),
             );
             self.say_system(speech::SystemText::Goodbye);
-            self.end("loop limit", true);
+            self.end(EndReason::LoopLimit, true);
             return;
         }
         self.trace(&node, node.action.kind());
@@ -633,7 +757,7 @@ impl Session {
                 self.enter(*entry);
             }
             Action::Return => self.do_return(),
-            Action::Hangup => self.end("the flow hung up", true),
+            Action::Hangup => self.end(EndReason::FlowHungUp, true),
             Action::Transfer { office, ring_ms } => self.transfer(node, office, *ring_ms),
             Action::Queue {
                 office,
@@ -644,12 +768,12 @@ impl Session {
             Action::Callback { office, note } => {
                 let request = self.request(None);
                 let number = self.call.caller.clone();
-                self.out.push(Command::CreateCallback {
+                self.out.push(Command::Store(StoreRequest::CreateCallback {
                     request,
                     office: office.clone(),
                     number,
                     note: note.clone(),
-                });
+                }));
             }
             Action::Ticket {
                 category,
@@ -670,7 +794,7 @@ impl Session {
                         .ok()
                 });
                 let request = self.request(None);
-                self.out.push(Command::CreateTicket {
+                self.out.push(Command::Store(StoreRequest::CreateTicket {
                     request,
                     category: category.clone(),
                     title: definition
@@ -681,20 +805,20 @@ impl Session {
                     priority: priority.clone(),
                     fields,
                     due_at,
-                });
+                }));
             }
             Action::Appointment { office } => {
                 let definition = self.program.graph.offices.get(office).cloned();
                 match definition.and_then(|o| o.appointments.map(|p| (p, o.hours))) {
                     Some((policy, calendar)) => {
                         let request = self.request(None);
-                        self.out.push(Command::Book {
+                        self.out.push(Command::Store(StoreRequest::Book {
                             request,
-                            resource: Bookable::Office(office.clone()),
+                            resource: Resource::Office(office.clone()),
                             calendar,
                             slot_ms: policy.slot_ms,
                             capacity: policy.capacity,
-                        });
+                        }));
                     }
                     None => self.follow(&EdgeLabel::Failed),
                 }
@@ -703,13 +827,13 @@ impl Session {
                 match self.program.graph.services.get(service).cloned() {
                     Some(definition) => {
                         let request = self.request(None);
-                        self.out.push(Command::Book {
+                        self.out.push(Command::Store(StoreRequest::Book {
                             request,
-                            resource: Bookable::Service(service.clone()),
+                            resource: Resource::Service(service.clone()),
                             calendar: definition.hours,
                             slot_ms: definition.slots.slot_ms,
                             capacity: definition.slots.capacity,
-                        });
+                        }));
                     }
                     None => self.follow(&EdgeLabel::Failed),
                 }
@@ -717,7 +841,10 @@ impl Session {
             Action::CancelBooking { var } => {
                 let reference = self.vars.get(var).map(Value::to_string).unwrap_or_default();
                 let request = self.request(None);
-                self.out.push(Command::CancelBooking { request, reference });
+                self.out.push(Command::Store(StoreRequest::CancelBooking {
+                    request,
+                    reference,
+                }));
             }
             Action::Record {
                 prompt,
@@ -732,11 +859,12 @@ impl Session {
             }
             Action::Conference { room, pin } => {
                 let request = self.request(None);
-                self.out.push(Command::JoinConference {
-                    request,
-                    room: room.clone(),
-                    pin: pin.clone(),
-                });
+                self.out
+                    .push(Command::Channel(ChannelCommand::JoinConference {
+                        request,
+                        room: room.clone(),
+                        pin: pin.clone(),
+                    }));
             }
             Action::Webhook {
                 url,
@@ -751,12 +879,12 @@ impl Session {
                     .collect();
                 let timer = self.id();
                 let request = self.request(Some(timer));
-                self.out.push(Command::Webhook {
+                self.out.push(Command::Channel(ChannelCommand::Webhook {
                     request,
                     url: url.clone(),
                     body,
                     timeout_ms: *timeout_ms,
-                });
+                }));
                 self.out.push(Command::StartTimer {
                     timer,
                     after_ms: *timeout_ms,
@@ -774,11 +902,11 @@ impl Session {
 
     fn start_recording(&mut self, var: &str, max_ms: u64) {
         let request = self.request(None);
-        self.out.push(Command::Record {
+        self.out.push(Command::Channel(ChannelCommand::Record {
             request,
             variable: var.to_owned(),
             max_ms,
-        });
+        }));
     }
 
     fn transfer(&mut self, node: &Node, office: &str, ring_ms: u64) {
@@ -798,12 +926,12 @@ impl Session {
             return;
         }
         let request = self.request(None);
-        self.out.push(Command::Transfer {
+        self.out.push(Command::Channel(ChannelCommand::Transfer {
             request,
             office: office.to_owned(),
             contacts,
             ring_ms,
-        });
+        }));
     }
 
     fn enqueue(
@@ -824,14 +952,14 @@ impl Session {
         let contacts = self.present_staff(&definition);
         let music = music.and_then(|key| self.media(key));
         let request = self.request(None);
-        self.out.push(Command::Enqueue {
+        self.out.push(Command::Channel(ChannelCommand::Enqueue {
             request,
             office: office.to_owned(),
             contacts,
             music,
             max_wait_ms,
             announce_position,
-        });
+        }));
     }
 
     fn office_open(&self, office: &centralino_compiler::graph::Office) -> bool {
@@ -888,25 +1016,25 @@ impl Session {
     fn play(&mut self, key: &str) -> Option<Id> {
         let media = self.media(key)?;
         let playback = self.id();
-        self.out.push(Command::Play {
+        self.out.push(Command::Channel(ChannelCommand::Play {
             playback,
             prompt: key.to_owned(),
             media,
-        });
+        }));
         Some(playback)
     }
 
     fn say_system(&mut self, text: speech::SystemText) {
         let language = self.language();
         let playback = self.id();
-        self.out.push(Command::Play {
+        self.out.push(Command::Channel(ChannelCommand::Play {
             playback,
             prompt: format!("system.{}", text.key()),
             media: Media::Speech {
                 text: text.words(&language).to_owned(),
                 language,
             },
-        });
+        }));
     }
 
     fn context(&self) -> eval::Context<'_> {
@@ -1005,7 +1133,8 @@ impl Session {
                     InputEvent::Text(t) => t.trim().to_owned(),
                 };
                 if let Some(playback) = playing {
-                    self.out.push(Command::StopPlayback { playback });
+                    self.out
+                        .push(Command::Channel(ChannelCommand::StopPlayback { playback }));
                 }
                 if let Wait::Input(state) = &mut self.wait {
                     state.playback = None;
@@ -1033,7 +1162,8 @@ impl Session {
                     }
                     InputEvent::Digit(d) => {
                         if let Some(playback) = playing {
-                            self.out.push(Command::StopPlayback { playback });
+                            self.out
+                                .push(Command::Channel(ChannelCommand::StopPlayback { playback }));
                         }
                         let ends = terminator.as_deref().is_some_and(|t| t.starts_with(d));
                         let full = if let Wait::Input(state) = &mut self.wait {

@@ -1,17 +1,21 @@
 //! centralino-runtime: executes a compiled flow graph on calls.
 //!
 //! ```text
-//!   adapters (simulate, SIP/RTP, chat) ──events──► engine::Session ──commands──► adapters
-//!                                                     │ (sans-IO)                  │
-//!                                                     └── calendar (time zones)    └──► store (sled)
+//!   channel adapters (simulate/test, SIP/RTP; later chat, e-mail, the dialer)
+//!        │ events                                   ▲ actions (play, record, transfer, hang up)
+//!        ▼                                          │
+//!   port::CallPort ──► engine::Session (sans-IO) ──► commands: timers, trace, call log,
+//!        │                   │                         store jobs (store, sled)
+//!        │                   └── calendar (time zones, slots)
+//!        └── one place for every channel: they cannot drift apart
 //! ```
 
 pub mod calendar;
 pub mod control;
 pub mod driver;
-pub mod effects;
 pub mod engine;
 pub mod media;
+pub mod port;
 pub mod reload;
 pub mod sip;
 pub mod store;

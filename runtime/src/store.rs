@@ -160,11 +160,8 @@ pub struct StepRecord {
     pub call_id: String,
     pub seq: u32,
     pub at: Timestamp,
-    pub flow: String,
-    pub state: String,
-    /// `file:line:col` of the state in the flow source.
-    pub location: String,
-    pub note: String,
+    #[serde(flatten)]
+    pub trace: crate::engine::Trace,
 }
 
 /// A recorded message.

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use centralino_runtime::engine::{
-    CallInfo, Command, Event, Id, Media, Presence, Program, Session, StoreReply, TransferOutcome,
+    CallInfo, ChannelCommand, Command, Event, Id, Media, Presence, Program, Session, StoreReply,
+    Trace, TransferOutcome,
 };
 use jiff::Timestamp;
 
@@ -80,20 +81,21 @@ impl Call {
 
     fn note(&mut self, command: &Command) {
         match command {
-            Command::Play { playback, .. } => self.playing = Some(*playback),
-            Command::StopPlayback { .. } => self.playing = None,
+            Command::Channel(ChannelCommand::Play { playback, .. }) => {
+                self.playing = Some(*playback);
+            }
+            Command::Channel(ChannelCommand::StopPlayback { .. }) => self.playing = None,
             Command::StartTimer { timer, .. } => self.timers.push(*timer),
             Command::CancelTimer { timer } => self.timers.retain(|t| t != timer),
-            Command::Transfer { request, .. }
-            | Command::Enqueue { request, .. }
-            | Command::CreateTicket { request, .. }
-            | Command::CreateCallback { request, .. }
-            | Command::Book { request, .. }
-            | Command::CancelBooking { request, .. }
-            | Command::Record { request, .. }
-            | Command::JoinConference { request, .. }
-            | Command::Webhook { request, .. } => self.request = Some(*request),
-            _ => {}
+            Command::Channel(
+                ChannelCommand::Transfer { request, .. }
+                | ChannelCommand::Enqueue { request, .. }
+                | ChannelCommand::Record { request, .. }
+                | ChannelCommand::JoinConference { request, .. }
+                | ChannelCommand::Webhook { request, .. },
+            ) => self.request = Some(*request),
+            Command::Store(request) => self.request = Some(request.id()),
+            Command::Trace(_) | Command::Hangup { .. } | Command::Ended { .. } => {}
         }
     }
 
@@ -173,22 +175,22 @@ impl Call {
 
 fn describe(command: &Command) -> String {
     match command {
-        Command::Play {
+        Command::Channel(ChannelCommand::Play {
             playback,
             prompt,
             media,
-        } => match media {
+        }) => match media {
             Media::Speech { text, language } => {
                 format!("play #{playback} {prompt} [{language}] {text:?}")
             }
             Media::Audio { path } => format!("play #{playback} {prompt} audio {path}"),
         },
-        Command::Trace {
+        Command::Trace(Trace {
             flow,
             state,
             location,
             note,
-        } => format!("trace {flow}.{state} @ {location}: {note}"),
+        }) => format!("trace {flow}.{state} @ {location}: {note}"),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }

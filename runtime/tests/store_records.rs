@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use centralino_runtime::engine::Trace;
 use centralino_runtime::store::{
     Booking, CallRecord, NewBooking, NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION,
     SledStore, Slot, Status, StepRecord, Store, StoreConfig, StoreError,
@@ -65,10 +66,12 @@ fn step(call_id: &str, seq: u32) -> StepRecord {
         call_id: call_id.into(),
         seq,
         at: at("2026-03-02T08:00:00Z"),
-        flow: "main".into(),
-        state: format!("state{seq}"),
-        location: format!("main.flow:{seq}:3"),
-        note: String::new(),
+        trace: Trace {
+            flow: "main".into(),
+            state: format!("state{seq}"),
+            location: format!("main.flow:{seq}:3"),
+            note: String::new(),
+        },
     }
 }
 

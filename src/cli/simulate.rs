@@ -21,10 +21,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::Context;
-use centralino_runtime::driver::{
-    BRIDGED, Driver, Input, InputSource, MAX_EVENTS, Script, Step, TimedStep,
-};
+use centralino_runtime::driver::{Driver, Input, InputSource, MAX_EVENTS, Script};
 use centralino_runtime::engine::{CallInfo, Program};
+use centralino_runtime::port::{Step, TimedStep};
 use centralino_runtime::store::{SledStore, Store, StoreConfig};
 use clap::Args;
 use jiff::Timestamp;
@@ -206,9 +205,6 @@ enum Outcome {
     Unfinished,
 }
 
-/// Ends that are how calls should end: the engine's words, and the driver's for a bridged call.
-const NORMAL_ENDS: &[&str] = &["the flow hung up", "caller hung up", BRIDGED];
-
 impl Outcome {
     fn of(steps: &[TimedStep]) -> Outcome {
         let store_failed = steps.iter().find_map(|s| match &s.step {
@@ -220,8 +216,8 @@ impl Outcome {
                 Some(message) => {
                     Outcome::Failed(format!("{reason} (a store write failed: {message})"))
                 }
-                None if NORMAL_ENDS.contains(&reason.as_str()) => Outcome::Ended(reason.clone()),
-                None => Outcome::Failed(reason.clone()),
+                None if reason.is_normal() => Outcome::Ended(reason.to_string()),
+                None => Outcome::Failed(reason.to_string()),
             },
             Some(Step::Stuck) => Outcome::Stuck,
             _ => Outcome::Unfinished,

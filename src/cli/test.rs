@@ -24,8 +24,9 @@ use centralino_compiler::scenario::{
     self, Answer, Expect, Expectation, Press, Scenario, ScenarioFile, WebhookReply,
 };
 use centralino_compiler::{Diagnostics, Graph, Sources, compile, render};
-use centralino_runtime::driver::{Driver, Input, InputSource, Script, Step, TimedStep};
+use centralino_runtime::driver::{Driver, Input, InputSource, Script};
 use centralino_runtime::engine::{CallInfo, Program, TransferOutcome};
+use centralino_runtime::port::{Step, TimedStep};
 use centralino_runtime::store::{Resource, SledStore, Store};
 use clap::{Args, ValueEnum};
 
@@ -662,9 +663,10 @@ fn evaluate(expectation: &Expectation, outcome: &Outcome) -> Option<String> {
         }
         Expect::State { flow, state } => {
             let entered = steps().any(|s| match s {
-                Step::Entered {
-                    flow: f, state: st, ..
-                } => *f == flow.name && state.as_ref().is_none_or(|want| *st == want.name),
+                Step::Entered(trace) => {
+                    trace.flow == flow.name
+                        && state.as_ref().is_none_or(|want| trace.state == want.name)
+                }
                 _ => false,
             });
             let name = match state {
@@ -730,7 +732,7 @@ fn presence(
 /// `caller hung up`, `loop limit`...), the driver's (put through to staff), or why it stopped.
 fn ending(steps: &[TimedStep]) -> String {
     match steps.last().map(|s| &s.step) {
-        Some(Step::Ended { reason }) => reason.clone(),
+        Some(Step::Ended { reason }) => reason.to_string(),
         Some(Step::Stuck) => String::from(
             "the call was left waiting: the scenario had no more keys and nothing else could happen",
         ),
@@ -796,7 +798,7 @@ mod tests {
         let ended = [TimedStep {
             at,
             step: Step::Ended {
-                reason: String::from("the flow hung up"),
+                reason: centralino_runtime::engine::EndReason::FlowHungUp,
             },
         }];
         assert_eq!(ending(&ended), "the flow hung up");

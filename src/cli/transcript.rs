@@ -2,8 +2,9 @@
 //! each state entered (with its source line), and under it what the caller
 //! heard and pressed, and what was stored or dialled.
 
-use centralino_runtime::driver::{Step, TimedStep};
+use centralino_runtime::engine::Trace;
 use centralino_runtime::engine::TransferOutcome;
+use centralino_runtime::port::{Step, TimedStep};
 use jiff::Timestamp;
 
 use super::clock;
@@ -38,12 +39,12 @@ impl Transcript {
 
     fn describe(&mut self, step: &Step, at: Timestamp) -> String {
         match step {
-            Step::Entered {
+            Step::Entered(Trace {
                 flow,
                 state,
                 location,
                 note,
-            } => {
+            }) => {
                 if flow.is_empty() {
                     return note.clone();
                 }

@@ -1,21 +1,23 @@
-//! One live call: the engine session and its signalling, in one owned task; its RTP stream is a
+//! One live call: its signalling and its [`CallPort`], in one owned task; its RTP stream is a
 //! leg on a media thread (`media_loop`).
 //!
 //! ```text
 //!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ──┐
-//!   MediaEvent (prompt finished, digit, audio) ──────┼─► Call::run ─► Session::step ─► commands
-//!   engine timers ───────────────────────────────────┤                 │
-//!   finished blocking jobs (prompts, store) ─────────┘                 └─► leg / timers / store / BYE
+//!   MediaEvent (prompt finished, digit, audio) ──────┼─► Call::run ─► CallPort ─► Session::step
+//!   the port's timers ───────────────────────────────┤                  │ Action
+//!   finished blocking jobs (prompts, store) ─────────┘                  └─► leg / store job / BYE
 //! ```
 //!
 //! The task sleeps between events: frames leave from the media thread on absolute deadlines,
-//! and RTP is accepted only from the address the caller's SDP gave.
+//! and RTP is accepted only from the address the caller's SDP gave. Everything between the
+//! engine and the world (timers, pending events, store effects, the call log) is the port's;
+//! this adapter only turns actions into SIP and media.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jiff::{SignedDuration, Timestamp};
 use rsipstack::dialog::dialog::TransactionHandle;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, Request, StatusCode};
@@ -27,12 +29,13 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::media_loop::{Leg, LegCommand, LegHandle, MediaEvent};
 use super::sdp::{self, Negotiated};
-use crate::effects;
-use crate::engine::{CallInfo, Command, Event, Id, Media, Program, Session, TransferOutcome};
+use crate::engine::{
+    CallInfo, ChannelCommand, Event, Id, Media, Program, Session, TransferOutcome,
+};
 use crate::media::dtmf::parse_info_body;
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
-use crate::store::{CallRecord, Recording, SCHEMA_VERSION, StepRecord};
+use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, StoreDone, StoreJob};
 
 /// What the server tells a call about its signalling.
 pub enum CallSignal {
@@ -63,14 +66,14 @@ pub struct CallSetup {
     pub token: CancellationToken,
 }
 
-/// Work done off the media loop.
+/// Work done off the call's task.
 enum Job {
     Loaded {
         playback: Id,
         prompt: Result<Arc<EncodedPrompt>, PromptError>,
     },
-    Event(Event),
-    Done,
+    Stored(StoreDone),
+    Recorded(RecordingFinished),
 }
 
 struct ActiveRecording {
@@ -80,35 +83,65 @@ struct ActiveRecording {
     relative: String,
 }
 
-pub struct Call {
-    dialog: InviteDialog,
-    program: Arc<Program>,
-    services: Services,
-    session: Session,
+/// The call's own clock: wall-clock time for the engine and the call log, advanced by the
+/// monotonic clock, so timers do not jump when the system clock is set.
+#[derive(Debug, Clone, Copy)]
+struct CallClock {
+    instant: Instant,
+    at: Timestamp,
+}
+
+impl CallClock {
+    fn start() -> CallClock {
+        CallClock {
+            instant: Instant::now(),
+            at: Timestamp::now(),
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        let elapsed =
+            SignedDuration::try_from(self.instant.elapsed()).unwrap_or(SignedDuration::MAX);
+        self.at.checked_add(elapsed).unwrap_or(self.at)
+    }
+
+    /// The instant a timestamp of this clock falls on (now, if it is past).
+    fn instant_of(&self, at: Timestamp) -> Instant {
+        let ahead = at.duration_since(self.now());
+        match Duration::try_from(ahead) {
+            Ok(ahead) => Instant::now() + ahead,
+            Err(_) => Instant::now(),
+        }
+    }
+}
+
+/// The SDP session this side offers: our address, what was negotiated, and the versions.
+struct SdpSession {
     local: SocketAddr,
     negotiated: Negotiated,
+    session_id: u64,
+    version: u64,
+}
+
+impl SdpSession {
+    fn answer(&self) -> String {
+        sdp::answer(self.local, &self.negotiated, self.session_id, self.version)
+    }
+}
+
+pub struct Call {
+    dialog: InviteDialog,
+    port: CallPort,
+    services: Services,
+    clock: CallClock,
+    sdp: SdpSession,
     media: LegHandle,
     media_events: mpsc::UnboundedReceiver<MediaEvent>,
-    /// Prompts given to the leg that have not finished (nor been dropped).
-    playing: BTreeSet<Id>,
-    timers: BTreeMap<Id, Instant>,
     jobs: JoinSet<Job>,
     recording: Option<ActiveRecording>,
     answer_delay: Duration,
     answer_at: Option<Instant>,
     token: CancellationToken,
-    sdp_version: u64,
-    session_id: u64,
-    started: bool,
-    hanging_up: bool,
-    ended: bool,
-    steps: u32,
-    started_at: jiff::Timestamp,
-    outcome: Option<String>,
-}
-
-fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
 }
 
 impl Call {
@@ -127,53 +160,58 @@ impl Call {
             caller: setup.caller,
             number: setup.number,
         };
-        let session = Session::new(setup.program.clone(), call_info);
-        let session_id = u64::from(local.port()) << 32 | u64::from(rand_u32());
+        let clock = CallClock::start();
+        let session = Session::new(setup.program, call_info);
+        let options = PortOptions {
+            call_log: Some(setup.services.store.clone()),
+            journal: false,
+        };
         Ok(Call {
             dialog: setup.dialog,
-            program: setup.program,
+            port: CallPort::new(session, options, clock.now()),
             services: setup.services,
-            session,
-            local,
-            negotiated: setup.negotiated,
+            clock,
+            sdp: SdpSession {
+                local,
+                negotiated: setup.negotiated,
+                session_id: u64::from(local.port()) << 32 | u64::from(rand_u32()),
+                version: 1,
+            },
             media,
             media_events,
-            playing: BTreeSet::new(),
-            timers: BTreeMap::new(),
             jobs: JoinSet::new(),
             recording: None,
             answer_delay: setup.answer_delay,
             answer_at: None,
             token: setup.token,
-            sdp_version: 1,
-            session_id,
-            started: false,
-            hanging_up: false,
-            ended: false,
-            steps: 0,
-            started_at: now(),
-            outcome: None,
         })
     }
 
-    fn call_id(&self) -> String {
-        self.session.call().call_id.clone()
+    fn call_id(&self) -> &str {
+        &self.port.call().call_id
+    }
+
+    fn program(&self) -> &Arc<Program> {
+        self.port.program()
     }
 
     /// Run until the call ends; then the server forgets it.
     pub async fn run(mut self, mut signals: mpsc::UnboundedReceiver<CallSignal>) {
-        while !self.ended {
-            if self.hanging_up && self.playing.is_empty() {
-                let _ = self.dialog.bye().await;
-                break;
+        loop {
+            match self.port.phase() {
+                Phase::Over => break,
+                Phase::HangingUp if self.port.ready_to_hang_up() => {
+                    self.bye().await;
+                    break;
+                }
+                Phase::Waiting | Phase::Running | Phase::HangingUp => {}
             }
-            let timer_deadline = self.timers.values().min().copied();
+            let timer_deadline = self.port.next_timer().map(|due| self.clock.instant_of(due));
             tokio::select! {
                 () = self.token.cancelled() => {
                     info!(call = %self.call_id(), "ending the call (shutdown)");
-                    let commands = self.session.step(Event::Hangup { at: now() });
-                    self.execute(commands);
-                    let _ = self.dialog.bye().await;
+                    self.caller_gone();
+                    self.bye().await;
                     break;
                 }
                 signal = signals.recv() => match signal {
@@ -183,9 +221,8 @@ impl Call {
                 event = self.media_events.recv() => match event {
                     Some(MediaEvent::Silent) => {
                         warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
-                        let commands = self.session.step(Event::Hangup { at: now() });
-                        self.execute(commands);
-                        let _ = self.dialog.bye().await;
+                        self.caller_gone();
+                        self.bye().await;
                         break;
                     }
                     Some(event) => self.on_media(event),
@@ -196,15 +233,35 @@ impl Call {
                     self.answer_at = None;
                     self.answer();
                 }
-                Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => {
-                    if let Ok(job) = done {
-                        self.on_job(job);
-                    }
-                }
+                Some(done) = self.jobs.join_next(), if !self.jobs.is_empty() => match done {
+                    Ok(job) => self.on_job(job),
+                    Err(e) => warn!(call = %self.call_id(), error = %e, "a job of the call failed"),
+                },
             }
         }
         self.jobs.shutdown().await;
-        self.save_call_record();
+        match self.port.outcome() {
+            Some(reason) => {
+                info!(call = %self.call_id(), %reason, version = %self.program().version(), "call ended");
+            }
+            None => {
+                info!(call = %self.call_id(), version = %self.program().version(), "call ended")
+            }
+        }
+        self.port.close(self.clock.now());
+    }
+
+    async fn bye(&mut self) {
+        if let Err(e) = self.dialog.bye().await {
+            debug!(call = %self.call_id(), error = %e, "BYE");
+        }
+    }
+
+    /// The caller is gone (hung up, silent, or the server ends the call): the flow hears it.
+    fn caller_gone(&mut self) {
+        let at = self.clock.now();
+        self.feed(Event::Hangup { at });
+        self.port.gone();
     }
 
     async fn on_signal(&mut self, signal: CallSignal) {
@@ -218,12 +275,11 @@ impl Call {
                 }
             }
             CallSignal::Confirmed => {
-                if !self.started {
-                    self.started = true;
-                    info!(call = %self.call_id(), version = %self.program.version(), "call answered");
+                if self.port.phase() == Phase::Waiting {
+                    info!(call = %self.call_id(), version = %self.program().version(), "call answered");
                     self.media.send(LegCommand::Start);
-                    let commands = self.session.step(Event::Started { at: now() });
-                    self.execute(commands);
+                    let actions = self.port.start(self.clock.now());
+                    self.act(actions);
                 }
             }
             CallSignal::Info(request, handle) => {
@@ -248,21 +304,16 @@ impl Call {
             }
             CallSignal::Reinvite(request, handle) => match sdp::negotiate(&request.body) {
                 Ok(negotiated) => {
-                    self.sdp_version += 1;
+                    self.sdp.version += 1;
                     self.media
                         .send(LegCommand::Renegotiated(negotiated.clone()));
-                    self.negotiated = negotiated;
-                    let body = sdp::answer(
-                        self.local,
-                        &self.negotiated,
-                        self.session_id,
-                        self.sdp_version,
-                    );
+                    self.sdp.negotiated = negotiated;
                     let headers = vec![Header::ContentType("application/sdp".into())];
+                    let body = self.sdp.answer();
                     let _ = handle
                         .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
                         .await;
-                    info!(call = %self.call_id(), hold = self.negotiated.on_hold, "re-INVITE");
+                    info!(call = %self.call_id(), hold = self.sdp.negotiated.on_hold, "re-INVITE");
                 }
                 Err(e) => {
                     debug!(error = %e, "re-INVITE refused");
@@ -279,43 +330,33 @@ impl Call {
                     // E.g. `Timeout`: no ACK for our 200 OK within 64·T1 (rsipstack sends BYE).
                     info!(call = %self.call_id(), %reason, "dialog terminated by the SIP stack");
                 }
-                let commands = self.session.step(Event::Hangup { at: now() });
-                self.execute(commands);
-                self.ended = true;
+                self.caller_gone();
             }
         }
     }
 
     /// 200 OK with our SDP answer.
     fn answer(&mut self) {
-        let body = sdp::answer(
-            self.local,
-            &self.negotiated,
-            self.session_id,
-            self.sdp_version,
-        );
+        let body = self.sdp.answer();
         let headers = vec![Header::ContentType("application/sdp".into())];
         if let Err(e) = self.dialog.accept(Some(headers), Some(body.into_bytes())) {
             debug!(error = %e, "the caller left before the answer");
-            self.ended = true;
+            self.port.gone();
         }
     }
 
     fn on_media(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Finished(playback) => {
-                if self.playing.remove(&playback) {
-                    let commands = self.session.step(Event::PlaybackFinished {
-                        playback,
-                        at: now(),
-                    });
-                    self.execute(commands);
-                }
+                let actions = self.port.playback_finished(playback, self.clock.now());
+                self.act(actions);
             }
             MediaEvent::Digit(digit) => self.digit(digit),
             MediaEvent::Audio(pcm) => {
                 if let Some(recording) = self.recording.as_mut() {
-                    let _ = recording.recorder.write_pcm(&pcm);
+                    if let Err(e) = recording.recorder.write_pcm(&pcm) {
+                        warn!(call = %self.port.call().call_id, error = %e, "the recording could not be written");
+                    }
                     if recording.recorder.is_full() {
                         self.finish_recording();
                     }
@@ -327,7 +368,7 @@ impl Call {
     }
 
     fn digit(&mut self, digit: char) {
-        if !self.started {
+        if self.port.phase() == Phase::Waiting {
             return;
         }
         if self.recording.is_some() {
@@ -335,22 +376,14 @@ impl Call {
             self.finish_recording();
             return;
         }
-        let commands = self.session.step(Event::Digit { digit, at: now() });
-        self.execute(commands);
+        let at = self.clock.now();
+        self.feed(Event::Digit { digit, at });
     }
 
     fn fire_timers(&mut self) {
-        let now_instant = Instant::now();
-        let due: Vec<Id> = self
-            .timers
-            .iter()
-            .filter(|(_, at)| **at <= now_instant)
-            .map(|(id, _)| *id)
-            .collect();
-        for timer in due {
-            self.timers.remove(&timer);
-            let commands = self.session.step(Event::TimerFired { timer, at: now() });
-            self.execute(commands);
+        let now = self.clock.now();
+        while let Some(event) = self.port.pop_timer_due_by(now) {
+            self.feed(event);
         }
     }
 
@@ -358,7 +391,7 @@ impl Call {
         match job {
             Job::Loaded { playback, prompt } => match prompt {
                 Ok(frames) => {
-                    if self.playing.contains(&playback) {
+                    if self.port.is_playing(playback) {
                         self.media.send(LegCommand::Loaded(playback, frames));
                     }
                 }
@@ -369,128 +402,98 @@ impl Call {
                         debug!(call = %self.call_id(), error = %e, "prompt skipped");
                     }
                     self.media.send(LegCommand::Drop(playback));
-                    if !self.playing.remove(&playback) {
-                        return;
-                    }
-                    let commands = self.session.step(Event::PlaybackFinished {
-                        playback,
-                        at: now(),
-                    });
-                    self.execute(commands);
+                    let actions = self.port.playback_finished(playback, self.clock.now());
+                    self.act(actions);
                 }
             },
-            Job::Event(event) => {
-                let commands = self.session.step(event);
-                self.execute(commands);
+            Job::Stored(done) => {
+                self.port.store_done(done);
+                self.act(Vec::new());
             }
-            Job::Done => {}
+            Job::Recorded(finished) => {
+                let job = self.port.recorded(finished);
+                self.store(job);
+            }
         }
     }
 
-    fn execute(&mut self, commands: Vec<Command>) {
-        for command in commands {
-            self.execute_one(command);
+    /// Feed one event; carry out what follows, and every event it queues.
+    fn feed(&mut self, event: Event) {
+        let actions = self.port.feed(event);
+        self.act(actions);
+    }
+
+    /// Carry out actions, then feed the port's pending events until none is left.
+    fn act(&mut self, mut actions: Vec<Action>) {
+        loop {
+            for action in actions {
+                self.act_one(action);
+            }
+            match self.port.next_pending() {
+                Some(event) => actions = self.port.feed(event),
+                None => break,
+            }
         }
     }
 
-    fn execute_one(&mut self, command: Command) {
-        match command {
-            Command::Play {
+    fn act_one(&mut self, action: Action) {
+        let now = self.clock.now();
+        match action {
+            Action::Channel(ChannelCommand::Play {
                 playback, media, ..
-            } => self.play(playback, media),
-            Command::StopPlayback { playback } => {
-                self.playing.remove(&playback);
+            }) => self.play(playback, media),
+            Action::Channel(ChannelCommand::StopPlayback { playback }) => {
                 self.media.send(LegCommand::Drop(playback));
             }
-            Command::StartTimer { timer, after_ms } => {
-                self.timers
-                    .insert(timer, Instant::now() + Duration::from_millis(after_ms));
-            }
-            Command::CancelTimer { timer } => {
-                self.timers.remove(&timer);
-            }
-            Command::Transfer {
-                request, office, ..
-            }
-            | Command::Enqueue {
-                request, office, ..
-            } => {
+            Action::Channel(
+                ChannelCommand::Transfer {
+                    request, office, ..
+                }
+                | ChannelCommand::Enqueue {
+                    request, office, ..
+                },
+            ) => {
                 // Bridging to staff needs the outbound leg, which comes with the transfer work.
                 info!(call = %self.call_id(), %office, "transfer not available on this server yet: overflow path");
-                self.jobs.spawn(async move {
-                    Job::Event(Event::TransferResult {
-                        request,
-                        outcome: TransferOutcome::Failed,
-                        at: now(),
-                    })
+                self.port.post(Event::TransferResult {
+                    request,
+                    outcome: TransferOutcome::Failed,
+                    at: now,
                 });
             }
-            Command::Webhook { request, url, .. } => {
+            Action::Channel(ChannelCommand::Webhook { request, url, .. }) => {
                 info!(call = %self.call_id(), %url, "webhooks are not called by this server yet: fallback path");
-                self.jobs.spawn(async move {
-                    Job::Event(Event::WebhookResult {
-                        request,
-                        result: Err(String::from("webhooks are not configured")),
-                        at: now(),
-                    })
+                self.port.post(Event::WebhookResult {
+                    request,
+                    result: Err(String::from("webhooks are not configured")),
+                    at: now,
                 });
             }
-            Command::JoinConference { request, room, .. } => {
+            Action::Channel(ChannelCommand::JoinConference { request, room, .. }) => {
                 info!(call = %self.call_id(), %room, "conferences are not available on this server yet");
-                self.jobs
-                    .spawn(async move { Job::Event(Event::ConferenceLeft { request, at: now() }) });
+                self.port.post(Event::ConferenceLeft { request, at: now });
             }
-            Command::Record {
+            Action::Channel(ChannelCommand::Record {
                 request,
                 variable,
                 max_ms,
-            } => self.start_recording(request, variable, max_ms),
-            Command::Hangup { reason } => {
-                debug!(call = %self.call_id(), %reason, "hanging up once the prompts have played");
-                self.hanging_up = true;
-            }
-            Command::Ended { reason } => {
-                info!(call = %self.call_id(), %reason, version = %self.program.version(), "call ended");
-                if !self.hanging_up {
-                    self.ended = true;
-                }
-                self.outcome = Some(reason);
-            }
-            Command::Trace {
-                flow,
-                state,
-                location,
-                note,
-            } => {
-                debug!(call = %self.call_id(), %flow, %state, %location, %note, "step");
-                self.steps += 1;
-                let _ = self.services.store.append_step(StepRecord {
-                    schema: SCHEMA_VERSION,
-                    call_id: self.call_id(),
-                    seq: self.steps,
-                    at: now(),
-                    flow,
-                    state,
-                    location,
-                    note,
-                });
-            }
-            other => {
-                let store = self.services.store.clone();
-                let program = self.program.clone();
-                let call = self.session.call().clone();
-                self.jobs.spawn_blocking(move || {
-                    match effects::store_request(store.as_ref(), &program, &call, now(), &other) {
-                        Some((event, _)) => Job::Event(event),
-                        None => Job::Done,
-                    }
-                });
+            }) => self.start_recording(request, variable, max_ms),
+            Action::Store(job) => self.store(job),
+            // The run loop says BYE once the port is ready to hang up.
+            Action::HangUp(reason) => {
+                debug!(call = %self.call_id(), %reason, "hanging up after the prompts");
             }
         }
     }
 
+    /// Run a store job off the task (a write is flushed to disk before it is answered).
+    fn store(&mut self, job: StoreJob) {
+        let store = self.services.store.clone();
+        self.jobs
+            .spawn_blocking(move || Job::Stored(job.run(store.as_ref())));
+    }
+
     fn play(&mut self, playback: Id, media: Media) {
-        self.playing.insert(playback);
         self.media.send(LegCommand::Enqueue(playback));
         let prompts = self.services.prompts.clone();
         self.jobs.spawn_blocking(move || Job::Loaded {
@@ -500,8 +503,10 @@ impl Call {
     }
 
     fn start_recording(&mut self, request: Id, variable: String, max_ms: u64) {
-        let call_id = self.call_id();
-        let relative = format!("recordings/{}-{variable}-{request}.wav", sanitize(&call_id));
+        let relative = format!(
+            "recordings/{}-{variable}-{request}.wav",
+            sanitize(self.call_id())
+        );
         let path = self.services.data_dir.join(&relative);
         let created = path
             .parent()
@@ -519,14 +524,13 @@ impl Call {
                 });
             }
             Err(e) => {
-                warn!(call = %call_id, error = %e, "cannot record");
-                self.jobs.spawn(async move {
-                    Job::Event(Event::RecordingFinished {
-                        request,
-                        path: String::new(),
-                        duration_ms: 0,
-                        at: now(),
-                    })
+                warn!(call = %self.call_id(), error = %e, "cannot record");
+                let at = self.clock.now();
+                self.port.post(Event::RecordingFinished {
+                    request,
+                    path: String::new(),
+                    duration_ms: 0,
+                    at,
                 });
             }
         }
@@ -537,47 +541,19 @@ impl Call {
             return;
         };
         self.media.send(LegCommand::ForwardAudio(false));
-        let store = self.services.store.clone();
-        let call_id = self.call_id();
+        let clock = self.clock;
         self.jobs.spawn_blocking(move || {
             let duration_ms = match active.recorder.finish() {
                 Ok(done) => done.duration_ms,
                 Err(_) => 0,
             };
-            let _ = store.save_recording(Recording {
-                schema: SCHEMA_VERSION,
-                call_id,
-                variable: active.variable,
-                path: active.relative.clone(),
-                duration_ms,
-                created_at: now(),
-            });
-            Job::Event(Event::RecordingFinished {
+            Job::Recorded(RecordingFinished {
                 request: active.request,
+                variable: active.variable,
                 path: active.relative,
                 duration_ms,
-                at: now(),
+                at: clock.now(),
             })
-        });
-    }
-
-    fn save_call_record(&self) {
-        let flow = self
-            .session
-            .flow()
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
-        let call = self.session.call();
-        let _ = self.services.store.save_call(CallRecord {
-            schema: SCHEMA_VERSION,
-            call_id: call.call_id.clone(),
-            caller: call.caller.clone(),
-            number: call.number.clone(),
-            flow,
-            graph_version: self.program.version().to_owned(),
-            started_at: self.started_at,
-            ended_at: Some(now()),
-            outcome: self.outcome.clone(),
         });
     }
 }
