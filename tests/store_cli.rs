@@ -14,38 +14,9 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{centralino, code, stderr, stdout};
-
-/// Monday 2 March 2026 in Perugia: working hours.
-const AT: &str = "2026-03-02 10:00";
-/// A pothole in street 123, number 5, then end the call.
-const REPORT_POTHOLE: &str = "2 1 1 123 # 5 # 2";
-/// 6 call-back, 2 tax office, then end the call.
-const ASK_CALLBACK: &str = "6 2 2";
-/// 3 book, 1 identity card, 1 confirm, then end the call.
-const BOOK_ID_CARD: &str = "3 1 1 2";
-
-fn path(dir: &Path) -> &str {
-    dir.to_str().expect("temp paths are UTF-8")
-}
-
-/// One simulated call at `at` that keeps what it stores in `data`.
-fn call(data: &Path, at: &str, input: &str) -> String {
-    let out = centralino(&[
-        "simulate",
-        "flows/",
-        "--number",
-        "075075075",
-        "--at",
-        at,
-        "--input",
-        input,
-        "--data",
-        path(data),
-    ]);
-    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
-    stdout(&out)
-}
+use support::{
+    ASK_CALLBACK, AT, BOOK_ID_CARD, REPORT_POTHOLE, call, centralino, code, path, stderr, stdout,
+};
 
 fn records(data: &Path, args: &[&str]) -> Output {
     let mut all = args.to_vec();

@@ -1,13 +1,26 @@
-//! The control socket of a running server: `status`, `versions`, `reload`, `rollback ID`.
+//! The control socket of a running server: `status`, `versions`, `reload`,
+//! `rollback ID`, and the records (`records tickets list`, `records callbacks
+//! show RC-2026-000001`).
 //!
 //! A Unix socket in the data directory (`control.sock`), one request line and
-//! one JSON answer line per connection, so `centralino status` and friends
-//! talk to the server that owns the store without touching the store.
+//! one JSON answer line per connection, so `centralino status`, `tickets list`
+//! and friends talk to the server that owns the store without touching the store.
+//! Records are citizens' data: the socket is made readable and writable by its
+//! owner only (mode 0600) before it is given its name, so nobody else can connect.
+//!
+//! ```text
+//!   request line ──Request::parse──► Request ──► status / versions / reload / rollback
+//!                                       │
+//!                                       └── Records(Question) ──spawn_blocking──► store::records::answer
+//!   answer line: {"ok": true, ...} or {"ok": false, "error": "..."}
+//! ```
 
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
@@ -15,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::reload::{Deployment, Outcome};
+use crate::store::Store;
+use crate::store::records::{self, BadReference, Kind, Question, Reference};
 
 /// The socket's name inside the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -23,15 +38,110 @@ pub fn socket_path(data: &Path) -> PathBuf {
     data.join(SOCKET)
 }
 
+/// One request to the control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Status,
+    Versions,
+    Reload,
+    /// Serve the version whose id starts with this.
+    Rollback(String),
+    /// Records from the store the server holds.
+    Records(Question),
+}
+
+/// Why a request line is not a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error(
+        "requests are: status, versions, reload, rollback ID, records KIND list, records KIND show REF"
+    )]
+    Unknown,
+    #[error("records are: tickets, callbacks, appointments (not {0:?})")]
+    RecordsKind(String),
+    #[error("records KIND takes list or show REF (not {0:?})")]
+    RecordsVerb(String),
+    #[error("records KIND show takes one reference")]
+    RecordsReference,
+    #[error("{0}")]
+    BadReference(#[from] BadReference),
+}
+
+impl Request {
+    /// Parses one request line (words separated by white space).
+    pub fn parse(line: &str) -> Result<Request, RequestError> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["status"] => Ok(Request::Status),
+            ["versions"] => Ok(Request::Versions),
+            ["reload"] => Ok(Request::Reload),
+            ["rollback", id, ..] => Ok(Request::Rollback((*id).to_owned())),
+            ["records", rest @ ..] => Request::parse_records(rest).map(Request::Records),
+            _ => Err(RequestError::Unknown),
+        }
+    }
+
+    fn parse_records(words: &[&str]) -> Result<Question, RequestError> {
+        let Some((kind, rest)) = words.split_first() else {
+            return Err(RequestError::RecordsKind(String::new()));
+        };
+        let kind =
+            Kind::from_plural(kind).ok_or_else(|| RequestError::RecordsKind((*kind).to_owned()))?;
+        match rest {
+            ["list"] => Ok(Question::List(kind)),
+            ["show", reference] => Ok(Question::Show(kind, Reference::parse(reference)?)),
+            ["show", ..] => Err(RequestError::RecordsReference),
+            [verb, ..] => Err(RequestError::RecordsVerb((*verb).to_owned())),
+            [] => Err(RequestError::RecordsVerb(String::new())),
+        }
+    }
+}
+
+/// The request line, as [`Request::parse`] reads it back.
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Status => f.write_str("status"),
+            Request::Versions => f.write_str("versions"),
+            Request::Reload => f.write_str("reload"),
+            Request::Rollback(id) => write!(f, "rollback {id}"),
+            Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
+            Request::Records(Question::Show(kind, reference)) => {
+                write!(f, "records {} show {}", kind.plural(), reference.as_str())
+            }
+        }
+    }
+}
+
+/// Binds the socket under a temporary name, makes it owner-only, then gives it
+/// its name: there is no moment when others could connect.
+fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    let fresh = path.with_extension("sock.new");
+    let _ = std::fs::remove_file(&fresh);
+    let listener = UnixListener::bind(&fresh)?;
+    let named = std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&fresh, path));
+    if let Err(error) = named {
+        let _ = std::fs::remove_file(&fresh);
+        return Err(error);
+    }
+    Ok(listener)
+}
+
 /// Serve control requests until `token` is cancelled; removes the socket file at the end.
-pub async fn serve(path: PathBuf, deployment: Arc<Deployment>, token: CancellationToken) {
+pub async fn serve(
+    path: PathBuf,
+    deployment: Arc<Deployment>,
+    store: Arc<dyn Store>,
+    token: CancellationToken,
+) {
     // A socket left by a killed server is in the way; a live server still holds
     // the store lock, so this one would not have started.
     let _ = std::fs::remove_file(&path);
-    let listener = match UnixListener::bind(&path) {
+    let listener = match bind_private(&path) {
         Ok(l) => l,
         Err(e) => {
-            warn!(error = %e, path = %path.display(), "no control socket: status/versions/rollback unavailable");
+            warn!(error = %e, path = %path.display(), "no control socket: status/versions/rollback, and records while serving, unavailable");
             return;
         }
     };
@@ -42,8 +152,9 @@ pub async fn serve(path: PathBuf, deployment: Arc<Deployment>, token: Cancellati
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
                     let deployment = deployment.clone();
+                    let store = store.clone();
                     connections.spawn(async move {
-                        if let Err(e) = answer(stream, deployment).await {
+                        if let Err(e) = answer(stream, deployment, store).await {
                             debug!(error = %e, "control connection");
                         }
                     });
@@ -56,16 +167,30 @@ pub async fn serve(path: PathBuf, deployment: Arc<Deployment>, token: Cancellati
     let _ = std::fs::remove_file(&path);
 }
 
-async fn answer(stream: UnixStream, deployment: Arc<Deployment>) -> std::io::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    deployment: Arc<Deployment>,
+    store: Arc<dyn Store>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(4096);
     reader.read_line(&mut line).await?;
-    let mut words = line.split_whitespace();
-    let reply = match (words.next(), words.next()) {
-        (Some("status"), None) => json!({"ok": true, "status": deployment.status()}),
-        (Some("versions"), None) => json!({"ok": true, "versions": deployment.versions()}),
-        (Some("reload"), None) => {
+    let reply = match Request::parse(&line) {
+        Ok(request) => reply(request, deployment, store).await,
+        Err(error) => json!({"ok": false, "error": error.to_string()}),
+    };
+    let mut text = reply.to_string();
+    text.push('\n');
+    write.write_all(text.as_bytes()).await?;
+    write.shutdown().await
+}
+
+async fn reply(request: Request, deployment: Arc<Deployment>, store: Arc<dyn Store>) -> Value {
+    match request {
+        Request::Status => json!({"ok": true, "status": deployment.status()}),
+        Request::Versions => json!({"ok": true, "versions": deployment.versions()}),
+        Request::Reload => {
             let d = deployment.clone();
             match tokio::task::spawn_blocking(move || d.reload()).await {
                 Ok(Outcome::Published { id }) => json!({"ok": true, "published": id}),
@@ -76,14 +201,115 @@ async fn answer(stream: UnixStream, deployment: Arc<Deployment>) -> std::io::Res
                 Err(e) => json!({"ok": false, "error": e.to_string()}),
             }
         }
-        (Some("rollback"), Some(id)) => match deployment.rollback(id) {
+        Request::Rollback(id) => match deployment.rollback(&id) {
             Ok(id) => json!({"ok": true, "current": id}),
             Err(e) => json!({"ok": false, "error": e}),
         },
-        _ => json!({"ok": false, "error": "requests are: status, versions, reload, rollback ID"}),
-    };
-    let mut text = reply.to_string();
-    text.push('\n');
-    write.write_all(text.as_bytes()).await?;
-    write.shutdown().await
+        Request::Records(question) => {
+            // Store reads touch the disk: off the reactor.
+            match tokio::task::spawn_blocking(move || records::answer(&*store, &question)).await {
+                Ok(Ok(answer)) => json!({"ok": true, "records": answer}),
+                Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn records(kind: Kind, reference: Option<&str>) -> Request {
+        Request::Records(match reference {
+            None => Question::List(kind),
+            Some(r) => Question::Show(kind, Reference::parse(r).unwrap()),
+        })
+    }
+
+    #[test]
+    fn request_lines_are_parsed() {
+        assert_eq!(Request::parse("status\n"), Ok(Request::Status));
+        assert_eq!(Request::parse(" versions "), Ok(Request::Versions));
+        assert_eq!(Request::parse("reload"), Ok(Request::Reload));
+        assert_eq!(
+            Request::parse("rollback sha256:1a2b"),
+            Ok(Request::Rollback("sha256:1a2b".into()))
+        );
+        assert_eq!(
+            Request::parse("records tickets list\n"),
+            Ok(records(Kind::Tickets, None))
+        );
+        assert_eq!(
+            Request::parse("records callbacks show RC-2026-000001"),
+            Ok(records(Kind::Callbacks, Some("RC-2026-000001")))
+        );
+        assert_eq!(
+            Request::parse("records appointments show 10000008"),
+            Ok(records(Kind::Appointments, Some("10000008")))
+        );
+    }
+
+    #[test]
+    fn bad_request_lines_are_errors_that_say_what_is_wrong() {
+        let error = |line: &str| Request::parse(line).unwrap_err();
+        assert_eq!(error(""), RequestError::Unknown);
+        assert_eq!(error("status now"), RequestError::Unknown);
+        assert_eq!(error("tickets list"), RequestError::Unknown);
+        assert_eq!(error("records"), RequestError::RecordsKind(String::new()));
+        assert_eq!(
+            error("records parking list"),
+            RequestError::RecordsKind("parking".into())
+        );
+        assert_eq!(
+            error("records tickets"),
+            RequestError::RecordsVerb(String::new())
+        );
+        assert_eq!(
+            error("records tickets delete PG-2026-000001"),
+            RequestError::RecordsVerb("delete".into())
+        );
+        assert_eq!(
+            error("records tickets list PG-2026-000001"),
+            RequestError::RecordsVerb("list".into())
+        );
+        assert_eq!(
+            error("records tickets show"),
+            RequestError::RecordsReference
+        );
+        assert_eq!(
+            error("records tickets show a b"),
+            RequestError::RecordsReference
+        );
+        assert_eq!(
+            error("records tickets show ../db"),
+            RequestError::BadReference(BadReference::Character { character: '/' })
+        );
+        let long = format!("records tickets show {}", "9".repeat(100));
+        assert_eq!(
+            error(&long),
+            RequestError::BadReference(BadReference::TooLong { length: 100 })
+        );
+        assert!(
+            error("records parking list")
+                .to_string()
+                .contains("tickets, callbacks, appointments")
+        );
+    }
+
+    #[test]
+    fn requests_are_written_as_they_are_read() {
+        for request in [
+            Request::Status,
+            Request::Versions,
+            Request::Reload,
+            Request::Rollback("sha256:1a2b".into()),
+            records(Kind::Tickets, None),
+            records(Kind::Callbacks, Some("RC-2026-000001")),
+            records(Kind::Appointments, Some("10000008")),
+        ] {
+            assert_eq!(Request::parse(&request.to_string()), Ok(request));
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! to the caller (a reference number, a booked time) are flushed to disk before
 //! the call returns.
 
+pub mod records;
 mod sled_store;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum StoreError {
     #[error("store at {path}: {message}")]
     Open { path: String, message: String },
+    /// Another process (a running server) has the store open.
+    #[error("store at {path}: {message}")]
+    Locked { path: String, message: String },
     #[error("store write failed: {0}")]
     Write(String),
     #[error("store read failed: {0}")]
@@ -196,6 +200,10 @@ pub trait Store: Send + Sync {
     fn append_step(&self, step: StepRecord) -> Result<(), StoreError>;
 
     fn tickets(&self) -> Result<Vec<Ticket>, StoreError>;
+    /// Every ticket that can be read, and a [`StoreError::Corrupt`] for each that
+    /// cannot: for listings and repair tools that must see around a damaged record.
+    /// [`Store::tickets`] fails instead.
+    fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError>;
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
     fn callbacks(&self) -> Result<Vec<Callback>, StoreError>;
     fn bookings(&self) -> Result<Vec<Booking>, StoreError>;
@@ -203,6 +211,10 @@ pub trait Store: Send + Sync {
     fn calls(&self) -> Result<Vec<CallRecord>, StoreError>;
     fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError>;
     fn recordings(&self) -> Result<Vec<Recording>, StoreError>;
+    /// Reads every record and checks the store's own bookkeeping (e.g. slot
+    /// counts). Returns the problems found (empty when the store is sound); fails
+    /// only when the store cannot be read at all.
+    fn verify(&self) -> Result<Vec<StoreError>, StoreError>;
     /// Flush everything written so far.
     fn flush(&self) -> Result<(), StoreError>;
 }

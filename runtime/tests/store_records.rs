@@ -531,7 +531,7 @@ fn a_store_open_elsewhere_is_refused_clearly() {
     let store = SledStore::open(dir.path(), StoreConfig::default()).unwrap();
     let started = Instant::now();
     let error = SledStore::open(dir.path(), StoreConfig::default()).unwrap_err();
-    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+    assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
     assert!(error.to_string().contains("lock"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(store);

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -33,13 +33,13 @@ pub struct RollbackArgs {
     control: ControlArgs,
 }
 
-/// Send one request line, read one JSON answer line.
-fn ask(args: &ControlArgs, request: &str) -> anyhow::Result<Value> {
-    let path = centralino_runtime::control::socket_path(&args.data);
+/// Send one request line to the server with data in `data`, read one JSON answer line.
+pub(super) fn ask(data: &Path, request: &str) -> anyhow::Result<Value> {
+    let path = centralino_runtime::control::socket_path(data);
     let mut stream = UnixStream::connect(&path).with_context(|| {
         format!(
             "no server is running with data in {} (no {})",
-            args.data.display(),
+            data.display(),
             path.display()
         )
     })?;
@@ -74,7 +74,7 @@ fn finish(args: &ControlArgs, answer: &Value, human: impl FnOnce(&Value)) -> u8 
 }
 
 pub fn status(args: &ControlArgs) -> anyhow::Result<u8> {
-    let answer = ask(args, "status")?;
+    let answer = ask(&args.data, "status")?;
     Ok(finish(args, &answer, |a| {
         let s = a.get("status").cloned().unwrap_or_default();
         println!("serving   {}", text(&s, "current"));
@@ -89,7 +89,7 @@ pub fn status(args: &ControlArgs) -> anyhow::Result<u8> {
 }
 
 pub fn versions(args: &ControlArgs) -> anyhow::Result<u8> {
-    let answer = ask(args, "versions")?;
+    let answer = ask(&args.data, "versions")?;
     Ok(finish(args, &answer, |a| {
         for v in a
             .get("versions")
@@ -110,7 +110,7 @@ pub fn versions(args: &ControlArgs) -> anyhow::Result<u8> {
 }
 
 pub fn reload(args: &ControlArgs) -> anyhow::Result<u8> {
-    let answer = ask(args, "reload")?;
+    let answer = ask(&args.data, "reload")?;
     Ok(finish(args, &answer, |a| {
         if a.get("published").is_some() {
             println!("published {}", text(a, "published"));
@@ -122,7 +122,7 @@ pub fn reload(args: &ControlArgs) -> anyhow::Result<u8> {
 
 pub fn rollback(args: &RollbackArgs) -> anyhow::Result<u8> {
     let version: String = args.target.split_whitespace().collect();
-    let answer = ask(&args.control, &format!("rollback {version}"))?;
+    let answer = ask(&args.control.data, &format!("rollback {version}"))?;
     Ok(finish(&args.control, &answer, |a| {
         println!("serving {}", text(a, "current"));
     }))

@@ -1,27 +1,37 @@
 //! `centralino tickets|callbacks|appointments list|show`: what calls left in the store.
 //!
 //! ```text
-//!   --data DIR (default ./data) ──SledStore──► records ──► aligned table / `show` fields / --json
+//!   --data DIR (default ./data) ──SledStore──────────────► records::answer ──► Answer
+//!        │ held by a running `serve`                                            │
+//!        └──► DIR/control.sock `records KIND list|show REF` ──► the server's Answer ┤
+//!                                                  aligned table / `show` fields / --json
 //! ```
 //!
 //! The store is only opened when the directory already holds one: listing never
-//! creates a data directory. Times are shown in Europe/Rome; `--json` keeps the
-//! stored instants (RFC 3339, UTC). A damaged ticket is skipped with a warning
-//! on stderr and the others are listed. Exit codes: 0 listed or shown, 1 no
-//! record with that reference (or records that cannot be listed around a damaged
-//! one), 2 no store there or it cannot be opened.
+//! creates a data directory. While `serve` runs it holds the store, so the
+//! question goes to the server over its control socket; both ways run the same
+//! query and print through the same code here, so the output is the same. Times
+//! are shown in Europe/Rome; `--json` keeps the stored instants (RFC 3339, UTC).
+//! A damaged ticket is skipped with a warning on stderr and the others are
+//! listed. Exit codes: 0 listed or shown, 1 no record with that reference (or
+//! records that cannot be listed around a damaged one), 2 no store there or it
+//! cannot be opened (nor asked of a running server).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use centralino_runtime::control::Request;
+pub use centralino_runtime::store::records::Kind;
+use centralino_runtime::store::records::{self, Answer, Question, Record, Records, Reference};
 use centralino_runtime::store::{
-    Booking, Callback, Resource, SledStore, Status, Store, StoreConfig, StoreError, Ticket,
+    Booking, Callback, Resource, SledStore, Status, StoreConfig, StoreError, Ticket,
 };
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{CLEAN, PROBLEMS, clock, output};
+use super::{CLEAN, PROBLEMS, clock, control, output};
 
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
@@ -44,7 +54,7 @@ enum Action {
 
 #[derive(Debug, Args)]
 struct StoreArgs {
-    /// The data directory of the store.
+    /// The data directory of the store (or of the running server holding it).
     #[arg(long, value_name = "DIR", default_value = "data")]
     data: PathBuf,
 
@@ -53,43 +63,23 @@ struct StoreArgs {
     json: bool,
 }
 
-/// Which records a command is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Tickets,
-    Callbacks,
-    Appointments,
-}
-
-impl Kind {
-    /// The plural, as in the command name.
-    fn plural(self) -> &'static str {
-        match self {
-            Kind::Tickets => "tickets",
-            Kind::Callbacks => "callbacks",
-            Kind::Appointments => "appointments",
-        }
-    }
-
-    fn singular(self) -> &'static str {
-        match self {
-            Kind::Tickets => "ticket",
-            Kind::Callbacks => "callback",
-            Kind::Appointments => "appointment",
-        }
-    }
-}
-
 pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
-    match &args.action {
-        Action::List(store) => list(kind, store),
-        Action::Show { reference, store } => show(kind, reference, store),
-    }
+    let (store, reference) = match &args.action {
+        Action::List(store) => (store, None),
+        Action::Show { reference, store } => (store, Some(reference.trim())),
+    };
+    must_hold_a_store(&store.data)?;
+    let answer = match reference.map(Reference::parse) {
+        None => ask(&store.data, &Question::List(kind))?,
+        Some(Ok(reference)) => ask(&store.data, &Question::Show(kind, reference))?,
+        // What cannot be a reference names no record: not found, as a lookup would say.
+        Some(Err(_)) => Answer::Shown { record: None },
+    };
+    print(kind, reference.unwrap_or_default(), &answer, store)
 }
 
-/// Opens the store in `dir` without ever creating one: a missing directory, or
-/// one sled never wrote, is an error (exit 2).
-fn open(dir: &Path) -> anyhow::Result<SledStore> {
+/// Refuses a directory that holds no store (exit 2): opening it would create one.
+fn must_hold_a_store(dir: &Path) -> anyhow::Result<()> {
     let shown = dir.display();
     if !dir.exists() {
         anyhow::bail!(
@@ -103,67 +93,93 @@ fn open(dir: &Path) -> anyhow::Result<SledStore> {
     if !dir.join("db").is_file() {
         anyhow::bail!("{shown}: not a Centralino store (there is no `db` file in it)");
     }
-    SledStore::open(dir, StoreConfig::default()).with_context(|| {
-        format!("cannot open the store in {shown} (is a running Centralino holding it?)")
-    })
+    Ok(())
 }
 
-// ------------------------------------------------------------------ list
+/// The answer from the store in `dir` (checked by [`must_hold_a_store`]), or from
+/// the running server that holds it.
+fn ask(dir: &Path, question: &Question) -> anyhow::Result<Answer> {
+    let cannot_open = || {
+        format!(
+            "cannot open the store in {} (is a running Centralino holding it?)",
+            dir.display()
+        )
+    };
+    match SledStore::open_without_waiting(dir, StoreConfig::default()) {
+        Ok(store) => Ok(records::answer(&store, question)?),
+        Err(locked @ StoreError::Locked { .. }) => match ask_server(dir, question) {
+            Some(answer) => answer,
+            None => Err(anyhow::Error::new(locked).context(cannot_open())),
+        },
+        Err(error) => Err(anyhow::Error::new(error).context(cannot_open())),
+    }
+}
 
-fn list(kind: Kind, args: &StoreArgs) -> anyhow::Result<u8> {
-    let store = open(&args.data)?;
-    let (text, damaged) = match kind {
-        Kind::Tickets => {
-            let (tickets, damaged) = store.tickets_skipping_damaged()?;
-            (render(args.json, &tickets, ticket_rows)?, damaged)
+/// The running server's answer; `None` when no server answers on the control socket.
+fn ask_server(dir: &Path, question: &Question) -> Option<anyhow::Result<Answer>> {
+    let reply = control::ask(dir, &Request::Records(question.clone()).to_string()).ok()?;
+    if reply.get("ok").and_then(Value::as_bool) != Some(true) {
+        let error = reply
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("the server gave no reason");
+        return Some(Err(anyhow::anyhow!("{error}")));
+    }
+    let records = reply.get("records").cloned().unwrap_or_default();
+    Some(serde_json::from_value(records).context("the server's records are not readable"))
+}
+
+/// Prints an answer, from the store or from the server alike (`reference`: the
+/// one asked for, if any); the exit code.
+fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyhow::Result<u8> {
+    match answer {
+        Answer::Listed { records, skipped } => {
+            let text = match records {
+                Records::Tickets(tickets) => render(args.json, tickets, ticket_rows)?,
+                Records::Callbacks(callbacks) => render(args.json, callbacks, callback_rows)?,
+                Records::Appointments(bookings) => render(args.json, bookings, booking_rows)?,
+            };
+            let text = if text.is_empty() {
+                format!("no {} in {}\n", kind.plural(), args.data.display())
+            } else {
+                text
+            };
+            output::stdout(text.as_bytes())?;
+            for problem in skipped {
+                eprintln!("warning: {problem}; it is not listed");
+            }
+            Ok(CLEAN)
         }
-        Kind::Callbacks => match store.callbacks() {
-            Ok(callbacks) => (render(args.json, &callbacks, callback_rows)?, Vec::new()),
-            Err(error) => return cannot_list_around(kind, &store, error),
-        },
-        Kind::Appointments => match store.bookings() {
-            Ok(bookings) => (render(args.json, &bookings, booking_rows)?, Vec::new()),
-            Err(error) => return cannot_list_around(kind, &store, error),
-        },
-    };
-    let text = if text.is_empty() {
-        format!("no {} in {}\n", kind.plural(), args.data.display())
-    } else {
-        text
-    };
-    output::stdout(text.as_bytes())?;
-    for problem in &damaged {
-        eprintln!("warning: {problem}; it is not listed");
+        Answer::Unlistable { damaged } => {
+            for problem in damaged {
+                eprintln!("warning: {problem}");
+            }
+            eprintln!(
+                "error: cannot list {} around damaged records yet; `show REF` still reads the others",
+                kind.plural()
+            );
+            Ok(PROBLEMS)
+        }
+        Answer::Shown {
+            record: Some(record),
+        } => {
+            let text = match record {
+                Record::Ticket(t) => present(args.json, t, ticket_fields)?,
+                Record::Callback(c) => present(args.json, c, callback_fields)?,
+                Record::Appointment(b) => present(args.json, b, booking_fields)?,
+            };
+            output::stdout(text.as_bytes())?;
+            Ok(CLEAN)
+        }
+        Answer::Shown { record: None } => {
+            eprintln!(
+                "error: no {} {reference} in {}",
+                kind.singular(),
+                args.data.display()
+            );
+            Ok(PROBLEMS)
+        }
     }
-    Ok(CLEAN)
-}
-
-/// A listing with no way around a damaged record: name every damaged record, fail.
-fn cannot_list_around(kind: Kind, store: &SledStore, error: StoreError) -> anyhow::Result<u8> {
-    let StoreError::Corrupt { .. } = error else {
-        return Err(error.into());
-    };
-    let tree = match kind {
-        Kind::Tickets => "tickets",
-        Kind::Callbacks => "callbacks",
-        Kind::Appointments => "bookings",
-    };
-    let problems: Vec<StoreError> = store
-        .verify()?
-        .into_iter()
-        .filter(|p| matches!(p, StoreError::Corrupt { tree: t, .. } if *t == tree))
-        .collect();
-    if problems.is_empty() {
-        eprintln!("warning: {error}");
-    }
-    for problem in &problems {
-        eprintln!("warning: {problem}");
-    }
-    eprintln!(
-        "error: cannot list {} around damaged records yet; `show REF` still reads the others",
-        kind.plural()
-    );
-    Ok(PROBLEMS)
 }
 
 /// The records as JSON (a list), or as a table; empty when there are none.
@@ -263,44 +279,6 @@ fn booking_rows(bookings: &[Booking]) -> Table {
 }
 
 // ------------------------------------------------------------------ show
-
-fn show(kind: Kind, reference: &str, args: &StoreArgs) -> anyhow::Result<u8> {
-    let store = open(&args.data)?;
-    let reference = reference.trim();
-    let found = match kind {
-        Kind::Tickets => store
-            .ticket(reference)?
-            .map(|t| present(args.json, &t, ticket_fields)),
-        Kind::Callbacks => {
-            find_callback(&store, reference)?.map(|c| present(args.json, &c, callback_fields))
-        }
-        Kind::Appointments => store
-            .booking(reference)?
-            .map(|b| present(args.json, &b, booking_fields)),
-    };
-    match found {
-        Some(text) => {
-            output::stdout(text?.as_bytes())?;
-            Ok(CLEAN)
-        }
-        None => {
-            eprintln!(
-                "error: no {} {reference} in {}",
-                kind.singular(),
-                args.data.display()
-            );
-            Ok(PROBLEMS)
-        }
-    }
-}
-
-/// The store has no lookup by callback reference; callbacks are few.
-fn find_callback(store: &SledStore, reference: &str) -> Result<Option<Callback>, StoreError> {
-    Ok(store
-        .callbacks()?
-        .into_iter()
-        .find(|c| c.reference == reference))
-}
 
 fn present<T: Serialize>(
     json: bool,
@@ -502,7 +480,10 @@ mod tests {
     #[test]
     fn a_missing_directory_is_not_created() {
         let dir = std::env::temp_dir().join("centralino-no-such-store-dir");
-        let error = open(&dir).err().map(|e| e.to_string()).unwrap_or_default();
+        let error = must_hold_a_store(&dir)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(error.contains("no such data directory"), "{error}");
         assert!(!dir.exists());
     }

@@ -202,6 +202,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         helpers.spawn(centralino_runtime::control::serve(
             control_socket,
             deployment.clone(),
+            services.store.clone(),
             helpers_token.child_token(),
         ));
         helpers.spawn(reload_on_hangup(deployment, helpers_token.child_token()));

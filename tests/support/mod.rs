@@ -73,6 +73,37 @@ pub fn assert_no_panic(output: &Output) {
     assert!(!err.contains("RUST_BACKTRACE"), "{err}");
 }
 
+// ------------------------------------------------------------------ a store made by calls
+
+/// Monday 2 March 2026 in Perugia: working hours.
+pub const AT: &str = "2026-03-02 10:00";
+/// A pothole in street 123, number 5, then end the call.
+pub const REPORT_POTHOLE: &str = "2 1 1 123 # 5 # 2";
+/// 6 call-back, 2 tax office, then end the call.
+pub const ASK_CALLBACK: &str = "6 2 2";
+/// 3 book, 1 identity card, 1 confirm, then end the call.
+pub const BOOK_ID_CARD: &str = "3 1 1 2";
+
+/// A temporary path as an argument.
+pub fn path(dir: &Path) -> &str {
+    dir.to_str().expect("temp paths are UTF-8")
+}
+
+/// One simulated call to Perugia's number at `at` that keeps what it stores in `data`;
+/// its transcript.
+pub fn call(data: &Path, at: &str, input: &str) -> String {
+    let perugia = ["simulate", "flows/", "--number", "075075075"];
+    let out = centralino(
+        &[
+            &perugia[..],
+            &["--at", at, "--input", input, "--data", path(data)],
+        ]
+        .concat(),
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    stdout(&out)
+}
+
 // ------------------------------------------------------------------ serve
 
 /// Whether sipp is installed; says so on stderr when it is not.
@@ -122,7 +153,11 @@ pub struct Server {
 impl Server {
     /// Start `serve` on `flows` (plus `extra` arguments) and wait until SIP listens.
     pub fn start(flows: &Path, extra: &[&str]) -> Server {
-        let data = tempfile::tempdir().unwrap();
+        Server::start_with_data(flows, tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// [`Server::start`] on a data directory prepared beforehand (a store with records).
+    pub fn start_with_data(flows: &Path, data: tempfile::TempDir, extra: &[&str]) -> Server {
         let port = free_port();
         let rtp = free_port();
         let mut child = command(&["serve", "--flows"])

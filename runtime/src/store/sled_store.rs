@@ -26,8 +26,8 @@
 //!
 //! A record that does not decode is reported as [`StoreError::Corrupt`] naming its
 //! tree and key. Listings fail on the first damaged record rather than return a
-//! list that looks complete and is not; [`SledStore::tickets_skipping_damaged`]
-//! and [`SledStore::verify`] are there to see around it.
+//! list that looks complete and is not; [`Store::tickets_skipping_damaged`]
+//! and [`Store::verify`] are there to see around it.
 //!
 //! An IO error (a full disk) is [`StoreError::Write`]. sled then refuses every
 //! later write on this handle (its error is sticky) while reads go on working;
@@ -127,18 +127,41 @@ impl fmt::Debug for SledStore {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, waiting a moment for a lock this
+    /// process is still releasing.
     ///
-    /// Fails with [`StoreError::Open`] when the directory cannot be used, another
-    /// process has the store open, or the store was written by a newer schema.
+    /// Fails with [`StoreError::Locked`] when another process has the store open,
+    /// and with [`StoreError::Open`] when the directory cannot be used or the store
+    /// was written by a newer schema.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
+        SledStore::open_waiting(dir, config, LOCK_WAIT)
+    }
+
+    /// [`SledStore::open`] without the wait: a store held by another process (a
+    /// running server) is refused at once with [`StoreError::Locked`]. For a
+    /// command that reads the store and can ask the server instead.
+    pub fn open_without_waiting(dir: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
+        SledStore::open_waiting(dir, config, Duration::ZERO)
+    }
+
+    fn open_waiting(
+        dir: &Path,
+        config: StoreConfig,
+        lock_wait: Duration,
+    ) -> Result<SledStore, StoreError> {
         let location = dir.display().to_string();
         let sled_config = sled::Config::new().path(dir);
         let started = Instant::now();
         let db = loop {
             match sled_config.open() {
                 Ok(db) => break db,
-                Err(error) if is_lock_error(&error) && started.elapsed() < LOCK_WAIT => {
+                Err(error) if is_lock_error(&error) => {
+                    if started.elapsed() >= lock_wait {
+                        return Err(StoreError::Locked {
+                            path: location,
+                            message: error.to_string(),
+                        });
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(error) => {
@@ -243,64 +266,6 @@ impl SledStore {
             Some(bytes) => decode_u32(SLOTS, &key, &bytes),
             None => Ok(0),
         }
-    }
-
-    /// Every ticket that can be read, and a [`StoreError::Corrupt`] for each that
-    /// cannot: for reports and repair tools that must see around a damaged record.
-    /// [`Store::tickets`] fails instead.
-    pub fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError> {
-        let (mut tickets, damaged) = scan::<Ticket>(&self.tickets, TICKETS)?;
-        tickets.sort_by(|a, b| reference_order(&a.reference).cmp(&reference_order(&b.reference)));
-        Ok((tickets, damaged))
-    }
-
-    /// Reads every record and checks that each slot's count equals its open
-    /// bookings. Returns the problems found (empty when the store is sound); fails
-    /// only when the store cannot be read at all.
-    pub fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
-        let mut problems = Vec::new();
-        problems.extend(scan::<Ticket>(&self.tickets, TICKETS)?.1);
-        problems.extend(scan::<Callback>(&self.callbacks, CALLBACKS)?.1);
-        problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
-        problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
-        problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
-        let (bookings, damaged) = scan::<Booking>(&self.bookings, BOOKINGS)?;
-        problems.extend(damaged);
-        for item in self.counters.iter() {
-            let (key, value) = item.map_err(read_error)?;
-            if let Err(problem) = decode_u64(COUNTERS, &key, &value) {
-                problems.push(problem);
-            }
-        }
-
-        let mut expected: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
-        for booking in bookings.iter().filter(|b| b.status == Status::Open) {
-            let held = expected
-                .entry(slot_key(&booking.resource, booking.slot.start))
-                .or_default();
-            *held = held.saturating_add(1);
-        }
-        for item in self.slots.iter() {
-            let (key, value) = item.map_err(read_error)?;
-            let open = expected.remove(key.as_ref()).unwrap_or(0);
-            match decode_u32(SLOTS, &key, &value) {
-                Ok(held) if held == open => {}
-                Ok(held) => problems.push(StoreError::Corrupt {
-                    tree: SLOTS,
-                    key: render_key(SLOTS, &key),
-                    message: format!("counts {held} bookings but {open} are open"),
-                }),
-                Err(problem) => problems.push(problem),
-            }
-        }
-        for (key, open) in expected {
-            problems.push(StoreError::Corrupt {
-                tree: SLOTS,
-                key: render_key(SLOTS, &key),
-                message: format!("has no count but {open} bookings are open"),
-            });
-        }
-        Ok(problems)
     }
 
     /// Calendar year of `at` in the configured time zone.
@@ -528,13 +493,67 @@ impl Store for SledStore {
     }
 
     /// Sorted by prefix, year and number. Fails with [`StoreError::Corrupt`] on
-    /// the first damaged ticket (see [`SledStore::tickets_skipping_damaged`]).
+    /// the first damaged ticket (see [`Store::tickets_skipping_damaged`]).
     fn tickets(&self) -> Result<Vec<Ticket>, StoreError> {
         let (tickets, damaged) = self.tickets_skipping_damaged()?;
         match damaged.into_iter().next() {
             Some(problem) => Err(problem),
             None => Ok(tickets),
         }
+    }
+
+    /// Sorted like [`Store::tickets`].
+    fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError> {
+        let (mut tickets, damaged) = scan::<Ticket>(&self.tickets, TICKETS)?;
+        tickets.sort_by(|a, b| reference_order(&a.reference).cmp(&reference_order(&b.reference)));
+        Ok((tickets, damaged))
+    }
+
+    /// Also checks that each slot's count equals its open bookings.
+    fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
+        let mut problems = Vec::new();
+        problems.extend(scan::<Ticket>(&self.tickets, TICKETS)?.1);
+        problems.extend(scan::<Callback>(&self.callbacks, CALLBACKS)?.1);
+        problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
+        problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
+        problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
+        let (bookings, damaged) = scan::<Booking>(&self.bookings, BOOKINGS)?;
+        problems.extend(damaged);
+        for item in self.counters.iter() {
+            let (key, value) = item.map_err(read_error)?;
+            if let Err(problem) = decode_u64(COUNTERS, &key, &value) {
+                problems.push(problem);
+            }
+        }
+
+        let mut expected: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+        for booking in bookings.iter().filter(|b| b.status == Status::Open) {
+            let held = expected
+                .entry(slot_key(&booking.resource, booking.slot.start))
+                .or_default();
+            *held = held.saturating_add(1);
+        }
+        for item in self.slots.iter() {
+            let (key, value) = item.map_err(read_error)?;
+            let open = expected.remove(key.as_ref()).unwrap_or(0);
+            match decode_u32(SLOTS, &key, &value) {
+                Ok(held) if held == open => {}
+                Ok(held) => problems.push(StoreError::Corrupt {
+                    tree: SLOTS,
+                    key: render_key(SLOTS, &key),
+                    message: format!("counts {held} bookings but {open} are open"),
+                }),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        for (key, open) in expected {
+            problems.push(StoreError::Corrupt {
+                tree: SLOTS,
+                key: render_key(SLOTS, &key),
+                message: format!("has no count but {open} bookings are open"),
+            });
+        }
+        Ok(problems)
     }
 
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError> {

@@ -1,0 +1,340 @@
+//! What `centralino tickets|callbacks|appointments` ask of a store, and the answers.
+//!
+//! ```text
+//!   records command ── Question ──► answer(&dyn Store) ── Answer ──► table / fields / --json
+//!         │ store held by `serve`                 ▲
+//!         └── control socket: `records tickets list` ──► the server runs answer() ──► Answer (JSON)
+//! ```
+//!
+//! The command asks the store itself when it can open it, and the running server
+//! when the server holds it; both run [`answer`], so what is listed, in which
+//! order, and which damaged records are named, is the same either way. Answers
+//! are serde values so they cross the control socket; damaged records travel as
+//! the text of their [`StoreError`].
+
+use serde::{Deserialize, Serialize};
+
+use super::{Booking, Callback, Store, StoreError, Ticket};
+
+/// Which records a question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tickets,
+    Callbacks,
+    Appointments,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Tickets, Kind::Callbacks, Kind::Appointments];
+
+    /// The plural, as in the command name and the control request.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Tickets => "tickets",
+            Kind::Callbacks => "callbacks",
+            Kind::Appointments => "appointments",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Tickets => "ticket",
+            Kind::Callbacks => "callback",
+            Kind::Appointments => "appointment",
+        }
+    }
+
+    /// The kind named by its plural (`tickets`), if any.
+    pub fn from_plural(word: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.plural() == word)
+    }
+
+    /// The store tree the records live in (as [`StoreError::Corrupt`] names it).
+    fn tree(self) -> &'static str {
+        match self {
+            Kind::Tickets => "tickets",
+            Kind::Callbacks => "callbacks",
+            Kind::Appointments => "bookings",
+        }
+    }
+}
+
+/// A reference as a question may carry it: what the store gives out
+/// (`PG-2026-000001`, `RC-2026-000001`, `10000008`) is ASCII letters, digits and
+/// dashes; `_` and `.` are allowed too. Anything else cannot name a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference(String);
+
+/// Why a text is not a [`Reference`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadReference {
+    #[error("the reference is empty")]
+    Empty,
+    #[error(
+        "the reference is {length} characters long (at most {} are allowed)",
+        Reference::MAX_LENGTH
+    )]
+    TooLong { length: usize },
+    #[error(
+        "the reference has the character {character:?} (allowed: letters, digits, `-`, `_`, `.`)"
+    )]
+    Character { character: char },
+}
+
+impl Reference {
+    /// Longest reference accepted; the store's are 8 to 20 characters.
+    pub const MAX_LENGTH: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Reference, BadReference> {
+        if text.is_empty() {
+            return Err(BadReference::Empty);
+        }
+        let length = text.chars().count();
+        if length > Reference::MAX_LENGTH {
+            return Err(BadReference::TooLong { length });
+        }
+        if let Some(character) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(BadReference::Character { character });
+        }
+        Ok(Reference(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a records command asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// Every record of a kind, oldest first.
+    List(Kind),
+    /// One record by its reference.
+    Show(Kind, Reference),
+}
+
+impl Question {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Question::List(kind) | Question::Show(kind, _) => *kind,
+        }
+    }
+}
+
+/// Records of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "records", rename_all = "snake_case")]
+pub enum Records {
+    Tickets(Vec<Ticket>),
+    Callbacks(Vec<Callback>),
+    Appointments(Vec<Booking>),
+}
+
+/// One record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
+pub enum Record {
+    Ticket(Ticket),
+    Callback(Callback),
+    Appointment(Booking),
+}
+
+/// The answer to a [`Question`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// The records that can be read; `skipped` names each damaged one left out.
+    Listed {
+        records: Records,
+        skipped: Vec<String>,
+    },
+    /// A listing that cannot go around damaged records yet: each damaged record.
+    Unlistable { damaged: Vec<String> },
+    /// The record with the reference asked for, or none.
+    Shown { record: Option<Record> },
+}
+
+/// Answers `question` from `store`. Fails when the store cannot be read, or
+/// (`Show`) when the record asked for is damaged.
+pub fn answer(store: &dyn Store, question: &Question) -> Result<Answer, StoreError> {
+    match question {
+        Question::List(kind) => list(store, *kind),
+        Question::Show(kind, reference) => show(store, *kind, reference.as_str()),
+    }
+}
+
+fn list(store: &dyn Store, kind: Kind) -> Result<Answer, StoreError> {
+    let strict = match kind {
+        Kind::Tickets => {
+            let (tickets, damaged) = store.tickets_skipping_damaged()?;
+            return Ok(Answer::Listed {
+                records: Records::Tickets(tickets),
+                skipped: damaged.iter().map(ToString::to_string).collect(),
+            });
+        }
+        Kind::Callbacks => store.callbacks().map(Records::Callbacks),
+        Kind::Appointments => store.bookings().map(Records::Appointments),
+    };
+    match strict {
+        Ok(records) => Ok(Answer::Listed {
+            records,
+            skipped: Vec::new(),
+        }),
+        Err(error @ StoreError::Corrupt { .. }) => Ok(Answer::Unlistable {
+            damaged: damaged_in(store, kind, &error)?,
+        }),
+        Err(error) => Err(error),
+    }
+}
+
+/// Every damaged record of `kind`'s tree, or `error` itself when `verify` finds none.
+fn damaged_in(
+    store: &dyn Store,
+    kind: Kind,
+    error: &StoreError,
+) -> Result<Vec<String>, StoreError> {
+    let damaged: Vec<String> = store
+        .verify()?
+        .iter()
+        .filter(|p| matches!(p, StoreError::Corrupt { tree, .. } if *tree == kind.tree()))
+        .map(ToString::to_string)
+        .collect();
+    if damaged.is_empty() {
+        return Ok(vec![error.to_string()]);
+    }
+    Ok(damaged)
+}
+
+fn show(store: &dyn Store, kind: Kind, reference: &str) -> Result<Answer, StoreError> {
+    let record = match kind {
+        Kind::Tickets => store.ticket(reference)?.map(Record::Ticket),
+        // The store has no lookup by callback reference; callbacks are few.
+        Kind::Callbacks => store
+            .callbacks()?
+            .into_iter()
+            .find(|c| c.reference == reference)
+            .map(Record::Callback),
+        Kind::Appointments => store.booking(reference)?.map(Record::Appointment),
+    };
+    Ok(Answer::Shown { record })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn references_are_what_the_store_gives_out() {
+        for good in ["PG-2026-000001", "RC-2026-000042", "10000008", "a_b.c"] {
+            assert_eq!(Reference::parse(good).unwrap().as_str(), good);
+        }
+        assert_eq!(Reference::parse(""), Err(BadReference::Empty));
+        assert_eq!(
+            Reference::parse("PG 1"),
+            Err(BadReference::Character { character: ' ' })
+        );
+        assert_eq!(
+            Reference::parse("../db"),
+            Err(BadReference::Character { character: '/' })
+        );
+        assert_eq!(
+            Reference::parse("è"),
+            Err(BadReference::Character { character: 'è' })
+        );
+        let long = "1".repeat(Reference::MAX_LENGTH + 1);
+        assert_eq!(
+            Reference::parse(&long),
+            Err(BadReference::TooLong { length: 65 })
+        );
+    }
+
+    /// The server sends an answer as JSON and the command reads it back: nothing
+    /// may change on the way (nanosecond instants, absent fields, tagged enums).
+    #[test]
+    fn answers_cross_the_socket_unchanged() {
+        use std::collections::BTreeMap;
+
+        use crate::store::{NewBooking, NewCallback, NewTicket, Resource, SledStore, Slot};
+
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        let store = SledStore::temporary().unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                category: "buche".into(),
+                title: String::new(),
+                office: None,
+                priority: "normale".into(),
+                fields: BTreeMap::from([
+                    ("via".into(), "123".into()),
+                    ("civico".into(), "5".into()),
+                ]),
+                caller: "+390612345678".into(),
+                call_id: "call-1".into(),
+                created_at: at("2026-03-02T08:00:00.123456789Z"),
+                due_at: None,
+            })
+            .unwrap();
+        let callback = store
+            .create_callback(NewCallback {
+                office: "tributi".into(),
+                number: "+390698765432".into(),
+                note: None,
+                call_id: "call-2".into(),
+                created_at: at("2026-03-02T08:01:00Z"),
+            })
+            .unwrap();
+        let booking = store
+            .book(NewBooking {
+                resource: Resource::Service("carta d'identità".into()),
+                candidates: vec![Slot {
+                    start: at("2026-03-03T09:40:00Z"),
+                    duration_ms: 900_000,
+                }],
+                capacity: 1,
+                caller: String::new(),
+                call_id: "call-3".into(),
+                created_at: at("2026-03-02T08:02:00Z"),
+            })
+            .unwrap()
+            .unwrap();
+        let reference = |r: &str| Reference::parse(r).unwrap();
+        let questions = [
+            Question::List(Kind::Tickets),
+            Question::List(Kind::Callbacks),
+            Question::List(Kind::Appointments),
+            Question::Show(Kind::Tickets, reference(&ticket.reference)),
+            Question::Show(Kind::Callbacks, reference(&callback.reference)),
+            Question::Show(Kind::Appointments, reference(&booking.reference)),
+            Question::Show(Kind::Tickets, reference("PG-2026-000099")),
+        ];
+        for question in &questions {
+            let answer = answer(&store, question).unwrap();
+            let wire = serde_json::to_string(&answer).unwrap();
+            let read: Answer = serde_json::from_str(&wire).unwrap();
+            assert_eq!(read, answer, "{wire}");
+        }
+        assert_eq!(
+            answer(&store, &questions[4]).unwrap(),
+            Answer::Shown {
+                record: Some(Record::Callback(callback))
+            }
+        );
+        assert_eq!(
+            answer(&store, &questions[6]).unwrap(),
+            Answer::Shown { record: None }
+        );
+    }
+
+    #[test]
+    fn kinds_are_named_by_their_plural() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_plural(kind.plural()), Some(kind));
+        }
+        assert_eq!(Kind::from_plural("ticket"), None);
+        assert_eq!(Kind::from_plural("bookings"), None);
+    }
+}
