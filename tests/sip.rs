@@ -422,3 +422,68 @@ fn a_caller_who_never_acks_is_hung_up_and_the_call_slot_freed() {
         server.log()
     );
 }
+
+/// The server's registry, read through the control socket: a held call is listed with its
+/// caller, number, flow state and version while it lasts; afterwards the line is gone and the
+/// counters say what happened (one call answered and ended, one refused for its number).
+#[test]
+fn live_calls_are_listed_while_they_last() {
+    if !have_sipp() {
+        return;
+    }
+    let server = Server::start(&test_flows(), &[]);
+    let version = server.control(&["status"])["status"]["current"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        server.control(&["calls"])["calls"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    std::thread::scope(|scope| {
+        let held = scope.spawn(|| server.sipp("hold_call.xml", "100"));
+        server.wait_for("call answered", Duration::from_secs(10));
+        // The flow reaches its menu within the welcome prompt.
+        let start = Instant::now();
+        let listed = loop {
+            let answer = server.control(&["calls"]);
+            let calls = answer["calls"].as_array().unwrap().clone();
+            if calls.len() == 1 && calls[0]["state"] == "menu" {
+                break calls[0].clone();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no live call in the menu: {answer}\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(listed["caller"], "3331234567");
+        assert_eq!(listed["number"], "100");
+        assert_eq!(listed["flow"], "main");
+        assert_eq!(listed["channel"], "sip");
+        assert_eq!(listed["answered"], true);
+        assert_eq!(listed["version"], version.as_str());
+        let legs = listed["legs"].as_array().unwrap();
+        assert!(
+            legs.len() == 1 && legs[0].as_str().unwrap().ends_with("PCMA"),
+            "{legs:?}"
+        );
+        // The human table says the same.
+        let table = centralino(&["calls", "--data", server.data.path().to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&table.stdout);
+        assert!(text.contains("3331234567 -> 100  main.menu"), "{text}");
+        assert!(held.join().unwrap().status.success());
+    });
+    assert!(server.sipp("unknown_number.xml", "999").status.success());
+    server.wait_for("call ended", Duration::from_secs(10));
+    let answer = server.control(&["calls"]);
+    assert!(answer["calls"].as_array().unwrap().is_empty(), "{answer}");
+    let counters = &answer["counters"];
+    assert_eq!(counters["accepted"], 1, "{answer}");
+    assert_eq!(counters["answered"], 1, "{answer}");
+    assert_eq!(counters["ended"], 1, "{answer}");
+    assert_eq!(counters["refused_unknown_number"], 1, "{answer}");
+}

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::reload::{Deployment, Outcome};
+use crate::server::Registry;
 use crate::store::Store;
 use crate::store::records::{self, BadReference, Kind, Question, Reference};
 
@@ -48,13 +49,15 @@ pub enum Request {
     Rollback(String),
     /// Records from the store the server holds.
     Records(Question),
+    /// The live calls and the counters (the server's registry).
+    Calls,
 }
 
 /// Why a request line is not a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, records KIND list, records KIND show REF"
+        "requests are: status, versions, reload, rollback ID, calls, records KIND list, records KIND show REF"
     )]
     Unknown,
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
@@ -75,6 +78,7 @@ impl Request {
             ["status"] => Ok(Request::Status),
             ["versions"] => Ok(Request::Versions),
             ["reload"] => Ok(Request::Reload),
+            ["calls"] => Ok(Request::Calls),
             ["rollback", id, ..] => Ok(Request::Rollback((*id).to_owned())),
             ["records", rest @ ..] => Request::parse_records(rest).map(Request::Records),
             _ => Err(RequestError::Unknown),
@@ -104,6 +108,7 @@ impl fmt::Display for Request {
             Request::Status => f.write_str("status"),
             Request::Versions => f.write_str("versions"),
             Request::Reload => f.write_str("reload"),
+            Request::Calls => f.write_str("calls"),
             Request::Rollback(id) => write!(f, "rollback {id}"),
             Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
             Request::Records(Question::Show(kind, reference)) => {
@@ -128,13 +133,16 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// What the control socket answers from: the server's parts it may read or ask.
+#[derive(Clone)]
+pub struct Context {
+    pub deployment: Arc<Deployment>,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+}
+
 /// Serve control requests until `token` is cancelled; removes the socket file at the end.
-pub async fn serve(
-    path: PathBuf,
-    deployment: Arc<Deployment>,
-    store: Arc<dyn Store>,
-    token: CancellationToken,
-) {
+pub async fn serve(path: PathBuf, context: Context, token: CancellationToken) {
     // A socket left by a killed server is in the way; a live server still holds
     // the store lock, so this one would not have started.
     let _ = std::fs::remove_file(&path);
@@ -151,10 +159,9 @@ pub async fn serve(
             () = token.cancelled() => break,
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    let deployment = deployment.clone();
-                    let store = store.clone();
+                    let context = context.clone();
                     connections.spawn(async move {
-                        if let Err(e) = answer(stream, deployment, store).await {
+                        if let Err(e) = answer(stream, context).await {
                             debug!(error = %e, "control connection");
                         }
                     });
@@ -167,17 +174,13 @@ pub async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
-async fn answer(
-    stream: UnixStream,
-    deployment: Arc<Deployment>,
-    store: Arc<dyn Store>,
-) -> std::io::Result<()> {
+async fn answer(stream: UnixStream, context: Context) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(4096);
     reader.read_line(&mut line).await?;
     let reply = match Request::parse(&line) {
-        Ok(request) => reply(request, deployment, store).await,
+        Ok(request) => reply(request, context).await,
         Err(error) => json!({"ok": false, "error": error.to_string()}),
     };
     let mut text = reply.to_string();
@@ -186,8 +189,16 @@ async fn answer(
     write.shutdown().await
 }
 
-async fn reply(request: Request, deployment: Arc<Deployment>, store: Arc<dyn Store>) -> Value {
+async fn reply(request: Request, context: Context) -> Value {
+    let Context {
+        deployment,
+        store,
+        registry,
+    } = context;
     match request {
+        Request::Calls => {
+            json!({"ok": true, "calls": registry.calls(), "counters": registry.counters()})
+        }
         Request::Status => json!({"ok": true, "status": deployment.status()}),
         Request::Versions => json!({"ok": true, "versions": deployment.versions()}),
         Request::Reload => {
@@ -233,6 +244,8 @@ mod tests {
         assert_eq!(Request::parse("status\n"), Ok(Request::Status));
         assert_eq!(Request::parse(" versions "), Ok(Request::Versions));
         assert_eq!(Request::parse("reload"), Ok(Request::Reload));
+        assert_eq!(Request::parse("calls\n"), Ok(Request::Calls));
+        assert_eq!(Request::parse("calls all"), Err(RequestError::Unknown));
         assert_eq!(
             Request::parse("rollback sha256:1a2b"),
             Ok(Request::Rollback("sha256:1a2b".into()))
@@ -304,6 +317,7 @@ mod tests {
             Request::Status,
             Request::Versions,
             Request::Reload,
+            Request::Calls,
             Request::Rollback("sha256:1a2b".into()),
             records(Kind::Tickets, None),
             records(Kind::Callbacks, Some("RC-2026-000001")),

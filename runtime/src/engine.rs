@@ -494,6 +494,13 @@ impl Session {
         self.wait == Wait::Ended
     }
 
+    /// The flow and the state the call is in now (none before the flow starts).
+    pub fn position(&self) -> Option<(&str, &str)> {
+        let node = self.current()?;
+        let flow = self.flow_of(node)?;
+        Some((flow.name.as_str(), node.state.as_str()))
+    }
+
     /// Staff answered a transfer or queue: the flow is done, the call goes on.
     pub fn is_bridged(&self) -> bool {
         self.wait == Wait::Bridged

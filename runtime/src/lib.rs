@@ -17,6 +17,7 @@ pub mod engine;
 pub mod media;
 pub mod port;
 pub mod reload;
+pub mod server;
 pub mod sip;
 pub mod store;
 

@@ -45,6 +45,7 @@ use tracing::{debug, info, warn};
 
 use crate::engine::Program;
 use crate::media::prompt::PromptCache;
+use crate::server::{Count, Registry};
 use crate::store::Store;
 
 pub use call::CallSignal;
@@ -106,6 +107,8 @@ pub struct Services {
     pub media: Arc<media_loop::MediaLoops>,
     /// Recordings are written under `data_dir/recordings`.
     pub data_dir: PathBuf,
+    /// The server's live calls and counters: each call keeps its line up to date.
+    pub registry: Arc<Registry>,
 }
 
 impl Services {
@@ -355,10 +358,12 @@ impl Server {
 
     async fn on_invite(&mut self, mut tx: Transaction) {
         if self.draining {
+            self.services.registry.count(Count::RefusedBusy);
             unavailable(&mut tx, 30).await;
             return;
         }
         if self.live.len() >= self.config.max_calls {
+            self.services.registry.count(Count::RefusedBusy);
             unavailable(&mut tx, 5).await;
             return;
         }
@@ -375,6 +380,7 @@ impl Server {
             .unwrap_or_default();
         if program.graph.flow_for_number(&number).is_none() {
             info!(%number, "no flow answers this number: 404");
+            self.services.registry.count(Count::RefusedUnknownNumber);
             let _ = tx.reply(StatusCode::NotFound).await;
             return;
         }
@@ -394,6 +400,7 @@ impl Server {
         };
         let Some(socket) = self.ports.bind() else {
             warn!("no free RTP port: 503");
+            self.services.registry.count(Count::RefusedBusy);
             unavailable(&mut tx, 5).await;
             return;
         };

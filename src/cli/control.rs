@@ -1,4 +1,4 @@
-//! `centralino status | versions | reload | rollback ID`: ask the running server.
+//! `centralino status | calls | versions | reload | rollback ID`: ask the running server.
 //!
 //! They talk to `serve` through its control socket in the data directory, so
 //! they work while the server holds the store.
@@ -12,7 +12,9 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use super::{CLEAN, PROBLEMS};
+use centralino_runtime::server::{Counters, LiveCall};
+
+use super::{CLEAN, PROBLEMS, clock};
 
 #[derive(Debug, Args)]
 pub struct ControlArgs {
@@ -85,6 +87,48 @@ pub fn status(args: &ControlArgs) -> anyhow::Result<u8> {
         if let Some(d) = s.get("diagnostics").and_then(Value::as_str) {
             println!("the last change was not published:\n{d}");
         }
+    }))
+}
+
+pub fn calls(args: &ControlArgs) -> anyhow::Result<u8> {
+    let answer = ask(&args.data, "calls")?;
+    Ok(finish(args, &answer, |a| {
+        let calls: Vec<LiveCall> = a
+            .get("calls")
+            .cloned()
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default();
+        let counters: Counters = a
+            .get("counters")
+            .cloned()
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default();
+        if calls.is_empty() {
+            println!("no live calls");
+        }
+        for call in &calls {
+            let place = if call.answered {
+                format!("{}.{}", call.flow, call.state)
+            } else {
+                String::from("(ringing)")
+            };
+            let version: String = call.version.chars().take(15).collect();
+            println!(
+                "{}  {} -> {}  {place}  {version}  {}",
+                clock::time(call.since),
+                call.caller,
+                call.number,
+                call.call_id
+            );
+        }
+        println!(
+            "since start: {} accepted, {} answered, {} ended, {} refused busy, {} to unknown numbers",
+            counters.accepted,
+            counters.answered,
+            counters.ended,
+            counters.refused_busy,
+            counters.refused_unknown_number
+        );
     }))
 }
 

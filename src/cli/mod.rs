@@ -67,6 +67,8 @@ enum Command {
     Test(test::TestArgs),
     /// What the running server serves, and its last reload (with diagnostics if it failed).
     Status(control::ControlArgs),
+    /// The calls the running server has now: who, where in the flow, since when, which version.
+    Calls(control::ControlArgs),
     /// The versions the running server keeps (for rollback).
     Versions(control::ControlArgs),
     /// Ask the running server to recompile and publish the flows now.
@@ -136,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(args, cli.color),
         Command::Serve(args) => serve::run(args, cli.color),
         Command::Status(args) => control::status(args),
+        Command::Calls(args) => control::calls(args),
         Command::Versions(args) => control::versions(args),
         Command::Reload(args) => control::reload(args),
         Command::Rollback(args) => control::rollback(args),

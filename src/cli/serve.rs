@@ -7,7 +7,8 @@
 //!  compile flows (errors: exit 1) ─► open store ─► check TTS (missing: one WARN) ─► load prompts
 //!      │
 //!      ▼
-//!  SIP server until SIGINT/SIGTERM; live calls may finish within the grace period, new calls get 503
+//!  runtime::server::Server (SIP, reload, control socket) until SIGINT/SIGTERM; live calls may
+//!  finish within the grace period, new calls get 503
 //! ```
 //!
 //! A configuration that cannot be read or used stops the command with exit 2, naming the
@@ -25,8 +26,9 @@ use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
 use centralino_runtime::reload::Deployment;
+use centralino_runtime::server::{Server, ServerParts};
+use centralino_runtime::sip::SipConfig;
 use centralino_runtime::sip::media_loop::MediaLoops;
-use centralino_runtime::sip::{self, Services, SipConfig};
 use centralino_runtime::store::{SledStore, StoreConfig};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -165,15 +167,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     tracing::info!(?report, "audio prompts loaded");
 
     let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
-    let services = Services {
-        program: deployment.current(),
-        store: Arc::new(store),
-        prompts,
-        media: Arc::new(MediaLoops::per_core().context("cannot start the media threads")?),
-        data_dir: data.clone(),
-    };
-    let control_socket = centralino_runtime::control::socket_path(data);
-    let config = SipConfig {
+    let sip = SipConfig {
         listen: settings.sip.listen,
         tcp: settings.sip.tcp,
         rtp_ports: (settings.rtp.ports.first, settings.rtp.ports.last),
@@ -183,6 +177,14 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         answer_delay: Duration::from_millis(settings.sip.answer_after_ms),
         user_agent: settings.sip.user_agent.clone(),
     };
+    let server = Server::new(ServerParts {
+        sip,
+        deployment: deployment.clone(),
+        store: Arc::new(store),
+        prompts,
+        media: Arc::new(MediaLoops::per_core().context("cannot start the media threads")?),
+        data_dir: data.clone(),
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -190,26 +192,19 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         .context("starting the async runtime")?;
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        // Helpers of the server, owned here and stopped with it.
-        let helpers_token = CancellationToken::new();
-        let mut helpers = tokio::task::JoinSet::new();
-        let signals = shutdown.clone();
-        helpers.spawn(async move {
+        // The process's signals, owned here and stopped with the server.
+        let signals_token = CancellationToken::new();
+        let mut signals = tokio::task::JoinSet::new();
+        let stop = shutdown.clone();
+        signals.spawn(async move {
             wait_for_signal().await;
-            signals.cancel();
+            stop.cancel();
         });
-        helpers.spawn(deployment.clone().watch(helpers_token.child_token()));
-        helpers.spawn(centralino_runtime::control::serve(
-            control_socket,
-            deployment.clone(),
-            services.store.clone(),
-            helpers_token.child_token(),
-        ));
-        helpers.spawn(reload_on_hangup(deployment, helpers_token.child_token()));
-        let served = sip::serve(config, services, shutdown).await;
-        helpers_token.cancel();
-        helpers.abort_all();
-        while helpers.join_next().await.is_some() {}
+        signals.spawn(reload_on_hangup(deployment, signals_token.child_token()));
+        let served = server.run(shutdown).await;
+        signals_token.cancel();
+        signals.abort_all();
+        while signals.join_next().await.is_some() {}
         served
     });
     match result {

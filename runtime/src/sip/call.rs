@@ -36,6 +36,7 @@ use crate::media::dtmf::parse_info_body;
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, StoreDone, StoreJob};
+use crate::server::{CallEntry, ChannelKind, LiveCall};
 
 /// What the server tells a call about its signalling.
 pub enum CallSignal {
@@ -127,6 +128,18 @@ impl SdpSession {
     fn answer(&self) -> String {
         sdp::answer(self.local, &self.negotiated, self.session_id, self.version)
     }
+
+    /// The leg as the registry shows it.
+    fn describe(&self) -> String {
+        let n = &self.negotiated;
+        let hold = if n.on_hold { " (on hold)" } else { "" };
+        format!(
+            "rtp {} <-> {} {}{hold}",
+            self.local,
+            n.remote,
+            n.codec.name()
+        )
+    }
 }
 
 pub struct Call {
@@ -142,6 +155,8 @@ pub struct Call {
     answer_delay: Duration,
     answer_at: Option<Instant>,
     token: CancellationToken,
+    /// The call's line in the server's registry (removed when the call is dropped).
+    entry: CallEntry,
 }
 
 impl Call {
@@ -161,6 +176,24 @@ impl Call {
             number: setup.number,
         };
         let clock = CallClock::start();
+        let sdp = SdpSession {
+            local,
+            negotiated: setup.negotiated,
+            session_id: u64::from(local.port()) << 32 | u64::from(rand_u32()),
+            version: 1,
+        };
+        let entry = setup.services.registry.register(LiveCall {
+            call_id: call_info.call_id.clone(),
+            channel: ChannelKind::Sip,
+            caller: call_info.caller.clone(),
+            number: call_info.number.clone(),
+            version: setup.program.version().to_owned(),
+            flow: String::new(),
+            state: String::new(),
+            since: clock.now(),
+            answered: false,
+            legs: vec![sdp.describe()],
+        });
         let session = Session::new(setup.program, call_info);
         let options = PortOptions {
             call_log: Some(setup.services.store.clone()),
@@ -171,12 +204,7 @@ impl Call {
             port: CallPort::new(session, options, clock.now()),
             services: setup.services,
             clock,
-            sdp: SdpSession {
-                local,
-                negotiated: setup.negotiated,
-                session_id: u64::from(local.port()) << 32 | u64::from(rand_u32()),
-                version: 1,
-            },
+            sdp,
             media,
             media_events,
             jobs: JoinSet::new(),
@@ -184,6 +212,7 @@ impl Call {
             answer_delay: setup.answer_delay,
             answer_at: None,
             token: setup.token,
+            entry,
         })
     }
 
@@ -278,6 +307,7 @@ impl Call {
                 if self.port.phase() == Phase::Waiting {
                     info!(call = %self.call_id(), version = %self.program().version(), "call answered");
                     self.media.send(LegCommand::Start);
+                    self.entry.answered();
                     let actions = self.port.start(self.clock.now());
                     self.act(actions);
                 }
@@ -308,6 +338,8 @@ impl Call {
                     self.media
                         .send(LegCommand::Renegotiated(negotiated.clone()));
                     self.sdp.negotiated = negotiated;
+                    let leg = self.sdp.describe();
+                    self.entry.update(|call| call.legs = vec![leg]);
                     let headers = vec![Header::ContentType("application/sdp".into())];
                     let body = self.sdp.answer();
                     let _ = handle
@@ -433,6 +465,14 @@ impl Call {
                 Some(event) => actions = self.port.feed(event),
                 None => break,
             }
+        }
+        if let Some((flow, state)) = self.port.session().position() {
+            self.entry.update(|call| {
+                if call.flow != flow || call.state != state {
+                    flow.clone_into(&mut call.flow);
+                    state.clone_into(&mut call.state);
+                }
+            });
         }
     }
 

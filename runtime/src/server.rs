@@ -1,0 +1,301 @@
+//! The server as a value: what a running Centralino is, and what its parts share.
+//!
+//! ```text
+//!   centralino serve (reads the configuration) ──► Server::new(parts) ──► Server::run(shutdown)
+//!                                                      │
+//!        ┌──────────────────────┬──────────────────────┼──────────────────────────┐
+//!        ▼                      ▼                      ▼                          ▼
+//!   SIP adapter (sip::serve)  reload watcher      control socket            Registry (read-only view:
+//!   calls register here ───────────────────────────────────────────────────► live calls, counters)
+//! ```
+//!
+//! The [`Registry`] is the server's live state that others read: each live call (its channel,
+//! flow and state, graph version, since when, its legs) and the counters. A call holds a
+//! [`CallEntry`] that keeps its line up to date and removes it when dropped, so a call that ends
+//! in any way (even a panic of its task) leaves the registry. A console and metrics read
+//! [`Registry::calls`] and [`Registry::counters`]; the control socket answers `calls` with them.
+//! The next issues add presence and queues here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::media::prompt::PromptCache;
+use crate::reload::Deployment;
+use crate::sip::media_loop::MediaLoops;
+use crate::sip::{self, Services, SipConfig, SipError};
+use crate::store::Store;
+
+/// Which kind of channel carries a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Sip,
+}
+
+/// One live call, as the registry shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCall {
+    pub call_id: String,
+    pub channel: ChannelKind,
+    pub caller: String,
+    pub number: String,
+    /// The graph version the call runs on (calls keep theirs across reloads).
+    pub version: String,
+    /// Where the call is in its flow (empty before the flow starts).
+    pub flow: String,
+    pub state: String,
+    /// When the call arrived.
+    pub since: Timestamp,
+    /// Answered, and the flow running.
+    pub answered: bool,
+    /// Its media legs, e.g. `rtp 127.0.0.1:20000 <-> 127.0.0.1:6000 PCMU`.
+    pub legs: Vec<String>,
+}
+
+/// Counts since the server started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Calls accepted (given a call task).
+    pub accepted: u64,
+    /// Calls whose flow started (answered and acknowledged).
+    pub answered: u64,
+    /// Calls that ended.
+    pub ended: u64,
+    /// Calls refused with 503: over the limit, draining, or no RTP port.
+    pub refused_busy: u64,
+    /// Calls to a number no flow answers (404).
+    pub refused_unknown_number: u64,
+}
+
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Accepted,
+    Answered,
+    Ended,
+    RefusedBusy,
+    RefusedUnknownNumber,
+}
+
+/// The live calls and the counters; shared by the adapters that write it and whoever reads it.
+#[derive(Debug, Default)]
+pub struct Registry {
+    calls: Mutex<BTreeMap<u64, LiveCall>>,
+    next: AtomicU64,
+    accepted: AtomicU64,
+    answered: AtomicU64,
+    ended: AtomicU64,
+    refused_busy: AtomicU64,
+    refused_unknown_number: AtomicU64,
+}
+
+impl Registry {
+    pub fn new() -> Arc<Registry> {
+        Arc::new(Registry::default())
+    }
+
+    /// A call arrived: it is listed until the returned entry is dropped.
+    pub fn register(self: &Arc<Self>, call: LiveCall) -> CallEntry {
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(key, call);
+        self.count(Count::Accepted);
+        CallEntry {
+            registry: self.clone(),
+            key,
+        }
+    }
+
+    pub fn count(&self, what: Count) {
+        let counter = match what {
+            Count::Accepted => &self.accepted,
+            Count::Answered => &self.answered,
+            Count::Ended => &self.ended,
+            Count::RefusedBusy => &self.refused_busy,
+            Count::RefusedUnknownNumber => &self.refused_unknown_number,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The live calls, oldest first.
+    pub fn calls(&self) -> Vec<LiveCall> {
+        let mut calls: Vec<LiveCall> = self.lock().values().cloned().collect();
+        calls.sort_by(|a, b| (a.since, &a.call_id).cmp(&(b.since, &b.call_id)));
+        calls
+    }
+
+    pub fn live(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn counters(&self) -> Counters {
+        Counters {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            answered: self.answered.load(Ordering::Relaxed),
+            ended: self.ended.load(Ordering::Relaxed),
+            refused_busy: self.refused_busy.load(Ordering::Relaxed),
+            refused_unknown_number: self.refused_unknown_number.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The map, also after a panic elsewhere while it was held (its lines are plain data).
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, LiveCall>> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A call's line in the registry; dropping it removes the line and counts the call as ended.
+#[derive(Debug)]
+pub struct CallEntry {
+    registry: Arc<Registry>,
+    key: u64,
+}
+
+impl CallEntry {
+    /// Change the call's line (cheap: a short lock, no allocation unless a field changes).
+    pub fn update(&self, change: impl FnOnce(&mut LiveCall)) {
+        if let Some(call) = self.registry.lock().get_mut(&self.key) {
+            change(call);
+        }
+    }
+
+    /// The call's flow started.
+    pub fn answered(&self) {
+        self.update(|call| call.answered = true);
+        self.registry.count(Count::Answered);
+    }
+}
+
+impl Drop for CallEntry {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.key);
+        self.registry.count(Count::Ended);
+    }
+}
+
+/// What a server is made of; `centralino serve` builds it from the configuration.
+pub struct ServerParts {
+    pub sip: SipConfig,
+    pub deployment: Arc<Deployment>,
+    pub store: Arc<dyn Store>,
+    pub prompts: Arc<PromptCache>,
+    pub media: Arc<MediaLoops>,
+    /// The store, recordings and the control socket live here.
+    pub data_dir: PathBuf,
+}
+
+/// A Centralino server: SIP, hot reload and the control socket around one registry.
+pub struct Server {
+    sip: SipConfig,
+    deployment: Arc<Deployment>,
+    services: Services,
+}
+
+impl Server {
+    pub fn new(parts: ServerParts) -> Server {
+        let services = Services {
+            program: parts.deployment.current(),
+            store: parts.store,
+            prompts: parts.prompts,
+            media: parts.media,
+            data_dir: parts.data_dir,
+            registry: Registry::new(),
+        };
+        Server {
+            sip: parts.sip,
+            deployment: parts.deployment,
+            services,
+        }
+    }
+
+    /// The live calls and counters, for a console or metrics.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.services.registry.clone()
+    }
+
+    pub fn deployment(&self) -> Arc<Deployment> {
+        self.deployment.clone()
+    }
+
+    /// Serve until `shutdown` is cancelled and live calls have finished (or the grace period
+    /// passed). The reload watcher and the control socket run as long as the SIP side does.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), SipError> {
+        let helpers_token = CancellationToken::new();
+        let mut helpers = JoinSet::new();
+        helpers.spawn(self.deployment.clone().watch(helpers_token.child_token()));
+        helpers.spawn(crate::control::serve(
+            crate::control::socket_path(&self.services.data_dir),
+            crate::control::Context {
+                deployment: self.deployment.clone(),
+                store: self.services.store.clone(),
+                registry: self.services.registry.clone(),
+            },
+            helpers_token.child_token(),
+        ));
+        let served = sip::serve(self.sip, self.services, shutdown).await;
+        helpers_token.cancel();
+        while helpers.join_next().await.is_some() {}
+        served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn call(id: &str, since: &str) -> LiveCall {
+        LiveCall {
+            call_id: id.to_owned(),
+            channel: ChannelKind::Sip,
+            caller: String::from("+393331234567"),
+            number: String::from("075075075"),
+            version: String::from("sha256:1"),
+            flow: String::new(),
+            state: String::new(),
+            since: since.parse().unwrap(),
+            answered: false,
+            legs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_call_is_listed_while_its_entry_lives_and_counted() {
+        let registry = Registry::new();
+        let second = registry.register(call("b", "2026-12-04T10:00:05Z"));
+        let first = registry.register(call("a", "2026-12-04T10:00:00Z"));
+        first.answered();
+        first.update(|c| {
+            c.flow = String::from("main");
+            c.state = String::from("menu");
+        });
+        let calls = registry.calls();
+        assert_eq!(
+            calls.iter().map(|c| c.call_id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"],
+            "oldest first"
+        );
+        assert_eq!((calls[0].answered, calls[0].state.as_str()), (true, "menu"));
+        assert!(!calls[1].answered);
+        drop(first);
+        assert_eq!(registry.live(), 1);
+        drop(second);
+        assert!(registry.calls().is_empty());
+        assert_eq!(
+            registry.counters(),
+            Counters {
+                accepted: 2,
+                answered: 1,
+                ended: 2,
+                ..Counters::default()
+            }
+        );
+    }
+}
