@@ -9,6 +9,7 @@
 //! The only I/O here is reading flow sources and the audio files that prompts name.
 
 pub mod ast;
+pub mod audio;
 pub mod check;
 pub mod diagnostic;
 pub mod emit;
