@@ -10,6 +10,7 @@
 
 pub mod ast;
 pub mod audio;
+pub mod calendar;
 pub mod check;
 pub mod diagnostic;
 pub mod emit;

@@ -326,7 +326,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
             .map_err(|e| e.to_string());
     }
     let civil: jiff::civil::DateTime = text.parse().map_err(|e: jiff::Error| e.to_string())?;
-    let zone = crate::check::calendar::timezone(TIME_ZONE)
+    let zone = crate::calendar::timezone(TIME_ZONE)
         .ok_or_else(|| format!("the time zone {TIME_ZONE} is not known"))?;
     civil
         .to_zoned_datetime(zone)

@@ -5,7 +5,7 @@
 //! the engine, the simulator and the tests all get the same answers.
 //!
 //! Opening hours are wall-clock hours in the calendar's time zone (from the bundled tzdb via
-//! [`centralino_compiler::check::calendar::timezone`]; an unknown zone falls back to
+//! [`centralino_compiler::calendar::timezone`]; an unknown zone falls back to
 //! [`DEFAULT_TIMEZONE`]). A weekly range `(start, end)` is in minutes since local midnight,
 //! start inclusive, end exclusive, `end == 1440` meaning "until midnight". Closures are whole
 //! local days.
@@ -17,7 +17,7 @@
 //!   open in both passes (it follows the wall clock); a slot starting in the repeated hour
 //!   is offered once, at the earlier instant (jiff's `Disambiguation::Compatible`).
 
-use centralino_compiler::check::calendar::{HolidaySet, easter_sunday, timezone};
+use centralino_compiler::calendar::{HolidaySet, easter_sunday, timezone};
 use centralino_compiler::graph::{Calendar, ClosureRule, DEFAULT_TIMEZONE, SlotPolicy, Weekday};
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};

@@ -12,7 +12,7 @@ pub const ZONE: &str = "Europe/Rome";
 
 /// The city's time zone (bundled tzdb, so it never depends on the host).
 pub fn zone() -> TimeZone {
-    centralino_compiler::check::calendar::timezone(ZONE).unwrap_or(TimeZone::UTC)
+    centralino_compiler::calendar::timezone(ZONE).unwrap_or(TimeZone::UTC)
 }
 
 fn local(at: Timestamp) -> ZonedDateTime {

@@ -213,8 +213,8 @@ impl SledStore {
                 db.flush().map_err(|error| open_error(error.to_string()))?;
             }
         }
-        let time_zone = centralino_compiler::check::calendar::timezone(&config.time_zone)
-            .unwrap_or(TimeZone::UTC);
+        let time_zone =
+            centralino_compiler::calendar::timezone(&config.time_zone).unwrap_or(TimeZone::UTC);
         Ok(SledStore {
             counters: tree(COUNTERS)?,
             tickets: tree(TICKETS)?,
