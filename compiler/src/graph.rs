@@ -30,7 +30,6 @@ pub const DEFAULT_QUEUE_WAIT_MS: u64 = 5 * 60 * 1000;
 pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_RECORD_MAX_MS: u64 = 2 * 60 * 1000;
 pub const DEFAULT_LANGUAGE: &str = "it";
-pub const DEFAULT_TIMEZONE: &str = "Europe/Rome";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graph {

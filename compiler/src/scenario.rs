@@ -22,6 +22,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::ast::{Ident, Str};
+use crate::calendar::DEFAULT_TIMEZONE;
 use crate::diagnostic::{Diagnostics, Problem, ScenarioFault, ScenarioName};
 use crate::graph::{Action, Graph};
 use crate::load::{LoadError, normalize};
@@ -31,8 +32,6 @@ use crate::source::{SourceId, Sources, Span};
 pub const DEFAULT_CALLER: &str = "+390750000000";
 /// When a scenario's call happens if it has no `at`: a Tuesday morning, offices open.
 pub const DEFAULT_TIME: &str = "2026-11-24 10:00";
-/// The zone of an `at` time written without one.
-pub const TIME_ZONE: &str = "Europe/Rome";
 /// The file extension of flow tests.
 pub const EXTENSION: &str = "test";
 
@@ -326,8 +325,8 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
             .map_err(|e| e.to_string());
     }
     let civil: jiff::civil::DateTime = text.parse().map_err(|e: jiff::Error| e.to_string())?;
-    let zone = crate::calendar::timezone(TIME_ZONE)
-        .ok_or_else(|| format!("the time zone {TIME_ZONE} is not known"))?;
+    let zone = crate::calendar::timezone(DEFAULT_TIMEZONE)
+        .ok_or_else(|| format!("the time zone {DEFAULT_TIMEZONE} is not known"))?;
     civil
         .to_zoned_datetime(zone)
         .map(|zoned| zoned.timestamp())

@@ -452,7 +452,7 @@ impl Lowering<'_> {
                     (*name).to_owned(),
                     Calendar {
                         timezone: cal.timezone.as_ref().map_or_else(
-                            || DEFAULT_TIMEZONE.to_owned(),
+                            || crate::calendar::DEFAULT_TIMEZONE.to_owned(),
                             |tz| {
                                 crate::calendar::canonical_timezone_name(&tz.value)
                                     .unwrap_or_else(|| tz.value.clone())

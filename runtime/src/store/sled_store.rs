@@ -94,7 +94,7 @@ impl Default for StoreConfig {
         StoreConfig {
             ticket_prefix: "PG".to_string(),
             callback_prefix: "RC".to_string(),
-            time_zone: "Europe/Rome".to_string(),
+            time_zone: centralino_compiler::calendar::DEFAULT_TIMEZONE.to_string(),
         }
     }
 }
