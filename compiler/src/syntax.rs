@@ -1,5 +1,5 @@
 //! Parsing with pest, and the only module that sees pest types: flow text to
-//! [`ast::File`] (here, grammar `grammars/flow.pest`) and `.test` text to
+//! [`crate::ast::File`] (here, grammar `grammars/flow.pest`) and `.test` text to
 //! scenarios ([`scenario`], grammar `grammars/scenario.pest`).
 //!
 //! ```text
