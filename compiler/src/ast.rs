@@ -363,7 +363,23 @@ pub enum Action {
     Hangup,
 }
 
+/// The actions that wait for the caller (or another party) before going on, by keyword: the
+/// one list behind [`Action::waits`] and the graph's [`crate::graph::Action::waits`].
+pub const WAITING_ACTIONS: [&str; 6] = [
+    "menu",
+    "collect",
+    "record",
+    "transfer",
+    "queue",
+    "conference",
+];
+
 impl Action {
+    /// Whether this action waits for the caller (or another party) before going on.
+    pub fn waits(&self) -> bool {
+        WAITING_ACTIONS.contains(&self.keyword())
+    }
+
     /// The keyword that starts this action, as staff write it.
     pub fn keyword(&self) -> &'static str {
         match self {

@@ -9,7 +9,6 @@
 //! Every check reports [`Problem`]s and goes on; nothing stops at the first.
 
 pub mod audio;
-pub mod calendar;
 pub mod exits;
 mod names;
 mod structure;

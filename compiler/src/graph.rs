@@ -30,7 +30,6 @@ pub const DEFAULT_QUEUE_WAIT_MS: u64 = 5 * 60 * 1000;
 pub const DEFAULT_WEBHOOK_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_RECORD_MAX_MS: u64 = 2 * 60 * 1000;
 pub const DEFAULT_LANGUAGE: &str = "it";
-pub const DEFAULT_TIMEZONE: &str = "Europe/Rome";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
@@ -237,16 +236,9 @@ pub enum Action {
 
 impl Action {
     /// Whether this action waits for the caller (or another party) before going on.
+    /// The list is [`crate::ast::WAITING_ACTIONS`], shared with the checks.
     pub fn waits(&self) -> bool {
-        matches!(
-            self,
-            Action::Menu { .. }
-                | Action::Collect { .. }
-                | Action::Record { .. }
-                | Action::Transfer { .. }
-                | Action::Queue { .. }
-                | Action::Conference { .. }
-        )
+        crate::ast::WAITING_ACTIONS.contains(&self.kind())
     }
 
     pub fn kind(&self) -> &'static str {
@@ -482,4 +474,21 @@ pub enum GraphError {
     Malformed(String),
     #[error("graph format version {found}, this build reads version {expected}")]
     Version { found: u32, expected: u32 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_graph_waits_where_the_checks_say_a_flow_waits() {
+        let conference = Action::Conference {
+            room: "sala".to_owned(),
+            pin: None,
+        };
+        assert!(conference.waits());
+        assert!(!Action::Hangup.waits());
+        assert!(!Action::Return.waits());
+        assert!(!Action::Goto.waits());
+    }
 }

@@ -9,6 +9,8 @@
 //! The only I/O here is reading flow sources and the audio files that prompts name.
 
 pub mod ast;
+pub mod audio;
+pub mod calendar;
 pub mod check;
 pub mod diagnostic;
 pub mod emit;

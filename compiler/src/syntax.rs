@@ -1,16 +1,30 @@
-//! Parsing: flow text to [`ast::File`] with pest, and the only module that sees pest types.
+//! Parsing with pest, and the only module that sees pest types: flow text to
+//! [`crate::ast::File`] (here, grammar `grammars/flow.pest`) and `.test` text to
+//! scenarios ([`scenario`], grammar `grammars/scenario.pest`).
+//!
+//! ```text
+//!  .flow text ──► FlowParser ─────┐                      ┌─► Lower (here) ──────► ast::File
+//!                                 ├─► chunked (recovery) ┤
+//!  .test text ──► ScenarioParser ─┘                      └─► scenario::Lower ───► ScenarioFile
+//! ```
 //!
 //! A file that parses is lowered whole. A file with a syntax error is split into
-//! its top-level definitions (each starts at column 0 with a keyword such as
-//! `flow` or `office`) and each is parsed on its own, so one mistake does not
-//! hide the rest of the file: every broken definition gets its own error and
-//! the good ones are still checked. The names of broken definitions are kept so
-//! that later checks do not report them as unknown.
+//! its top-level definitions (for flows each starts at column 0 with a keyword
+//! such as `flow` or `office`; for tests, a line beginning with `scenario`) and
+//! each is parsed on its own, so one mistake does not hide the rest of the file:
+//! every broken definition gets its own error and the good ones are still
+//! checked. The names of broken definitions are kept so that later checks do
+//! not report them as unknown.
+
+mod chunked;
+pub mod scenario;
 
 use pest::Parser;
 use pest::RuleType;
-use pest::error::{ErrorVariant, InputLocation};
+use pest::error::ErrorVariant;
 use pest::iterators::Pair;
+
+use chunked::Piece;
 
 use crate::ast::*;
 use crate::diagnostic::{self, Diagnostics, NameKind, Problem};
@@ -31,78 +45,40 @@ pub struct Parsed {
 /// Parse one source file. Syntax errors go to `diagnostics`; the result holds
 /// every definition that did parse.
 pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Parsed {
-    match FlowParser::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let items = pairs
-                .next()
-                .map(|file| {
-                    Lower {
-                        at: Origin { source, base: 0 },
-                    }
-                    .items(file)
-                })
-                .unwrap_or_default();
-            Parsed {
-                file: File { source, items },
-                broken: Vec::new(),
-            }
-        }
-        Err(_) => parse_by_chunks(source, text, diagnostics),
-    }
-}
-
-const TOP_LEVEL: [&str; 7] = [
-    "import", "calendar", "office", "category", "service", "prompt", "flow",
-];
-
-fn parse_by_chunks(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Parsed {
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    let mut items = Vec::new();
+    let mut broken = Vec::new();
+    let starts_definition = |line: &str| {
         let first_word: String = line
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if offset > 0 && TOP_LEVEL.contains(&first_word.as_str()) {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    starts.push(text.len());
-
-    let mut items = Vec::new();
-    let mut broken = Vec::new();
-    for window in starts.windows(2) {
-        let (Some(&from), Some(&to)) = (window.first(), window.get(1)) else {
-            continue;
-        };
-        let Some(chunk) = text.get(from..to) else {
-            continue;
-        };
-        match FlowParser::parse(Rule::file, chunk) {
-            Ok(mut pairs) => {
-                if let Some(file) = pairs.next() {
-                    items.extend(
-                        Lower {
-                            at: Origin { source, base: from },
-                        }
-                        .items(file),
-                    );
-                }
-            }
-            Err(error) => {
-                diagnostics.report(syntax_problem(source, chunk, from, &error));
-                if let Some(name) = chunk_name(chunk) {
+        TOP_LEVEL.contains(&first_word.as_str())
+    };
+    chunked::parse_in_chunks::<FlowParser, _>(
+        source,
+        text,
+        Rule::file,
+        starts_definition,
+        |piece| match piece {
+            Piece::Parsed { file, at } => items.extend(Lower { at }.items(file)),
+            Piece::Broken { text, base, error } => {
+                diagnostics.report(syntax_problem(source, text, base, &error));
+                if let Some(name) = chunk_name(text) {
                     broken.push(name);
                 }
             }
-        }
-    }
+        },
+    );
     Parsed {
         file: File { source, items },
         broken,
     }
 }
+
+/// The keywords that start a top-level definition at column 0.
+const TOP_LEVEL: [&str; 7] = [
+    "import", "calendar", "office", "category", "service", "prompt", "flow",
+];
 
 /// `flow main answers ...` -> (Flow, "main"), read without the grammar.
 fn chunk_name(chunk: &str) -> Option<(NameKind, String)> {
@@ -127,10 +103,7 @@ fn syntax_problem(
     base: usize,
     error: &pest::error::Error<Rule>,
 ) -> Problem {
-    let pos = match error.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((s, _)) => s,
-    };
+    let pos = chunked::error_offset(error);
     let rest = chunk.get(pos..).unwrap_or("");
     let token = found_token(rest);
     let mut expected: Vec<String> = Vec::new();
@@ -201,6 +174,16 @@ impl Origin {
         }
     }
 
+    /// The first child of `pair` that `rule` made, as a name.
+    pub(crate) fn child_ident<R: RuleType>(&self, pair: &Pair<'_, R>, rule: R) -> Option<Ident> {
+        child(pair, rule).map(|p| self.ident(&p))
+    }
+
+    /// The first child of `pair` that `rule` made, as a string.
+    pub(crate) fn child_string<R: RuleType>(&self, pair: &Pair<'_, R>, rule: R) -> Option<Str> {
+        child(pair, rule).map(|p| self.string(&p))
+    }
+
     /// A string token: its first inner pair is the text between the quotes.
     pub(crate) fn string<R: RuleType>(&self, pair: &Pair<'_, R>) -> Str {
         let raw = pair
@@ -213,6 +196,11 @@ impl Origin {
             span: self.span(pair),
         }
     }
+}
+
+/// The first child of `pair` that `rule` made.
+pub(crate) fn child<'i, R: RuleType>(pair: &Pair<'i, R>, rule: R) -> Option<Pair<'i, R>> {
+    pair.clone().into_inner().find(|p| p.as_rule() == rule)
 }
 
 /// Lowering of pest pairs to the AST (span, name and string helpers come from [`Origin`]).
@@ -288,55 +276,26 @@ impl Lower {
 
     /// The first `ident` child: the name of a definition.
     fn name_of(&self, pair: &P<'_>) -> Ident {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::ident)
-            .map(|p| self.ident(&p))
-            .unwrap_or(Ident {
-                name: String::new(),
-                span: self.span(pair),
-            })
+        self.child_ident(pair, Rule::ident).unwrap_or(Ident {
+            name: String::new(),
+            span: self.span(pair),
+        })
     }
 
     /// The first `string` child: the title of a definition.
     fn title_of(&self, pair: &P<'_>) -> Str {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::string)
-            .map(|p| self.string(&p))
-            .unwrap_or(Str {
-                value: String::new(),
-                span: self.span(pair),
-            })
-    }
-
-    /// The `ident` inside a `kw_x ident` child rule such as `hours_ref`.
-    fn child_ident(&self, pair: &P<'_>) -> Option<Ident> {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::ident)
-            .map(|p| self.ident(&p))
+        self.child_string(pair, Rule::string).unwrap_or(Str {
+            value: String::new(),
+            span: self.span(pair),
+        })
     }
 
     fn child_duration(&self, pair: &P<'_>) -> Option<Duration> {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::duration)
-            .map(|p| self.duration(&p))
+        child(pair, Rule::duration).map(|p| self.duration(&p))
     }
 
     fn child_int(&self, pair: &P<'_>) -> Option<Int> {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::int)
-            .map(|p| self.int(&p))
-    }
-
-    fn child_string(&self, pair: &P<'_>) -> Option<Str> {
-        pair.clone()
-            .into_inner()
-            .find(|p| p.as_rule() == Rule::string)
-            .map(|p| self.string(&p))
+        child(pair, Rule::int).map(|p| self.int(&p))
     }
 
     // ------------------------------------------------------------ calendars
@@ -353,7 +312,7 @@ impl Lower {
         };
         for item in pair.into_inner() {
             match item.as_rule() {
-                Rule::timezone => calendar.timezone = self.child_string(&item),
+                Rule::timezone => calendar.timezone = self.child_string(&item, Rule::string),
                 Rule::weekly_hours => calendar.hours.push(self.weekly_hours(item)),
                 Rule::closure => calendar.closures.push(self.closure(item)),
                 _ => {}
@@ -424,7 +383,7 @@ impl Lower {
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::holiday_set => {
-                    if let Some(name) = self.child_ident(&part) {
+                    if let Some(name) = self.child_ident(&part, Rule::ident) {
                         when = ClosureWhen::Holidays(name);
                     }
                 }
@@ -478,7 +437,7 @@ impl Lower {
         };
         for item in pair.into_inner() {
             match item.as_rule() {
-                Rule::hours_ref => office.hours = self.child_ident(&item),
+                Rule::hours_ref => office.hours = self.child_ident(&item, Rule::ident),
                 Rule::ring => office.ring = self.child_duration(&item),
                 Rule::staff => {
                     let span = self.span(&item);
@@ -521,8 +480,8 @@ impl Lower {
         };
         for item in pair.into_inner() {
             match item.as_rule() {
-                Rule::office_ref => category.office = self.child_ident(&item),
-                Rule::priority => category.priority = self.child_ident(&item),
+                Rule::office_ref => category.office = self.child_ident(&item, Rule::ident),
+                Rule::priority => category.priority = self.child_ident(&item, Rule::ident),
                 Rule::sla => category.sla = self.child_duration(&item),
                 _ => {}
             }
@@ -542,8 +501,8 @@ impl Lower {
         };
         for item in pair.into_inner() {
             match item.as_rule() {
-                Rule::office_ref => service.office = self.child_ident(&item),
-                Rule::hours_ref => service.hours = self.child_ident(&item),
+                Rule::office_ref => service.office = self.child_ident(&item, Rule::ident),
+                Rule::hours_ref => service.hours = self.child_ident(&item, Rule::ident),
                 Rule::slot => service.slot = self.child_duration(&item),
                 Rule::capacity => service.capacity = self.child_int(&item),
                 _ => {}
@@ -557,7 +516,9 @@ impl Lower {
     fn prompt_body(&self, pair: P<'_>) -> Option<PromptBody> {
         match pair.as_rule() {
             Rule::string => Some(PromptBody::Text(self.string(&pair))),
-            Rule::audio_file => self.child_string(&pair).map(PromptBody::Audio),
+            Rule::audio_file => self
+                .child_string(&pair, Rule::string)
+                .map(PromptBody::Audio),
             _ => None,
         }
     }
@@ -799,8 +760,8 @@ impl Lower {
                         span: dspan,
                     }
                 }),
-                end: find(Rule::end_opt).and_then(|p| self.child_string(p)),
-                pattern: find(Rule::pattern_opt).and_then(|p| self.child_string(p)),
+                end: find(Rule::end_opt).and_then(|p| self.child_string(p, Rule::string)),
+                pattern: find(Rule::pattern_opt).and_then(|p| self.child_string(p, Rule::string)),
                 timeout: opt_duration(Rule::timeout_opt),
                 retries: retries(),
             },
@@ -839,11 +800,11 @@ impl Lower {
             },
             Rule::callback => Action::Callback {
                 office: ident(),
-                note: find(Rule::note_opt).and_then(|p| self.child_string(p)),
+                note: find(Rule::note_opt).and_then(|p| self.child_string(p, Rule::string)),
             },
             Rule::ticket => Action::Ticket {
                 category: ident(),
-                priority: find(Rule::priority).and_then(|p| self.child_ident(p)),
+                priority: find(Rule::priority).and_then(|p| self.child_ident(p, Rule::ident)),
                 fields: find(Rule::fields)
                     .map(|p| self.fields(p.clone()))
                     .unwrap_or_default(),
@@ -861,7 +822,7 @@ impl Lower {
                     value: String::new(),
                     span,
                 }),
-                pin: find(Rule::pin_opt).and_then(|p| self.child_string(p)),
+                pin: find(Rule::pin_opt).and_then(|p| self.child_string(p, Rule::string)),
             },
             Rule::webhook => Action::Webhook {
                 url: find(Rule::string).map(|p| self.string(p)).unwrap_or(Str {
@@ -872,7 +833,7 @@ impl Lower {
                 send: find(Rule::send_opt)
                     .map(|p| self.fields(p.clone()))
                     .unwrap_or_default(),
-                into: find(Rule::into_opt).and_then(|p| self.child_ident(p)),
+                into: find(Rule::into_opt).and_then(|p| self.child_ident(p, Rule::ident)),
             },
             _ => Action::Hangup,
         };

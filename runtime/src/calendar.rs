@@ -5,10 +5,10 @@
 //! the engine, the simulator and the tests all get the same answers.
 //!
 //! Opening hours are wall-clock hours in the calendar's time zone (from the bundled tzdb via
-//! [`centralino_compiler::check::calendar::timezone`]; an unknown zone falls back to
-//! [`DEFAULT_TIMEZONE`]). A weekly range `(start, end)` is in minutes since local midnight,
-//! start inclusive, end exclusive, `end == 1440` meaning "until midnight". Closures are whole
-//! local days.
+//! [`centralino_compiler::calendar::timezone`]; an unknown zone falls back to
+//! [`centralino_compiler::calendar::DEFAULT_TIMEZONE`]). A weekly range `(start, end)` is in
+//! minutes since local midnight, start inclusive, end exclusive, `end == 1440` meaning "until
+//! midnight". Closures are whole local days.
 //!
 //! Daylight saving time:
 //! - On the spring-forward night the skipped wall-clock hour never happens: a calendar open
@@ -17,8 +17,8 @@
 //!   open in both passes (it follows the wall clock); a slot starting in the repeated hour
 //!   is offered once, at the earlier instant (jiff's `Disambiguation::Compatible`).
 
-use centralino_compiler::check::calendar::{HolidaySet, easter_sunday, timezone};
-use centralino_compiler::graph::{Calendar, ClosureRule, DEFAULT_TIMEZONE, SlotPolicy, Weekday};
+use centralino_compiler::calendar::{HolidaySet, default_timezone, easter_sunday, timezone};
+use centralino_compiler::graph::{Calendar, ClosureRule, SlotPolicy, Weekday};
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Span, Timestamp};
@@ -39,11 +39,10 @@ pub const MAX_SLOT_MS: u64 = MINUTES_PER_DAY as u64 * 60_000;
 
 const MINUTES_PER_DAY: u32 = 1440;
 
-/// The calendar's time zone from the bundled tzdb; [`DEFAULT_TIMEZONE`] if the name is unknown.
+/// The calendar's time zone from the bundled tzdb; the city's default zone
+/// ([`default_timezone`]) if the name is unknown.
 pub fn zone(calendar: &Calendar) -> TimeZone {
-    timezone(&calendar.timezone)
-        .or_else(|| timezone(DEFAULT_TIMEZONE))
-        .unwrap_or(TimeZone::UTC)
+    timezone(&calendar.timezone).unwrap_or_else(default_timezone)
 }
 
 /// True when the calendar is open at `at`: the local date is not a closure day and the local

@@ -1,7 +1,7 @@
 //! Media without the network: codecs, prompts, RTP packets and pacing, DTMF, recordings.
 //!
 //! ```text
-//!  Media::Audio{path} ─► prompt::PromptCache ─ decode (symphonia) ─ mono ─ resample 8 kHz (rubato)
+//!  Media::Audio{path} ─► prompt::PromptCache ─ compiler::audio ──── mono ─ resample 8 kHz (rubato)
 //!  Media::Speech{..}  ─► espeak-ng ─► wav ─┘        └─► codec (G.711) ─► Arc<EncodedPrompt> (20 ms frames)
 //!
 //!  send:    rtp::Pacer (anchor + k·20 ms) ──due frames──► rtp::RtpStream::next_packet ──► bytes for sendto

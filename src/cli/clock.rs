@@ -8,11 +8,11 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
 
 /// The zone staff read and type times in (also the store's reference-year zone).
-pub const ZONE: &str = "Europe/Rome";
+pub use centralino_compiler::calendar::DEFAULT_TIMEZONE as ZONE;
 
 /// The city's time zone (bundled tzdb, so it never depends on the host).
 pub fn zone() -> TimeZone {
-    centralino_compiler::check::calendar::timezone(ZONE).unwrap_or(TimeZone::UTC)
+    centralino_compiler::calendar::default_timezone()
 }
 
 fn local(at: Timestamp) -> ZonedDateTime {

@@ -373,7 +373,7 @@ impl Runner<'_> {
             call.number.value,
             call.caller(),
             clock::minute(call.when),
-            scenario::TIME_ZONE
+            centralino_compiler::calendar::DEFAULT_TIMEZONE
         );
         for line in Transcript::lines(&outcome.steps) {
             let _ = writeln!(text, "       {line}");

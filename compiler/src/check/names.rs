@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::audio::{AudioError, probe_audio};
-use super::calendar::{
-    HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
-};
 use super::templates::{SUGGESTED_FILTERS, is_plain_text, template_variables, unknown_filters};
 use super::{AudioFacts, Checked, MAX_RETRIES, Symbols, suggest};
 use crate::ast::{
     self, Action, ClosureWhen, Expr, ExprKind, Ident, Item, PromptBody, PromptRef, Retries, Str,
     TimeOfDay, Weekday,
+};
+use crate::calendar::{
+    HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
 };
 use crate::diagnostic::{Diagnostics, NameKind, OfficeLack, Problem};
 use crate::graph::{self, Function};

@@ -21,31 +21,13 @@ pub fn check(symbols: &Symbols<'_>, diagnostics: &mut Diagnostics) {
 /// Whether a state waits for the caller (or another party) before going on.
 fn waits(symbols: &Symbols<'_>, action: &Action) -> bool {
     match action {
-        Action::Menu { .. }
-        | Action::Collect { .. }
-        | Action::Record { .. }
-        | Action::Transfer { .. }
-        | Action::Queue { .. }
-        | Action::Conference { .. } => true,
         // A sub-flow that can wait makes the call wait; one that cannot is just more steps.
         Action::Call(name) => symbols
             .flows
             .get(name.name.as_str())
-            .is_some_and(|sub| sub.states.iter().any(|s| waits_locally(&s.action))),
-        _ => false,
+            .is_some_and(|sub| sub.states.iter().any(|s| s.action.waits())),
+        other => other.waits(),
     }
-}
-
-fn waits_locally(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::Menu { .. }
-            | Action::Collect { .. }
-            | Action::Record { .. }
-            | Action::Transfer { .. }
-            | Action::Queue { .. }
-            | Action::Conference { .. }
-    )
 }
 
 fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics) {

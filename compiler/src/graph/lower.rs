@@ -424,11 +424,10 @@ impl Lowering<'_> {
                     .map(|c| Closure {
                         when: match &c.when {
                             ast::ClosureWhen::Holidays(set) => ClosureRule::Holidays {
-                                set: crate::check::calendar::HolidaySet::from_name(&set.name)
-                                    .map_or_else(
-                                        || set.name.clone(),
-                                        |s| format!("{s:?}").to_lowercase(),
-                                    ),
+                                set: crate::calendar::HolidaySet::from_name(&set.name).map_or_else(
+                                    || set.name.clone(),
+                                    |s| format!("{s:?}").to_lowercase(),
+                                ),
                             },
                             ast::ClosureWhen::Easter { offset_days } => ClosureRule::Easter {
                                 offset_days: *offset_days,
@@ -453,9 +452,9 @@ impl Lowering<'_> {
                     (*name).to_owned(),
                     Calendar {
                         timezone: cal.timezone.as_ref().map_or_else(
-                            || DEFAULT_TIMEZONE.to_owned(),
+                            || crate::calendar::DEFAULT_TIMEZONE.to_owned(),
                             |tz| {
-                                crate::check::calendar::canonical_timezone_name(&tz.value)
+                                crate::calendar::canonical_timezone_name(&tz.value)
                                     .unwrap_or_else(|| tz.value.clone())
                             },
                         ),

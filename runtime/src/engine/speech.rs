@@ -79,9 +79,8 @@ const DAYS: [&str; 7] = [
 /// `martedì 1 dicembre alle 9:20` / `Tuesday 1 December at 9:20`.
 pub fn spoken_time(at: Timestamp, zone: Option<&str>, language: &str) -> String {
     let tz = zone
-        .and_then(centralino_compiler::check::calendar::timezone)
-        .or_else(|| centralino_compiler::check::calendar::timezone("Europe/Rome"))
-        .unwrap_or(jiff::tz::TimeZone::UTC);
+        .and_then(centralino_compiler::calendar::timezone)
+        .unwrap_or_else(centralino_compiler::calendar::default_timezone);
     let local = at.to_zoned_datetime(tz);
     let weekday = usize::try_from(local.weekday().to_monday_zero_offset()).unwrap_or(0);
     let month = usize::try_from(local.month() - 1).unwrap_or(0);

@@ -94,7 +94,7 @@ impl Default for StoreConfig {
         StoreConfig {
             ticket_prefix: "PG".to_string(),
             callback_prefix: "RC".to_string(),
-            time_zone: "Europe/Rome".to_string(),
+            time_zone: centralino_compiler::calendar::DEFAULT_TIMEZONE.to_string(),
         }
     }
 }
@@ -236,8 +236,8 @@ impl SledStore {
                 db.flush().map_err(|error| open_error(error.to_string()))?;
             }
         }
-        let time_zone = centralino_compiler::check::calendar::timezone(&config.time_zone)
-            .unwrap_or(TimeZone::UTC);
+        let time_zone =
+            centralino_compiler::calendar::timezone(&config.time_zone).unwrap_or(TimeZone::UTC);
         Ok(SledStore {
             counters: tree(COUNTERS)?,
             tickets: tree(TICKETS)?,

@@ -14,8 +14,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use centralino_runtime::media::prompt::valid_voice;
+use centralino_runtime::sip::SipConfig;
 use serde::Deserialize;
 
 /// The whole file.
@@ -45,14 +47,16 @@ pub struct SipSection {
     pub user_agent: String,
 }
 
+/// The server's own defaults ([`SipConfig::default`]) are the file's: they are written once.
 impl Default for SipSection {
     fn default() -> Self {
+        let defaults = SipConfig::default();
         SipSection {
-            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
-            tcp: true,
-            max_calls: 2000,
-            answer_after_ms: 0,
-            user_agent: format!("centralino/{}", env!("CARGO_PKG_VERSION")),
+            listen: defaults.listen,
+            tcp: defaults.tcp,
+            max_calls: defaults.max_calls,
+            answer_after_ms: millis(defaults.answer_delay),
+            user_agent: defaults.user_agent,
         }
     }
 }
@@ -68,12 +72,11 @@ pub struct RtpSection {
 
 impl Default for RtpSection {
     fn default() -> Self {
+        let defaults = SipConfig::default();
+        let (first, last) = defaults.rtp_ports;
         RtpSection {
-            ports: PortRange {
-                first: 20_000,
-                last: 29_999,
-            },
-            timeout_s: 30,
+            ports: PortRange { first, last },
+            timeout_s: defaults.rtp_timeout.as_secs(),
         }
     }
 }
@@ -115,8 +118,15 @@ pub struct ShutdownSection {
 
 impl Default for ShutdownSection {
     fn default() -> Self {
-        ShutdownSection { grace_s: 30 }
+        ShutdownSection {
+            grace_s: SipConfig::default().grace.as_secs(),
+        }
     }
+}
+
+/// A default duration as the file writes it, in whole milliseconds.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -9,6 +9,15 @@ use jiff::Span;
 use jiff::civil::Date;
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
+/// The city's time zone: calendars without a `timezone`, scenario times written without a
+/// zone, the store's reference year, and times the CLI shows and reads.
+pub const DEFAULT_TIMEZONE: &str = "Europe/Rome";
+
+/// [`DEFAULT_TIMEZONE`] from the bundled database (UTC if it were ever missing from it).
+pub fn default_timezone() -> TimeZone {
+    timezone(DEFAULT_TIMEZONE).unwrap_or(TimeZone::UTC)
+}
+
 /// First year of the Gregorian calendar for which [`easter_sunday`] answers.
 pub const FIRST_GREGORIAN_YEAR: i32 = 1583;
 /// Last year for which [`easter_sunday`] answers (jiff's civil dates end at 9999).
