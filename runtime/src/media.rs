@@ -17,6 +17,7 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod legs;
 pub mod prompt;
 pub mod rtp;
 pub mod wav;

@@ -18,7 +18,6 @@
 //! `Services::media` and are joined when it is dropped.
 
 pub mod call;
-pub mod media_loop;
 pub mod screen;
 pub mod sdp;
 
@@ -103,7 +102,7 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub prompts: Arc<PromptCache>,
     /// The media threads that pace every call's RTP.
-    pub media: Arc<media_loop::MediaLoops>,
+    pub media: Arc<crate::media::legs::MediaLoops>,
     /// Recordings are written under `data_dir/recordings`.
     pub data_dir: PathBuf,
 }

@@ -25,11 +25,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
-use super::media_loop::{Leg, LegCommand, LegHandle, MediaEvent};
 use super::sdp::{self, Negotiated};
 use crate::effects;
 use crate::engine::{CallInfo, Command, Event, Id, Media, Program, Session, TransferOutcome};
 use crate::media::dtmf::parse_info_body;
+use crate::media::legs::{Leg, LegCommand, LegHandle, MediaEvent};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::store::{CallRecord, Recording, SCHEMA_VERSION, StepRecord};
