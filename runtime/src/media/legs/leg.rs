@@ -1,4 +1,6 @@
-//! One leg: its socket, RTP stream, prompt queue, DTMF detectors and recorder switch.
+//! One leg: its socket and RTP stream, its source (prompt queue, loop, or the audio of another
+//! leg or a room, waiting in a jitter buffer) and its sinks (DTMF detectors, the recorder switch,
+//! the audio kept for listeners and for its room).
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
@@ -7,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{LegCommand, MediaEvent, Negotiated};
+use super::jitter::{CAPACITY, Jitter, PcmFrame};
+use super::{LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
 use crate::engine::Id;
 use crate::media::FRAME_SAMPLES;
 use crate::media::codec::Codec;
@@ -41,6 +44,21 @@ pub struct Leg {
     /// The last packet in, decoded (reused).
     pcm: Vec<i16>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    /// Where outgoing frames come from (the wheel keeps listener lists in step with it).
+    pub(super) source: Source,
+    /// The next frame of a `Source::Loop`.
+    loop_position: usize,
+    /// Audio to send for `Source::Leg` and `Source::Room`, pushed by the wheel.
+    pub(super) incoming: Jitter,
+    /// Legs whose source is this leg.
+    pub(super) listeners: Vec<LegId>,
+    /// What this leg received on its last tick, kept only while `listeners` is not empty; the
+    /// wheel hands it to them after the tick.
+    pub(super) heard: Vec<i16>,
+    /// The room this leg is a member of.
+    pub(super) room: Option<RoomId>,
+    /// Received audio waiting for the room's next mix (only while in a room).
+    pub(super) to_room: Jitter,
 }
 
 impl Leg {
@@ -66,13 +84,22 @@ impl Leg {
             silent_told: false,
             pcm: Vec::new(),
             events,
+            source: Source::Prompts,
+            loop_position: 0,
+            incoming: Jitter::default(),
+            listeners: Vec::new(),
+            heard: Vec::new(),
+            room: None,
+            to_room: Jitter::default(),
         })
     }
 
     pub(super) fn command(&mut self, command: LegCommand) {
         match command {
-            // Start is handled by the thread (it picks the slot).
-            LegCommand::Start => {}
+            // The wheel handles these: Start picks a slot; a source, a room and leaving it
+            // change the lists of who hears whom (the wheel then calls `set_source`).
+            LegCommand::Start | LegCommand::Source(_) | LegCommand::Join(_) | LegCommand::Leave => {
+            }
             LegCommand::Enqueue(playback) => self.queue.push_back(Queued {
                 playback,
                 frames: None,
@@ -106,6 +133,13 @@ impl Leg {
         }
     }
 
+    /// Outgoing audio comes from `source` from the next frame on.
+    pub(super) fn set_source(&mut self, source: Source) {
+        self.incoming.clear();
+        self.loop_position = 0;
+        self.source = source;
+    }
+
     /// The leg's tick: frames due at `now` out, then what the caller sent in.
     pub(super) fn tick(&mut self, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
         let Some(pacer) = self.pacer.as_mut() else {
@@ -137,17 +171,23 @@ impl Leg {
 
     fn send_frame(&mut self, packet: &mut [u8]) {
         if self.negotiated.on_hold {
+            // What the other leg or the room said meanwhile is not kept for later.
+            self.incoming.clear();
             return;
         }
         let codec = self.negotiated.codec;
         let silence = [codec.silence(); FRAME_SAMPLES];
+        let mut encoded = silence;
         let mut finished = None;
-        let frame: &[u8] = match self.queue.front_mut() {
-            Some(Queued {
-                frames: Some(prompt),
-                position,
-                playback,
-            }) => {
+        let frame: &[u8] = match (&self.source, self.queue.front_mut()) {
+            (
+                Source::Prompts,
+                Some(Queued {
+                    frames: Some(prompt),
+                    position,
+                    playback,
+                }),
+            ) => {
                 let frames = prompt.frames(codec);
                 match frames.get(*position) {
                     Some(frame) => {
@@ -163,7 +203,27 @@ impl Leg {
                     }
                 }
             }
-            _ => &silence,
+            (Source::Prompts, _) => &silence,
+            (Source::Loop(prompt), _) => {
+                let frames = prompt.frames(codec);
+                if self.loop_position >= frames.len() {
+                    self.loop_position = 0;
+                }
+                match frames.get(self.loop_position) {
+                    Some(frame) => {
+                        self.loop_position += 1;
+                        frame
+                    }
+                    None => &silence,
+                }
+            }
+            (Source::Leg(_) | Source::Room(_), _) => {
+                let mut pcm: PcmFrame = [0; FRAME_SAMPLES];
+                if self.incoming.pop_frame(&mut pcm) {
+                    codec.encode(&pcm, &mut encoded);
+                }
+                &encoded
+            }
         };
         if let Ok(len) = self.rtp.next_packet(frame, packet)
             && let Some(bytes) = packet.get(..len)
@@ -200,6 +260,13 @@ impl Leg {
         self.pcm.resize(packet.payload.len(), 0);
         let decoded = codec.decode(packet.payload, &mut self.pcm);
         let pcm = self.pcm.get(..decoded).unwrap_or_default();
+        // The sinks: listeners and the room (only when there are any), the recorder, DTMF.
+        if !self.listeners.is_empty() && self.heard.len() < CAPACITY {
+            self.heard.extend_from_slice(pcm);
+        }
+        if self.room.is_some() {
+            self.to_room.push(pcm);
+        }
         let mut digits = Vec::new();
         self.inband.push(pcm, &mut digits);
         if self.forward_audio {

@@ -7,21 +7,62 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::LegCommand;
 use super::leg::Leg;
-use super::wheel::{SLOTS, Wheel, slot_of};
+use super::wheel::{SLOTS, Wheel};
+use super::{Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
 use crate::media::rtp;
 
 /// What a call's task holds of its leg: commands go to the leg's thread; dropping it removes
 /// the leg (and closes its socket) there.
 pub struct LegHandle {
-    id: u64,
+    id: LegId,
+    thread: usize,
     control: std_mpsc::Sender<Control>,
 }
 
 impl LegHandle {
     pub fn send(&self, command: LegCommand) {
         let _ = self.control.send(Control::Command(self.id, command));
+    }
+
+    /// The leg, as another leg's `Source::Leg` names it.
+    pub fn id(&self) -> LegId {
+        self.id
+    }
+
+    /// The media thread that ticks the leg (read-only: a leg never moves).
+    pub fn thread(&self) -> usize {
+        self.thread
+    }
+
+    /// The leg's group: legs added to it land on this leg's thread.
+    pub fn group(&self) -> Group {
+        Group {
+            thread: self.thread,
+        }
+    }
+
+    /// Bridges two legs of one thread: each sends what the other receives.
+    pub fn bridge(&self, other: &LegHandle) -> Result<(), NotOnOneThread> {
+        same_thread(self.thread, other.thread)?;
+        self.send(LegCommand::Source(Source::Leg(other.id)));
+        other.send(LegCommand::Source(Source::Leg(self.id)));
+        Ok(())
+    }
+
+    /// Joins a room of this leg's thread (`LegCommand::Join`).
+    pub fn join(&self, room: RoomId) -> Result<(), NotOnOneThread> {
+        same_thread(self.thread, room.thread)?;
+        self.send(LegCommand::Join(room));
+        Ok(())
+    }
+}
+
+fn same_thread(first: usize, second: usize) -> Result<(), NotOnOneThread> {
+    if first == second {
+        Ok(())
+    } else {
+        Err(NotOnOneThread { first, second })
     }
 }
 
@@ -32,16 +73,18 @@ impl Drop for LegHandle {
 }
 
 pub(super) enum Control {
-    Add(u64, Box<Leg>),
-    Command(u64, LegCommand),
-    Remove(u64),
+    Add(LegId, Box<Leg>),
+    Command(LegId, LegCommand),
+    Remove(LegId),
 }
 
-/// The media threads of a server: legs are spread over them; dropping it stops and joins them.
+/// The media threads of a server: unrelated legs are spread over them round robin, legs of one
+/// [`Group`] share one; dropping it stops and joins them.
 pub struct MediaLoops {
     threads: Vec<MediaThread>,
     next_thread: AtomicUsize,
-    next_leg: AtomicU64,
+    /// Leg and room numbers (one sequence: unique per server).
+    next_id: AtomicU64,
 }
 
 struct MediaThread {
@@ -70,7 +113,7 @@ impl MediaLoops {
         Ok(MediaLoops {
             threads: started,
             next_thread: AtomicUsize::new(0),
-            next_leg: AtomicU64::new(1),
+            next_id: AtomicU64::new(1),
         })
     }
 
@@ -79,18 +122,46 @@ impl MediaLoops {
         MediaLoops::start(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
+    /// How many media threads there are.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// A new group, on the next thread in turn (round robin).
+    pub fn group(&self) -> Group {
+        let thread = self.next_thread.fetch_add(1, Ordering::Relaxed) % self.threads.len().max(1);
+        Group { thread }
+    }
+
     /// Give `leg` to a media thread (round robin); the handle sends it commands.
     pub fn add(&self, leg: Leg) -> LegHandle {
-        let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
-        let index = self.next_thread.fetch_add(1, Ordering::Relaxed) % self.threads.len().max(1);
-        let control = match self.threads.get(index) {
+        self.add_to(self.group(), leg)
+    }
+
+    /// Give `leg` to the thread of `group`, with the legs it will share audio with.
+    pub fn add_to(&self, group: Group, leg: Leg) -> LegHandle {
+        let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let control = match self.threads.get(group.thread) {
             Some(thread) => thread.control.clone(),
-            // Unreachable (start makes at least one thread); a handle whose commands go
-            // nowhere keeps the call alive without media rather than panicking.
+            // Unreachable (groups come from this value, which has at least one thread); a
+            // handle whose commands go nowhere keeps the call alive without media rather than
+            // panicking.
             None => std_mpsc::channel().0,
         };
         let _ = control.send(Control::Add(id, Box::new(leg)));
-        LegHandle { id, control }
+        LegHandle {
+            id,
+            thread: group.thread,
+            control,
+        }
+    }
+
+    /// A new conference room on the thread of `group`; its members are added to that group.
+    pub fn room(&self, group: Group) -> RoomId {
+        RoomId {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            thread: group.thread,
+        }
     }
 }
 
@@ -139,14 +210,7 @@ fn run_thread(commands: &std_mpsc::Receiver<Control>, stop: &AtomicBool) {
             tick = current + 1 - SLOTS as u64;
         }
         while tick <= current {
-            let slot = slot_of(tick);
-            if let Some(members) = wheel.slots.get(slot) {
-                for id in members {
-                    if let Some((leg, _)) = wheel.legs.get_mut(id) {
-                        leg.tick(now, &mut packet, &mut buf);
-                    }
-                }
-            }
+            wheel.run_tick(tick, now, &mut packet, &mut buf);
             tick += 1;
         }
         // Sleep to the next tick whose slot has legs (ticks in between have nothing to do).

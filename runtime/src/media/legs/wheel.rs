@@ -1,11 +1,13 @@
-//! One media thread's legs: which slot of the 20 ms wheel each started leg is in.
+//! One media thread's legs and rooms: which slot of the 20 ms wheel each started leg is in,
+//! who listens to whom, and the audio moved between legs after their ticks.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::LegCommand;
 use super::leg::Leg;
+use super::room::{Room, SILENT};
 use super::thread::Control;
+use super::{LegCommand, LegId, RoomId, Source};
 use crate::media::rtp::Pacer;
 
 /// Wheel slots: one per millisecond of a 20 ms frame.
@@ -18,8 +20,10 @@ const SLOT_CAPACITY: usize = 32;
 pub(super) struct Wheel {
     /// Tick t is due at `anchor + t ms` and serves slot `t % 20`.
     pub(super) anchor: Instant,
-    pub(super) legs: HashMap<u64, (Leg, Option<usize>)>,
-    pub(super) slots: Vec<Vec<u64>>,
+    pub(super) legs: HashMap<LegId, (Leg, Option<usize>)>,
+    pub(super) slots: Vec<Vec<LegId>>,
+    /// The rooms of this thread's legs, while they have members or listeners.
+    pub(super) rooms: HashMap<RoomId, Room>,
     /// Legs in a slot (started).
     pub(super) started: usize,
 }
@@ -30,6 +34,7 @@ impl Wheel {
             anchor,
             legs: HashMap::new(),
             slots: vec![Vec::new(); SLOTS],
+            rooms: HashMap::new(),
             started: 0,
         }
     }
@@ -56,18 +61,151 @@ impl Wheel {
                     }
                 }
             }
+            Control::Command(id, LegCommand::Source(source)) => {
+                self.set_source(id, source, current);
+            }
+            Control::Command(id, LegCommand::Join(room)) => self.join(id, room, current),
+            Control::Command(id, LegCommand::Leave) => self.leave(id),
             Control::Command(id, command) => {
                 if let Some((leg, _)) = self.legs.get_mut(&id) {
                     leg.command(command);
                 }
             }
             Control::Remove(id) => {
-                if let Some((_, Some(slot))) = self.legs.remove(&id)
+                self.leave(id);
+                let Some((leg, slot)) = self.legs.remove(&id) else {
+                    return;
+                };
+                self.stop_listening(id, &leg.source);
+                if let Some(slot) = slot
                     && let Some(members) = self.slots.get_mut(slot)
                 {
                     members.retain(|member| *member != id);
                     self.started -= 1;
                 }
+            }
+        }
+    }
+
+    /// `id`'s outgoing audio comes from `source`; the leg or room it names learns that `id`
+    /// listens (and the previous one that it no longer does).
+    fn set_source(&mut self, id: LegId, source: Source, current: u64) {
+        let Some((leg, _)) = self.legs.get_mut(&id) else {
+            return;
+        };
+        let previous = std::mem::replace(&mut leg.source, Source::Prompts);
+        leg.set_source(source.clone());
+        self.stop_listening(id, &previous);
+        match source {
+            Source::Prompts | Source::Loop(_) => {}
+            Source::Leg(speaker) => {
+                if let Some((speaker, _)) = self.legs.get_mut(&speaker)
+                    && !speaker.listeners.contains(&id)
+                {
+                    speaker.listeners.push(id);
+                }
+            }
+            Source::Room(room) => {
+                let room = self.room(room, current);
+                if !room.listeners.contains(&id) {
+                    room.listeners.push(id);
+                }
+            }
+        }
+    }
+
+    /// Undoes what `set_source` registered for `source`.
+    fn stop_listening(&mut self, id: LegId, source: &Source) {
+        match source {
+            Source::Prompts | Source::Loop(_) => {}
+            Source::Leg(speaker) => {
+                if let Some((speaker, _)) = self.legs.get_mut(speaker) {
+                    speaker.listeners.retain(|listener| *listener != id);
+                    if speaker.listeners.is_empty() {
+                        speaker.heard.clear();
+                    }
+                }
+            }
+            Source::Room(room) => {
+                if let Some(entry) = self.rooms.get_mut(room) {
+                    entry.listeners.retain(|listener| *listener != id);
+                    if entry.is_empty() {
+                        self.rooms.remove(room);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The room `id`, made now if no leg of this thread uses it yet. A new room mixes on the
+    /// next tick's slot; `join` moves it to its first started member's slot.
+    fn room(&mut self, id: RoomId, current: u64) -> &mut Room {
+        self.rooms
+            .entry(id)
+            .or_insert_with(|| Room::new(slot_of(current + 1)))
+    }
+
+    /// `id` joins `room`: its audio goes into the mix and it hears the others.
+    fn join(&mut self, id: LegId, room: RoomId, current: u64) {
+        self.leave(id);
+        let Some((leg, slot)) = self.legs.get_mut(&id) else {
+            return;
+        };
+        leg.room = Some(room);
+        let slot = *slot;
+        let entry = self.room(room, current);
+        if entry.members.is_empty()
+            && entry.listeners.is_empty()
+            && let Some(slot) = slot
+        {
+            // Mixed just before its first member sends: its audio is in the mix at once.
+            entry.slot = slot;
+        }
+        entry.members.push(id);
+        self.set_source(id, Source::Room(room), current);
+    }
+
+    /// `id` leaves its room, if in one; a room it heard gives way to the prompts.
+    fn leave(&mut self, id: LegId) {
+        let Some((leg, _)) = self.legs.get_mut(&id) else {
+            return;
+        };
+        let Some(room) = leg.room.take() else {
+            return;
+        };
+        leg.to_room.clear();
+        if leg.source == Source::Room(room) {
+            leg.set_source(Source::Prompts);
+            self.stop_listening(id, &Source::Room(room));
+        }
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            entry.members.retain(|member| *member != id);
+            if entry.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Runs tick `tick`: the rooms that mix on its slot, then the slot's legs, each followed by
+    /// handing what it received to its listeners.
+    pub(super) fn run_tick(&mut self, tick: u64, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
+        let slot = slot_of(tick);
+        for room in self.rooms.values_mut() {
+            if room.slot == slot {
+                mix(room, &mut self.legs);
+            }
+        }
+        let Some(members) = self.slots.get(slot) else {
+            return;
+        };
+        for id in members {
+            let Some((leg, _)) = self.legs.get_mut(id) else {
+                continue;
+            };
+            leg.tick(now, packet, buf);
+            // Empty unless someone listens: the common leg stops here.
+            if !leg.heard.is_empty() {
+                hand_over(*id, &mut self.legs);
             }
         }
     }
@@ -111,6 +249,48 @@ impl Wheel {
     }
 }
 
+/// What `speaker` received on its tick goes to the jitter buffer of each leg listening to it.
+fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>)>) {
+    let Some((leg, _)) = legs.get_mut(&speaker) else {
+        return;
+    };
+    // Taken out for the loop (no allocation) and put back after.
+    let heard = std::mem::take(&mut leg.heard);
+    let listeners = std::mem::take(&mut leg.listeners);
+    for listener in &listeners {
+        if let Some((listener, _)) = legs.get_mut(listener) {
+            listener.incoming.push(&heard);
+        }
+    }
+    if let Some((leg, _)) = legs.get_mut(&speaker) {
+        leg.listeners = listeners;
+        leg.heard = heard;
+        leg.heard.clear();
+    }
+}
+
+/// One mix of `room`: a frame from each member (silence when it has none ready), the sum, and
+/// each listener's share of it into that listener's jitter buffer.
+fn mix(room: &mut Room, legs: &mut HashMap<LegId, (Leg, Option<usize>)>) {
+    room.frames.resize(room.members.len(), SILENT);
+    for (member, frame) in room.members.iter().zip(room.frames.iter_mut()) {
+        let taken = legs
+            .get_mut(member)
+            .is_some_and(|(leg, _)| leg.to_room.pop_frame(frame));
+        if !taken {
+            *frame = SILENT;
+        }
+    }
+    room.sum();
+    let mut heard = SILENT;
+    for listener in &room.listeners {
+        room.heard_by(*listener, &mut heard);
+        if let Some((leg, _)) = legs.get_mut(listener) {
+            leg.incoming.push(&heard);
+        }
+    }
+}
+
 /// The wheel slot tick `tick` serves.
 pub(super) fn slot_of(tick: u64) -> usize {
     usize::try_from(tick % SLOTS as u64).unwrap_or(0)
@@ -137,7 +317,7 @@ mod tests {
         let mut id = 0;
         let mut place = |wheel: &mut Wheel, slot: usize| {
             id += 1;
-            wheel.slots[slot].push(id);
+            wheel.slots[slot].push(LegId(id));
         };
         place(&mut wheel, 8);
         // Then the same slot, until it holds SLOT_CAPACITY legs.
@@ -172,7 +352,7 @@ mod tests {
         }
         let mut wheel = Wheel::new(Instant::now());
         assert_eq!(wheel.next_busy_tick(40), 60, "no legs: a whole turn");
-        wheel.slots[5].push(1);
+        wheel.slots[5].push(LegId(1));
         assert_eq!(wheel.next_busy_tick(40), 45);
         assert_eq!(wheel.next_busy_tick(45), 45);
         assert_eq!(wheel.next_busy_tick(46), 65);
