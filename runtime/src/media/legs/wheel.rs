@@ -190,9 +190,11 @@ impl Wheel {
     /// handing what it received to its listeners.
     pub(super) fn run_tick(&mut self, tick: u64, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
         let slot = slot_of(tick);
-        for room in self.rooms.values_mut() {
-            if room.slot == slot {
-                mix(room, &mut self.legs);
+        if !self.rooms.is_empty() {
+            for room in self.rooms.values_mut() {
+                if room.slot == slot {
+                    mix(room, &mut self.legs);
+                }
             }
         }
         let Some(members) = self.slots.get(slot) else {
@@ -306,7 +308,70 @@ fn next_tick_of(slot: usize, current: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::UdpSocket;
+
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::media::codec::Codec;
+    use crate::media::legs::Negotiated;
+
+    /// A leg that is never started (its far end is nobody).
+    fn idle_leg() -> Box<Leg> {
+        let negotiated = Negotiated {
+            remote: "127.0.0.1:9".parse().unwrap(),
+            codec: Codec::Pcmu,
+            dtmf_payload_type: None,
+            on_hold: false,
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let events = mpsc::unbounded_channel().0;
+        Box::new(Leg::new(socket, negotiated, Duration::from_secs(60), events).unwrap())
+    }
+
+    #[test]
+    fn listeners_and_rooms_follow_sources_and_are_forgotten_with_their_legs() {
+        let now = Instant::now();
+        let mut wheel = Wheel::new(now);
+        let (a, b, c) = (LegId(1), LegId(2), LegId(3));
+        for id in [a, b, c] {
+            wheel.apply(Control::Add(id, idle_leg()), now, 0);
+        }
+        let command = |wheel: &mut Wheel, id: LegId, command: LegCommand| {
+            wheel.apply(Control::Command(id, command), now, 0);
+        };
+        let listeners = |wheel: &Wheel, id: LegId| wheel.legs[&id].0.listeners.clone();
+
+        command(&mut wheel, a, LegCommand::Source(Source::Leg(b)));
+        command(&mut wheel, c, LegCommand::Source(Source::Leg(b)));
+        assert_eq!(listeners(&wheel, b), [a, c]);
+        command(&mut wheel, a, LegCommand::Source(Source::Prompts));
+        assert_eq!(listeners(&wheel, b), [c]);
+
+        let room = RoomId { id: 9, thread: 0 };
+        command(&mut wheel, a, LegCommand::Join(room));
+        command(&mut wheel, b, LegCommand::Join(room));
+        assert_eq!(wheel.rooms[&room].members, [a, b]);
+        assert_eq!(wheel.rooms[&room].listeners, [a, b]);
+        assert_eq!(wheel.legs[&a].0.source, Source::Room(room));
+        command(&mut wheel, a, LegCommand::Leave);
+        assert_eq!(wheel.legs[&a].0.source, Source::Prompts);
+        assert_eq!(wheel.legs[&a].0.room, None);
+        assert_eq!(wheel.rooms[&room].members, [b]);
+        assert_eq!(wheel.rooms[&room].listeners, [b]);
+
+        // The last member gone, the room is gone; a leg listening to a removed leg stays
+        // (silent) until told otherwise.
+        wheel.apply(Control::Remove(b), now, 0);
+        assert!(wheel.rooms.is_empty());
+        assert_eq!(wheel.legs[&c].0.source, Source::Leg(b));
+        command(&mut wheel, c, LegCommand::Source(Source::Prompts));
+        wheel.apply(Control::Remove(c), now, 0);
+        wheel.apply(Control::Remove(a), now, 0);
+        assert!(wheel.legs.is_empty());
+    }
 
     #[test]
     fn legs_are_packed_into_few_slots_until_a_slot_is_full() {
