@@ -15,7 +15,7 @@ use crate::engine::Id;
 use crate::media::FRAME_SAMPLES;
 use crate::media::codec::Codec;
 use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
-use crate::media::prompt::EncodedPrompt;
+use crate::media::prompt::{EncodedPrompt, Frame};
 use crate::media::rtp::{self, Pacer, RtpStream};
 
 /// Datagrams read from one leg's socket per tick, at most (50 would be 1 s of audio).
@@ -59,6 +59,8 @@ pub struct Leg {
     pub(super) room: Option<RoomId>,
     /// Received audio waiting for the room's next mix (only while in a room).
     pub(super) to_room: Jitter,
+    /// The last frame encoded from `incoming` (reused).
+    encoded: Frame,
 }
 
 impl Leg {
@@ -91,6 +93,7 @@ impl Leg {
             heard: Vec::new(),
             room: None,
             to_room: Jitter::default(),
+            encoded: [0; FRAME_SAMPLES],
         })
     }
 
@@ -177,7 +180,6 @@ impl Leg {
         }
         let codec = self.negotiated.codec;
         let silence = [codec.silence(); FRAME_SAMPLES];
-        let mut encoded = silence;
         let mut finished = None;
         let frame: &[u8] = match (&self.source, self.queue.front_mut()) {
             (
@@ -220,9 +222,11 @@ impl Leg {
             (Source::Leg(_) | Source::Room(_), _) => {
                 let mut pcm: PcmFrame = [0; FRAME_SAMPLES];
                 if self.incoming.pop_frame(&mut pcm) {
-                    codec.encode(&pcm, &mut encoded);
+                    codec.encode(&pcm, &mut self.encoded);
+                    &self.encoded
+                } else {
+                    &silence
                 }
-                &encoded
             }
         };
         if let Ok(len) = self.rtp.next_packet(frame, packet)
