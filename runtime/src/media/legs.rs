@@ -98,7 +98,8 @@ pub enum Source {
     /// One prompt over and over (hold music), until the source changes. No `Finished` is told.
     Loop(Arc<EncodedPrompt>),
     /// What another leg of the same thread receives: a bridge (two legs whose sources are each
-    /// other), or listening in. Silence when that leg is gone or on another thread.
+    /// other), or listening in. Silence when that leg is gone or on another thread. Audio only:
+    /// in-band key tones pass, RFC 4733 events stay with the receiving leg's DTMF sink.
     Leg(LegId),
     /// The mix of a room of the same thread, without this leg's own audio when it is a member.
     Room(RoomId),
