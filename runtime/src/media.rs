@@ -9,14 +9,18 @@
 //!                                  │                                       └─► wav::Recorder
 //!                                  └─ telephone-event ──► dtmf::Rfc4733Receiver
 //!  SIP INFO bodies ──► dtmf::parse_info_body
+//!
+//!  legs:    media threads (one per core) tick the legs: each sends from its source (prompts,
+//!           a loop, another leg, a room's mix) and feeds its sinks (DTMF, recorder, listeners, room)
 //! ```
 //!
 //! Everything here is sans-IO except the prompt cache, which reads files and runs `espeak-ng`
-//! (call it off the media loop, e.g. in `spawn_blocking`). The socket loop and the SIP adapter
-//! build on these pieces.
+//! (call it off the media threads, e.g. in `spawn_blocking`), and `legs`, which owns the media
+//! threads and the calls' RTP sockets. The SIP adapter builds on these pieces.
 
 pub mod codec;
 pub mod dtmf;
+pub mod legs;
 pub mod prompt;
 pub mod rtp;
 pub mod wav;

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::media::legs::MediaLoops;
 use crate::media::prompt::PromptCache;
 use crate::reload::Deployment;
-use crate::sip::media_loop::MediaLoops;
 use crate::sip::{self, Services, SipConfig, SipError};
 use crate::store::Store;
 

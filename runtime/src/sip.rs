@@ -10,7 +10,7 @@
 //!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine)
 //!                                                                   │ LegCommand ▲ MediaEvent
 //!                                                                   ▼            │
-//!                                          media_loop: one thread per core, RTP of its legs
+//!                                          media::legs: one thread per core, RTP of its legs
 //! ```
 //!
 //! Every task is owned: dialog handlers and call tasks live in `JoinSet`s of the
@@ -18,7 +18,6 @@
 //! `Services::media` and are joined when it is dropped.
 
 pub mod call;
-pub mod media_loop;
 pub mod screen;
 pub mod sdp;
 
@@ -104,7 +103,7 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub prompts: Arc<PromptCache>,
     /// The media threads that pace every call's RTP.
-    pub media: Arc<media_loop::MediaLoops>,
+    pub media: Arc<crate::media::legs::MediaLoops>,
     /// Recordings are written under `data_dir/recordings`.
     pub data_dir: PathBuf,
     /// The server's live calls and counters: each call keeps its line up to date.

@@ -1,5 +1,5 @@
 //! One live call: its signalling and its [`CallPort`], in one owned task; its RTP stream is a
-//! leg on a media thread (`media_loop`).
+//! leg on a media thread (`media::legs`).
 //!
 //! ```text
 //!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ──┐
@@ -27,12 +27,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
-use super::media_loop::{Leg, LegCommand, LegHandle, MediaEvent};
 use super::sdp::{self, Negotiated};
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
+use crate::media::legs::{Leg, LegCommand, LegHandle, MediaEvent};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, StoreDone, StoreJob};

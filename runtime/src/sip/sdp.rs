@@ -13,17 +13,8 @@ use sdp::description::common::{Address, Attribute, ConnectionInformation};
 use sdp::description::media::{MediaDescription, MediaName, RangedPort};
 use sdp::description::session::{Origin, TimeDescription, Timing};
 
-/// What the caller offered and we accept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Negotiated {
-    /// Where the caller wants RTP (only RTP from this address is accepted).
-    pub remote: SocketAddr,
-    pub codec: Codec,
-    /// The payload type of telephone-event, when offered.
-    pub dtmf_payload_type: Option<u8>,
-    /// The caller holds the call (`sendonly`, `inactive`, or address 0.0.0.0).
-    pub on_hold: bool,
-}
+/// What the caller offered and we accept (the media legs' own description of a stream).
+pub use crate::media::legs::Negotiated;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {

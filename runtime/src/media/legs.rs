@@ -1,0 +1,164 @@
+//! Media legs: the RTP side of live calls. One media thread per core paces every leg's stream;
+//! a leg's outgoing audio comes from a source and its incoming audio goes to sinks.
+//!
+//! ```text
+//!   call task ──LegCommand (start, prompts, source, join/leave a room, renegotiate, record)──┐
+//!                                                                                           ▼
+//!   media thread k:  every 1 ms: commands in ─► room mixes of this slot ─► slot t % 20 of the wheel
+//!                    for each leg there: due frames out (sendto) ◄── its source
+//!                                        inbound RTP drained (recvfrom) ──► its sinks
+//!                                                                                           │
+//!   call task ◄──MediaEvent (playback finished, digit, recorded audio, caller silent)───────┘
+//!
+//!   sources (outgoing)                          sinks (incoming)
+//!   Source::Prompts   queued prompts in turn     DTMF (RFC 4733 + in-band)   always
+//!   Source::Loop      one prompt, repeated       recorder (MediaEvent::Audio) ForwardAudio(true)
+//!   Source::Leg(b)    what leg b receives        every leg whose source is this leg
+//!   Source::Room(r)   room r's mix minus itself  room r's mix, after Join(r)
+//! ```
+//!
+//! ARCHITECTURE.md measured this shape as the cheapest media clock on this machine: a call's
+//! task no longer wakes every 20 ms (nor on every packet in); it wakes for what changes the
+//! flow. Each leg sits in one of 20 slots of a 1 ms wheel, chosen when its media starts, and its
+//! frames keep absolute deadlines on the thread's millisecond grid (`rtp::Pacer`: catch-up after
+//! a short stall, skip-ahead after a long one). Legs are packed into few slots (up to
+//! `SLOT_CAPACITY` each) and the thread sleeps to the next tick whose slot has legs, so a
+//! thread with few calls wakes a few times per 20 ms, not every millisecond. Sockets are plain
+//! non-blocking `std::net::UdpSocket`s, never registered with the reactor. Inbound RTP waits in
+//! the socket until the leg's tick (at most 20 ms): DTMF and recordings are that much later.
+//!
+//! Legs that belong together (both legs of a bridge, the members of a room) are added to one
+//! [`Group`], which places them on one media thread: audio passes between them inside the
+//! thread, never through a channel. What a leg received on its tick waits, decoded, in the
+//! listener's small jitter buffer (a few frames; the oldest are dropped on overflow, silence
+//! goes out on underrun) and is encoded for the listener's codec when it sends. A room mixes
+//! once per 20 ms on its own slot: each member hears the sum of the others (N-1). Unrelated
+//! legs are spread round robin. A leg that nobody listens to and that is in no room pays
+//! nothing for any of this: its received audio is not copied.
+
+mod jitter;
+mod leg;
+mod room;
+mod thread;
+mod wheel;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::engine::Id;
+use crate::media::codec::Codec;
+use crate::media::prompt::EncodedPrompt;
+
+pub use leg::Leg;
+pub use thread::{LegHandle, MediaLoops};
+
+/// The far end's stream as offer/answer settled it (SIP's SDP produces it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Where the far end wants RTP (only RTP from this address is accepted).
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    /// The payload type of telephone-event, when offered.
+    pub dtmf_payload_type: Option<u8>,
+    /// The far end holds the call (`sendonly`, `inactive`, or address 0.0.0.0).
+    pub on_hold: bool,
+}
+
+/// What a call asks of its media leg.
+#[derive(Debug)]
+pub enum LegCommand {
+    /// The caller acknowledged the answer: frames start on the next tick of a slot.
+    Start,
+    /// A prompt will play after those queued before it (silence until it is loaded).
+    Enqueue(Id),
+    /// The frames of a queued prompt.
+    Loaded(Id, Arc<EncodedPrompt>),
+    /// Forget a queued or playing prompt (no `Finished` follows).
+    Drop(Id),
+    /// A re-INVITE changed the remote address, codec or hold state.
+    Renegotiated(Negotiated),
+    /// Send the caller's decoded audio as `MediaEvent::Audio` (a recording), or stop.
+    ForwardAudio(bool),
+    /// Where outgoing audio comes from from now on (`Source::Prompts` until told otherwise).
+    /// The prompt queue stays as it is while another source plays, and resumes after.
+    Source(Source),
+    /// Become a member of a room on this leg's thread: this leg's audio goes into the room's
+    /// mix and its source becomes the room (it hears the others). A leg is in one room at most:
+    /// joining another leaves the first.
+    Join(RoomId),
+    /// Leave the room; if the room was the source, back to `Source::Prompts`.
+    Leave,
+}
+
+/// Where a leg's outgoing audio comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The queued prompts in turn; silence when none is ready.
+    Prompts,
+    /// One prompt over and over (hold music), until the source changes. No `Finished` is told.
+    Loop(Arc<EncodedPrompt>),
+    /// What another leg of the same thread receives: a bridge (two legs whose sources are each
+    /// other), or listening in. Silence when that leg is gone or on another thread. Audio only:
+    /// in-band key tones pass, RFC 4733 events stay with the receiving leg's DTMF sink.
+    Leg(LegId),
+    /// The mix of a room of the same thread, without this leg's own audio when it is a member.
+    Room(RoomId),
+}
+
+/// A leg, as another leg's source names it (`LegHandle::id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(u64);
+
+/// A conference room: made by `MediaLoops::room` on one thread, mixed there while it has
+/// members or listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoomId {
+    id: u64,
+    thread: usize,
+}
+
+impl RoomId {
+    /// The media thread that mixes the room.
+    pub fn thread(self) -> usize {
+        self.thread
+    }
+}
+
+/// Legs that belong together (a bridge, a room): every leg added to one group is ticked by
+/// one media thread. Made by `MediaLoops::group`, or taken from a leg (`LegHandle::group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Group {
+    thread: usize,
+}
+
+impl Group {
+    /// The media thread of the group's legs.
+    pub fn thread(self) -> usize {
+        self.thread
+    }
+}
+
+/// Bridging or mixing was asked of legs (or a leg and a room) on different media threads:
+/// add them to one [`Group`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("media thread {first} and media thread {second}: legs that share audio need one group")]
+pub struct NotOnOneThread {
+    pub first: usize,
+    pub second: usize,
+}
+
+/// What a media leg tells its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// The last frame of this prompt left.
+    Finished(Id),
+    /// A DTMF digit (RFC 4733 event or in-band tone).
+    Digit(char),
+    /// 20 ms of the caller's audio, while forwarding is on.
+    Audio(Vec<i16>),
+    /// No RTP from the caller for the RTP timeout (told once).
+    Silent,
+}
+
+#[cfg(test)]
+mod tests;

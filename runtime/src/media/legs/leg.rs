@@ -1,0 +1,283 @@
+//! One leg: its socket and RTP stream, its source (prompt queue, loop, or the audio of another
+//! leg or a room, waiting in a jitter buffer) and its sinks (DTMF detectors, the recorder switch,
+//! the audio kept for listeners and for its room).
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::jitter::{CAPACITY, Jitter, PcmFrame};
+use super::{LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
+use crate::engine::Id;
+use crate::media::FRAME_SAMPLES;
+use crate::media::codec::Codec;
+use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
+use crate::media::prompt::{EncodedPrompt, Frame};
+use crate::media::rtp::{self, Pacer, RtpStream};
+
+/// Datagrams read from one leg's socket per tick, at most (50 would be 1 s of audio).
+const MAX_READS_PER_TICK: usize = 64;
+
+/// A prompt waiting or playing.
+struct Queued {
+    playback: Id,
+    frames: Option<Arc<EncodedPrompt>>,
+    position: usize,
+}
+
+/// One call's stream, owned by a media thread.
+pub struct Leg {
+    pub(super) socket: UdpSocket,
+    negotiated: Negotiated,
+    pub(super) rtp: RtpStream,
+    dtmf: Option<Rfc4733Receiver>,
+    inband: InbandDetector,
+    queue: VecDeque<Queued>,
+    pub(super) pacer: Option<Pacer>,
+    forward_audio: bool,
+    rtp_timeout: Duration,
+    pub(super) last_rtp_in: Instant,
+    silent_told: bool,
+    /// The last packet in, decoded (reused).
+    pcm: Vec<i16>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    /// Where outgoing frames come from (the wheel keeps listener lists in step with it).
+    pub(super) source: Source,
+    /// The next frame of a `Source::Loop`.
+    loop_position: usize,
+    /// Audio to send for `Source::Leg` and `Source::Room`, pushed by the wheel.
+    pub(super) incoming: Jitter,
+    /// Legs whose source is this leg.
+    pub(super) listeners: Vec<LegId>,
+    /// What this leg received on its last tick, kept only while `listeners` is not empty; the
+    /// wheel hands it to them after the tick.
+    pub(super) heard: Vec<i16>,
+    /// The room this leg is a member of.
+    pub(super) room: Option<RoomId>,
+    /// Received audio waiting for the room's next mix (only while in a room).
+    pub(super) to_room: Jitter,
+    /// The last frame encoded from `incoming` (reused).
+    encoded: Frame,
+}
+
+impl Leg {
+    /// A leg on `socket` (made non-blocking here) for the stream `negotiated` describes.
+    pub fn new(
+        socket: UdpSocket,
+        negotiated: Negotiated,
+        rtp_timeout: Duration,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> std::io::Result<Leg> {
+        socket.set_nonblocking(true)?;
+        Ok(Leg {
+            socket,
+            dtmf: negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
+            rtp: RtpStream::random(negotiated.codec.payload_type()),
+            negotiated,
+            inband: InbandDetector::default(),
+            queue: VecDeque::new(),
+            pacer: None,
+            forward_audio: false,
+            rtp_timeout,
+            last_rtp_in: Instant::now(),
+            silent_told: false,
+            pcm: Vec::new(),
+            events,
+            source: Source::Prompts,
+            loop_position: 0,
+            incoming: Jitter::default(),
+            listeners: Vec::new(),
+            heard: Vec::new(),
+            room: None,
+            to_room: Jitter::default(),
+            encoded: [0; FRAME_SAMPLES],
+        })
+    }
+
+    pub(super) fn command(&mut self, command: LegCommand) {
+        match command {
+            // The wheel handles these: Start picks a slot; a source, a room and leaving it
+            // change the lists of who hears whom (the wheel then calls `set_source`).
+            LegCommand::Start | LegCommand::Source(_) | LegCommand::Join(_) | LegCommand::Leave => {
+            }
+            LegCommand::Enqueue(playback) => self.queue.push_back(Queued {
+                playback,
+                frames: None,
+                position: 0,
+            }),
+            LegCommand::Loaded(playback, prompt) => {
+                if let Some(q) = self.queue.iter_mut().find(|q| q.playback == playback) {
+                    q.frames = Some(prompt);
+                }
+            }
+            LegCommand::Drop(playback) => self.queue.retain(|q| q.playback != playback),
+            LegCommand::Renegotiated(negotiated) => {
+                if negotiated.codec != self.negotiated.codec {
+                    self.rtp = RtpStream::new(
+                        negotiated.codec.payload_type(),
+                        self.rtp.ssrc(),
+                        self.rtp.next_sequence(),
+                        self.rtp.next_timestamp(),
+                    );
+                }
+                if negotiated.dtmf_payload_type != self.negotiated.dtmf_payload_type {
+                    self.dtmf = negotiated.dtmf_payload_type.map(Rfc4733Receiver::new);
+                }
+                if self.negotiated.on_hold && !negotiated.on_hold {
+                    // Back from hold: the caller was not sending; the timeout starts again.
+                    self.last_rtp_in = Instant::now();
+                }
+                self.negotiated = negotiated;
+            }
+            LegCommand::ForwardAudio(on) => self.forward_audio = on,
+        }
+    }
+
+    /// Outgoing audio comes from `source` from the next frame on.
+    pub(super) fn set_source(&mut self, source: Source) {
+        self.incoming.clear();
+        self.loop_position = 0;
+        self.source = source;
+    }
+
+    /// The leg's tick: frames due at `now` out, then what the caller sent in.
+    pub(super) fn tick(&mut self, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
+        let Some(pacer) = self.pacer.as_mut() else {
+            return;
+        };
+        let due = pacer.poll(now);
+        if due.skipped > 0 {
+            self.rtp.skip_frames(due.skipped);
+        }
+        for _ in due.to_send() {
+            self.send_frame(packet);
+        }
+        for _ in 0..MAX_READS_PER_TICK {
+            let Ok((len, from)) = self.socket.recv_from(buf) else {
+                break;
+            };
+            if let Some(datagram) = buf.get(..len) {
+                self.on_rtp(datagram, from, now);
+            }
+        }
+        if !self.silent_told
+            && !self.negotiated.on_hold
+            && now.saturating_duration_since(self.last_rtp_in) > self.rtp_timeout
+        {
+            self.silent_told = true;
+            let _ = self.events.send(MediaEvent::Silent);
+        }
+    }
+
+    fn send_frame(&mut self, packet: &mut [u8]) {
+        if self.negotiated.on_hold {
+            // What the other leg or the room said meanwhile is not kept for later.
+            self.incoming.clear();
+            return;
+        }
+        let codec = self.negotiated.codec;
+        let silence = [codec.silence(); FRAME_SAMPLES];
+        let mut finished = None;
+        let frame: &[u8] = match (&self.source, self.queue.front_mut()) {
+            (
+                Source::Prompts,
+                Some(Queued {
+                    frames: Some(prompt),
+                    position,
+                    playback,
+                }),
+            ) => {
+                let frames = prompt.frames(codec);
+                match frames.get(*position) {
+                    Some(frame) => {
+                        *position += 1;
+                        if *position >= frames.len() {
+                            finished = Some(*playback);
+                        }
+                        frame
+                    }
+                    None => {
+                        finished = Some(*playback);
+                        &silence
+                    }
+                }
+            }
+            (Source::Prompts, _) => &silence,
+            (Source::Loop(prompt), _) => {
+                let frames = prompt.frames(codec);
+                if self.loop_position >= frames.len() {
+                    self.loop_position = 0;
+                }
+                match frames.get(self.loop_position) {
+                    Some(frame) => {
+                        self.loop_position += 1;
+                        frame
+                    }
+                    None => &silence,
+                }
+            }
+            (Source::Leg(_) | Source::Room(_), _) => {
+                let mut pcm: PcmFrame = [0; FRAME_SAMPLES];
+                if self.incoming.pop_frame(&mut pcm) {
+                    codec.encode(&pcm, &mut self.encoded);
+                    &self.encoded
+                } else {
+                    &silence
+                }
+            }
+        };
+        if let Ok(len) = self.rtp.next_packet(frame, packet)
+            && let Some(bytes) = packet.get(..len)
+        {
+            let _ = self.socket.send_to(bytes, self.negotiated.remote);
+        }
+        if let Some(playback) = finished {
+            self.queue.pop_front();
+            let _ = self.events.send(MediaEvent::Finished(playback));
+        }
+    }
+
+    fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
+        // Against RTP bleed: only the address negotiated in SDP.
+        if from != self.negotiated.remote {
+            return;
+        }
+        let Ok(packet) = rtp::parse(datagram) else {
+            return;
+        };
+        self.last_rtp_in = now;
+        if let Some(receiver) = self.dtmf.as_mut()
+            && packet.payload_type == receiver.payload_type()
+        {
+            if let Some(digit) = receiver.push(&packet, now) {
+                let _ = self.events.send(MediaEvent::Digit(digit));
+            }
+            return;
+        }
+        let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
+            return;
+        };
+        // Decoded into the leg's own buffer: no allocation per packet unless recording.
+        self.pcm.resize(packet.payload.len(), 0);
+        let decoded = codec.decode(packet.payload, &mut self.pcm);
+        let pcm = self.pcm.get(..decoded).unwrap_or_default();
+        // The sinks: listeners and the room (only when there are any), the recorder, DTMF.
+        if !self.listeners.is_empty() && self.heard.len() < CAPACITY {
+            self.heard.extend_from_slice(pcm);
+        }
+        if self.room.is_some() {
+            self.to_room.push(pcm);
+        }
+        let mut digits = Vec::new();
+        self.inband.push(pcm, &mut digits);
+        if self.forward_audio {
+            let _ = self.events.send(MediaEvent::Audio(pcm.to_vec()));
+        }
+        for digit in digits {
+            let _ = self.events.send(MediaEvent::Digit(digit));
+        }
+    }
+}

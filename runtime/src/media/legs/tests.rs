@@ -1,0 +1,365 @@
+//! The legs on real threads and loopback sockets: pacing, prompts, silence, closing; hold
+//! music; bridges and rooms heard by content (Goertzel), in both directions and across codecs;
+//! groups on one thread.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::{Leg, LegCommand, MediaEvent, MediaLoops, Negotiated, NotOnOneThread, Source};
+use crate::media::codec::Codec;
+use crate::media::prompt::EncodedPrompt;
+use crate::media::rtp::{self, RtpStream};
+use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
+
+/// A leg whose caller is a plain socket on loopback, and that caller.
+fn leg(timeout: Duration) -> (Leg, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>) {
+    leg_with(Codec::Pcmu, timeout)
+}
+
+/// A leg speaking `codec` with a caller on loopback, and that caller.
+fn leg_with(
+    codec: Codec,
+    timeout: Duration,
+) -> (Leg, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>) {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let negotiated = Negotiated {
+        remote: caller.local_addr().unwrap(),
+        codec,
+        dtmf_payload_type: Some(101),
+        on_hold: false,
+    };
+    let (events, receiver) = mpsc::unbounded_channel();
+    let leg = Leg::new(server, negotiated, timeout, events).unwrap();
+    (leg, caller, receiver)
+}
+
+/// Packets the caller receives until `count` arrived: (arrival, sequence, payload).
+fn receive(caller: &UdpSocket, count: usize) -> Vec<(Instant, u16, Vec<u8>)> {
+    let mut buf = [0u8; 2048];
+    (0..count)
+        .map(|_| {
+            let len = caller.recv(&mut buf).expect("a packet within 500 ms");
+            let packet = rtp::parse(&buf[..len]).unwrap();
+            (Instant::now(), packet.sequence, packet.payload.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn two_legs_on_one_thread_get_their_prompts_paced_and_finished() {
+    let loops = MediaLoops::start(1).unwrap();
+    let timeout = Duration::from_secs(60);
+    let (first, first_caller, mut first_events) = leg(timeout);
+    let (second, second_caller, mut second_events) = leg(timeout);
+    let first = loops.add(first);
+    let second = loops.add(second);
+    // A prompt of 10 frames of a constant non-silent sample.
+    let prompt = Arc::new(EncodedPrompt::from_pcm(&[4000; FRAME_SAMPLES * 10]));
+    let tone = prompt.frames(Codec::Pcmu)[0].to_vec();
+    for (handle, playback) in [(&first, 1), (&second, 2)] {
+        handle.send(LegCommand::Enqueue(playback));
+        handle.send(LegCommand::Loaded(playback, prompt.clone()));
+    }
+    first.send(LegCommand::Start);
+    std::thread::sleep(Duration::from_millis(7));
+    second.send(LegCommand::Start);
+
+    // Both callers listen at once (a packet's arrival time is when it is read).
+    let (first_packets, second_packets) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| receive(&first_caller, 15));
+        let second = receive(&second_caller, 15);
+        (first.join().unwrap(), second)
+    });
+    for (packets, events, playback) in [
+        (first_packets, &mut first_events, 1),
+        (second_packets, &mut second_events, 2),
+    ] {
+        // The prompt first, then silence; sequence numbers without a gap.
+        assert!(packets[..10].iter().all(|(_, _, payload)| *payload == tone));
+        let silence = vec![Codec::Pcmu.silence(); FRAME_SAMPLES];
+        assert!(
+            packets[10..]
+                .iter()
+                .all(|(_, _, payload)| *payload == silence)
+        );
+        for pair in packets.windows(2) {
+            assert_eq!(pair[1].1, pair[0].1.wrapping_add(1));
+        }
+        // 14 gaps of 20 ms: 280 ms, paced, not a burst. The upper bound is loose: a stalled
+        // thread skips frames (timestamps jump, sequence numbers do not), which takes longer.
+        let span = packets[14].0 - packets[0].0;
+        assert!(
+            span > Duration::from_millis(200) && span < Duration::from_secs(1),
+            "{span:?}"
+        );
+        assert_eq!(events.try_recv(), Ok(MediaEvent::Finished(playback)));
+    }
+}
+
+#[test]
+fn a_silent_caller_is_reported_once_and_a_dropped_prompt_never_plays() {
+    let loops = MediaLoops::start(1).unwrap();
+    let (leg, caller, mut events) = leg(Duration::from_millis(100));
+    let handle = loops.add(leg);
+    let prompt = Arc::new(EncodedPrompt::from_pcm(&[4000; FRAME_SAMPLES * 3]));
+    handle.send(LegCommand::Enqueue(7));
+    handle.send(LegCommand::Loaded(7, prompt));
+    handle.send(LegCommand::Drop(7));
+    handle.send(LegCommand::Start);
+    let packets = receive(&caller, 10);
+    let silence = vec![Codec::Pcmu.silence(); FRAME_SAMPLES];
+    assert!(packets.iter().all(|(_, _, payload)| *payload == silence));
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(events.try_recv(), Ok(MediaEvent::Silent));
+    assert!(events.try_recv().is_err(), "told once, no Finished");
+}
+
+#[test]
+fn dropping_the_handle_closes_the_legs_socket() {
+    let loops = MediaLoops::start(1).unwrap();
+    let (leg, _caller, _events) = leg(Duration::from_secs(60));
+    let port = leg.socket.local_addr().unwrap();
+    let handle = loops.add(leg);
+    handle.send(LegCommand::Start);
+    drop(handle);
+    let start = Instant::now();
+    while UdpSocket::bind(port).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(2), "port still bound");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A prompt of frames of one constant sample each.
+fn prompt_of(samples: &[i16]) -> Arc<EncodedPrompt> {
+    let pcm: Vec<i16> = samples
+        .iter()
+        .flat_map(|sample| [*sample; FRAME_SAMPLES])
+        .collect();
+    Arc::new(EncodedPrompt::from_pcm(&pcm))
+}
+
+#[test]
+fn hold_music_repeats_and_the_prompt_queue_waits_for_it() {
+    let loops = MediaLoops::start(1).unwrap();
+    let (leg, caller, mut events) = leg(Duration::from_secs(60));
+    let handle = loops.add(leg);
+    let music = prompt_of(&[1000, 2000, 3000]);
+    let music_frames = music.frames(Codec::Pcmu).to_vec();
+    let announcement = prompt_of(&[-500, -500]);
+    let spoken = announcement.frames(Codec::Pcmu)[0].to_vec();
+    handle.send(LegCommand::Source(Source::Loop(music)));
+    handle.send(LegCommand::Enqueue(5));
+    handle.send(LegCommand::Loaded(5, announcement));
+    handle.send(LegCommand::Start);
+
+    // The loop, from its first frame, three times over; the queued prompt does not play.
+    let packets = receive(&caller, 9);
+    for (index, (_, _, payload)) in packets.iter().enumerate() {
+        assert_eq!(payload[..], music_frames[index % 3][..], "packet {index}");
+    }
+    assert!(events.try_recv().is_err(), "a loop never finishes");
+
+    // Back to the prompts: the queued one plays (after at most the frames already due), then
+    // silence.
+    handle.send(LegCommand::Source(Source::Prompts));
+    let payloads: Vec<Vec<u8>> = receive(&caller, 8).into_iter().map(|p| p.2).collect();
+    let first = payloads.iter().position(|p| *p == spoken).unwrap();
+    assert_eq!(payloads[first + 1], spoken);
+    let silence = vec![Codec::Pcmu.silence(); FRAME_SAMPLES];
+    assert!(payloads[first + 2..].iter().all(|p| *p == silence));
+    assert!(first <= 2, "the loop stopped at once: {first}");
+    assert_eq!(events.try_recv(), Ok(MediaEvent::Finished(5)));
+}
+
+/// The Goertzel power of `pcm` at `frequency` Hz, summed over 20 ms blocks (so that phase jumps
+/// between blocks, where the jitter buffer dropped or inserted audio, do not cancel out).
+fn power_at(pcm: &[i16], frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / f64::from(SAMPLE_RATE)).cos();
+    pcm.chunks_exact(FRAME_SAMPLES)
+        .map(|block| {
+            let (mut s1, mut s2) = (0.0, 0.0);
+            for sample in block {
+                let s0 = f64::from(*sample) + coefficient * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            s1 * s1 + s2 * s2 - coefficient * s1 * s2
+        })
+        .sum()
+}
+
+/// The power of `blocks` 20 ms blocks of a full tone of amplitude `amplitude`.
+fn tone_power(amplitude: f64, blocks: usize) -> f64 {
+    let per_block = amplitude * FRAME_SAMPLES as f64 / 2.0;
+    per_block * per_block * blocks as f64
+}
+
+const AMPLITUDE: f64 = 6000.0;
+/// 50 frames: 1 s of audio from each far end.
+const TALK_FRAMES: usize = 50;
+
+/// A far end: sends [`TALK_FRAMES`] frames of a `frequency` Hz tone as 20 ms RTP packets of
+/// `codec` to `leg`, paced, and returns what it heard meanwhile (decoded, in arrival order).
+fn talk_and_listen(caller: &UdpSocket, leg: SocketAddr, codec: Codec, frequency: f64) -> Vec<i16> {
+    let sender = caller.try_clone().unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let start = Instant::now();
+    let end = start + Duration::from_millis(20 * TALK_FRAMES as u64 + 300);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut stream = RtpStream::random(codec.payload_type());
+            let mut packet = [0u8; rtp::G711_PACKET_LEN];
+            let step = 2.0 * std::f64::consts::PI * frequency / f64::from(SAMPLE_RATE);
+            for frame in 0..TALK_FRAMES {
+                let pcm: Vec<i16> = (0..FRAME_SAMPLES)
+                    .map(|i| {
+                        let n = (frame * FRAME_SAMPLES + i) as f64;
+                        (AMPLITUDE * (step * n).sin()) as i16
+                    })
+                    .collect();
+                let payload = codec.encode_to_vec(&pcm);
+                let len = stream.next_packet(&payload, &mut packet).unwrap();
+                sender.send_to(&packet[..len], leg).unwrap();
+                let due = start + Duration::from_millis(20 * (frame as u64 + 1));
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+        });
+        let mut heard = Vec::new();
+        let mut buf = [0u8; 2048];
+        while Instant::now() < end {
+            let Ok(len) = caller.recv(&mut buf) else {
+                continue;
+            };
+            let packet = rtp::parse(&buf[..len]).unwrap();
+            let codec = Codec::from_payload_type(packet.payload_type).unwrap();
+            heard.extend(codec.decode_to_vec(packet.payload));
+        }
+        heard
+    })
+}
+
+/// Asserts that `heard` holds each of `expected` loudly and `absent` hardly at all.
+fn assert_heard(who: &str, heard: &[i16], expected: &[f64], absent: f64) {
+    let unwanted = power_at(heard, absent);
+    for frequency in expected {
+        let wanted = power_at(heard, *frequency);
+        // At least a quarter of the second sent (a loaded machine may skip frames; all of it
+        // arrives when idle), and 30 dB above the far end's own tone (heard: none).
+        assert!(
+            wanted > tone_power(AMPLITUDE, TALK_FRAMES / 4),
+            "{who} hears too little of {frequency} Hz: {wanted:e}"
+        );
+        assert!(
+            wanted > 1000.0 * unwanted,
+            "{who}: {frequency} Hz at {wanted:e}, its own {absent} Hz at {unwanted:e}"
+        );
+    }
+}
+
+/// Two legs bridged on one thread, each far end sending its own tone: each hears the other's.
+fn bridge_carries_each_sides_audio_to_the_other(first_codec: Codec, second_codec: Codec) {
+    let loops = MediaLoops::start(2).unwrap();
+    let timeout = Duration::from_secs(60);
+    let (first, first_caller, _first_events) = leg_with(first_codec, timeout);
+    let (second, second_caller, _second_events) = leg_with(second_codec, timeout);
+    let first_addr = first.socket.local_addr().unwrap();
+    let second_addr = second.socket.local_addr().unwrap();
+    let group = loops.group();
+    let first = loops.add_to(group, first);
+    let second = loops.add_to(group, second);
+    first.bridge(&second).unwrap();
+    first.send(LegCommand::Start);
+    second.send(LegCommand::Start);
+
+    let (first_heard, second_heard) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| talk_and_listen(&first_caller, first_addr, first_codec, 700.0));
+        let second = talk_and_listen(&second_caller, second_addr, second_codec, 1200.0);
+        (first.join().unwrap(), second)
+    });
+    assert_heard("the first far end", &first_heard, &[1200.0], 700.0);
+    assert_heard("the second far end", &second_heard, &[700.0], 1200.0);
+}
+
+#[test]
+fn a_bridge_carries_each_sides_audio_to_the_other() {
+    bridge_carries_each_sides_audio_to_the_other(Codec::Pcmu, Codec::Pcmu);
+}
+
+#[test]
+fn a_bridge_between_pcmu_and_pcma_transcodes_both_ways() {
+    bridge_carries_each_sides_audio_to_the_other(Codec::Pcmu, Codec::Pcma);
+}
+
+#[test]
+fn each_member_of_a_room_hears_the_others_but_not_itself() {
+    let loops = MediaLoops::start(2).unwrap();
+    let group = loops.group();
+    let room = loops.room(group);
+    let tones = [450.0, 1000.0, 1750.0];
+    let codecs = [Codec::Pcmu, Codec::Pcma, Codec::Pcmu];
+    let members: Vec<_> = codecs
+        .iter()
+        .map(|codec| {
+            let (leg, caller, events) = leg_with(*codec, Duration::from_secs(60));
+            let addr = leg.socket.local_addr().unwrap();
+            let handle = loops.add_to(group, leg);
+            handle.join(room).unwrap();
+            handle.send(LegCommand::Start);
+            (handle, caller, addr, events)
+        })
+        .collect();
+
+    let heard: Vec<Vec<i16>> = std::thread::scope(|scope| {
+        let talks: Vec<_> = members
+            .iter()
+            .zip(codecs.iter().zip(tones))
+            .map(|((_, caller, addr, _), (codec, tone))| {
+                scope.spawn(move || talk_and_listen(caller, *addr, *codec, tone))
+            })
+            .collect();
+        talks.into_iter().map(|talk| talk.join().unwrap()).collect()
+    });
+    for (index, heard) in heard.iter().enumerate() {
+        let others: Vec<f64> = (0..3).filter(|i| *i != index).map(|i| tones[i]).collect();
+        assert_heard(&format!("member {index}"), heard, &others, tones[index]);
+    }
+}
+
+#[test]
+fn legs_of_a_group_share_a_thread_and_unrelated_legs_are_spread() {
+    let loops = MediaLoops::start(3).unwrap();
+    let timeout = Duration::from_secs(60);
+    let unrelated: Vec<_> = (0..3).map(|_| loops.add(leg(timeout).0).thread()).collect();
+    assert_eq!(unrelated, [0, 1, 2], "round robin");
+
+    let group = loops.group();
+    let first = loops.add_to(group, leg(timeout).0);
+    let second = loops.add_to(first.group(), leg(timeout).0);
+    let elsewhere = loops.add(leg(timeout).0);
+    assert_eq!(first.thread(), group.thread());
+    assert_eq!(second.thread(), group.thread());
+    assert_ne!(elsewhere.thread(), group.thread());
+    assert_eq!(first.bridge(&second), Ok(()));
+
+    // Sharing audio across threads is refused, not silently mute.
+    let room = loops.room(group);
+    assert_eq!(room.thread(), group.thread());
+    let refused = NotOnOneThread {
+        first: elsewhere.thread(),
+        second: group.thread(),
+    };
+    assert_eq!(elsewhere.bridge(&first), Err(refused));
+    assert_eq!(elsewhere.join(room), Err(refused));
+    assert_eq!(second.join(room), Ok(()));
+}
