@@ -38,6 +38,7 @@
 
 mod jitter;
 mod leg;
+mod receive;
 mod room;
 mod thread;
 mod wheel;

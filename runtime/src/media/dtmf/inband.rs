@@ -68,12 +68,15 @@ pub struct InbandDetector {
     config: InbandConfig,
     /// Goertzel coefficients of the 4 rows then the 4 columns.
     coeffs: [f32; 8],
-    /// The eight filters' last two states, advanced together sample by sample (independent
-    /// lanes, so the compiler vectorizes them).
+    /// The eight filters' last two states, after a block was filtered.
     s1: [f32; 8],
     s2: [f32; 8],
+    /// The block so far.
+    block: [i16; BLOCK],
     /// Σx² of the block so far.
-    energy: f32,
+    energy: i64,
+    /// Below this block energy no key can be found: the filters are not run (see [`gate`]).
+    gate: f32,
     filled: usize,
     current: Option<char>,
     hits: u32,
@@ -91,6 +94,14 @@ fn coeff(freq: f32) -> f32 {
     2.0 * (2.0 * std::f32::consts::PI * freq / crate::media::SAMPLE_RATE as f32).cos()
 }
 
+/// The block energy under which no key can pass the level test. A filter's power is at most
+/// N·Σx² (Cauchy–Schwarz: |Σ x[n]·e^(−jωn)|² ≤ N·Σ x[n]²), and a key needs both tones at
+/// (A·N/2)² or more, so a block with Σx² < A²·N/4 holds none; half of that, against rounding.
+fn gate(config: &InbandConfig) -> f32 {
+    let a = config.min_amplitude;
+    a * a * BLOCK as f32 / 8.0
+}
+
 fn db_ratio(db: f32) -> f32 {
     10f32.powf(db / 10.0)
 }
@@ -98,11 +109,13 @@ fn db_ratio(db: f32) -> f32 {
 impl InbandDetector {
     pub fn new(config: InbandConfig) -> Self {
         InbandDetector {
-            config,
             coeffs: FREQS.map(coeff),
             s1: [0.0; 8],
             s2: [0.0; 8],
-            energy: 0.0,
+            block: [0; BLOCK],
+            energy: 0,
+            gate: gate(&config),
+            config,
             filled: 0,
             current: None,
             hits: 0,
@@ -117,26 +130,52 @@ impl InbandDetector {
 
     /// Feeds 8 kHz PCM (any length); each key press found is appended to `out` once.
     pub fn push(&mut self, pcm: &[i16], out: &mut Vec<char>) {
-        for &sample in pcm {
-            let x = f32::from(sample);
-            self.energy += x * x;
-            for ((s1, s2), c) in self.s1.iter_mut().zip(self.s2.iter_mut()).zip(self.coeffs) {
-                let s0 = x + c * *s1 - *s2;
-                *s2 = *s1;
-                *s1 = s0;
+        let mut rest = pcm;
+        while !rest.is_empty() {
+            let take = (BLOCK - self.filled).min(rest.len());
+            let (chunk, after) = rest.split_at(take);
+            rest = after;
+            if let Some(slots) = self.block.get_mut(self.filled..self.filled + take) {
+                slots.copy_from_slice(chunk);
             }
-            self.filled += 1;
+            // Exact in integers (and vectorized): Σx² of a block fits an i64 many times over.
+            self.energy += chunk
+                .iter()
+                .map(|&x| i64::from(x) * i64::from(x))
+                .sum::<i64>();
+            self.filled += take;
             if self.filled >= BLOCK {
-                let key = self.classify();
+                // Silence and quiet audio (most of what callers send) cost the sum of squares.
+                let key = if (self.energy as f32) < self.gate {
+                    None
+                } else {
+                    self.filter_block();
+                    self.classify()
+                };
                 self.filled = 0;
-                self.energy = 0.0;
-                self.s1 = [0.0; 8];
-                self.s2 = [0.0; 8];
+                self.energy = 0;
                 if let Some(digit) = self.track(key) {
                     out.push(digit);
                 }
             }
         }
+    }
+
+    /// The eight Goertzel filters over the block, advanced together sample by sample
+    /// (independent lanes, so the compiler vectorizes them).
+    fn filter_block(&mut self) {
+        let mut s1 = [0.0f32; 8];
+        let mut s2 = [0.0f32; 8];
+        for &sample in &self.block {
+            let x = f32::from(sample);
+            for ((s1, s2), c) in s1.iter_mut().zip(s2.iter_mut()).zip(self.coeffs) {
+                let s0 = x + c * *s1 - *s2;
+                *s2 = *s1;
+                *s1 = s0;
+            }
+        }
+        self.s1 = s1;
+        self.s2 = s2;
     }
 
     /// The key a full block holds, if any.
@@ -174,7 +213,7 @@ impl InbandDetector {
         }
         // Energy of a tone from its power: Σx² ≈ N·A²/2 = 2·|X|²/N.
         let tones = 2.0 * (row_power + col_power) / n;
-        if tones < self.config.energy_ratio * self.energy {
+        if tones < self.config.energy_ratio * self.energy as f32 {
             return None;
         }
         KEYS.get(best_row)?.get(best_col).copied()
@@ -228,4 +267,69 @@ pub fn detect_all(pcm: &[i16]) -> String {
     let mut out = Vec::new();
     detector.push(pcm, &mut out);
     out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DTMF key at `amplitude` per tone (8 kHz), `ms` long, plus a little noise.
+    fn key(key: char, amplitude: f32, ms: usize, seed: &mut u32) -> Vec<i16> {
+        let (row, col) = KEYS
+            .iter()
+            .enumerate()
+            .find_map(|(r, keys)| keys.iter().position(|k| *k == key).map(|c| (r, c)))
+            .unwrap_or((0, 0));
+        let (f1, f2) = (FREQS[row], FREQS[4 + col]);
+        (0..ms * 8)
+            .map(|n| {
+                let t = n as f32 / 8000.0;
+                *seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (*seed >> 24) as f32 - 128.0;
+                let x = amplitude * (2.0 * std::f32::consts::PI * f1 * t).sin()
+                    + amplitude * (2.0 * std::f32::consts::PI * f2 * t).sin()
+                    + noise * amplitude / 400.0;
+                x.clamp(-32768.0, 32767.0) as i16
+            })
+            .collect()
+    }
+
+    fn detect(detector: &mut InbandDetector, pcm: &[i16]) -> String {
+        let mut out = Vec::new();
+        // In packet-sized pieces, as a leg feeds it.
+        for piece in pcm.chunks(160) {
+            detector.push(piece, &mut out);
+        }
+        out.into_iter().collect()
+    }
+
+    /// The energy gate only skips work: with and without it, the same keys are found, for
+    /// levels from far under the detection level to well over it, and for silence.
+    #[test]
+    fn the_energy_gate_never_changes_what_is_detected() {
+        let mut seed = 7;
+        let mut found_any = false;
+        let mut missed_any = false;
+        for amplitude in [
+            0.0, 40.0, 120.0, 180.0, 230.0, 250.0, 270.0, 320.0, 800.0, 6000.0,
+        ] {
+            let mut pcm = Vec::new();
+            for k in ['1', '5', '9', '#', '0', 'D'] {
+                pcm.extend(key(k, amplitude, 60, &mut seed));
+                pcm.extend(std::iter::repeat_n(0i16, 8 * 50));
+            }
+            let mut gated = InbandDetector::default();
+            let mut ungated = InbandDetector {
+                gate: 0.0,
+                ..InbandDetector::default()
+            };
+            let with_gate = detect(&mut gated, &pcm);
+            let without = detect(&mut ungated, &pcm);
+            assert_eq!(with_gate, without, "amplitude {amplitude}");
+            found_any |= with_gate == "159#0D";
+            missed_any |= with_gate.is_empty();
+        }
+        // The levels tried straddle the detection level, so both outcomes were seen.
+        assert!(found_any && missed_any);
+    }
 }

@@ -18,9 +18,6 @@ use crate::media::dtmf::{InbandDetector, Rfc4733Receiver};
 use crate::media::prompt::{EncodedPrompt, Frame};
 use crate::media::rtp::{self, Pacer, RtpStream};
 
-/// Datagrams read from one leg's socket per tick, at most (50 would be 1 s of audio).
-const MAX_READS_PER_TICK: usize = 64;
-
 /// A prompt waiting or playing.
 struct Queued {
     playback: Id,
@@ -61,6 +58,9 @@ pub struct Leg {
     pub(super) to_room: Jitter,
     /// The last frame encoded from `incoming` (reused).
     encoded: Frame,
+    /// The socket is connected to the far end's address: the kernel keeps its route (no lookup
+    /// per packet) and drops datagrams from anyone else before they are read.
+    connected: bool,
 }
 
 impl Leg {
@@ -72,7 +72,9 @@ impl Leg {
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> std::io::Result<Leg> {
         socket.set_nonblocking(true)?;
+        let connected = connect(&socket, &negotiated);
         Ok(Leg {
+            connected,
             socket,
             dtmf: negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
             rtp: RtpStream::random(negotiated.codec.payload_type()),
@@ -130,6 +132,10 @@ impl Leg {
                     // Back from hold: the caller was not sending; the timeout starts again.
                     self.last_rtp_in = Instant::now();
                 }
+                // A hold to `0.0.0.0` sends nothing: the socket keeps its peer until a new one.
+                if negotiated.remote != self.negotiated.remote && !is_no_address(&negotiated) {
+                    self.connected = connect(&self.socket, &negotiated);
+                }
                 self.negotiated = negotiated;
             }
             LegCommand::ForwardAudio(on) => self.forward_audio = on,
@@ -143,8 +149,9 @@ impl Leg {
         self.source = source;
     }
 
-    /// The leg's tick: frames due at `now` out, then what the caller sent in.
-    pub(super) fn tick(&mut self, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
+    /// The leg's tick: frames due at `now` out; a caller silent for too long is reported.
+    /// (What the caller sends is read when its socket is ready: `Wheel::receive`.)
+    pub(super) fn tick(&mut self, now: Instant, packet: &mut [u8]) {
         let Some(pacer) = self.pacer.as_mut() else {
             return;
         };
@@ -154,14 +161,6 @@ impl Leg {
         }
         for _ in due.to_send() {
             self.send_frame(packet);
-        }
-        for _ in 0..MAX_READS_PER_TICK {
-            let Ok((len, from)) = self.socket.recv_from(buf) else {
-                break;
-            };
-            if let Some(datagram) = buf.get(..len) {
-                self.on_rtp(datagram, from, now);
-            }
         }
         if !self.silent_told
             && !self.negotiated.on_hold
@@ -232,7 +231,11 @@ impl Leg {
         if let Ok(len) = self.rtp.next_packet(frame, packet)
             && let Some(bytes) = packet.get(..len)
         {
-            let _ = self.socket.send_to(bytes, self.negotiated.remote);
+            let _ = if self.connected {
+                self.socket.send(bytes)
+            } else {
+                self.socket.send_to(bytes, self.negotiated.remote)
+            };
         }
         if let Some(playback) = finished {
             self.queue.pop_front();
@@ -240,7 +243,8 @@ impl Leg {
         }
     }
 
-    fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
+    /// A datagram that arrived on the leg's socket.
+    pub(super) fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
         // Against RTP bleed: only the address negotiated in SDP.
         if from != self.negotiated.remote {
             return;
@@ -280,4 +284,17 @@ impl Leg {
             let _ = self.events.send(MediaEvent::Digit(digit));
         }
     }
+}
+
+/// Connect `socket` to the far end's address, when it is one (not the `0.0.0.0` of a hold:
+/// then nothing is sent and the socket stays as it was), so that sends skip the route lookup and
+/// the kernel accepts datagrams from that address alone. The check in `on_rtp` stays, for a
+/// socket that could not be connected. Connecting again to a new address replaces the old one.
+fn connect(socket: &UdpSocket, negotiated: &Negotiated) -> bool {
+    !is_no_address(negotiated) && socket.connect(negotiated.remote).is_ok()
+}
+
+/// The far end gave no address to send to (`0.0.0.0` or port 0: a hold).
+fn is_no_address(negotiated: &Negotiated) -> bool {
+    negotiated.remote.ip().is_unspecified() || negotiated.remote.port() == 0
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::leg::Leg;
+use super::receive::Receiver;
 use super::wheel::{SLOTS, Wheel};
 use super::{Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
 use crate::media::rtp;
@@ -101,9 +102,12 @@ impl MediaLoops {
             let (control, commands) = std_mpsc::channel();
             let stop = Arc::new(AtomicBool::new(false));
             let stop_flag = stop.clone();
+            let poll = Receiver::poll()?;
             let handle = std::thread::Builder::new()
                 .name(format!("media-{index}"))
-                .spawn(move || run_thread(&commands, &stop_flag))?;
+                .spawn(move || {
+                    run_thread(Wheel::new(Instant::now(), poll), &commands, &stop_flag)
+                })?;
             started.push(MediaThread {
                 control,
                 stop,
@@ -182,10 +186,8 @@ impl Drop for MediaLoops {
 
 /// One media thread: a 1 ms tick over a 20-slot wheel of legs; with no leg started, it waits
 /// for commands instead of ticking.
-fn run_thread(commands: &std_mpsc::Receiver<Control>, stop: &AtomicBool) {
-    let mut wheel = Wheel::new(Instant::now());
+fn run_thread(mut wheel: Wheel, commands: &std_mpsc::Receiver<Control>, stop: &AtomicBool) {
     let mut packet = [0u8; rtp::G711_PACKET_LEN];
-    let mut buf = vec![0u8; 2048];
     // The next tick to run.
     let mut tick: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -210,9 +212,11 @@ fn run_thread(commands: &std_mpsc::Receiver<Control>, stop: &AtomicBool) {
             tick = current + 1 - SLOTS as u64;
         }
         while tick <= current {
-            wheel.run_tick(tick, now, &mut packet, &mut buf);
+            wheel.run_tick(tick, now, &mut packet);
             tick += 1;
         }
+        // Then what the callers sent meanwhile, from the sockets that have something.
+        wheel.receive(now);
         // Sleep to the next tick whose slot has legs (ticks in between have nothing to do).
         let next = wheel.anchor + Duration::from_millis(wheel.next_busy_tick(tick));
         let wait = next.saturating_duration_since(Instant::now());

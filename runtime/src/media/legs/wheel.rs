@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tracing::warn;
+
 use super::leg::Leg;
+use super::receive::{Epoll, Receiver};
 use super::room::{Room, SILENT};
 use super::thread::Control;
 use super::{LegCommand, LegId, RoomId, Source};
@@ -26,16 +29,19 @@ pub(super) struct Wheel {
     pub(super) rooms: HashMap<RoomId, Room>,
     /// Legs in a slot (started).
     pub(super) started: usize,
+    /// Which started legs' sockets have datagrams waiting, and the buffers they are read into.
+    receiver: Receiver,
 }
 
 impl Wheel {
-    pub(super) fn new(anchor: Instant) -> Wheel {
+    pub(super) fn new(anchor: Instant, poll: Epoll) -> Wheel {
         Wheel {
             anchor,
             legs: HashMap::new(),
             slots: vec![Vec::new(); SLOTS],
             rooms: HashMap::new(),
             started: 0,
+            receiver: Receiver::new(poll),
         }
     }
 
@@ -55,6 +61,9 @@ impl Wheel {
                     leg.rtp.start_talk_spurt();
                     leg.last_rtp_in = now;
                     *slot = Some(chosen);
+                    if let Err(e) = self.receiver.watch(&leg.socket, id) {
+                        warn!(error = %e, "a leg's socket cannot be watched: its caller is not heard");
+                    }
                     if let Some(members) = self.slots.get_mut(chosen) {
                         members.push(id);
                         self.started += 1;
@@ -77,6 +86,9 @@ impl Wheel {
                     return;
                 };
                 self.stop_listening(id, &leg.source);
+                if slot.is_some() {
+                    self.receiver.forget(&leg.socket);
+                }
                 if let Some(slot) = slot
                     && let Some(members) = self.slots.get_mut(slot)
                 {
@@ -188,7 +200,7 @@ impl Wheel {
 
     /// Runs tick `tick`: the rooms that mix on its slot, then the slot's legs, each followed by
     /// handing what it received to its listeners.
-    pub(super) fn run_tick(&mut self, tick: u64, now: Instant, packet: &mut [u8], buf: &mut [u8]) {
+    pub(super) fn run_tick(&mut self, tick: u64, now: Instant, packet: &mut [u8]) {
         let slot = slot_of(tick);
         if !self.rooms.is_empty() {
             for room in self.rooms.values_mut() {
@@ -201,15 +213,29 @@ impl Wheel {
             return;
         };
         for id in members {
-            let Some((leg, _)) = self.legs.get_mut(id) else {
-                continue;
-            };
-            leg.tick(now, packet, buf);
-            // Empty unless someone listens: the common leg stops here.
-            if !leg.heard.is_empty() {
-                hand_over(*id, &mut self.legs);
+            if let Some((leg, _)) = self.legs.get_mut(id) {
+                leg.tick(now, packet);
             }
         }
+    }
+
+    /// What arrived on the started legs' sockets: each ready socket is read once, its
+    /// datagrams go to the leg's sinks, and what the leg heard to those listening to it.
+    pub(super) fn receive(&mut self, now: Instant) {
+        let legs = &mut self.legs;
+        self.receiver.ready(|receiver, id| {
+            let Some((leg, _)) = legs.get_mut(&id) else {
+                return;
+            };
+            receiver.read(&leg.socket);
+            for (datagram, from) in receiver.datagrams() {
+                leg.on_rtp(datagram, from, now);
+            }
+            // Empty unless someone listens: the common leg stops here.
+            if !leg.heard.is_empty() {
+                hand_over(id, legs);
+            }
+        });
     }
 
     /// The slot for a leg starting now. Legs are packed: the fullest slot still under
@@ -334,7 +360,7 @@ mod tests {
     #[test]
     fn listeners_and_rooms_follow_sources_and_are_forgotten_with_their_legs() {
         let now = Instant::now();
-        let mut wheel = Wheel::new(now);
+        let mut wheel = Wheel::new(now, Receiver::poll().unwrap());
         let (a, b, c) = (LegId(1), LegId(2), LegId(3));
         for id in [a, b, c] {
             wheel.apply(Control::Add(id, idle_leg()), now, 0);
@@ -375,7 +401,7 @@ mod tests {
 
     #[test]
     fn legs_are_packed_into_few_slots_until_a_slot_is_full() {
-        let mut wheel = Wheel::new(Instant::now());
+        let mut wheel = Wheel::new(Instant::now(), Receiver::poll().unwrap());
         let current = 1_000_000 + 7; // slot 7 is running
         // The first leg takes the next slot to come round.
         assert_eq!(wheel.choose_slot(current), 8);
@@ -415,7 +441,7 @@ mod tests {
                 assert_eq!(slot_of(tick), slot);
             }
         }
-        let mut wheel = Wheel::new(Instant::now());
+        let mut wheel = Wheel::new(Instant::now(), Receiver::poll().unwrap());
         assert_eq!(wheel.next_busy_tick(40), 60, "no legs: a whole turn");
         wheel.slots[5].push(LegId(1));
         assert_eq!(wheel.next_busy_tick(40), 45);
