@@ -291,8 +291,8 @@ impl<'a> Driver<'a> {
                     let done = job.run(self.store);
                     run.port.store_done(done);
                 }
-                // The simulated line hangs up at once; the port noted it.
-                Action::HangUp(_) => {}
+                // The simulated line hangs up at once, and the port noted the end.
+                Action::HangUp(_) | Action::Ended(_) => {}
             }
             run.collect();
         }

@@ -129,6 +129,9 @@ pub enum Action {
     Store(StoreJob),
     /// End the call once the prompts already given have played ([`CallPort::ready_to_hang_up`]).
     HangUp(EndReason),
+    /// The flow is over (once per call), for the channel's log; the call record follows at
+    /// [`CallPort::close`].
+    Ended(EndReason),
 }
 
 /// Where a call is.
@@ -385,6 +388,7 @@ impl CallPort {
                 if self.phase != Phase::HangingUp {
                     self.phase = Phase::Over;
                 }
+                actions.push(Action::Ended(reason));
             }
             Command::Channel(command) => {
                 match &command {

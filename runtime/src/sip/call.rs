@@ -269,13 +269,9 @@ impl Call {
             }
         }
         self.jobs.shutdown().await;
-        match self.port.outcome() {
-            Some(reason) => {
-                info!(call = %self.call_id(), %reason, version = %self.program().version(), "call ended");
-            }
-            None => {
-                info!(call = %self.call_id(), version = %self.program().version(), "call ended")
-            }
+        if self.port.outcome().is_none() {
+            // The flow never heard of the end (the caller left before the answer went out).
+            info!(call = %self.call_id(), version = %self.program().version(), "call ended");
         }
         self.port.close(self.clock.now());
     }
@@ -522,6 +518,9 @@ impl Call {
             // The run loop says BYE once the port is ready to hang up.
             Action::HangUp(reason) => {
                 debug!(call = %self.call_id(), %reason, "hanging up after the prompts");
+            }
+            Action::Ended(reason) => {
+                info!(call = %self.call_id(), %reason, version = %self.program().version(), "call ended");
             }
         }
     }
