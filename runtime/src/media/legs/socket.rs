@@ -102,11 +102,7 @@ impl Outbox {
 
     /// A packet for `to`, written by `write` into its buffer (it returns the length, or `None`
     /// when there is nothing to send).
-    pub(super) fn push(
-        &mut self,
-        to: SocketAddr,
-        write: impl FnOnce(&mut [u8]) -> Option<usize>,
-    ) {
+    pub(super) fn push(&mut self, to: SocketAddr, write: impl FnOnce(&mut [u8]) -> Option<usize>) {
         if self.count == self.packets.len() {
             self.packets.push([0; rtp::G711_PACKET_LEN]);
             self.lengths.push(0);

@@ -173,7 +173,9 @@ fn leg_to(
 fn press(from: &UdpSocket, to: SocketAddr, event: u8) {
     let mut stream = RtpStream::random(101);
     let mut packet = [0u8; 64];
-    let len = stream.next_packet(&[event, 10, 0, 160], &mut packet).unwrap();
+    let len = stream
+        .next_packet(&[event, 10, 0, 160], &mut packet)
+        .unwrap();
     from.send_to(&packet[..len], to).unwrap();
 }
 
@@ -197,7 +199,11 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     let (second, second_caller, mut second_events) = leg(timeout);
     let first: LegHandle = loops.add(first).unwrap();
     let second: LegHandle = loops.add(second).unwrap();
-    assert_eq!(first.local_addr(), second.local_addr(), "one socket per thread");
+    assert_eq!(
+        first.local_addr(),
+        second.local_addr(),
+        "one socket per thread"
+    );
     let server = first.local_addr();
     first.send(LegCommand::Start);
     second.send(LegCommand::Start);
@@ -452,9 +458,7 @@ fn legs_of_a_group_share_a_thread_and_unrelated_legs_are_spread() {
         callers.push(caller);
         leg
     };
-    let unrelated: Vec<_> = (0..3)
-        .map(|_| loops.add(leg()).unwrap().thread())
-        .collect();
+    let unrelated: Vec<_> = (0..3).map(|_| loops.add(leg()).unwrap().thread()).collect();
     assert_eq!(unrelated, [0, 1, 2], "round robin");
 
     let group = loops.group();

@@ -17,8 +17,12 @@ use crate::media::rtp::Pacer;
 /// Wheel slots: one per millisecond of a 20 ms frame.
 pub(super) const SLOTS: usize = 20;
 /// Legs a slot takes before new legs go to another slot: at most this many frames leave
-/// on one tick, while few calls still share few ticks.
-const SLOT_CAPACITY: usize = 32;
+/// together on one tick (one `sendmmsg`), while few calls still share few ticks. Larger than
+/// when each frame was a `sendto` of its own: each wake of a thread costs a batch of sends and
+/// the wake-ups of the callers it reaches, so fewer, fuller ticks cost less CPU per call (load
+/// benchmark: 358 µs per call-second at 32, 276 at 128), for a frame at most ~1-2 ms later
+/// than the first of its tick.
+const SLOT_CAPACITY: usize = 128;
 
 /// One media thread's legs: a 1 ms tick over a 20-slot wheel.
 pub(super) struct Wheel {
