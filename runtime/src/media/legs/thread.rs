@@ -65,7 +65,7 @@ impl LegHandle {
             // The leg's claim moves with it; an address another leg holds stays that leg's
             // (the thread then does not hand this leg that address's datagrams either).
             let mut claims = claims(&self.claims);
-            if !claims.get(&new).is_some_and(|owner| *owner != self.id) {
+            if claims.get(&new).is_none_or(|owner| *owner == self.id) {
                 claims.retain(|_, owner| *owner != self.id);
                 claims.insert(new, self.id);
             }
