@@ -403,9 +403,9 @@ impl Server {
                 );
             }
             Err(e) => {
-                // Another call from the same RTP address on every media thread: its audio
-                // would be indistinguishable from theirs.
-                warn!(error = %e, "the caller's RTP address is taken: 503");
+                // Another call from the same RTP address on every media thread, and no port
+                // free for a socket of this call's own.
+                warn!(error = %e, "no RTP socket for the call: 503");
                 self.services.registry.count(Count::RefusedBusy);
                 unavailable(&mut tx, 5).await;
                 return;

@@ -159,8 +159,8 @@ pub struct Call {
 }
 
 impl Call {
-    /// A call whose leg is on a media thread; refused when every media thread already has a
-    /// call from the caller's RTP address (their audio could not be told apart).
+    /// A call whose leg is on a media thread; refused when the caller's RTP address has a call
+    /// on every media thread and no RTP port is free for a socket of the call's own.
     pub fn new(setup: CallSetup) -> Result<Call, FarEndInUse> {
         let (events, media_events) = mpsc::unbounded_channel();
         let leg = Leg::new(setup.negotiated.clone(), setup.rtp_timeout, events);

@@ -3,7 +3,7 @@
 //! the audio kept for listeners and for its room).
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ struct Queued {
 /// One call's stream, owned by a media thread.
 pub struct Leg {
     pub(super) negotiated: Negotiated,
+    /// A socket of the leg's own, only when its far end already has a call on every media
+    /// thread (one RTP address for many calls, as sipp does): the thread's socket could not
+    /// tell the two apart. `None` for nearly every leg.
+    pub(super) own: Option<UdpSocket>,
     pub(super) rtp: RtpStream,
     dtmf: Option<Rfc4733Receiver>,
     inband: InbandDetector,
@@ -69,6 +73,7 @@ impl Leg {
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Leg {
         Leg {
+            own: None,
             dtmf: negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
             rtp: RtpStream::random(negotiated.codec.payload_type()),
             negotiated,
@@ -224,10 +229,19 @@ impl Leg {
                 }
             }
         };
-        let rtp = &mut self.rtp;
-        outbox.push(self.negotiated.remote, |packet| {
-            rtp.next_packet(frame, packet).ok()
-        });
+        if let Some(socket) = &self.own {
+            let mut packet = [0u8; rtp::G711_PACKET_LEN];
+            if let Ok(len) = self.rtp.next_packet(frame, &mut packet)
+                && let Some(bytes) = packet.get(..len)
+            {
+                let _ = socket.send_to(bytes, self.negotiated.remote);
+            }
+        } else {
+            let rtp = &mut self.rtp;
+            outbox.push(self.negotiated.remote, |packet| {
+                rtp.next_packet(frame, packet).ok()
+            });
+        }
         if let Some(playback) = finished {
             self.queue.pop_front();
             let _ = self.events.send(MediaEvent::Finished(playback));

@@ -64,6 +64,25 @@ pub(super) fn bind(ip: IpAddr, first: u16, last: u16, skip: u16) -> std::io::Res
     }))
 }
 
+/// A leg's own socket (`Leg::own`): the next free even port of `first..=last` from `skip` on,
+/// non-blocking, with the system's usual queues.
+pub(super) fn bind_own(ip: IpAddr, first: u16, last: u16, skip: u16) -> std::io::Result<UdpSocket> {
+    let count = even_port_count(first, last);
+    for n in 0..count {
+        let Some(port) = nth_even_port(first, last, skip.wrapping_add(n)) else {
+            break;
+        };
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)) {
+            socket.set_nonblocking(true)?;
+            return Ok(socket);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        format!("no free even port in {first}-{last}"),
+    ))
+}
+
 /// How many even ports (RTP's, by RFC 3550 convention) lie in `first..=last` (port 0 alone:
 /// one, the system's pick).
 pub(super) fn even_port_count(first: u16, last: u16) -> u16 {

@@ -222,8 +222,8 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     assert!(first_events.try_recv().is_err(), "the stranger's key");
     assert!(second_events.try_recv().is_err(), "the stranger's key");
 
-    // A second leg from the first caller's address cannot be told apart from the first: refused
-    // on this thread (and on every thread: there is only one).
+    // A second leg from the first caller's address cannot be told apart from the first on
+    // this thread's socket: refused there.
     let far_end = first_caller.local_addr().unwrap();
     let (twin, (), _) = leg_to(far_end, timeout);
     assert_eq!(
@@ -233,11 +233,20 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
             thread: first.thread()
         })
     );
-    let (twin, (), _) = leg_to(far_end, timeout);
-    assert!(loops.add(twin).is_err());
-    // The first leg still has its caller's keys.
+    // Placed anywhere, with the same far end on every thread, it gets a socket of its own
+    // (one RTP address for many calls, as sipp does).
+    let (twin, (), mut twin_events) = leg_to(far_end, timeout);
+    let twin = loops.add(twin).unwrap();
+    assert_ne!(twin.local_addr(), server);
+    twin.send(LegCommand::Start);
+    press(&first_caller, twin.local_addr(), 4);
+    assert_eq!(next_event(&mut twin_events), Some(MediaEvent::Digit('4')));
+    // The first leg still has its caller's keys, and only those.
     press(&first_caller, server, 3);
     assert_eq!(next_event(&mut first_events), Some(MediaEvent::Digit('3')));
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(first_events.try_recv().is_err());
+    assert!(twin_events.try_recv().is_err());
 
     // With two threads, the same far end goes to the other one.
     let two = self::loops(2);

@@ -55,11 +55,14 @@ pub struct LegHandle {
     /// The thread's socket address (the call's side of the RTP stream, in its SDP).
     local: SocketAddr,
     claims: Claims,
+    /// The leg has a socket of its own: it claims no far end on its thread.
+    own_socket: bool,
 }
 
 impl LegHandle {
     pub fn send(&self, command: LegCommand) {
         if let LegCommand::Renegotiated(negotiated) = &command
+            && !self.own_socket
             && let Some(new) = far_end(negotiated)
         {
             // The leg's claim moves with it; an address another leg holds stays that leg's
@@ -137,6 +140,9 @@ pub(super) enum Control {
 /// [`Group`] share one; dropping it stops and joins them.
 pub struct MediaLoops {
     threads: Vec<MediaThread>,
+    /// Where legs' own sockets are bound (`add`), and where the next search starts.
+    ports: RtpPorts,
+    next_own_port: AtomicUsize,
     next_thread: AtomicUsize,
     /// Leg and room numbers (one sequence: unique per server).
     next_id: AtomicU64,
@@ -179,6 +185,8 @@ impl MediaLoops {
         }
         Ok(MediaLoops {
             threads: started,
+            ports,
+            next_own_port: AtomicUsize::new(usize::from(skip)),
             next_thread: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         })
@@ -209,8 +217,10 @@ impl MediaLoops {
     }
 
     /// Give `leg` to a media thread (round robin; the next ones in turn when the leg's far end
-    /// already has a leg there); the handle sends it commands.
-    pub fn add(&self, leg: Leg) -> Result<LegHandle, FarEndInUse> {
+    /// already has a leg there; when it has one on every thread, the leg gets a socket of its
+    /// own, on the next free even port of the range); the handle sends it commands. Refused
+    /// only when no port is free for that socket.
+    pub fn add(&self, mut leg: Leg) -> Result<LegHandle, FarEndInUse> {
         let first = self.group();
         let far_end = leg.far_end();
         let free = (0..self.threads.len())
@@ -225,7 +235,37 @@ impl MediaLoops {
                     .get(group.thread)
                     .is_some_and(|thread| !claims(&thread.claims).contains_key(&far_end))
             });
-        self.add_to(free.unwrap_or(first), leg)
+        if let Some(group) = free {
+            return self.add_to(group, leg);
+        }
+        let skip = self.next_own_port.fetch_add(1, Ordering::Relaxed);
+        let refused = FarEndInUse {
+            far_end: leg.negotiated.remote,
+            thread: first.thread,
+        };
+        let Ok(socket) = socket::bind_own(
+            self.ports.ip,
+            self.ports.first,
+            self.ports.last,
+            u16::try_from(skip % usize::from(u16::MAX)).unwrap_or(0),
+        ) else {
+            return Err(refused);
+        };
+        let Ok(local) = socket.local_addr() else {
+            return Err(refused);
+        };
+        leg.own = Some(socket);
+        let thread = self.threads.get(first.thread).ok_or(refused)?;
+        let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let _ = thread.control.send(Control::Add(id, Box::new(leg)));
+        Ok(LegHandle {
+            id,
+            thread: first.thread,
+            control: thread.control.clone(),
+            local,
+            claims: thread.claims.clone(),
+            own_socket: true,
+        })
     }
 
     /// Give `leg` to the thread of `group`, with the legs it will share audio with. Refused
@@ -256,6 +296,7 @@ impl MediaLoops {
             control: thread.control.clone(),
             local: thread.local,
             claims: thread.claims.clone(),
+            own_socket: false,
         })
     }
 

@@ -24,6 +24,9 @@ pub(super) const SLOTS: usize = 20;
 /// than the first of its tick.
 const SLOT_CAPACITY: usize = 128;
 
+/// Datagrams read from a leg's own socket per wake, at most.
+const OWN_SOCKET_READS: usize = 16;
+
 /// One media thread's legs: a 1 ms tick over a 20-slot wheel.
 pub(super) struct Wheel {
     /// Tick t is due at `anchor + t ms` and serves slot `t % 20`.
@@ -42,6 +45,9 @@ pub(super) struct Wheel {
     /// leg with the same far end is refused (`MediaLoops::add_to`), never given the first one's
     /// audio.
     pub(super) far_ends: HashMap<SocketAddr, LegId>,
+    /// Started legs with a socket of their own (`Leg::own`), read on each wake after the
+    /// thread's socket.
+    own_sockets: Vec<LegId>,
 }
 
 impl Wheel {
@@ -55,6 +61,7 @@ impl Wheel {
             socket: RtpSocket::new(socket),
             outbox: Outbox::new(),
             far_ends: HashMap::new(),
+            own_sockets: Vec::new(),
         }
     }
 
@@ -74,8 +81,12 @@ impl Wheel {
                     leg.rtp.start_talk_spurt();
                     leg.last_rtp_in = now;
                     *slot = Some(chosen);
-                    let far_end = leg.far_end();
-                    self.hear(id, None, far_end);
+                    if leg.own.is_some() {
+                        self.own_sockets.push(id);
+                    } else {
+                        let far_end = leg.far_end();
+                        self.hear(id, None, far_end);
+                    }
                     if let Some(members) = self.slots.get_mut(chosen) {
                         members.push(id);
                         self.started += 1;
@@ -94,7 +105,7 @@ impl Wheel {
                     let after = far_end(&negotiated);
                     leg.command(LegCommand::Renegotiated(negotiated));
                     // A hold to `0.0.0.0` keeps the address heard until a new one comes.
-                    if started && after.is_some() && after != before {
+                    if started && leg.own.is_none() && after.is_some() && after != before {
                         self.hear(id, before, after);
                     }
                 }
@@ -111,6 +122,7 @@ impl Wheel {
                 };
                 self.stop_listening(id, &leg.source);
                 self.far_ends.retain(|_, owner| *owner != id);
+                self.own_sockets.retain(|owner| *owner != id);
                 if let Some(slot) = slot
                     && let Some(members) = self.slots.get_mut(slot)
                 {
@@ -290,6 +302,23 @@ impl Wheel {
                 hand_over(*id, legs);
             }
         });
+        let mut buffer = [0u8; 2048];
+        for id in &self.own_sockets {
+            // A few datagrams per wake at most: a flood cannot keep the thread from its ticks.
+            for _ in 0..OWN_SOCKET_READS {
+                let Some((leg, _)) = self.legs.get_mut(id) else {
+                    break;
+                };
+                let Some(Ok((len, from))) = leg.own.as_ref().map(|s| s.recv_from(&mut buffer))
+                else {
+                    break;
+                };
+                leg.on_rtp(buffer.get(..len).unwrap_or_default(), from, now);
+                if !leg.heard.is_empty() {
+                    hand_over(*id, &mut self.legs);
+                }
+            }
+        }
     }
 
     /// The slot for a leg starting now. Legs are packed: the fullest slot still under
