@@ -38,15 +38,24 @@ fn leg_with(
     caller
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
+    let (leg, events) = leg_for(caller.local_addr().unwrap(), codec, timeout);
+    (leg, caller, events)
+}
+
+/// A leg speaking `codec` whose far end is `far_end` (RFC 4733 on payload type 101).
+fn leg_for(
+    far_end: SocketAddr,
+    codec: Codec,
+    timeout: Duration,
+) -> (Leg, mpsc::UnboundedReceiver<MediaEvent>) {
     let negotiated = Negotiated {
-        remote: caller.local_addr().unwrap(),
+        remote: far_end,
         codec,
         dtmf_payload_type: Some(101),
         on_hold: false,
     };
     let (events, receiver) = mpsc::unbounded_channel();
-    let leg = Leg::new(negotiated, timeout, events);
-    (leg, caller, receiver)
+    (Leg::new(negotiated, timeout, events), receiver)
 }
 
 /// Packets the caller receives until `count` arrived: (arrival, sequence, payload).
@@ -61,14 +70,24 @@ fn receive(caller: &UdpSocket, count: usize) -> Vec<(Instant, u16, Vec<u8>)> {
         .collect()
 }
 
+/// A leg on a thread, its caller and its events.
+type Placed = (LegHandle, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>);
+
+/// One media thread with two legs (not started), each with its caller on loopback.
+fn two_legs_on_one_thread() -> (MediaLoops, [Placed; 2]) {
+    let loops = loops(1);
+    let placed = [(); 2].map(|()| {
+        let (leg, caller, events) = leg(Duration::from_secs(60));
+        (loops.add(leg).unwrap(), caller, events)
+    });
+    (loops, placed)
+}
+
 #[test]
 fn two_legs_on_one_thread_get_their_prompts_paced_and_finished() {
-    let loops = loops(1);
-    let timeout = Duration::from_secs(60);
-    let (first, first_caller, mut first_events) = leg(timeout);
-    let (second, second_caller, mut second_events) = leg(timeout);
-    let first = loops.add(first).unwrap();
-    let second = loops.add(second).unwrap();
+    let (_loops, [first, second]) = two_legs_on_one_thread();
+    let (first, first_caller, mut first_events) = first;
+    let (second, second_caller, mut second_events) = second;
     // A prompt of 10 frames of a constant non-silent sample.
     let prompt = Arc::new(EncodedPrompt::from_pcm(&[4000; FRAME_SAMPLES * 10]));
     let tone = prompt.frames(Codec::Pcmu)[0].to_vec();
@@ -150,23 +169,8 @@ fn dropping_the_handle_stops_the_leg_and_frees_its_far_end() {
         .unwrap();
     assert!(caller.recv(&mut buf).is_err(), "a stopped leg still sends");
     // The far end may call again on the same thread.
-    let (again, _, _) = leg_to(far_end, Duration::from_secs(60));
+    let (again, _) = leg_for(far_end, Codec::Pcmu, Duration::from_secs(60));
     assert!(loops.add(again).is_ok());
-}
-
-/// A leg whose far end is `far_end` (no caller socket of its own).
-fn leg_to(
-    far_end: SocketAddr,
-    timeout: Duration,
-) -> (Leg, (), mpsc::UnboundedReceiver<MediaEvent>) {
-    let negotiated = Negotiated {
-        remote: far_end,
-        codec: Codec::Pcmu,
-        dtmf_payload_type: Some(101),
-        on_hold: false,
-    };
-    let (events, receiver) = mpsc::unbounded_channel();
-    (Leg::new(negotiated, timeout, events), (), receiver)
 }
 
 /// Sends an RFC 4733 press of `key` (event `digit`) from `from` to `to`.
@@ -193,12 +197,10 @@ fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>) -> Option<MediaE
 
 #[test]
 fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ignored() {
-    let loops = loops(1);
+    let (loops, [first, second]) = two_legs_on_one_thread();
+    let (first, first_caller, mut first_events) = first;
+    let (second, second_caller, mut second_events) = second;
     let timeout = Duration::from_secs(60);
-    let (first, first_caller, mut first_events) = leg(timeout);
-    let (second, second_caller, mut second_events) = leg(timeout);
-    let first: LegHandle = loops.add(first).unwrap();
-    let second: LegHandle = loops.add(second).unwrap();
     assert_eq!(
         first.local_addr(),
         second.local_addr(),
@@ -225,7 +227,7 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     // A second leg from the first caller's address cannot be told apart from the first on
     // this thread's socket: refused there.
     let far_end = first_caller.local_addr().unwrap();
-    let (twin, (), _) = leg_to(far_end, timeout);
+    let (twin, _) = leg_for(far_end, Codec::Pcmu, timeout);
     assert_eq!(
         loops.add_to(first.group(), twin).err(),
         Some(FarEndInUse {
@@ -235,7 +237,7 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     );
     // Placed anywhere, with the same far end on every thread, it gets a socket of its own
     // (one RTP address for many calls, as sipp does).
-    let (twin, (), mut twin_events) = leg_to(far_end, timeout);
+    let (twin, mut twin_events) = leg_for(far_end, Codec::Pcmu, timeout);
     let twin = loops.add(twin).unwrap();
     assert_ne!(twin.local_addr(), server);
     twin.send(LegCommand::Start);
@@ -250,8 +252,8 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
 
     // With two threads, the same far end goes to the other one.
     let two = self::loops(2);
-    let (a, (), _) = leg_to(far_end, timeout);
-    let (b, (), _) = leg_to(far_end, timeout);
+    let (a, _) = leg_for(far_end, Codec::Pcmu, timeout);
+    let (b, _) = leg_for(far_end, Codec::Pcmu, timeout);
     let a = two.add(a).unwrap();
     let b = two.add(b).unwrap();
     assert_ne!(a.thread(), b.thread());
