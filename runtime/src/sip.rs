@@ -22,10 +22,9 @@ pub mod screen;
 pub mod sdp;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use rsipstack::EndpointBuilder;
@@ -68,8 +67,6 @@ fn allow_header_value() -> String {
 pub struct SipConfig {
     pub listen: SocketAddr,
     pub tcp: bool,
-    /// RTP ports are taken from this range, round robin.
-    pub rtp_ports: (u16, u16),
     pub max_calls: usize,
     /// A call whose caller sends no RTP for this long is ended.
     pub rtp_timeout: Duration,
@@ -85,7 +82,6 @@ impl Default for SipConfig {
         SipConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             tcp: true,
-            rtp_ports: (20_000, 29_999),
             max_calls: 2_000,
             rtp_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(30),
@@ -122,46 +118,6 @@ pub enum SipError {
     Listen { addr: SocketAddr, message: String },
     #[error("SIP stack: {0}")]
     Stack(String),
-}
-
-/// RTP ports, handed out round robin; a port in use is skipped.
-struct PortPool {
-    ip: IpAddr,
-    first: u16,
-    last: u16,
-    next: AtomicU16,
-}
-
-impl PortPool {
-    /// Bind a socket on the next free even port.
-    fn bind(&self) -> Option<UdpSocket> {
-        let count = even_port_count(self.first, self.last);
-        for _ in 0..count {
-            let n = self.next.fetch_add(1, Ordering::Relaxed);
-            let port = nth_even_port(self.first, self.last, n)?;
-            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.ip, port)) {
-                return Some(socket);
-            }
-        }
-        None
-    }
-}
-
-/// How many even ports (RTP's, by RFC 3550 convention) lie in `first..=last`.
-fn even_port_count(first: u16, last: u16) -> u16 {
-    let low = first.saturating_add(first % 2);
-    let high = last - last % 2;
-    if low > high { 0 } else { (high - low) / 2 + 1 }
-}
-
-/// The `n`-th even port of `first..=last`, going round: never outside the range.
-fn nth_even_port(first: u16, last: u16, n: u16) -> Option<u16> {
-    let count = even_port_count(first, last);
-    if count == 0 {
-        return None;
-    }
-    let low = first.saturating_add(first % 2);
-    Some(low + 2 * (n % count))
 }
 
 struct LiveCall {
@@ -222,12 +178,6 @@ pub async fn serve(
     info!(%listen, tcp = config.tcp, "SIP listening");
 
     let mut server = Server {
-        ports: Arc::new(PortPool {
-            ip: config.listen.ip(),
-            first: config.rtp_ports.0,
-            last: config.rtp_ports.1,
-            next: AtomicU16::new(0),
-        }),
         config,
         services,
         dialogs,
@@ -316,7 +266,6 @@ struct Server {
     services: Services,
     dialogs: Arc<DialogLayer>,
     state_sender: DialogStateSender,
-    ports: Arc<PortPool>,
     live: HashMap<String, LiveCall>,
     handlers: JoinSet<()>,
     /// Call tasks; each returns its dialog id when it ends.
@@ -397,12 +346,6 @@ impl Server {
                 return;
             }
         };
-        let Some(socket) = self.ports.bind() else {
-            warn!("no free RTP port: 503");
-            self.services.registry.count(Count::RefusedBusy);
-            unavailable(&mut tx, 5).await;
-            return;
-        };
         let caller = tx
             .original
             .from_header()
@@ -435,7 +378,6 @@ impl Server {
             dialog: dialog.clone(),
             program,
             services: self.services.clone(),
-            socket,
             negotiated,
             number,
             caller,
@@ -461,8 +403,11 @@ impl Server {
                 );
             }
             Err(e) => {
-                warn!(error = %e, "cannot set up the call's media");
-                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                // Another call from the same RTP address on every media thread, and no port
+                // free for a socket of this call's own.
+                warn!(error = %e, "no RTP socket for the call: 503");
+                self.services.registry.count(Count::RefusedBusy);
+                unavailable(&mut tx, 5).await;
                 return;
             }
         }
@@ -506,44 +451,5 @@ impl Server {
         if let Some(call) = self.live.get(&key) {
             let _ = call.signals.send(signal);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{even_port_count, nth_even_port};
-
-    #[test]
-    fn rtp_ports_stay_inside_the_configured_range_and_are_even() {
-        for (first, last) in [
-            (20_000, 29_999),
-            (10_001, 10_009),
-            (1025, 1026),
-            (4000, 4001),
-        ] {
-            let count = even_port_count(first, last);
-            assert!(count > 0, "{first}-{last}");
-            let ports: Vec<u16> = (0..count * 2)
-                .map(|n| nth_even_port(first, last, n).unwrap())
-                .collect();
-            for port in &ports {
-                assert!(
-                    (first..=last).contains(port),
-                    "{port} outside {first}-{last}"
-                );
-                assert_eq!(port % 2, 0, "{port} is odd");
-            }
-            // Every even port is handed out once per round, then the pool goes round.
-            let round: std::collections::BTreeSet<u16> =
-                ports.iter().take(usize::from(count)).copied().collect();
-            assert_eq!(round.len(), usize::from(count));
-            assert_eq!(ports[usize::from(count)], ports[0]);
-        }
-        assert_eq!(even_port_count(10_001, 10_009), 4); // 10002, 10004, 10006, 10008
-        assert_eq!(nth_even_port(10_001, 10_009, 0), Some(10_002));
-        assert_eq!(even_port_count(20_000, 29_999), 5_000);
-        assert_eq!(even_port_count(65_533, 65_535), 1);
-        assert_eq!(even_port_count(3, 3), 0);
-        assert_eq!(nth_even_port(3, 3, 0), None);
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
-use centralino_runtime::media::legs::MediaLoops;
+use centralino_runtime::media::legs::{MediaLoops, RtpPorts};
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
 use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
@@ -167,10 +167,16 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     tracing::info!(?report, "audio prompts loaded");
 
     let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
+    // One RTP socket per media thread, on the first free even ports of the range.
+    let media = MediaLoops::per_core(RtpPorts {
+        ip: settings.sip.listen.ip(),
+        first: settings.rtp.ports.first,
+        last: settings.rtp.ports.last,
+    })
+    .context("cannot start the media threads (no free RTP port?)")?;
     let sip = SipConfig {
         listen: settings.sip.listen,
         tcp: settings.sip.tcp,
-        rtp_ports: (settings.rtp.ports.first, settings.rtp.ports.last),
         max_calls: settings.sip.max_calls,
         rtp_timeout: Duration::from_secs(settings.rtp.timeout_s),
         grace: Duration::from_secs(settings.shutdown.grace_s),
@@ -182,7 +188,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         deployment: deployment.clone(),
         store: Arc::new(store),
         prompts,
-        media: Arc::new(MediaLoops::per_core().context("cannot start the media threads")?),
+        media: Arc::new(media),
         data_dir: data.clone(),
     });
 

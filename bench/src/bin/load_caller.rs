@@ -4,9 +4,15 @@
 //! ```text
 //!  call tasks (tokio, one per call) ──INVITE/ACK/BYE──► SIP sockets (--sip-sockets, shared)
 //!        ▲ responses and the server's BYE, by Call-ID ◄── one receive task per SIP socket
-//!  server RTP ──► RTP sockets (--rtp-sockets, shared; every call's SDP names one of them)
-//!                 └─ one thread each: recvmmsg, kernel timestamps, demux by the server's
-//!                    source address (its per-call port) ─► per-call RFC 3550 statistics
+//!  server RTP ──► RTP sockets (--rtp-sockets, shared; every call's SDP names one of them,
+//!                 at an address of the call's own: 127.1.0.0 + call index + 1)
+//!                 └─ one thread each: recvmmsg, kernel timestamps, demux by the address the
+//!                    server sent to (IP_PKTINFO) ─► per-call RFC 3550 statistics
+//!
+//! Each call has its own RTP address because a server may tell its calls apart by the
+//! caller's address alone (centralino's media threads share one socket among their calls): the
+//! shared sockets are bound to the wildcard address (so that they receive what is sent to any
+//! 127.1.x.y) and send each call's packets from its address (IP_PKTINFO).
 //! ```
 //!
 //! What the caller sends as media (`--send-rtp`): `none`; `keepalive` (default: one PCMU
@@ -24,8 +30,9 @@
 //! stdout, and a one-line summary on stderr.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::IoSlice;
 use std::io::IoSliceMut;
-use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,7 +45,8 @@ use centralino_bench::sip::{Dialog, Message, branch};
 use centralino_bench::stats::{Histogram, Summary};
 use clap::{Parser, ValueEnum};
 use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmsg,
+    setsockopt, sockopt,
 };
 use nix::sys::time::TimeSpec;
 use serde::Serialize;
@@ -125,9 +133,37 @@ struct Incoming {
 
 struct RtpPort {
     socket: StdUdpSocket,
-    addr: SocketAddr,
-    /// The server's RTP address of each call → the call's index.
-    streams: Mutex<HashMap<SocketAddr, u32>>,
+    port: u16,
+    /// The RTP address of each answered call (where the server sends) → the call's index.
+    streams: Mutex<HashMap<Ipv4Addr, u32>>,
+}
+
+impl RtpPort {
+    /// Sends `packet` to `to` from the call's address `from`.
+    fn send(&self, packet: &[u8], from: Ipv4Addr, to: SocketAddr) {
+        let SocketAddr::V4(to) = to else {
+            return;
+        };
+        let info = nix::libc::in_pktinfo {
+            ipi_ifindex: 0,
+            ipi_spec_dst: nix::libc::in_addr {
+                s_addr: u32::from(from).to_be(),
+            },
+            ipi_addr: nix::libc::in_addr { s_addr: 0 },
+        };
+        let _ = sendmsg(
+            self.socket.as_raw_fd(),
+            &[IoSlice::new(packet)],
+            &[ControlMessage::Ipv4PacketInfo(&info)],
+            MsgFlags::empty(),
+            Some(&SockaddrIn::from(to)),
+        );
+    }
+}
+
+/// Call `index`'s own RTP address (loopback: 127.1.0.1, 127.1.0.2, ...).
+fn call_ip(index: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 1, 0, 1)).wrapping_add(index))
 }
 
 struct Shared {
@@ -189,17 +225,19 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rtp_port(bind: IpAddr) -> anyhow::Result<RtpPort> {
-    let socket = StdUdpSocket::bind(SocketAddr::new(bind, 0))?;
+fn rtp_port() -> anyhow::Result<RtpPort> {
+    // The wildcard address: what the server sends to any call's 127.1.x.y arrives here.
+    let socket = StdUdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
     setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
+    setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)?;
     setsockopt(&socket, sockopt::RxqOvfl, &1)?;
     // As large as the system allows (rmem_max); the kernel doubles it.
     let _ = setsockopt(&socket, sockopt::RcvBuf, &(8 << 20));
     socket.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let addr = socket.local_addr()?;
+    let port = socket.local_addr()?.port();
     Ok(RtpPort {
         socket,
-        addr,
+        port,
         streams: Mutex::new(HashMap::new()),
     })
 }
@@ -222,8 +260,10 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
         socket_drops: 0,
     };
     let mut buffers = vec![[0u8; 512]; BATCH];
-    let mut headers: MultiHeaders<SockaddrIn> =
-        MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec, u32)));
+    let mut headers: MultiHeaders<SockaddrIn> = MultiHeaders::preallocate(
+        BATCH,
+        Some(nix::cmsg_space!(TimeSpec, u32, nix::libc::in_pktinfo)),
+    );
     let fd = port.socket.as_raw_fd();
     while !stop.load(Ordering::Relaxed) {
         let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
@@ -244,6 +284,7 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
         let streams = lock(&port.streams);
         for msg in results {
             let mut arrival_ns = None;
+            let mut to = None;
             if let Ok(cmsgs) = msg.cmsgs() {
                 for c in cmsgs {
                     match c {
@@ -253,18 +294,22 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
                         ControlMessageOwned::RxqOvfl(n) => {
                             out.socket_drops = out.socket_drops.max(u64::from(n));
                         }
+                        ControlMessageOwned::Ipv4PacketInfo(info) => {
+                            to = Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)));
+                        }
                         _ => {}
                     }
                 }
             }
-            let Some(from) = msg.address.map(|a| SocketAddr::from((a.ip(), a.port()))) else {
+            let Some(to) = to else {
+                out.unmatched += 1;
                 continue;
             };
             let Some(data) = msg.iovs().next() else {
                 continue;
             };
             let data = data.get(..msg.bytes).unwrap_or(data);
-            let Some(&index) = streams.get(&from) else {
+            let Some(&index) = streams.get(&to) else {
                 out.unmatched += 1;
                 continue;
             };
@@ -423,7 +468,8 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
     let mut dialog = Dialog::new(&args.number, target, local, &format!("3{index:09}"));
     let (sender, mut incoming) = mpsc::unbounded_channel();
     lock(&shared.calls).insert(dialog.call_id.clone(), sender);
-    let invite = dialog.invite(rtp.addr, u64::from(index));
+    let media_ip = call_ip(index);
+    let invite = dialog.invite(SocketAddr::from((media_ip, rtp.port)), u64::from(index));
 
     // INVITE until a final response (timer A: 500 ms doubling, until a provisional).
     let t0 = Instant::now();
@@ -463,8 +509,8 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
                         dialog.remote_target = contact.clone();
                     }
                     server_rtp = message.sdp_audio();
-                    if let Some(addr) = server_rtp {
-                        lock(&rtp.streams).insert(addr, index);
+                    if server_rtp.is_some() {
+                        lock(&rtp.streams).insert(media_ip, index);
                     }
                     send_sip(&sip, &dialog.ack(true), target).await;
                     result.answered = true;
@@ -538,7 +584,7 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
                 if let Some(to) = server_rtp {
                     let ts = stream.timestamp_now();
                     let packet = stream.packet(0, false, ts, &silence);
-                    let _ = rtp.socket.send_to(&packet, to);
+                    rtp.send(&packet, media_ip, to);
                 }
                 media_at += media_period.unwrap_or(Duration::from_secs(86_400));
             }
@@ -569,7 +615,7 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
                     for _ in 0..packets {
                         let packet =
                             stream.packet(DTMF_PT, current.step == 0, current.timestamp, &payload);
-                        let _ = rtp.socket.send_to(&packet, to);
+                        rtp.send(&packet, media_ip, to);
                     }
                 }
                 if end {
@@ -665,7 +711,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     }
     let mut rtp = Vec::new();
     for _ in 0..args.rtp_sockets.max(1) {
-        rtp.push(Arc::new(rtp_port(args.bind).context("an RTP socket")?));
+        rtp.push(Arc::new(rtp_port().context("an RTP socket")?));
     }
     let calls = args.calls;
     let rate = args.rate;

@@ -38,8 +38,8 @@
 
 mod jitter;
 mod leg;
-mod receive;
 mod room;
+mod socket;
 mod thread;
 mod wheel;
 
@@ -51,7 +51,7 @@ use crate::media::codec::Codec;
 use crate::media::prompt::EncodedPrompt;
 
 pub use leg::Leg;
-pub use thread::{LegHandle, MediaLoops};
+pub use thread::{LegHandle, MediaLoops, RtpPorts};
 
 /// The far end's stream as offer/answer settled it (SIP's SDP produces it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,15 @@ impl Group {
 pub struct NotOnOneThread {
     pub first: usize,
     pub second: usize,
+}
+
+/// A leg was given to a media thread where another leg has the same far end: their datagrams
+/// would be indistinguishable (the thread's socket tells legs apart by sender address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{far_end} already has a call on media thread {thread}")]
+pub struct FarEndInUse {
+    pub far_end: SocketAddr,
+    pub thread: usize,
 }
 
 /// What a media leg tells its call.

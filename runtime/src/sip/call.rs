@@ -32,7 +32,7 @@ use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
-use crate::media::legs::{Leg, LegCommand, LegHandle, MediaEvent};
+use crate::media::legs::{FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, StoreDone, StoreJob};
@@ -57,7 +57,6 @@ pub struct CallSetup {
     pub dialog: InviteDialog,
     pub program: Arc<Program>,
     pub services: Services,
-    pub socket: std::net::UdpSocket,
     pub negotiated: Negotiated,
     pub number: String,
     pub caller: String,
@@ -160,16 +159,13 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn new(setup: CallSetup) -> std::io::Result<Call> {
-        let local = setup.socket.local_addr()?;
+    /// A call whose leg is on a media thread; refused when the caller's RTP address has a call
+    /// on every media thread and no RTP port is free for a socket of the call's own.
+    pub fn new(setup: CallSetup) -> Result<Call, FarEndInUse> {
         let (events, media_events) = mpsc::unbounded_channel();
-        let leg = Leg::new(
-            setup.socket,
-            setup.negotiated.clone(),
-            setup.rtp_timeout,
-            events,
-        )?;
-        let media = setup.services.media.add(leg);
+        let leg = Leg::new(setup.negotiated.clone(), setup.rtp_timeout, events);
+        let media = setup.services.media.add(leg)?;
+        let local = media.local_addr();
         let call_info = CallInfo {
             call_id: setup.dialog.id().call_id.clone(),
             caller: setup.caller,

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use centralino_runtime::media::legs::RtpPorts;
 use centralino_runtime::media::prompt::valid_voice;
 use centralino_runtime::sip::SipConfig;
 use serde::Deserialize;
@@ -73,7 +74,7 @@ pub struct RtpSection {
 impl Default for RtpSection {
     fn default() -> Self {
         let defaults = SipConfig::default();
-        let (first, last) = defaults.rtp_ports;
+        let (first, last) = RtpPorts::DEFAULT_RANGE;
         RtpSection {
             ports: PortRange { first, last },
             timeout_s: defaults.rtp_timeout.as_secs(),

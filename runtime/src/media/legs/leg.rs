@@ -1,4 +1,4 @@
-//! One leg: its socket and RTP stream, its source (prompt queue, loop, or the audio of another
+//! One leg: its RTP stream (sent and received through its thread's socket), its source (prompt queue, loop, or the audio of another
 //! leg or a room, waiting in a jitter buffer) and its sinks (DTMF detectors, the recorder switch,
 //! the audio kept for listeners and for its room).
 
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::jitter::{CAPACITY, Jitter, PcmFrame};
+use super::socket::Outbox;
 use super::{LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
 use crate::engine::Id;
 use crate::media::FRAME_SAMPLES;
@@ -27,8 +28,11 @@ struct Queued {
 
 /// One call's stream, owned by a media thread.
 pub struct Leg {
-    pub(super) socket: UdpSocket,
-    negotiated: Negotiated,
+    pub(super) negotiated: Negotiated,
+    /// A socket of the leg's own, only when its far end already has a call on every media
+    /// thread (one RTP address for many calls, as sipp does): the thread's socket could not
+    /// tell the two apart. `None` for nearly every leg.
+    pub(super) own: Option<UdpSocket>,
     pub(super) rtp: RtpStream,
     dtmf: Option<Rfc4733Receiver>,
     inband: InbandDetector,
@@ -58,24 +62,18 @@ pub struct Leg {
     pub(super) to_room: Jitter,
     /// The last frame encoded from `incoming` (reused).
     encoded: Frame,
-    /// The socket is connected to the far end's address: the kernel keeps its route (no lookup
-    /// per packet) and drops datagrams from anyone else before they are read.
-    connected: bool,
 }
 
 impl Leg {
-    /// A leg on `socket` (made non-blocking here) for the stream `negotiated` describes.
+    /// A leg for the stream `negotiated` describes; it sends and receives through the socket
+    /// of the media thread it is given to (`MediaLoops::add`).
     pub fn new(
-        socket: UdpSocket,
         negotiated: Negotiated,
         rtp_timeout: Duration,
         events: mpsc::UnboundedSender<MediaEvent>,
-    ) -> std::io::Result<Leg> {
-        socket.set_nonblocking(true)?;
-        let connected = connect(&socket, &negotiated);
-        Ok(Leg {
-            connected,
-            socket,
+    ) -> Leg {
+        Leg {
+            own: None,
             dtmf: negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
             rtp: RtpStream::random(negotiated.codec.payload_type()),
             negotiated,
@@ -96,7 +94,13 @@ impl Leg {
             room: None,
             to_room: Jitter::default(),
             encoded: [0; FRAME_SAMPLES],
-        })
+        }
+    }
+
+    /// Where the far end sends from and wants RTP: `None` while it gave no address (a hold to
+    /// `0.0.0.0`).
+    pub fn far_end(&self) -> Option<SocketAddr> {
+        far_end(&self.negotiated)
     }
 
     pub(super) fn command(&mut self, command: LegCommand) {
@@ -132,10 +136,7 @@ impl Leg {
                     // Back from hold: the caller was not sending; the timeout starts again.
                     self.last_rtp_in = Instant::now();
                 }
-                // A hold to `0.0.0.0` sends nothing: the socket keeps its peer until a new one.
-                if negotiated.remote != self.negotiated.remote && !is_no_address(&negotiated) {
-                    self.connected = connect(&self.socket, &negotiated);
-                }
+                // The wheel moves the leg to its new far end's address (`Wheel::apply`).
                 self.negotiated = negotiated;
             }
             LegCommand::ForwardAudio(on) => self.forward_audio = on,
@@ -151,7 +152,7 @@ impl Leg {
 
     /// The leg's tick: frames due at `now` out; a caller silent for too long is reported.
     /// (What the caller sends is read when its socket is ready: `Wheel::receive`.)
-    pub(super) fn tick(&mut self, now: Instant, packet: &mut [u8]) {
+    pub(super) fn tick(&mut self, now: Instant, outbox: &mut Outbox) {
         let Some(pacer) = self.pacer.as_mut() else {
             return;
         };
@@ -160,7 +161,7 @@ impl Leg {
             self.rtp.skip_frames(due.skipped);
         }
         for _ in due.to_send() {
-            self.send_frame(packet);
+            self.send_frame(outbox);
         }
         if !self.silent_told
             && !self.negotiated.on_hold
@@ -171,7 +172,7 @@ impl Leg {
         }
     }
 
-    fn send_frame(&mut self, packet: &mut [u8]) {
+    fn send_frame(&mut self, outbox: &mut Outbox) {
         if self.negotiated.on_hold {
             // What the other leg or the room said meanwhile is not kept for later.
             self.incoming.clear();
@@ -228,14 +229,18 @@ impl Leg {
                 }
             }
         };
-        if let Ok(len) = self.rtp.next_packet(frame, packet)
-            && let Some(bytes) = packet.get(..len)
-        {
-            let _ = if self.connected {
-                self.socket.send(bytes)
-            } else {
-                self.socket.send_to(bytes, self.negotiated.remote)
-            };
+        if let Some(socket) = &self.own {
+            let mut packet = [0u8; rtp::G711_PACKET_LEN];
+            if let Ok(len) = self.rtp.next_packet(frame, &mut packet)
+                && let Some(bytes) = packet.get(..len)
+            {
+                let _ = socket.send_to(bytes, self.negotiated.remote);
+            }
+        } else {
+            let rtp = &mut self.rtp;
+            outbox.push(self.negotiated.remote, |packet| {
+                rtp.next_packet(frame, packet).ok()
+            });
         }
         if let Some(playback) = finished {
             self.queue.pop_front();
@@ -243,7 +248,7 @@ impl Leg {
         }
     }
 
-    /// A datagram that arrived on the leg's socket.
+    /// A datagram from the leg's far end (its thread's socket hands it over by address).
     pub(super) fn on_rtp(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) {
         // Against RTP bleed: only the address negotiated in SDP.
         if from != self.negotiated.remote {
@@ -286,15 +291,8 @@ impl Leg {
     }
 }
 
-/// Connect `socket` to the far end's address, when it is one (not the `0.0.0.0` of a hold:
-/// then nothing is sent and the socket stays as it was), so that sends skip the route lookup and
-/// the kernel accepts datagrams from that address alone. The check in `on_rtp` stays, for a
-/// socket that could not be connected. Connecting again to a new address replaces the old one.
-fn connect(socket: &UdpSocket, negotiated: &Negotiated) -> bool {
-    !is_no_address(negotiated) && socket.connect(negotiated.remote).is_ok()
-}
-
-/// The far end gave no address to send to (`0.0.0.0` or port 0: a hold).
-fn is_no_address(negotiated: &Negotiated) -> bool {
-    negotiated.remote.ip().is_unspecified() || negotiated.remote.port() == 0
+/// The far end's address, unless it gave none (`0.0.0.0` or port 0: a hold).
+pub(super) fn far_end(negotiated: &Negotiated) -> Option<SocketAddr> {
+    let remote = negotiated.remote;
+    (!remote.ip().is_unspecified() && remote.port() != 0).then_some(remote)
 }

@@ -1,20 +1,28 @@
-//! The legs on real threads and loopback sockets: pacing, prompts, silence, closing; hold
+//! The legs on real threads and loopback sockets: pacing, prompts, silence, stopping; hold
 //! music; bridges and rooms heard by content (Goertzel), in both directions and across codecs;
-//! groups on one thread.
+//! groups on one thread; legs of one thread's socket told apart by their far ends.
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{Leg, LegCommand, MediaEvent, MediaLoops, Negotiated, NotOnOneThread, Source};
+use super::{
+    FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent, MediaLoops, Negotiated, NotOnOneThread,
+    RtpPorts, Source,
+};
 use crate::media::codec::Codec;
 use crate::media::prompt::EncodedPrompt;
 use crate::media::rtp::{self, RtpStream};
 use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
+
+/// `threads` media threads on loopback ports the system picks.
+fn loops(threads: usize) -> MediaLoops {
+    MediaLoops::start(threads, RtpPorts::any(Ipv4Addr::LOCALHOST.into())).unwrap()
+}
 
 /// A leg whose caller is a plain socket on loopback, and that caller.
 fn leg(timeout: Duration) -> (Leg, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>) {
@@ -26,20 +34,28 @@ fn leg_with(
     codec: Codec,
     timeout: Duration,
 ) -> (Leg, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>) {
-    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     caller
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
+    let (leg, events) = leg_for(caller.local_addr().unwrap(), codec, timeout);
+    (leg, caller, events)
+}
+
+/// A leg speaking `codec` whose far end is `far_end` (RFC 4733 on payload type 101).
+fn leg_for(
+    far_end: SocketAddr,
+    codec: Codec,
+    timeout: Duration,
+) -> (Leg, mpsc::UnboundedReceiver<MediaEvent>) {
     let negotiated = Negotiated {
-        remote: caller.local_addr().unwrap(),
+        remote: far_end,
         codec,
         dtmf_payload_type: Some(101),
         on_hold: false,
     };
     let (events, receiver) = mpsc::unbounded_channel();
-    let leg = Leg::new(server, negotiated, timeout, events).unwrap();
-    (leg, caller, receiver)
+    (Leg::new(negotiated, timeout, events), receiver)
 }
 
 /// Packets the caller receives until `count` arrived: (arrival, sequence, payload).
@@ -54,14 +70,24 @@ fn receive(caller: &UdpSocket, count: usize) -> Vec<(Instant, u16, Vec<u8>)> {
         .collect()
 }
 
+/// A leg on a thread, its caller and its events.
+type Placed = (LegHandle, UdpSocket, mpsc::UnboundedReceiver<MediaEvent>);
+
+/// One media thread with two legs (not started), each with its caller on loopback.
+fn two_legs_on_one_thread() -> (MediaLoops, [Placed; 2]) {
+    let loops = loops(1);
+    let placed = [(); 2].map(|()| {
+        let (leg, caller, events) = leg(Duration::from_secs(60));
+        (loops.add(leg).unwrap(), caller, events)
+    });
+    (loops, placed)
+}
+
 #[test]
 fn two_legs_on_one_thread_get_their_prompts_paced_and_finished() {
-    let loops = MediaLoops::start(1).unwrap();
-    let timeout = Duration::from_secs(60);
-    let (first, first_caller, mut first_events) = leg(timeout);
-    let (second, second_caller, mut second_events) = leg(timeout);
-    let first = loops.add(first);
-    let second = loops.add(second);
+    let (_loops, [first, second]) = two_legs_on_one_thread();
+    let (first, first_caller, mut first_events) = first;
+    let (second, second_caller, mut second_events) = second;
     // A prompt of 10 frames of a constant non-silent sample.
     let prompt = Arc::new(EncodedPrompt::from_pcm(&[4000; FRAME_SAMPLES * 10]));
     let tone = prompt.frames(Codec::Pcmu)[0].to_vec();
@@ -107,9 +133,9 @@ fn two_legs_on_one_thread_get_their_prompts_paced_and_finished() {
 
 #[test]
 fn a_silent_caller_is_reported_once_and_a_dropped_prompt_never_plays() {
-    let loops = MediaLoops::start(1).unwrap();
+    let loops = loops(1);
     let (leg, caller, mut events) = leg(Duration::from_millis(100));
-    let handle = loops.add(leg);
+    let handle = loops.add(leg).unwrap();
     let prompt = Arc::new(EncodedPrompt::from_pcm(&[4000; FRAME_SAMPLES * 3]));
     handle.send(LegCommand::Enqueue(7));
     handle.send(LegCommand::Loaded(7, prompt));
@@ -124,18 +150,114 @@ fn a_silent_caller_is_reported_once_and_a_dropped_prompt_never_plays() {
 }
 
 #[test]
-fn dropping_the_handle_closes_the_legs_socket() {
-    let loops = MediaLoops::start(1).unwrap();
-    let (leg, _caller, _events) = leg(Duration::from_secs(60));
-    let port = leg.socket.local_addr().unwrap();
-    let handle = loops.add(leg);
+fn dropping_the_handle_stops_the_leg_and_frees_its_far_end() {
+    let loops = loops(1);
+    let (leg, caller, _events) = leg(Duration::from_secs(60));
+    let far_end = caller.local_addr().unwrap();
+    let handle = loops.add(leg).unwrap();
     handle.send(LegCommand::Start);
+    receive(&caller, 3);
     drop(handle);
+    // What was already sent may still arrive; then nothing.
+    std::thread::sleep(Duration::from_millis(60));
+    caller.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    while caller.recv(&mut buf).is_ok() {}
+    caller.set_nonblocking(false).unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(caller.recv(&mut buf).is_err(), "a stopped leg still sends");
+    // The far end may call again on the same thread.
+    let (again, _) = leg_for(far_end, Codec::Pcmu, Duration::from_secs(60));
+    assert!(loops.add(again).is_ok());
+}
+
+/// Sends an RFC 4733 press of `key` (event `digit`) from `from` to `to`.
+fn press(from: &UdpSocket, to: SocketAddr, event: u8) {
+    let mut stream = RtpStream::random(101);
+    let mut packet = [0u8; 64];
+    let len = stream
+        .next_packet(&[event, 10, 0, 160], &mut packet)
+        .unwrap();
+    from.send_to(&packet[..len], to).unwrap();
+}
+
+/// The next event of `events` within a second, skipping none.
+fn next_event(events: &mut mpsc::UnboundedReceiver<MediaEvent>) -> Option<MediaEvent> {
     let start = Instant::now();
-    while UdpSocket::bind(port).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(2), "port still bound");
+    while start.elapsed() < Duration::from_secs(1) {
+        if let Ok(event) = events.try_recv() {
+            return Some(event);
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+    None
+}
+
+#[test]
+fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ignored() {
+    let (loops, [first, second]) = two_legs_on_one_thread();
+    let (first, first_caller, mut first_events) = first;
+    let (second, second_caller, mut second_events) = second;
+    let timeout = Duration::from_secs(60);
+    assert_eq!(
+        first.local_addr(),
+        second.local_addr(),
+        "one socket per thread"
+    );
+    let server = first.local_addr();
+    first.send(LegCommand::Start);
+    second.send(LegCommand::Start);
+    // Each leg sends to its own caller only.
+    receive(&first_caller, 2);
+    receive(&second_caller, 2);
+
+    // A stranger's press reaches nobody; each caller's press reaches its own leg.
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    press(&stranger, server, 9);
+    press(&first_caller, server, 1);
+    press(&second_caller, server, 2);
+    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Digit('1')));
+    assert_eq!(next_event(&mut second_events), Some(MediaEvent::Digit('2')));
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(first_events.try_recv().is_err(), "the stranger's key");
+    assert!(second_events.try_recv().is_err(), "the stranger's key");
+
+    // A second leg from the first caller's address cannot be told apart from the first on
+    // this thread's socket: refused there.
+    let far_end = first_caller.local_addr().unwrap();
+    let (twin, _) = leg_for(far_end, Codec::Pcmu, timeout);
+    assert_eq!(
+        loops.add_to(first.group(), twin).err(),
+        Some(FarEndInUse {
+            far_end,
+            thread: first.thread()
+        })
+    );
+    // Placed anywhere, with the same far end on every thread, it gets a socket of its own
+    // (one RTP address for many calls, as sipp does).
+    let (twin, mut twin_events) = leg_for(far_end, Codec::Pcmu, timeout);
+    let twin = loops.add(twin).unwrap();
+    assert_ne!(twin.local_addr(), server);
+    twin.send(LegCommand::Start);
+    press(&first_caller, twin.local_addr(), 4);
+    assert_eq!(next_event(&mut twin_events), Some(MediaEvent::Digit('4')));
+    // The first leg still has its caller's keys, and only those.
+    press(&first_caller, server, 3);
+    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Digit('3')));
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(first_events.try_recv().is_err());
+    assert!(twin_events.try_recv().is_err());
+
+    // With two threads, the same far end goes to the other one.
+    let two = self::loops(2);
+    let (a, _) = leg_for(far_end, Codec::Pcmu, timeout);
+    let (b, _) = leg_for(far_end, Codec::Pcmu, timeout);
+    let a = two.add(a).unwrap();
+    let b = two.add(b).unwrap();
+    assert_ne!(a.thread(), b.thread());
+    assert_ne!(a.local_addr(), b.local_addr());
 }
 
 /// A prompt of frames of one constant sample each.
@@ -149,9 +271,9 @@ fn prompt_of(samples: &[i16]) -> Arc<EncodedPrompt> {
 
 #[test]
 fn hold_music_repeats_and_the_prompt_queue_waits_for_it() {
-    let loops = MediaLoops::start(1).unwrap();
+    let loops = loops(1);
     let (leg, caller, mut events) = leg(Duration::from_secs(60));
-    let handle = loops.add(leg);
+    let handle = loops.add(leg).unwrap();
     let music = prompt_of(&[1000, 2000, 3000]);
     let music_frames = music.frames(Codec::Pcmu).to_vec();
     let announcement = prompt_of(&[-500, -500]);
@@ -269,15 +391,15 @@ fn assert_heard(who: &str, heard: &[i16], expected: &[f64], absent: f64) {
 
 /// Two legs bridged on one thread, each far end sending its own tone: each hears the other's.
 fn bridge_carries_each_sides_audio_to_the_other(first_codec: Codec, second_codec: Codec) {
-    let loops = MediaLoops::start(2).unwrap();
+    let loops = loops(2);
     let timeout = Duration::from_secs(60);
     let (first, first_caller, _first_events) = leg_with(first_codec, timeout);
     let (second, second_caller, _second_events) = leg_with(second_codec, timeout);
-    let first_addr = first.socket.local_addr().unwrap();
-    let second_addr = second.socket.local_addr().unwrap();
     let group = loops.group();
-    let first = loops.add_to(group, first);
-    let second = loops.add_to(group, second);
+    let first = loops.add_to(group, first).unwrap();
+    let second = loops.add_to(group, second).unwrap();
+    let first_addr = first.local_addr();
+    let second_addr = second.local_addr();
     first.bridge(&second).unwrap();
     first.send(LegCommand::Start);
     second.send(LegCommand::Start);
@@ -303,7 +425,7 @@ fn a_bridge_between_pcmu_and_pcma_transcodes_both_ways() {
 
 #[test]
 fn each_member_of_a_room_hears_the_others_but_not_itself() {
-    let loops = MediaLoops::start(2).unwrap();
+    let loops = loops(2);
     let group = loops.group();
     let room = loops.room(group);
     let tones = [450.0, 1000.0, 1750.0];
@@ -312,8 +434,8 @@ fn each_member_of_a_room_hears_the_others_but_not_itself() {
         .iter()
         .map(|codec| {
             let (leg, caller, events) = leg_with(*codec, Duration::from_secs(60));
-            let addr = leg.socket.local_addr().unwrap();
-            let handle = loops.add_to(group, leg);
+            let handle = loops.add_to(group, leg).unwrap();
+            let addr = handle.local_addr();
             handle.join(room).unwrap();
             handle.send(LegCommand::Start);
             (handle, caller, addr, events)
@@ -338,15 +460,22 @@ fn each_member_of_a_room_hears_the_others_but_not_itself() {
 
 #[test]
 fn legs_of_a_group_share_a_thread_and_unrelated_legs_are_spread() {
-    let loops = MediaLoops::start(3).unwrap();
+    let loops = loops(3);
     let timeout = Duration::from_secs(60);
-    let unrelated: Vec<_> = (0..3).map(|_| loops.add(leg(timeout).0).thread()).collect();
+    // The callers stay bound: each leg's far end is an address of its own.
+    let mut callers = Vec::new();
+    let mut leg = || {
+        let (leg, caller, _) = leg(timeout);
+        callers.push(caller);
+        leg
+    };
+    let unrelated: Vec<_> = (0..3).map(|_| loops.add(leg()).unwrap().thread()).collect();
     assert_eq!(unrelated, [0, 1, 2], "round robin");
 
     let group = loops.group();
-    let first = loops.add_to(group, leg(timeout).0);
-    let second = loops.add_to(first.group(), leg(timeout).0);
-    let elsewhere = loops.add(leg(timeout).0);
+    let first = loops.add_to(group, leg()).unwrap();
+    let second = loops.add_to(first.group(), leg()).unwrap();
+    let elsewhere = loops.add(leg()).unwrap();
     assert_eq!(first.thread(), group.thread());
     assert_eq!(second.thread(), group.thread());
     assert_ne!(elsewhere.thread(), group.thread());

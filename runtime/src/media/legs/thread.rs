@@ -1,29 +1,84 @@
-//! The media threads and the handles calls hold: control messages in, a wheel ticked per thread.
+//! The media threads and the handles calls hold: control messages in, a wheel ticked per thread,
+//! one RTP socket per thread shared by its legs.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc as std_mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc as std_mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::leg::Leg;
-use super::receive::Receiver;
+use super::leg::{Leg, far_end};
+use super::socket;
 use super::wheel::{SLOTS, Wheel};
-use super::{Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
-use crate::media::rtp;
+use super::{FarEndInUse, Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
+
+/// Where the media threads' sockets are bound: `ip`, on the first free even ports of
+/// `first..=last` (one per thread; `0..=0`: ports the system picks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpPorts {
+    pub ip: IpAddr,
+    pub first: u16,
+    pub last: u16,
+}
+
+impl RtpPorts {
+    /// The range a server uses unless configured otherwise.
+    pub const DEFAULT_RANGE: (u16, u16) = (20_000, 29_999);
+
+    /// Ports the system picks, on `ip`.
+    pub fn any(ip: IpAddr) -> RtpPorts {
+        RtpPorts {
+            ip,
+            first: 0,
+            last: 0,
+        }
+    }
+}
+
+/// The far ends of one thread's legs, as calls admit them: a second leg with a far end already
+/// there would be indistinguishable from the first, and is refused.
+type Claims = Arc<Mutex<HashMap<SocketAddr, LegId>>>;
+
+fn claims(claims: &Claims) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, LegId>> {
+    claims.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// What a call's task holds of its leg: commands go to the leg's thread; dropping it removes
-/// the leg (and closes its socket) there.
+/// the leg there.
 pub struct LegHandle {
     id: LegId,
     thread: usize,
     control: std_mpsc::Sender<Control>,
+    /// The thread's socket address (the call's side of the RTP stream, in its SDP).
+    local: SocketAddr,
+    claims: Claims,
+    /// The leg has a socket of its own: it claims no far end on its thread.
+    own_socket: bool,
 }
 
 impl LegHandle {
     pub fn send(&self, command: LegCommand) {
+        if let LegCommand::Renegotiated(negotiated) = &command
+            && !self.own_socket
+            && let Some(new) = far_end(negotiated)
+        {
+            // The leg's claim moves with it; an address another leg holds stays that leg's
+            // (the thread then does not hand this leg that address's datagrams either).
+            let mut claims = claims(&self.claims);
+            if claims.get(&new).is_none_or(|owner| *owner == self.id) {
+                claims.retain(|_, owner| *owner != self.id);
+                claims.insert(new, self.id);
+            }
+        }
         let _ = self.control.send(Control::Command(self.id, command));
+    }
+
+    /// The address the leg's RTP leaves from and is expected at (its media thread's socket).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 
     /// The leg, as another leg's `Source::Leg` names it.
@@ -69,7 +124,9 @@ fn same_thread(first: usize, second: usize) -> Result<(), NotOnOneThread> {
 
 impl Drop for LegHandle {
     fn drop(&mut self) {
+        // Removed before its far end is free again: a new leg from that address comes after.
         let _ = self.control.send(Control::Remove(self.id));
+        claims(&self.claims).retain(|_, owner| *owner != self.id);
     }
 }
 
@@ -83,6 +140,9 @@ pub(super) enum Control {
 /// [`Group`] share one; dropping it stops and joins them.
 pub struct MediaLoops {
     threads: Vec<MediaThread>,
+    /// Where legs' own sockets are bound (`add`), and where the next search starts.
+    ports: RtpPorts,
+    next_own_port: AtomicUsize,
     next_thread: AtomicUsize,
     /// Leg and room numbers (one sequence: unique per server).
     next_id: AtomicU64,
@@ -90,40 +150,59 @@ pub struct MediaLoops {
 
 struct MediaThread {
     control: std_mpsc::Sender<Control>,
+    local: SocketAddr,
+    claims: Claims,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl MediaLoops {
-    /// `threads` media threads (at least one): one per core is the intended number.
-    pub fn start(threads: usize) -> std::io::Result<MediaLoops> {
+    /// `threads` media threads (at least one): one per core is the intended number. Each binds
+    /// its socket on the next free even port of `ports`.
+    pub fn start(threads: usize, ports: RtpPorts) -> std::io::Result<MediaLoops> {
         let mut started = Vec::new();
+        let mut skip = 0;
         for index in 0..threads.max(1) {
             let (control, commands) = std_mpsc::channel();
             let stop = Arc::new(AtomicBool::new(false));
             let stop_flag = stop.clone();
-            let poll = Receiver::poll()?;
+            let socket = socket::bind(ports.ip, ports.first, ports.last, skip)?;
+            let local = socket.local_addr()?;
+            // The next thread looks from the port after this one.
+            skip = (local.port().saturating_sub(ports.first) / 2).saturating_add(1);
             let handle = std::thread::Builder::new()
                 .name(format!("media-{index}"))
                 .spawn(move || {
-                    run_thread(Wheel::new(Instant::now(), poll), &commands, &stop_flag)
+                    run_thread(Wheel::new(Instant::now(), socket), &commands, &stop_flag)
                 })?;
             started.push(MediaThread {
                 control,
+                local,
+                claims: Claims::default(),
                 stop,
                 handle: Some(handle),
             });
         }
         Ok(MediaLoops {
             threads: started,
+            ports,
+            next_own_port: AtomicUsize::new(usize::from(skip)),
             next_thread: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         })
     }
 
     /// One media thread per available core.
-    pub fn per_core() -> std::io::Result<MediaLoops> {
-        MediaLoops::start(std::thread::available_parallelism().map_or(1, usize::from))
+    pub fn per_core(ports: RtpPorts) -> std::io::Result<MediaLoops> {
+        MediaLoops::start(
+            std::thread::available_parallelism().map_or(1, usize::from),
+            ports,
+        )
+    }
+
+    /// The socket address of `group`'s thread: its legs' side of their RTP streams.
+    pub fn local_addr(&self, group: Group) -> Option<SocketAddr> {
+        self.threads.get(group.thread).map(|thread| thread.local)
     }
 
     /// How many media threads there are.
@@ -137,27 +216,88 @@ impl MediaLoops {
         Group { thread }
     }
 
-    /// Give `leg` to a media thread (round robin); the handle sends it commands.
-    pub fn add(&self, leg: Leg) -> LegHandle {
-        self.add_to(self.group(), leg)
+    /// Give `leg` to a media thread (round robin; the next ones in turn when the leg's far end
+    /// already has a leg there; when it has one on every thread, the leg gets a socket of its
+    /// own, on the next free even port of the range); the handle sends it commands. Refused
+    /// only when no port is free for that socket.
+    pub fn add(&self, mut leg: Leg) -> Result<LegHandle, FarEndInUse> {
+        let first = self.group();
+        let far_end = leg.far_end();
+        let free = (0..self.threads.len())
+            .map(|ahead| Group {
+                thread: (first.thread + ahead) % self.threads.len().max(1),
+            })
+            .find(|group| {
+                let Some(far_end) = far_end else {
+                    return true;
+                };
+                self.threads
+                    .get(group.thread)
+                    .is_some_and(|thread| !claims(&thread.claims).contains_key(&far_end))
+            });
+        if let Some(group) = free {
+            return self.add_to(group, leg);
+        }
+        let skip = self.next_own_port.fetch_add(1, Ordering::Relaxed);
+        let refused = FarEndInUse {
+            far_end: leg.negotiated.remote,
+            thread: first.thread,
+        };
+        let Ok(socket) = socket::bind_own(
+            self.ports.ip,
+            self.ports.first,
+            self.ports.last,
+            u16::try_from(skip % usize::from(u16::MAX)).unwrap_or(0),
+        ) else {
+            return Err(refused);
+        };
+        let Ok(local) = socket.local_addr() else {
+            return Err(refused);
+        };
+        leg.own = Some(socket);
+        let thread = self.threads.get(first.thread).ok_or(refused)?;
+        let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let _ = thread.control.send(Control::Add(id, Box::new(leg)));
+        Ok(LegHandle {
+            id,
+            thread: first.thread,
+            control: thread.control.clone(),
+            local,
+            claims: thread.claims.clone(),
+            own_socket: true,
+        })
     }
 
-    /// Give `leg` to the thread of `group`, with the legs it will share audio with.
-    pub fn add_to(&self, group: Group, leg: Leg) -> LegHandle {
+    /// Give `leg` to the thread of `group`, with the legs it will share audio with. Refused
+    /// when a leg of that thread has the same far end: its datagrams could not be told apart.
+    pub fn add_to(&self, group: Group, leg: Leg) -> Result<LegHandle, FarEndInUse> {
         let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let control = match self.threads.get(group.thread) {
-            Some(thread) => thread.control.clone(),
-            // Unreachable (groups come from this value, which has at least one thread); a
-            // handle whose commands go nowhere keeps the call alive without media rather than
-            // panicking.
-            None => std_mpsc::channel().0,
+        let Some(thread) = self.threads.get(group.thread) else {
+            // Unreachable (groups come from this value, which has at least one thread).
+            return Err(FarEndInUse {
+                far_end: leg.negotiated.remote,
+                thread: group.thread,
+            });
         };
-        let _ = control.send(Control::Add(id, Box::new(leg)));
-        LegHandle {
+        if let Some(far_end) = leg.far_end() {
+            let mut claims = claims(&thread.claims);
+            if claims.contains_key(&far_end) {
+                return Err(FarEndInUse {
+                    far_end,
+                    thread: group.thread,
+                });
+            }
+            claims.insert(far_end, id);
+        }
+        let _ = thread.control.send(Control::Add(id, Box::new(leg)));
+        Ok(LegHandle {
             id,
             thread: group.thread,
-            control,
-        }
+            control: thread.control.clone(),
+            local: thread.local,
+            claims: thread.claims.clone(),
+            own_socket: false,
+        })
     }
 
     /// A new conference room on the thread of `group`; its members are added to that group.
@@ -187,7 +327,6 @@ impl Drop for MediaLoops {
 /// One media thread: a 1 ms tick over a 20-slot wheel of legs; with no leg started, it waits
 /// for commands instead of ticking.
 fn run_thread(mut wheel: Wheel, commands: &std_mpsc::Receiver<Control>, stop: &AtomicBool) {
-    let mut packet = [0u8; rtp::G711_PACKET_LEN];
     // The next tick to run.
     let mut tick: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -212,10 +351,12 @@ fn run_thread(mut wheel: Wheel, commands: &std_mpsc::Receiver<Control>, stop: &A
             tick = current + 1 - SLOTS as u64;
         }
         while tick <= current {
-            wheel.run_tick(tick, now, &mut packet);
+            wheel.run_tick(tick, now);
             tick += 1;
         }
-        // Then what the callers sent meanwhile, from the sockets that have something.
+        // Their frames leave together.
+        wheel.flush();
+        // Then what the callers sent meanwhile.
         wheel.receive(now);
         // Sleep to the next tick whose slot has legs (ticks in between have nothing to do).
         let next = wheel.anchor + Duration::from_millis(wheel.next_busy_tick(tick));
