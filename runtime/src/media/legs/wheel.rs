@@ -19,10 +19,11 @@ pub(super) const SLOTS: usize = 20;
 /// Legs a slot takes before new legs go to another slot: at most this many frames leave
 /// together on one tick (one `sendmmsg`), while few calls still share few ticks. Larger than
 /// when each frame was a `sendto` of its own: each wake of a thread costs a batch of sends and
-/// the wake-ups of the callers it reaches, so fewer, fuller ticks cost less CPU per call (load
-/// benchmark: 358 µs per call-second at 32, 276 at 128), for a frame at most ~1-2 ms later
-/// than the first of its tick.
-const SLOT_CAPACITY: usize = 128;
+/// the wake-ups of the callers it reaches, so fewer, fuller ticks cost less CPU per call. Load
+/// benchmark, 1000 callers sending audio (docs/benchmarks.md): 128 gave 261-283 µs per
+/// call-second but a lateness p99 of 1.8-2.7 ms; 64 gives 282-308 µs with the lateness of
+/// before (p99 0.7-1.1 ms).
+const SLOT_CAPACITY: usize = 64;
 
 /// Datagrams read from a leg's own socket per wake, at most.
 const OWN_SOCKET_READS: usize = 16;
