@@ -175,7 +175,8 @@ impl Call {
         let sdp = SdpSession {
             local,
             negotiated: setup.negotiated,
-            session_id: u64::from(local.port()) << 32 | u64::from(rand_u32()),
+            // Calls on one media thread share its port: the random half tells their sessions apart.
+            session_id: u64::from(local.port()) << 32 | u64::from(fastrand::u32(..)),
             version: 1,
         };
         let entry = setup.services.registry.register(LiveCall {
@@ -612,12 +613,4 @@ fn sanitize(text: &str) -> String {
         })
         .take(64)
         .collect()
-}
-
-fn rand_u32() -> u32 {
-    // Seeded from the clock: only distinguishes SDP sessions, not a secret.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    nanos ^ 0x5bd1_e995
 }
