@@ -111,6 +111,33 @@ pub enum Event {
     Hangup {
         at: Timestamp,
     },
+    /// The line went away without the caller hanging up.
+    LineLost {
+        loss: LineLoss,
+        at: Timestamp,
+    },
+}
+
+/// How a line can go away without the caller hanging up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineLoss {
+    /// No audio from the caller for the RTP timeout.
+    Silence,
+    /// The signalling ended the call (e.g. no ACK to the answer).
+    Signalling,
+    /// The server is shutting down and the grace period is over.
+    Shutdown,
+}
+
+impl From<LineLoss> for EndReason {
+    fn from(loss: LineLoss) -> EndReason {
+        match loss {
+            LineLoss::Silence => EndReason::CallerSilent,
+            LineLoss::Signalling => EndReason::SignallingLost,
+            LineLoss::Shutdown => EndReason::ServerShutdown,
+        }
+    }
 }
 
 impl Event {
@@ -126,7 +153,8 @@ impl Event {
             | Event::WebhookResult { at, .. }
             | Event::RecordingFinished { at, .. }
             | Event::ConferenceLeft { at, .. }
-            | Event::Hangup { at } => *at,
+            | Event::Hangup { at }
+            | Event::LineLost { at, .. } => *at,
         }
     }
 }
@@ -324,10 +352,16 @@ pub enum EndReason {
     LoopLimit,
     /// Staff answered a transfer or a queue: the caller talks to them, the flow is done.
     Bridged,
+    /// The caller sent no audio for the RTP timeout.
+    CallerSilent,
+    /// The signalling ended the call without the caller (e.g. no ACK to the answer).
+    SignallingLost,
+    /// The server shut down and the call was still going at the end of the grace period.
+    ServerShutdown,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 11] = [
+    pub const ALL: [EndReason; 14] = [
         EndReason::FlowHungUp,
         EndReason::CallerHungUp,
         EndReason::MaxDuration,
@@ -339,6 +373,9 @@ impl EndReason {
         EndReason::TooManySteps,
         EndReason::LoopLimit,
         EndReason::Bridged,
+        EndReason::CallerSilent,
+        EndReason::SignallingLost,
+        EndReason::ServerShutdown,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -354,6 +391,9 @@ impl EndReason {
             EndReason::TooManySteps => "too many steps",
             EndReason::LoopLimit => "loop limit",
             EndReason::Bridged => "put through to staff",
+            EndReason::CallerSilent => "no audio from the caller",
+            EndReason::SignallingLost => "the signalling was lost",
+            EndReason::ServerShutdown => "the server shut down",
         }
     }
 
@@ -368,7 +408,10 @@ impl EndReason {
             | EndReason::ReturnWithNothing
             | EndReason::NoSuchState
             | EndReason::TooManySteps
-            | EndReason::LoopLimit => false,
+            | EndReason::LoopLimit
+            | EndReason::CallerSilent
+            | EndReason::SignallingLost
+            | EndReason::ServerShutdown => false,
         }
     }
 }
@@ -527,6 +570,7 @@ impl Session {
         match event {
             Event::Started { .. } => self.on_started(),
             Event::Hangup { .. } => self.end(EndReason::CallerHungUp, false),
+            Event::LineLost { loss, .. } => self.end(loss.into(), false),
             Event::TimerFired { timer, .. } if Some(timer) == self.call_timer => {
                 self.call_timer = None;
                 self.trace_here("the call reached the flow's maximum duration");

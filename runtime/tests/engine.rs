@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use centralino_runtime::engine::{
-    CallInfo, ChannelCommand, Command, Event, Id, Media, Presence, Program, Session, StoreReply,
-    Trace, TransferOutcome,
+    CallInfo, ChannelCommand, Command, EndReason, Event, Id, LineLoss, Media, Presence, Program,
+    Session, StoreReply, Trace, TransferOutcome,
 };
 use jiff::Timestamp;
 
@@ -347,6 +347,44 @@ fn caller_hangs_up_mid_prompt() {
     assert!(call.session.is_ended());
     call.press('1'); // nothing happens after the end
     insta::assert_snapshot!(call.transcript);
+}
+
+/// A line lost without the caller hanging up ends the flow with its own reason, and the engine
+/// does not try to hang up a line that is gone.
+#[test]
+fn a_lost_line_ends_with_its_own_reason() {
+    for (loss, reason) in [
+        (LineLoss::Silence, EndReason::CallerSilent),
+        (LineLoss::Signalling, EndReason::SignallingLost),
+        (LineLoss::Shutdown, EndReason::ServerShutdown),
+    ] {
+        let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_MORNING);
+        let commands = call.session.step(Event::LineLost { loss, at: call.now });
+        assert!(call.session.is_ended());
+        assert!(
+            commands.contains(&Command::Ended { reason }),
+            "{commands:?}"
+        );
+        assert!(
+            !commands.iter().any(|c| matches!(c, Command::Hangup { .. })),
+            "{commands:?}"
+        );
+        assert!(!reason.is_normal());
+    }
+}
+
+/// Every end reason reads back from its wording (how the call log and transcripts keep it).
+#[test]
+fn end_reasons_round_trip_through_their_wording() {
+    for reason in EndReason::ALL {
+        let text = serde_json::to_string(&reason).unwrap();
+        assert_eq!(text, format!("{:?}", reason.describe()));
+        assert_eq!(serde_json::from_str::<EndReason>(&text).unwrap(), reason);
+    }
+    let wordings: std::collections::BTreeSet<&str> =
+        EndReason::ALL.iter().map(|r| r.describe()).collect();
+    assert_eq!(wordings.len(), EndReason::ALL.len(), "each wording once");
+    assert!(serde_json::from_str::<EndReason>("\"it just stopped\"").is_err());
 }
 
 #[test]

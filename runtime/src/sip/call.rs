@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::sdp::{self, Negotiated};
 use crate::engine::{
-    CallInfo, ChannelCommand, Event, Id, Media, Program, Session, TransferOutcome,
+    CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
 use crate::media::legs::{FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent};
@@ -236,7 +236,7 @@ impl Call {
             tokio::select! {
                 () = self.token.cancelled() => {
                     info!(call = %self.call_id(), "ending the call (shutdown)");
-                    self.caller_gone();
+                    self.line_gone(Some(LineLoss::Shutdown));
                     self.bye().await;
                     break;
                 }
@@ -247,7 +247,7 @@ impl Call {
                 event = self.media_events.recv() => match event {
                     Some(MediaEvent::Silent) => {
                         warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
-                        self.caller_gone();
+                        self.line_gone(Some(LineLoss::Silence));
                         self.bye().await;
                         break;
                     }
@@ -279,10 +279,13 @@ impl Call {
         }
     }
 
-    /// The caller is gone (hung up, silent, or the server ends the call): the flow hears it.
-    fn caller_gone(&mut self) {
+    /// The caller hung up (`None`), or the line went away: the flow hears which.
+    fn line_gone(&mut self, loss: Option<LineLoss>) {
         let at = self.clock.now();
-        self.feed(Event::Hangup { at });
+        self.feed(match loss {
+            None => Event::Hangup { at },
+            Some(loss) => Event::LineLost { loss, at },
+        });
         self.port.gone();
     }
 
@@ -351,11 +354,12 @@ impl Call {
             CallSignal::Terminated { by_caller, reason } => {
                 if by_caller {
                     debug!(call = %self.call_id(), %reason, "dialog terminated by the caller");
+                    self.line_gone(None);
                 } else {
                     // E.g. `Timeout`: no ACK for our 200 OK within 64·T1 (rsipstack sends BYE).
                     info!(call = %self.call_id(), %reason, "dialog terminated by the SIP stack");
+                    self.line_gone(Some(LineLoss::Signalling));
                 }
-                self.caller_gone();
             }
         }
     }
