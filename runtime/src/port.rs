@@ -208,11 +208,6 @@ impl CallPort {
         self.outcome
     }
 
-    /// The time of the latest event.
-    pub fn now(&self) -> Timestamp {
-        self.now
-    }
-
     /// The engine hung up and every prompt it gave has played: end the call now.
     pub fn ready_to_hang_up(&self) -> bool {
         self.phase == Phase::HangingUp && self.playing.is_empty()

@@ -130,10 +130,6 @@ impl Registry {
         calls
     }
 
-    pub fn live(&self) -> usize {
-        self.lock().len()
-    }
-
     pub fn counters(&self) -> Counters {
         Counters {
             accepted: self.accepted.load(Ordering::Relaxed),
@@ -219,10 +215,6 @@ impl Server {
         self.services.registry.clone()
     }
 
-    pub fn deployment(&self) -> Arc<Deployment> {
-        self.deployment.clone()
-    }
-
     /// Serve until `shutdown` is cancelled and live calls have finished (or the grace period
     /// passed). The reload watcher and the control socket run as long as the SIP side does.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), SipError> {
@@ -285,7 +277,7 @@ mod tests {
         assert_eq!((calls[0].answered, calls[0].state.as_str()), (true, "menu"));
         assert!(!calls[1].answered);
         drop(first);
-        assert_eq!(registry.live(), 1);
+        assert_eq!(registry.calls().len(), 1);
         drop(second);
         assert!(registry.calls().is_empty());
         assert_eq!(

@@ -1,6 +1,6 @@
-//! One leg: its RTP stream (sent and received through its thread's socket), its source (prompt queue, loop, or the audio of another
-//! leg or a room, waiting in a jitter buffer) and its sinks (DTMF detectors, the recorder switch,
-//! the audio kept for listeners and for its room).
+//! One leg: its RTP stream (sent and received through its thread's socket), its source (prompt
+//! queue, loop, or the audio of another leg or a room, waiting in a jitter buffer) and its sinks
+//! (DTMF detectors, the recorder switch, the audio kept for listeners and for its room).
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};

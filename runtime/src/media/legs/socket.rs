@@ -35,33 +35,15 @@ const SEND_BUFFER: usize = 1 << 20;
 /// Bind a media thread's socket on `ip`, on the first even port of `first..=last` that is free
 /// (port 0: one the system picks), non-blocking, with queues as large as the kernel allows.
 pub(super) fn bind(ip: IpAddr, first: u16, last: u16, skip: u16) -> std::io::Result<UdpSocket> {
-    let count = even_port_count(first, last);
-    let mut last_error = None;
-    for n in 0..count {
-        let Some(port) = nth_even_port(first, last, skip.wrapping_add(n)) else {
-            break;
-        };
-        match UdpSocket::bind(SocketAddr::new(ip, port)) {
-            Ok(socket) => {
-                socket.set_nonblocking(true)?;
-                // Raised by root beyond `rmem_max`; else as far as `rmem_max` allows.
-                if setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
-                    let _ = setsockopt(&socket, sockopt::RcvBuf, &RECEIVE_BUFFER);
-                }
-                if setsockopt(&socket, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
-                    let _ = setsockopt(&socket, sockopt::SndBuf, &SEND_BUFFER);
-                }
-                return Ok(socket);
-            }
-            Err(e) => last_error = Some(e),
-        }
+    let socket = bind_own(ip, first, last, skip)?;
+    // Raised by root beyond `rmem_max`; else as far as `rmem_max` allows.
+    if setsockopt(&socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
+        let _ = setsockopt(&socket, sockopt::RcvBuf, &RECEIVE_BUFFER);
     }
-    Err(last_error.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::AddrNotAvailable,
-            format!("no even port in {first}-{last}"),
-        )
-    }))
+    if setsockopt(&socket, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
+        let _ = setsockopt(&socket, sockopt::SndBuf, &SEND_BUFFER);
+    }
+    Ok(socket)
 }
 
 /// A leg's own socket (`Leg::own`): the next free even port of `first..=last` from `skip` on,

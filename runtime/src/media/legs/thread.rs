@@ -222,21 +222,15 @@ impl MediaLoops {
     /// only when no port is free for that socket.
     pub fn add(&self, mut leg: Leg) -> Result<LegHandle, FarEndInUse> {
         let first = self.group();
-        let far_end = leg.far_end();
-        let free = (0..self.threads.len())
-            .map(|ahead| Group {
-                thread: (first.thread + ahead) % self.threads.len().max(1),
-            })
-            .find(|group| {
-                let Some(far_end) = far_end else {
-                    return true;
-                };
-                self.threads
-                    .get(group.thread)
-                    .is_some_and(|thread| !claims(&thread.claims).contains_key(&far_end))
-            });
-        if let Some(group) = free {
-            return self.add_to(group, leg);
+        let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let threads = self.threads.len().max(1);
+        for ahead in 0..threads {
+            let group = Group {
+                thread: (first.thread + ahead) % threads,
+            };
+            if self.claim(group, leg.far_end(), id).is_ok() {
+                return self.place(group, id, leg, None);
+            }
         }
         let skip = self.next_own_port.fetch_add(1, Ordering::Relaxed);
         let refused = FarEndInUse {
@@ -255,23 +249,51 @@ impl MediaLoops {
             return Err(refused);
         };
         leg.own = Some(socket);
-        let thread = self.threads.get(first.thread).ok_or(refused)?;
-        let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let _ = thread.control.send(Control::Add(id, Box::new(leg)));
-        Ok(LegHandle {
-            id,
-            thread: first.thread,
-            control: thread.control.clone(),
-            local,
-            claims: thread.claims.clone(),
-            own_socket: true,
-        })
+        self.place(first, id, leg, Some(local))
     }
 
     /// Give `leg` to the thread of `group`, with the legs it will share audio with. Refused
     /// when a leg of that thread has the same far end: its datagrams could not be told apart.
     pub fn add_to(&self, group: Group, leg: Leg) -> Result<LegHandle, FarEndInUse> {
         let id = LegId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.claim(group, leg.far_end(), id)?;
+        self.place(group, id, leg, None)
+    }
+
+    /// Claim `far_end` for leg `id` on `group`'s thread, checked and taken under one lock (a leg
+    /// without an address claims nothing).
+    fn claim(
+        &self,
+        group: Group,
+        far_end: Option<SocketAddr>,
+        id: LegId,
+    ) -> Result<(), FarEndInUse> {
+        let Some(far_end) = far_end else {
+            return Ok(());
+        };
+        let refused = FarEndInUse {
+            far_end,
+            thread: group.thread,
+        };
+        // Unreachable without a thread (groups come from this value, which has at least one).
+        let thread = self.threads.get(group.thread).ok_or(refused)?;
+        let mut claims = claims(&thread.claims);
+        if claims.contains_key(&far_end) {
+            return Err(refused);
+        }
+        claims.insert(far_end, id);
+        Ok(())
+    }
+
+    /// Hand leg `id` to `group`'s thread. `own`: the address of the leg's own socket (it then
+    /// claims no far end on its thread); `None`: the leg uses the thread's socket.
+    fn place(
+        &self,
+        group: Group,
+        id: LegId,
+        leg: Leg,
+        own: Option<SocketAddr>,
+    ) -> Result<LegHandle, FarEndInUse> {
         let Some(thread) = self.threads.get(group.thread) else {
             // Unreachable (groups come from this value, which has at least one thread).
             return Err(FarEndInUse {
@@ -279,24 +301,14 @@ impl MediaLoops {
                 thread: group.thread,
             });
         };
-        if let Some(far_end) = leg.far_end() {
-            let mut claims = claims(&thread.claims);
-            if claims.contains_key(&far_end) {
-                return Err(FarEndInUse {
-                    far_end,
-                    thread: group.thread,
-                });
-            }
-            claims.insert(far_end, id);
-        }
         let _ = thread.control.send(Control::Add(id, Box::new(leg)));
         Ok(LegHandle {
             id,
             thread: group.thread,
             control: thread.control.clone(),
-            local: thread.local,
+            local: own.unwrap_or(thread.local),
             claims: thread.claims.clone(),
-            own_socket: false,
+            own_socket: own.is_some(),
         })
     }
 
