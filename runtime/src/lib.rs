@@ -15,6 +15,7 @@ pub mod control;
 pub mod driver;
 pub mod engine;
 pub mod media;
+pub mod people;
 pub mod port;
 pub mod reload;
 pub mod server;
