@@ -320,6 +320,8 @@ pub enum Action {
     Transfer {
         office: Ident,
         ring: Option<Duration>,
+        /// `ring all`: every present person's phones ring at once (where `all` is written).
+        ring_all: Option<Span>,
     },
     Queue {
         office: Ident,

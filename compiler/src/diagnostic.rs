@@ -304,6 +304,12 @@ pub enum Problem {
     CalendarWithoutTimeZone { calendar: String, span: Span },
     /// W004
     NothingAnswers { span: Span },
+    /// W005
+    RingAllWithOneStaff {
+        office: String,
+        span: Span,
+        office_span: Span,
+    },
 }
 
 /// A secondary label: another place that helps explain the problem.
@@ -461,6 +467,7 @@ impl Problem {
             Problem::UnusedDefinition { .. } => "W002",
             Problem::CalendarWithoutTimeZone { .. } => "W003",
             Problem::NothingAnswers { .. } => "W004",
+            Problem::RingAllWithOneStaff { .. } => "W005",
         }
     }
 
@@ -986,6 +993,24 @@ impl Problem {
                     "add `answers \"number\"` to the main flow, e.g. `flow main answers \"075075075\" { ... }`",
                 ),
             ),
+            Problem::RingAllWithOneStaff {
+                office,
+                span,
+                office_span,
+            } => {
+                secondary.push(Label {
+                    span: *office_span,
+                    message: format!("office `{office}` has one `staff` line"),
+                });
+                (
+                    *span,
+                    format!("`ring all` rings the staff of `{office}` at once, but it has only one person"),
+                    String::from("nobody else to ring"),
+                    String::from(
+                        "add the other people of the office as `staff` lines, or write `ring 20s` to ring in turn",
+                    ),
+                )
+            }
         };
         Diagnostic {
             code: self.code(),

@@ -593,6 +593,7 @@ mod tests {
                 Action::Transfer {
                     office: String::from("anagrafe"),
                     ring_ms: 20_000,
+                    ring_all: false,
                 },
                 vec![
                     (EdgeLabel::Ok, Target::Hangup),

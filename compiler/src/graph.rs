@@ -192,6 +192,9 @@ pub enum Action {
     Transfer {
         office: String,
         ring_ms: u64,
+        /// Every present person's phones ring at once (`ring all`), instead of in turn.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ring_all: bool,
     },
     Queue {
         office: String,

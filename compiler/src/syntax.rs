@@ -783,10 +783,19 @@ impl Lower {
             Rule::call => Action::Call(ident()),
             Rule::return_ => Action::Return,
             Rule::hangup => Action::Hangup,
-            Rule::transfer => Action::Transfer {
-                office: ident(),
-                ring: opt_duration(Rule::ring),
-            },
+            Rule::transfer => {
+                let ring = find(Rule::transfer_ring);
+                Action::Transfer {
+                    office: ident(),
+                    ring: ring.and_then(|p| self.child_duration(p)),
+                    ring_all: ring.and_then(|p| {
+                        p.clone()
+                            .into_inner()
+                            .find(|c| c.as_rule() == Rule::ring_all)
+                            .map(|c| self.span(&c))
+                    }),
+                }
+            }
             Rule::queue => Action::Queue {
                 office: ident(),
                 music: find(Rule::music_opt).and_then(|p| {

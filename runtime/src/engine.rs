@@ -251,6 +251,9 @@ pub enum ChannelCommand {
         office: String,
         contacts: Vec<String>,
         ring_ms: u64,
+        /// Ring every contact's phones at once (`ring all`), not in turn.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ring_all: bool,
     },
     Enqueue {
         request: Id,
@@ -809,7 +812,11 @@ impl Session {
             }
             Action::Return => self.do_return(),
             Action::Hangup => self.end(EndReason::FlowHungUp, true),
-            Action::Transfer { office, ring_ms } => self.transfer(node, office, *ring_ms),
+            Action::Transfer {
+                office,
+                ring_ms,
+                ring_all,
+            } => self.transfer(node, office, *ring_ms, *ring_all),
             Action::Queue {
                 office,
                 music,
@@ -960,7 +967,7 @@ impl Session {
         }));
     }
 
-    fn transfer(&mut self, node: &Node, office: &str, ring_ms: u64) {
+    fn transfer(&mut self, node: &Node, office: &str, ring_ms: u64, ring_all: bool) {
         let Some(definition) = self.program.graph.offices.get(office).cloned() else {
             self.follow(&EdgeLabel::Failed);
             return;
@@ -982,6 +989,7 @@ impl Session {
             office: office.to_owned(),
             contacts,
             ring_ms,
+            ring_all,
         }));
     }
 

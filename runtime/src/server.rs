@@ -202,6 +202,7 @@ impl Server {
             media: parts.media,
             data_dir: parts.data_dir,
             registry: Registry::new(),
+            location: Arc::new(crate::people::NobodyRegistered),
         };
         Server {
             sip: parts.sip,

@@ -18,6 +18,7 @@
 //! `Services::media` and are joined when it is dropped.
 
 pub mod call;
+pub mod dial;
 pub mod screen;
 pub mod sdp;
 
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::engine::Program;
+use crate::people::Location;
 use crate::media::prompt::PromptCache;
 use crate::server::{Count, Registry};
 use crate::store::Store;
@@ -104,6 +106,8 @@ pub struct Services {
     pub data_dir: PathBuf,
     /// The server's live calls and counters: each call keeps its line up to date.
     pub registry: Arc<Registry>,
+    /// Where staff devices are registered: transfers ring them.
+    pub location: Arc<dyn Location>,
 }
 
 impl Services {
@@ -146,6 +150,7 @@ pub async fn serve(
     let socket = tokio::net::UdpSocket::bind(config.listen)
         .await
         .map_err(|e| listen_error(&e))?;
+    let bound = socket.local_addr().map_err(|e| listen_error(&e))?;
     let screened = Arc::new(screen::ScreenedSocket::new(
         socket,
         screen::Screen {
@@ -175,12 +180,17 @@ pub async fn serve(
         .map_err(|e| SipError::Stack(e.to_string()))?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, mut states) = dialogs.new_dialog_state_channel();
+    let outbound = Arc::new(dial::Outbound {
+        dialogs: dialogs.clone(),
+        listen: bound,
+    });
     info!(%listen, tcp = config.tcp, "SIP listening");
 
     let mut server = Server {
         config,
         services,
         dialogs,
+        outbound,
         state_sender,
         live: HashMap::new(),
         handlers: JoinSet::new(),
@@ -265,6 +275,8 @@ struct Server {
     config: SipConfig,
     services: Services,
     dialogs: Arc<DialogLayer>,
+    /// How calls place their own calls (transfers to staff).
+    outbound: Arc<dial::Outbound>,
     state_sender: DialogStateSender,
     live: HashMap<String, LiveCall>,
     handlers: JoinSet<()>,
@@ -378,6 +390,7 @@ impl Server {
             dialog: dialog.clone(),
             program,
             services: self.services.clone(),
+            outbound: self.outbound.clone(),
             negotiated,
             number,
             caller,

@@ -1241,10 +1241,23 @@ impl Names<'_, '_> {
             Action::Call(name) => {
                 self.find_flow(name);
             }
-            Action::Transfer { office, ring } => {
+            Action::Transfer {
+                office,
+                ring,
+                ring_all,
+            } => {
                 if let Some(found) = self.find_office(office) {
                     self.office_can(found, office, OfficeLack::NoStaff);
                     self.office_can(found, office, OfficeLack::NoHours);
+                    if let Some(all) = ring_all
+                        && found.staff.len() == 1
+                    {
+                        self.report(Problem::RingAllWithOneStaff {
+                            office: office.name.clone(),
+                            span: *all,
+                            office_span: found.name.span,
+                        });
+                    }
                 }
                 self.duration_within(*ring, &RING);
             }

@@ -268,8 +268,13 @@ impl Lowering<'_> {
             }
             ast::Action::Return => Action::Return,
             ast::Action::Hangup => Action::Hangup,
-            ast::Action::Transfer { office, ring } => Action::Transfer {
+            ast::Action::Transfer {
+                office,
+                ring,
+                ring_all,
+            } => Action::Transfer {
                 office: office.name.clone(),
+                ring_all: ring_all.is_some(),
                 ring_ms: ring.map(|d| d.millis).unwrap_or_else(|| {
                     self.symbols
                         .offices

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use rsipstack::dialog::dialog::TransactionHandle;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TransactionHandle};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, Request, StatusCode};
 use tokio::sync::mpsc;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
+use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
@@ -57,6 +58,7 @@ pub struct CallSetup {
     pub dialog: InviteDialog,
     pub program: Arc<Program>,
     pub services: Services,
+    pub outbound: Arc<Outbound>,
     pub negotiated: Negotiated,
     pub number: String,
     pub caller: String,
@@ -74,6 +76,38 @@ enum Job {
     },
     Stored(StoreDone),
     Recorded(RecordingFinished),
+    /// A transfer's ringing ended.
+    Dialled { request: Id, dialled: Dialled },
+    /// A staff leg that could not be bridged was hung up.
+    StaffHungUp,
+}
+
+/// Staff on the other end of a transfer: their dialog and media leg, bridged to the caller's.
+struct Bridge {
+    dialog: InviteDialog,
+    states: DialogStateReceiver,
+    leg: LegHandle,
+    events: mpsc::UnboundedReceiver<MediaEvent>,
+    sdp: SdpSession,
+    extension: String,
+}
+
+/// What the staff side of a bridge says.
+enum BridgeEvent {
+    State(Box<DialogState>),
+    Media(MediaEvent),
+    /// Its dialog's states ended (the dialog is gone).
+    Closed,
+}
+
+async fn next_bridge_event(bridge: &mut Option<Bridge>) -> BridgeEvent {
+    let Some(bridge) = bridge.as_mut() else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        state = bridge.states.recv() => state.map_or(BridgeEvent::Closed, |s| BridgeEvent::State(Box::new(s))),
+        event = bridge.events.recv() => event.map_or(BridgeEvent::Closed, BridgeEvent::Media),
+    }
 }
 
 struct ActiveRecording {
@@ -145,6 +179,10 @@ pub struct Call {
     dialog: InviteDialog,
     port: CallPort,
     services: Services,
+    outbound: Arc<Outbound>,
+    /// Staff the caller was put through to.
+    bridge: Option<Bridge>,
+    rtp_timeout: Duration,
     clock: CallClock,
     sdp: SdpSession,
     media: LegHandle,
@@ -191,7 +229,10 @@ impl Call {
             answered: false,
             legs: vec![sdp.describe()],
         });
-        let session = Session::new(setup.program, call_info);
+        let presence = Arc::new(dial::Registered {
+            location: setup.services.location.clone(),
+        });
+        let session = Session::new(setup.program, call_info).with_presence(presence);
         let options = PortOptions {
             call_log: Some(setup.services.store.clone()),
             journal: false,
@@ -200,6 +241,9 @@ impl Call {
             dialog: setup.dialog,
             port: CallPort::new(session, options, clock.now()),
             services: setup.services,
+            outbound: setup.outbound,
+            bridge: None,
+            rtp_timeout: setup.rtp_timeout,
             clock,
             sdp,
             media,
@@ -225,7 +269,9 @@ impl Call {
     pub async fn run(mut self, mut signals: mpsc::UnboundedReceiver<CallSignal>) {
         loop {
             match self.port.phase() {
-                Phase::Over => break,
+                // A bridged call goes on after its flow: until either side hangs up.
+                Phase::Over if self.bridge.is_none() => break,
+                Phase::Over => {}
                 Phase::HangingUp if self.port.ready_to_hang_up() => {
                     self.bye().await;
                     break;
@@ -239,6 +285,11 @@ impl Call {
                     self.line_gone(Some(LineLoss::Shutdown));
                     self.bye().await;
                     break;
+                }
+                event = next_bridge_event(&mut self.bridge) => {
+                    if self.on_bridge_event(event).await {
+                        break;
+                    }
                 }
                 signal = signals.recv() => match signal {
                     Some(signal) => self.on_signal(signal).await,
@@ -265,6 +316,7 @@ impl Call {
                 },
             }
         }
+        self.end_bridge().await;
         self.jobs.shutdown().await;
         if self.port.outcome().is_none() {
             // The flow never heard of the end (the caller left before the answer went out).
@@ -355,10 +407,12 @@ impl Call {
                 if by_caller {
                     debug!(call = %self.call_id(), %reason, "dialog terminated by the caller");
                     self.line_gone(None);
+                    self.end_bridge().await;
                 } else {
                     // E.g. `Timeout`: no ACK for our 200 OK within 64·T1 (rsipstack sends BYE).
                     info!(call = %self.call_id(), %reason, "dialog terminated by the SIP stack");
                     self.line_gone(Some(LineLoss::Signalling));
+                    self.end_bridge().await;
                 }
             }
         }
@@ -443,6 +497,8 @@ impl Call {
                 let job = self.port.recorded(finished);
                 self.store(job);
             }
+            Job::Dialled { request, dialled } => self.dialled(request, dialled),
+            Job::StaffHungUp => {}
         }
     }
 
@@ -482,16 +538,17 @@ impl Call {
             Action::Channel(ChannelCommand::StopPlayback { playback }) => {
                 self.media.send(LegCommand::Drop(playback));
             }
-            Action::Channel(
-                ChannelCommand::Transfer {
-                    request, office, ..
-                }
-                | ChannelCommand::Enqueue {
-                    request, office, ..
-                },
-            ) => {
-                // Bridging to staff needs the outbound leg, which comes with the transfer work.
-                info!(call = %self.call_id(), %office, "transfer not available on this server yet: overflow path");
+            Action::Channel(ChannelCommand::Transfer {
+                request,
+                office,
+                contacts,
+                ring_ms,
+                ring_all,
+            }) => self.transfer(request, &office, &contacts, ring_ms, ring_all),
+            Action::Channel(ChannelCommand::Enqueue {
+                request, office, ..
+            }) => {
+                info!(call = %self.call_id(), %office, "queues are not available on this server yet: overflow path");
                 self.port.post(Event::TransferResult {
                     request,
                     outcome: TransferOutcome::Failed,
@@ -523,6 +580,221 @@ impl Call {
             Action::Ended(reason) => {
                 info!(call = %self.call_id(), %reason, version = %self.program().version(), "call ended");
             }
+        }
+    }
+
+    /// Ring the office's present staff (devices registered for them); the answer comes back as
+    /// `Job::Dialled`. Nobody registered: busy at once.
+    fn transfer(
+        &mut self,
+        request: Id,
+        office: &str,
+        contacts: &[String],
+        ring_ms: u64,
+        all_at_once: bool,
+    ) {
+        let now = self.clock.now();
+        let rounds = dial::rounds(self.services.location.as_ref(), contacts, all_at_once, now);
+        let media = self.services.media.local_addr(self.media.group());
+        let (false, Some(media)) = (rounds.is_empty(), media) else {
+            info!(call = %self.call_id(), %office, "transfer: no staff device registered");
+            self.port.post(Event::TransferResult {
+                request,
+                outcome: TransferOutcome::Busy,
+                at: now,
+            });
+            return;
+        };
+        let title = self
+            .program()
+            .graph
+            .offices
+            .get(office)
+            .map_or(office, |o| o.title.as_str());
+        let caller = &self.port.call().caller;
+        let display = display_name(&format!("{caller} - {title}"));
+        let devices: usize = rounds.iter().map(|r| r.devices.len()).sum();
+        info!(call = %self.call_id(), %office, rounds = rounds.len(), devices, "transfer: ringing staff");
+        let ring = dial::Ring {
+            rounds,
+            ring_time: Duration::from_millis(ring_ms),
+            caller: caller.clone(),
+            display,
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+        };
+        let outbound = self.outbound.clone();
+        self.jobs.spawn(async move {
+            Job::Dialled {
+                request,
+                dialled: dial::ring(&outbound, ring).await,
+            }
+        });
+    }
+
+    /// A transfer's ringing ended: bridge the one who answered, or tell the flow why not.
+    fn dialled(&mut self, request: Id, dialled: Dialled) {
+        let at = self.clock.now();
+        let outcome = match dialled {
+            Dialled::Answered(answered) => self.connect(*answered),
+            Dialled::Busy => TransferOutcome::Busy,
+            Dialled::NoAnswer => TransferOutcome::NoAnswer,
+            Dialled::Failed => TransferOutcome::Failed,
+        };
+        info!(call = %self.call_id(), ?outcome, "transfer");
+        self.port.post(Event::TransferResult {
+            request,
+            outcome,
+            at,
+        });
+        self.act(Vec::new());
+        if self.port.session().is_bridged() {
+            self.port.bridged(self.clock.now());
+        }
+    }
+
+    /// Staff answered: their leg joins the caller's media thread and the two are bridged.
+    fn connect(&mut self, answered: dial::Answered) -> TransferOutcome {
+        let (events, media_events) = mpsc::unbounded_channel();
+        let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events);
+        let placed = self.services.media.add_to(self.media.group(), leg);
+        let handle = match placed {
+            Ok(handle) => handle,
+            Err(e) => {
+                warn!(call = %self.call_id(), error = %e, "no media for the staff leg: hanging it up");
+                let dialog = answered.dialog;
+                let dialogs = self.outbound.dialogs.clone();
+                self.jobs.spawn(async move {
+                    let _ = dialog.bye().await;
+                    dialogs.remove_dialog(&dialog.id());
+                    Job::StaffHungUp
+                });
+                return TransferOutcome::Failed;
+            }
+        };
+        handle.send(LegCommand::Start);
+        if let Err(e) = self.media.bridge(&handle) {
+            // Unreachable: the staff leg was added to the caller's group.
+            warn!(call = %self.call_id(), error = %e, "bridge");
+        }
+        let sdp = SdpSession {
+            local: handle.local_addr(),
+            negotiated: answered.negotiated,
+            session_id: u64::from(handle.local_addr().port()) << 32 | u64::from(fastrand::u32(..)),
+            version: 1,
+        };
+        let staff_leg = format!("staff {}: {}", answered.extension, sdp.describe());
+        self.entry.update(|call| call.legs.push(staff_leg));
+        info!(call = %self.call_id(), extension = %answered.extension, "staff answered: bridged");
+        self.bridge = Some(Bridge {
+            dialog: answered.dialog,
+            states: answered.states,
+            leg: handle,
+            events: media_events,
+            sdp,
+            extension: answered.extension,
+        });
+        TransferOutcome::Answered
+    }
+
+    /// Something from the staff side of the bridge; `true` when the call is over.
+    async fn on_bridge_event(&mut self, event: BridgeEvent) -> bool {
+        let event = match event {
+            BridgeEvent::State(state) => Ok(*state),
+            BridgeEvent::Media(media) => Err(Some(media)),
+            BridgeEvent::Closed => Err(None),
+        };
+        match event {
+            Ok(DialogState::Terminated(_, reason)) => {
+                info!(call = %self.call_id(), ?reason, "staff hung up");
+                self.forget_bridge();
+                self.bye().await;
+                true
+            }
+            Err(None) => {
+                self.forget_bridge();
+                self.bye().await;
+                true
+            }
+            Err(Some(MediaEvent::Silent)) => {
+                warn!(call = %self.call_id(), "no RTP from staff: ending the call");
+                self.end_bridge().await;
+                self.bye().await;
+                true
+            }
+            Ok(DialogState::Updated(_, request, handle)) => {
+                self.staff_reinvite(&request, handle).await;
+                false
+            }
+            Ok(
+                DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle),
+            ) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                false
+            }
+            Ok(
+                DialogState::Refer(_, _, handle)
+                | DialogState::Notify(_, _, handle)
+                | DialogState::Message(_, _, handle)
+                | DialogState::Publish(_, _, handle),
+            ) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+                false
+            }
+            Ok(
+                DialogState::Calling(_)
+                | DialogState::Trying(_)
+                | DialogState::Early(..)
+                | DialogState::WaitAck(..)
+                | DialogState::Confirmed(..),
+            ) => false,
+            // Staff keys and audio are theirs; prompts never play on the staff leg.
+            Err(Some(
+                MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_),
+            )) => false,
+        }
+    }
+
+    /// Staff put the call on hold, took it back, or moved their audio.
+    async fn staff_reinvite(&mut self, request: &Request, handle: TransactionHandle) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        match sdp::negotiate(&request.body) {
+            Ok(negotiated) => {
+                bridge.sdp.version += 1;
+                bridge
+                    .leg
+                    .send(LegCommand::Renegotiated(negotiated.clone()));
+                bridge.sdp.negotiated = negotiated;
+                let headers = vec![Header::ContentType("application/sdp".into())];
+                let body = bridge.sdp.answer();
+                let _ = handle
+                    .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
+                    .await;
+            }
+            Err(e) => {
+                debug!(error = %e, "staff re-INVITE refused");
+                let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+            }
+        }
+    }
+
+    /// The staff side ended by itself: forget its dialog.
+    fn forget_bridge(&mut self) {
+        if let Some(bridge) = self.bridge.take() {
+            self.outbound.dialogs.remove_dialog(&bridge.dialog.id());
+            debug!(call = %self.call_id(), extension = %bridge.extension, "bridge ended");
+        }
+    }
+
+    /// Hang up on staff (the caller left, or the call ends).
+    async fn end_bridge(&mut self) {
+        if let Some(bridge) = self.bridge.take() {
+            if let Err(e) = bridge.dialog.bye().await {
+                debug!(call = %self.call_id(), error = %e, "BYE to staff");
+            }
+            self.outbound.dialogs.remove_dialog(&bridge.dialog.id());
         }
     }
 
@@ -603,6 +875,14 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// A SIP display name: printable text without quotes or backslashes, at most 64 characters.
+fn display_name(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .take(64)
+        .collect()
 }
 
 /// Call-IDs may hold any character; file names get letters, digits, `-` and `.` only.

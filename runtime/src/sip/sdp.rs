@@ -28,7 +28,8 @@ pub enum SdpError {
     NoAddress,
 }
 
-/// Read an offer and choose: the first of PCMU/PCMA in the caller's order of preference.
+/// Read an offer (or the answer to ours) and choose: the first of PCMU/PCMA in the sender's order of
+/// preference.
 pub fn negotiate(body: &[u8]) -> Result<Negotiated, SdpError> {
     let offer = SessionDescription::unmarshal(&mut Cursor::new(body))
         .map_err(|e| SdpError::Malformed(e.to_string()))?;
@@ -95,8 +96,6 @@ pub fn negotiate(body: &[u8]) -> Result<Negotiated, SdpError> {
 /// Our answer: one audio stream at `local`, the chosen codec and telephone-event.
 /// `version` is bumped on every new answer in the same call (re-INVITE).
 pub fn answer(local: SocketAddr, negotiated: &Negotiated, session_id: u64, version: u64) -> String {
-    let address_type = if local.is_ipv6() { "IP6" } else { "IP4" };
-    let ip = local.ip().to_string();
     let codec = negotiated.codec;
     let mut formats = vec![codec.payload_type().to_string()];
     let mut attributes = vec![Attribute {
@@ -114,16 +113,59 @@ pub fn answer(local: SocketAddr, negotiated: &Negotiated, session_id: u64, versi
             value: Some(format!("{pt} 0-16")),
         });
     }
+    let direction = if negotiated.on_hold {
+        "recvonly"
+    } else {
+        "sendrecv"
+    };
+    session(local, session_id, version, formats, attributes, direction)
+}
+
+/// Our offer for a call the server places (to staff): one audio stream at `local`, PCMU and
+/// PCMA in that order, and telephone-event (payload type 101).
+pub fn offer(local: SocketAddr, session_id: u64) -> String {
+    let formats = vec![
+        Codec::Pcmu.payload_type().to_string(),
+        Codec::Pcma.payload_type().to_string(),
+        OFFERED_DTMF_PAYLOAD_TYPE.to_string(),
+    ];
+    let rtpmap = |value: String| Attribute {
+        key: String::from("rtpmap"),
+        value: Some(value),
+    };
+    let attributes = vec![
+        rtpmap(format!("{} {}/8000", Codec::Pcmu.payload_type(), Codec::Pcmu.name())),
+        rtpmap(format!("{} {}/8000", Codec::Pcma.payload_type(), Codec::Pcma.name())),
+        rtpmap(format!("{OFFERED_DTMF_PAYLOAD_TYPE} telephone-event/8000")),
+        Attribute {
+            key: String::from("fmtp"),
+            value: Some(format!("{OFFERED_DTMF_PAYLOAD_TYPE} 0-16")),
+        },
+    ];
+    session(local, session_id, 1, formats, attributes, "sendrecv")
+}
+
+/// The telephone-event payload type of our offers.
+const OFFERED_DTMF_PAYLOAD_TYPE: u8 = 101;
+
+/// One audio stream at `local` with these formats and attributes (ptime 20 and `direction`
+/// are added).
+fn session(
+    local: SocketAddr,
+    session_id: u64,
+    version: u64,
+    formats: Vec<String>,
+    mut attributes: Vec<Attribute>,
+    direction: &str,
+) -> String {
+    let address_type = if local.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = local.ip().to_string();
     attributes.push(Attribute {
         key: String::from("ptime"),
         value: Some(String::from("20")),
     });
     attributes.push(Attribute {
-        key: String::from(if negotiated.on_hold {
-            "recvonly"
-        } else {
-            "sendrecv"
-        }),
+        key: direction.to_owned(),
         value: None,
     });
     let description = SessionDescription {
@@ -227,5 +269,15 @@ mod tests {
         assert_eq!(back.codec, Codec::Pcma);
         assert_eq!(back.dtmf_payload_type, Some(101));
         assert_eq!(back.remote, "127.0.0.1:20000".parse().unwrap());
+    }
+
+    #[test]
+    fn our_offer_prefers_pcmu_and_offers_dtmf() {
+        let text = offer("127.0.0.1:20002".parse().unwrap(), 7);
+        assert!(text.contains("m=audio 20002 RTP/AVP 0 8 101"), "{text}");
+        let read = negotiate(text.as_bytes()).unwrap();
+        assert_eq!(read.codec, Codec::Pcmu);
+        assert_eq!(read.dtmf_payload_type, Some(101));
+        assert!(!read.on_hold);
     }
 }

@@ -1,0 +1,342 @@
+//! Calls the server places to staff phones (UAC INVITE), for a transfer: the devices of one
+//! round ring at once, rounds follow each other after the ring time, the first to answer wins
+//! and every other INVITE still ringing is cancelled.
+//!
+//! ```text
+//!   transfer to `anagrafe` (in turn)     round 1: 2101's desk phone + softphone ──ring 20 s──┐
+//!                                        round 2: 2102's desk phone ──ring 20 s──────────────┤
+//!   transfer ... ring all                round 1: every device of every present person      │
+//!                                                                                            ▼
+//!                        Dialled::Answered (dialog, SDP answer, its states) | Busy | NoAnswer | Failed
+//! ```
+//!
+//! Only staff bindings (devices registered for an extension the flow files name) are ever
+//! dialled: what a caller keys in never becomes a destination. Dropping [`ring`] before it
+//! returns (the caller hung up) drops every pending INVITE, which rsipstack ends with CANCEL.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use jiff::Timestamp;
+use rsipstack::dialog::dialog::DialogStateReceiver;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{StatusCode, StatusCodeKind, Uri};
+use rsipstack::transport::SipAddr;
+use tracing::{debug, info};
+
+use super::sdp::{self, Negotiated};
+use crate::engine::Presence;
+use crate::people::{Binding, Location, SignalTransport, extension_of};
+
+/// What the server needs to place calls: its dialog layer and where staff phones reach it.
+pub struct Outbound {
+    pub dialogs: Arc<DialogLayer>,
+    /// The SIP address the server listens on (its Contact; an unspecified IP is replaced by the
+    /// address the route to each device leaves from).
+    pub listen: SocketAddr,
+}
+
+/// A transfer's calls: who rings, in which order, for how long, and what their phones show.
+pub struct Ring {
+    /// Each round's devices ring at once; the next round starts when one ends unanswered.
+    pub rounds: Vec<Round>,
+    /// How long each round rings.
+    pub ring_time: Duration,
+    /// The citizen's number (the user part of our From: phones show it and can call it back).
+    pub caller: String,
+    /// What the staff phone shows as the caller's name: the number and the office or menu.
+    pub display: String,
+    /// The RTP address of our offer (the media thread the caller's leg is on).
+    pub media: SocketAddr,
+    pub session_id: u64,
+}
+
+/// Devices that ring together.
+pub struct Round {
+    pub devices: Vec<Binding>,
+}
+
+/// Someone answered.
+pub struct Answered {
+    pub dialog: InviteDialog,
+    /// The states of the answered dialog (a BYE from staff ends it).
+    pub states: DialogStateReceiver,
+    pub negotiated: Negotiated,
+    pub extension: String,
+}
+
+/// How a transfer's ringing ended.
+pub enum Dialled {
+    Answered(Box<Answered>),
+    /// Every device said busy or declined.
+    Busy,
+    /// At least one rang for the whole ring time, and nobody answered.
+    NoAnswer,
+    /// No device could be called (unreachable, errors, a broken answer).
+    Failed,
+}
+
+/// How one INVITE ended.
+enum Attempt {
+    Answered(Box<Answered>),
+    Busy,
+    Failed,
+}
+
+/// Rings the rounds in turn; the first answer wins.
+pub async fn ring(outbound: &Outbound, ring: Ring) -> Dialled {
+    let mut busy = 0usize;
+    let mut attempts = 0usize;
+    let mut unanswered = false;
+    for round in &ring.rounds {
+        let mut pending: FuturesUnordered<_> = round
+            .devices
+            .iter()
+            .map(|device| invite(outbound, &ring, device))
+            .collect();
+        attempts += round.devices.len();
+        let outcome = tokio::time::timeout(ring.ring_time, async {
+            while let Some(attempt) = pending.next().await {
+                match attempt {
+                    Attempt::Answered(answered) => return Some(answered),
+                    Attempt::Busy => busy += 1,
+                    Attempt::Failed => {}
+                }
+            }
+            None
+        })
+        .await;
+        match outcome {
+            Ok(Some(answered)) => return Dialled::Answered(answered),
+            Ok(None) => {}
+            Err(_elapsed) => unanswered = true,
+        }
+        // Dropping `pending` cancels the INVITEs still ringing.
+    }
+    if unanswered {
+        Dialled::NoAnswer
+    } else if attempts > 0 && busy == attempts {
+        Dialled::Busy
+    } else {
+        Dialled::Failed
+    }
+}
+
+/// One INVITE to one device, until its final answer.
+async fn invite(outbound: &Outbound, ring: &Ring, device: &Binding) -> Attempt {
+    let Some(options) = invite_options(outbound, ring, device) else {
+        return Attempt::Failed;
+    };
+    let (sender, states) = outbound.dialogs.new_dialog_state_channel();
+    let result = outbound.dialogs.do_invite(options, sender).await;
+    let (dialog, response) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            info!(extension = %device.extension, contact = %device.contact, error = %e, "staff device not reached");
+            return Attempt::Failed;
+        }
+    };
+    let Some(response) = response else {
+        return Attempt::Failed;
+    };
+    match response.status_code.kind() {
+        StatusCodeKind::Successful => match sdp::negotiate(&response.body) {
+            Ok(negotiated) => Attempt::Answered(Box::new(Answered {
+                dialog,
+                states,
+                negotiated,
+                extension: device.extension.clone(),
+            })),
+            Err(e) => {
+                info!(extension = %device.extension, error = %e, "staff device answered without usable audio: hanging up");
+                if let Err(e) = dialog.bye().await {
+                    debug!(error = %e, "BYE");
+                }
+                outbound.dialogs.remove_dialog(&dialog.id());
+                Attempt::Failed
+            }
+        },
+        _ if is_busy(&response.status_code) => Attempt::Busy,
+        _ => {
+            debug!(extension = %device.extension, status = %response.status_code, "staff device did not answer");
+            Attempt::Failed
+        }
+    }
+}
+
+fn is_busy(status: &StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BusyHere | StatusCode::BusyEverywhere | StatusCode::Decline
+    )
+}
+
+fn invite_options(outbound: &Outbound, ring: &Ring, device: &Binding) -> Option<InviteOption> {
+    let local = reachable_local(outbound.listen, device.source);
+    let transport = match device.transport {
+        SignalTransport::Udp => "udp",
+        SignalTransport::Tcp => "tcp",
+    };
+    let caller = Uri::try_from(format!("sip:{}@{local}", sip_user(&ring.caller)).as_str()).ok()?;
+    let callee = Uri::try_from(device.contact.as_str()).ok()?;
+    let contact =
+        Uri::try_from(format!("sip:centralino@{local};transport={transport}").as_str()).ok()?;
+    let mut destination = SipAddr::from(device.source);
+    destination.r#type = Some(match device.transport {
+        SignalTransport::Udp => rsipstack::sip::Transport::Udp,
+        SignalTransport::Tcp => rsipstack::sip::Transport::Tcp,
+    });
+    let media = if ring.media.ip().is_unspecified() {
+        SocketAddr::new(local.ip(), ring.media.port())
+    } else {
+        ring.media
+    };
+    Some(InviteOption {
+        caller_display_name: Some(ring.display.clone()),
+        caller,
+        callee,
+        destination: Some(destination),
+        content_type: Some(String::from("application/sdp")),
+        offer: Some(sdp::offer(media, ring.session_id).into_bytes()),
+        contact,
+        ..InviteOption::default()
+    })
+}
+
+/// The address a device reaches us at: the listening address, or, when that is unspecified
+/// (`0.0.0.0`), the local address of the route to the device.
+fn reachable_local(listen: SocketAddr, device: SocketAddr) -> SocketAddr {
+    if !listen.ip().is_unspecified() {
+        return listen;
+    }
+    let route = std::net::UdpSocket::bind(SocketAddr::new(listen.ip(), 0))
+        .and_then(|socket| socket.connect(device).map(|()| socket))
+        .and_then(|socket| socket.local_addr());
+    match route {
+        Ok(route) => SocketAddr::new(route.ip(), listen.port()),
+        Err(_) => listen,
+    }
+}
+
+/// A caller's number as the user part of a SIP URI: digits, `+`, `*`, `#` and letters pass;
+/// anything else (or nothing) becomes `anonymous`.
+fn sip_user(number: &str) -> String {
+    let clean: String = number
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '.' | '-' | '_'))
+        .take(32)
+        .collect();
+    if clean.is_empty() {
+        String::from("anonymous")
+    } else {
+        clean
+    }
+}
+
+/// The rounds of a transfer to these staff addresses (the office's present staff, in the
+/// flow's order): one round per person, all their devices at once; or, with `all_at_once`,
+/// one round of everyone's devices. People with no device registered are left out.
+pub fn rounds(
+    location: &dyn Location,
+    contacts: &[String],
+    all_at_once: bool,
+    now: Timestamp,
+) -> Vec<Round> {
+    let per_person: Vec<Vec<Binding>> = contacts
+        .iter()
+        .filter_map(|contact| extension_of(contact))
+        .map(|extension| location.bindings(extension, now))
+        .filter(|devices| !devices.is_empty())
+        .collect();
+    if all_at_once {
+        let devices: Vec<Binding> = per_person.into_iter().flatten().collect();
+        if devices.is_empty() {
+            Vec::new()
+        } else {
+            vec![Round { devices }]
+        }
+    } else {
+        per_person
+            .into_iter()
+            .map(|devices| Round { devices })
+            .collect()
+    }
+}
+
+/// Staff are present when a device of theirs is registered: what transfers and the flows'
+/// office availability ask of `serve` (presence proper, with away and on-a-call, refines it).
+pub struct Registered {
+    pub location: Arc<dyn Location>,
+}
+
+impl Presence for Registered {
+    fn is_present(&self, contact: &str) -> bool {
+        extension_of(contact)
+            .is_some_and(|extension| !self.location.bindings(extension, Timestamp::now()).is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Book(HashMap<String, Vec<Binding>>);
+
+    impl Location for Book {
+        fn bindings(&self, extension: &str, _now: Timestamp) -> Vec<Binding> {
+            self.0.get(extension).cloned().unwrap_or_default()
+        }
+    }
+
+    fn device(extension: &str, port: u16) -> Binding {
+        Binding {
+            extension: extension.to_owned(),
+            contact: format!("sip:{extension}@127.0.0.1:{port}"),
+            source: SocketAddr::from(([127, 0, 0, 1], port)),
+            transport: SignalTransport::Udp,
+            expires_at: Timestamp::UNIX_EPOCH,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn rounds_ring_people_in_turn_or_everyone_at_once() {
+        let book = Book(HashMap::from([
+            (String::from("201"), vec![device("201", 5001), device("201", 5002)]),
+            (String::from("203"), vec![device("203", 5003)]),
+        ]));
+        let contacts = ["sip:201@x", "sip:202@x", "sip:203@x"].map(String::from);
+        let in_turn = rounds(&book, &contacts, false, Timestamp::UNIX_EPOCH);
+        let ports = |round: &Round| round.devices.iter().map(|d| d.source.port()).collect::<Vec<_>>();
+        assert_eq!(
+            in_turn.iter().map(ports).collect::<Vec<_>>(),
+            vec![vec![5001, 5002], vec![5003]],
+            "202 has no device: left out"
+        );
+        let all = rounds(&book, &contacts, true, Timestamp::UNIX_EPOCH);
+        assert_eq!(all.iter().map(ports).collect::<Vec<_>>(), vec![vec![5001, 5002, 5003]]);
+        assert!(rounds(&book, &[String::from("sip:202@x")], true, Timestamp::UNIX_EPOCH).is_empty());
+    }
+
+    #[test]
+    fn caller_numbers_become_safe_sip_users() {
+        assert_eq!(sip_user("+39 075 075075"), "+39075075075");
+        assert_eq!(sip_user("<sip:evil>@x"), "sipevilx");
+        assert_eq!(sip_user(""), "anonymous");
+        assert_eq!(sip_user("\"; drop"), "drop");
+    }
+
+    #[test]
+    fn an_unspecified_listen_address_becomes_the_route_to_the_device() {
+        let local = reachable_local("0.0.0.0:5062".parse().unwrap(), "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(local, "127.0.0.1:5062".parse().unwrap());
+        let fixed = reachable_local("127.0.0.2:5062".parse().unwrap(), "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(fixed, "127.0.0.2:5062".parse().unwrap());
+    }
+}
