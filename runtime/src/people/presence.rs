@@ -345,6 +345,16 @@ impl Presence {
             .collect()
     }
 
+    /// Who set themselves away, whatever their status now: for an adapter that keeps `*21`
+    /// across a server restart (replay each as [`StarCode::Away`] at start-up).
+    pub fn away_extensions(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|(_, member)| member.away)
+            .map(|(extension, _)| extension.clone())
+            .collect()
+    }
+
     /// Applies an event; returns what changed (nothing for an extension that is not staff).
     pub fn apply(&mut self, event: PresenceEvent) -> Vec<Change> {
         let (extension, at) = match &event {

@@ -2,12 +2,12 @@
 //! from RFC 4480) and dialog-info for the `dialog` package (RFC 4235), which desk phones' BLF
 //! keys read (Yealink and Snom blink for `early`, show busy for `confirmed`).
 //!
-//! Output is deterministic (fixed attribute order, calls sorted by Call-ID) and every text
+//! Output is deterministic (fixed attribute order, calls in a fixed order) and every text
 //! taken from elsewhere is escaped; characters XML 1.0 cannot carry are left out.
 
 use std::fmt::Write as _;
 
-use super::{Dialog, Direction, Status};
+use super::{CallState, Dialog, Direction, Status};
 
 pub const PIDF_CONTENT_TYPE: &str = "application/pidf+xml";
 pub const DIALOG_INFO_CONTENT_TYPE: &str = "application/dialog-info+xml";
@@ -52,8 +52,9 @@ pub fn pidf(entity: &str, extension: &str, status: Status) -> String {
     xml
 }
 
-/// A full-state dialog-info document for `entity`, version `version`: the calls in progress,
-/// then the calls that just ended (as `terminated`). No `<dialog>` at all means idle.
+/// A full-state dialog-info document for `entity`, version `version`: the calls in progress
+/// (answered, then ringing, then trying; by Call-ID within each), then the calls that just
+/// ended (as `terminated`). No `<dialog>` at all means idle.
 pub fn dialog_info(entity: &str, version: u32, dialogs: &[Dialog], ended: &[Dialog]) -> String {
     let entity = escape(entity);
     let mut xml = String::new();
@@ -63,8 +64,16 @@ pub fn dialog_info(entity: &str, version: u32, dialogs: &[Dialog], ended: &[Dial
         "<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"{version}\" \
          state=\"full\" entity=\"{entity}\">"
     );
+    // Lenient readers (some phones, rsipstack's parser) look at the first dialog only, so the
+    // one that says most comes first: answered, ringing, trying, then the ended ones.
+    let rank = |state: CallState| match state {
+        CallState::Confirmed => 0,
+        CallState::Early => 1,
+        CallState::Trying => 2,
+        CallState::Terminated => 3,
+    };
     let mut all: Vec<&Dialog> = dialogs.iter().chain(ended).collect();
-    all.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+    all.sort_by(|a, b| (rank(a.state), &a.call_id).cmp(&(rank(b.state), &b.call_id)));
     for dialog in all {
         let call_id = escape(&dialog.call_id);
         let direction = match dialog.direction {

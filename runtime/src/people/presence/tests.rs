@@ -409,6 +409,7 @@ fn only_available_staff_are_present_to_the_engine() {
         state: CallState::Early,
         at,
     });
+    assert_eq!(presence.away_extensions(), ["202"]);
     assert!(presence.is_present("sip:201@comune.example"));
     assert!(!presence.is_present("sip:202@comune.example"));
     assert!(!presence.is_present("sip:203@comune.example"));
@@ -524,4 +525,54 @@ fn escaping_leaves_plain_text_alone_and_drops_what_xml_cannot_carry() {
     assert_eq!(escape("Anna 201"), "Anna 201");
     assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
     assert_eq!(escape("a\u{0}b\u{1b}c\td"), "abc\td");
+}
+
+#[test]
+fn a_reader_of_the_first_dialog_only_sees_the_overall_state() {
+    use rsipstack::sip::event_packages::{parse_dialog_info, pidf_basic, pidf_note};
+    let entity = "sip:201@comune.example";
+    let dialog = |call_id: &str, state| Dialog {
+        call_id: call_id.into(),
+        direction: Direction::Incoming,
+        state,
+    };
+    let read = |dialogs: &[Dialog], ended: &[Dialog]| {
+        parse_dialog_info(dialog_info(entity, 0, dialogs, ended).as_bytes()).map(|info| info.state)
+    };
+    assert_eq!(read(&[], &[]).as_deref(), Some("idle"));
+    assert_eq!(
+        read(&[dialog("b", CallState::Early)], &[]).as_deref(),
+        Some("early")
+    );
+    assert_eq!(
+        read(
+            &[dialog("b", CallState::Confirmed)],
+            &[dialog("a", CallState::Terminated)]
+        )
+        .as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(
+        read(
+            &[
+                dialog("a", CallState::Early),
+                dialog("b", CallState::Confirmed)
+            ],
+            &[]
+        )
+        .as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(
+        read(&[], &[dialog("a", CallState::Terminated)]).as_deref(),
+        Some("idle")
+    );
+    let away = pidf(entity, "201", Status::Away);
+    assert_eq!(pidf_basic(away.as_bytes()).as_deref(), Some("open"));
+    assert_eq!(
+        pidf_note(away.as_bytes()).as_deref(),
+        Some("Do not disturb")
+    );
+    let offline = pidf(entity, "201", Status::Offline);
+    assert_eq!(pidf_basic(offline.as_bytes()).as_deref(), Some("closed"));
 }
