@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::people::messages::{NewStaffMessage, StaffMessage};
+
 pub use sled_store::{SledStore, StoreConfig, is_valid_booking_reference};
 
 /// Current schema version of every record.
@@ -217,4 +219,25 @@ pub trait Store: Send + Sync {
     fn verify(&self) -> Result<Vec<StoreError>, StoreError>;
     /// Flush everything written so far.
     fn flush(&self) -> Result<(), StoreError>;
+
+    // ---- people: messages
+    // Messages between staff, kept until a device of the recipient takes them
+    // (crate::people::messages).
+
+    /// *Durable.* Keeps a message in its recipient's mailbox under the next message number;
+    /// `None` (and nothing kept) when the mailbox already holds `mailbox_limit` messages.
+    fn keep_staff_message(
+        &self,
+        message: NewStaffMessage,
+        mailbox_limit: usize,
+    ) -> Result<Option<StaffMessage>, StoreError>;
+    /// The messages kept for `extension`, oldest first.
+    fn staff_messages_for(&self, extension: &str) -> Result<Vec<StaffMessage>, StoreError>;
+    /// Every kept message, by recipient, each recipient's oldest first.
+    fn staff_messages(&self) -> Result<Vec<StaffMessage>, StoreError>;
+    /// Rewrites a kept message's delivery bookkeeping (attempts, next attempt); `false` when it
+    /// is no longer kept. Not flushed: losing it in a crash only brings a retry forward.
+    fn update_staff_message(&self, message: &StaffMessage) -> Result<bool, StoreError>;
+    /// *Durable.* Removes a message (delivered, or given up); `false` when it was already gone.
+    fn remove_staff_message(&self, extension: &str, id: u64) -> Result<bool, StoreError>;
 }

@@ -11,6 +11,9 @@
 //!   calls       call id                               CallRecord (JSON)
 //!   steps       call id ‖ FF ‖ seq (u32 BE)           StepRecord (JSON)
 //!   recordings  created (16 B) ‖ call id ‖ FF ‖ var   Recording (JSON)
+//!   staff_messages  recipient ‖ FF ‖ id (u64 BE)      StaffMessage (JSON), oldest first
+//!   counters    "staff_messages"                      u64 BE: the last message id given out
+//!   counters    "staff_messages/201"                  u64 BE: messages kept for 201
 //! ```
 //!
 //! `FF` never occurs in UTF-8, so it separates a string from what follows without
@@ -53,6 +56,7 @@ use super::{
     Booking, CallRecord, Callback, NewBooking, NewCallback, NewTicket, Recording, Resource,
     SCHEMA_VERSION, Status, StepRecord, Store, StoreError, Ticket,
 };
+use crate::people::messages::{NewStaffMessage, StaffMessage};
 
 const META: &str = "meta";
 const COUNTERS: &str = "counters";
@@ -63,9 +67,11 @@ const SLOTS: &str = "slots";
 const CALLS: &str = "calls";
 const STEPS: &str = "steps";
 const RECORDINGS: &str = "recordings";
+const STAFF_MESSAGES: &str = "staff_messages";
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const BOOKING_COUNTER: &[u8] = b"bookings";
+const STAFF_MESSAGE_COUNTER: &[u8] = b"staff_messages";
 /// The first booking sequence number: references are 8 digits (7 + check digit)
 /// for the first nine million bookings.
 const FIRST_BOOKING_SEQ: u64 = 1_000_000;
@@ -112,6 +118,7 @@ pub struct SledStore {
     calls: sled::Tree,
     steps: sled::Tree,
     recordings: sled::Tree,
+    staff_messages: sled::Tree,
     config: Arc<StoreConfig>,
     time_zone: TimeZone,
     location: Arc<str>,
@@ -247,6 +254,7 @@ impl SledStore {
             calls: tree(CALLS)?,
             steps: tree(STEPS)?,
             recordings: tree(RECORDINGS)?,
+            staff_messages: tree(STAFF_MESSAGES)?,
             db,
             config: Arc::new(config),
             time_zone,
@@ -517,6 +525,7 @@ impl Store for SledStore {
         problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
         problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
         problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
+        problems.extend(self.verify_staff_messages()?);
         let (bookings, damaged) = scan::<Booking>(&self.bookings, BOOKINGS)?;
         problems.extend(damaged);
         for item in self.counters.iter() {
@@ -604,6 +613,156 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.flush_durable()
     }
+
+    // ---- people: messages
+
+    fn keep_staff_message(
+        &self,
+        message: NewStaffMessage,
+        mailbox_limit: usize,
+    ) -> Result<Option<StaffMessage>, StoreError> {
+        let mailbox = mailbox_counter(&message.to);
+        let result = (&self.counters, &self.staff_messages).transaction(|(counters, kept)| {
+            let held = read_counter(counters, &mailbox)?.unwrap_or(0);
+            if usize::try_from(held).map_or(true, |held| held >= mailbox_limit) {
+                return Ok(None);
+            }
+            let id = read_counter(counters, STAFF_MESSAGE_COUNTER)?
+                .unwrap_or(0)
+                .checked_add(1)
+                .ok_or_else(|| {
+                    ConflictableTransactionError::Abort(StoreError::Write(
+                        "the staff message counter is exhausted".to_string(),
+                    ))
+                })?;
+            let record = StaffMessage {
+                schema: SCHEMA_VERSION,
+                id,
+                message: message.clone(),
+                attempts: 0,
+                next_attempt_at: message.received_at,
+            };
+            let key = staff_message_key(&message.to, id);
+            kept.insert(
+                key.as_slice(),
+                encode(STAFF_MESSAGES, &render_key(STAFF_MESSAGES, &key), &record)
+                    .map_err(ConflictableTransactionError::Abort)?,
+            )?;
+            counters.insert(STAFF_MESSAGE_COUNTER, id.to_be_bytes().to_vec())?;
+            counters.insert(
+                mailbox.as_slice(),
+                held.saturating_add(1).to_be_bytes().to_vec(),
+            )?;
+            Ok(Some(record))
+        });
+        let kept = transaction_result(result)?;
+        if kept.is_some() {
+            self.flush_durable()?;
+        }
+        Ok(kept)
+    }
+
+    /// In id order (the order they arrived).
+    fn staff_messages_for(&self, extension: &str) -> Result<Vec<StaffMessage>, StoreError> {
+        let mut prefix = extension.as_bytes().to_vec();
+        prefix.push(SEP);
+        let mut messages = Vec::new();
+        for item in self.staff_messages.scan_prefix(prefix) {
+            let (key, value) = item.map_err(read_error)?;
+            messages.push(decode(STAFF_MESSAGES, &key, &value)?);
+        }
+        Ok(messages)
+    }
+
+    fn staff_messages(&self) -> Result<Vec<StaffMessage>, StoreError> {
+        scan_strict::<StaffMessage>(&self.staff_messages, STAFF_MESSAGES)
+    }
+
+    fn update_staff_message(&self, message: &StaffMessage) -> Result<bool, StoreError> {
+        let key = staff_message_key(&message.message.to, message.id);
+        let record = StaffMessage {
+            schema: SCHEMA_VERSION,
+            ..message.clone()
+        };
+        let value = encode(STAFF_MESSAGES, &render_key(STAFF_MESSAGES, &key), &record)?;
+        let result = self.staff_messages.transaction(|kept| {
+            if kept.get(key.as_slice())?.is_none() {
+                return Ok(false);
+            }
+            kept.insert(key.as_slice(), value.clone())?;
+            Ok(true)
+        });
+        transaction_result(result)
+    }
+
+    fn remove_staff_message(&self, extension: &str, id: u64) -> Result<bool, StoreError> {
+        let key = staff_message_key(extension, id);
+        let mailbox = mailbox_counter(extension);
+        let result = (&self.counters, &self.staff_messages).transaction(|(counters, kept)| {
+            if kept.remove(key.as_slice())?.is_none() {
+                return Ok(false);
+            }
+            let held = read_counter(counters, &mailbox)?.unwrap_or(0);
+            if held <= 1 {
+                counters.remove(mailbox.as_slice())?;
+            } else {
+                counters.insert(mailbox.as_slice(), (held - 1).to_be_bytes().to_vec())?;
+            }
+            Ok(true)
+        });
+        let removed = transaction_result(result)?;
+        if removed {
+            self.flush_durable()?;
+        }
+        Ok(removed)
+    }
+}
+
+impl SledStore {
+    /// Damaged staff messages, and mailbox counts that differ from the messages kept.
+    fn verify_staff_messages(&self) -> Result<Vec<StoreError>, StoreError> {
+        let (messages, mut problems) = scan::<StaffMessage>(&self.staff_messages, STAFF_MESSAGES)?;
+        let mut expected: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for message in &messages {
+            let held = expected
+                .entry(mailbox_counter(&message.message.to))
+                .or_default();
+            *held = held.saturating_add(1);
+        }
+        for item in self.counters.scan_prefix(mailbox_counter("")) {
+            let (key, value) = item.map_err(read_error)?;
+            let kept = expected.remove(key.as_ref()).unwrap_or(0);
+            match decode_u64(COUNTERS, &key, &value) {
+                Ok(held) if held == kept => {}
+                Ok(held) => problems.push(StoreError::Corrupt {
+                    tree: COUNTERS,
+                    key: render_key(COUNTERS, &key),
+                    message: format!("counts {held} staff messages but {kept} are kept"),
+                }),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        for (key, kept) in expected {
+            problems.push(StoreError::Corrupt {
+                tree: COUNTERS,
+                key: render_key(COUNTERS, &key),
+                message: format!("has no count but {kept} staff messages are kept"),
+            });
+        }
+        Ok(problems)
+    }
+}
+
+/// `staff_messages/201`: the counter of messages kept for 201.
+fn mailbox_counter(extension: &str) -> Vec<u8> {
+    format!("staff_messages/{extension}").into_bytes()
+}
+
+fn staff_message_key(extension: &str, id: u64) -> Vec<u8> {
+    let mut key = extension.as_bytes().to_vec();
+    key.push(SEP);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
 }
 
 /// True when `reference` could be a booking reference: at least 8 digits whose
@@ -691,6 +850,10 @@ fn render_key(tree: &str, key: &[u8]) -> String {
         STEPS => split(key).and_then(|(call, seq)| {
             let seq: [u8; 4] = seq.as_slice().try_into().ok()?;
             Some(format!("{}#{}", text(&call), u32::from_be_bytes(seq)))
+        }),
+        STAFF_MESSAGES => split(key).and_then(|(to, id)| {
+            let id: [u8; 8] = id.as_slice().try_into().ok()?;
+            Some(format!("{}#{}", text(&to), u64::from_be_bytes(id)))
         }),
         RECORDINGS => key.get(..16).zip(key.get(16..)).and_then(|(at, rest)| {
             let (call, variable) = split(rest)?;
