@@ -169,6 +169,8 @@ pub enum TransferOutcome {
     Failed,
     /// Queue only: the caller waited the maximum time.
     Timeout,
+    /// Queue only: the office closed while the caller waited.
+    Closed,
 }
 
 /// What the store answered to a request.
@@ -1337,6 +1339,7 @@ impl Session {
             TransferOutcome::NoAnswer => self.follow(&EdgeLabel::NoAnswer),
             TransferOutcome::Timeout => self.follow(&EdgeLabel::Timeout),
             TransferOutcome::Failed => self.follow(&EdgeLabel::Failed),
+            TransferOutcome::Closed => self.follow(&EdgeLabel::Closed),
         }
     }
 

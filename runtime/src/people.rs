@@ -15,6 +15,7 @@
 
 pub mod messages;
 pub mod presence;
+pub mod queue;
 
 use std::net::SocketAddr;
 

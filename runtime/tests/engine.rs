@@ -619,3 +619,24 @@ fn calendar_edges_easter_monday_one_off_closure_and_dst_night() {
     }
     insta::assert_snapshot!(transcript);
 }
+
+const QUEUE_BRANCHES: &str = r##"
+flow main answers "075075075" {
+  coda: queue anagrafe max wait 2m announce position {
+          timeout -> attesa
+          closed -> chiuso
+          else -> fine
+        }
+  attesa: say "Tutti gli operatori sono occupati." -> hangup
+  chiuso: say "L'ufficio ha chiuso mentre attendeva." -> hangup
+  fine:   say "Arrivederci." -> hangup
+}
+"##;
+
+#[test]
+fn the_office_closing_while_the_caller_queues_takes_the_closed_branch() {
+    let mut call = Call::new(&with_offices(QUEUE_BRANCHES), "075075075", TUESDAY_MORNING);
+    call.transfer(TransferOutcome::Closed);
+    call.finish();
+    insta::assert_snapshot!(call.transcript);
+}

@@ -141,6 +141,7 @@ pub fn outcome_words(outcome: TransferOutcome) -> &'static str {
         TransferOutcome::NoAnswer => "no answer",
         TransferOutcome::Failed => "failed",
         TransferOutcome::Timeout => "waited too long",
+        TransferOutcome::Closed => "office closed",
     }
 }
 
