@@ -1004,7 +1004,9 @@ impl Problem {
                 });
                 (
                     *span,
-                    format!("`ring all` rings the staff of `{office}` at once, but it has only one person"),
+                    format!(
+                        "`ring all` rings the staff of `{office}` at once, but it has only one person"
+                    ),
                     String::from("nobody else to ring"),
                     String::from(
                         "add the other people of the office as `staff` lines, or write `ring 20s` to ring in turn",

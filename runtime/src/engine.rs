@@ -14,7 +14,7 @@
 
 mod eval;
 mod program;
-mod speech;
+pub mod speech;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -26,8 +26,10 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::desk::{Desk, DeskTask};
 use crate::media::legs::MediaLoops;
 use crate::media::prompt::PromptCache;
+use crate::people::queue::QueueSettings;
 use crate::reload::Deployment;
 use crate::sip::{self, Services, SipConfig, SipError};
 use crate::store::Store;
@@ -191,10 +193,19 @@ pub struct Server {
     sip: SipConfig,
     deployment: Arc<Deployment>,
     services: Services,
+    /// Stops the helpers (reload watcher, control socket, the desk) once SIP has stopped.
+    helpers_token: CancellationToken,
+    desk: DeskTask,
 }
 
 impl Server {
     pub fn new(parts: ServerParts) -> Server {
+        let helpers_token = CancellationToken::new();
+        let (desk, desk_task) = Desk::new(
+            parts.deployment.current(),
+            QueueSettings::default(),
+            helpers_token.child_token(),
+        );
         let services = Services {
             program: parts.deployment.current(),
             store: parts.store,
@@ -203,11 +214,14 @@ impl Server {
             data_dir: parts.data_dir,
             registry: Registry::new(),
             location: Arc::new(crate::people::NobodyRegistered),
+            desk,
         };
         Server {
             sip: parts.sip,
             deployment: parts.deployment,
             services,
+            helpers_token,
+            desk: desk_task,
         }
     }
 
@@ -219,8 +233,9 @@ impl Server {
     /// Serve until `shutdown` is cancelled and live calls have finished (or the grace period
     /// passed). The reload watcher and the control socket run as long as the SIP side does.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), SipError> {
-        let helpers_token = CancellationToken::new();
+        let helpers_token = self.helpers_token;
         let mut helpers = JoinSet::new();
+        helpers.spawn(self.desk.run());
         helpers.spawn(self.deployment.clone().watch(helpers_token.child_token()));
         helpers.spawn(crate::control::serve(
             crate::control::socket_path(&self.services.data_dir),

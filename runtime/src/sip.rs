@@ -42,9 +42,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::desk::Desk;
 use crate::engine::Program;
-use crate::people::Location;
 use crate::media::prompt::PromptCache;
+use crate::people::Location;
 use crate::server::{Count, Registry};
 use crate::store::Store;
 
@@ -108,6 +109,8 @@ pub struct Services {
     pub registry: Arc<Registry>,
     /// Where staff devices are registered: transfers ring them.
     pub location: Arc<dyn Location>,
+    /// Presence and the queues; calls tell it about staff legs and waiting callers.
+    pub desk: Desk,
 }
 
 impl Services {

@@ -28,6 +28,16 @@ impl SystemText {
     }
 }
 
+/// A waiting caller's place in a queue (1: next), as said to them.
+pub fn queue_position(position: u32, language: &str) -> String {
+    match (position, language) {
+        (1, "en") => String::from("You are next in line."),
+        (n, "en") => format!("You are number {n} in line."),
+        (1, _) => String::from("Lei è il primo in attesa."),
+        (n, _) => format!("Lei è il numero {n} in attesa."),
+    }
+}
+
 const MESI: [&str; 12] = [
     "gennaio",
     "febbraio",

@@ -29,13 +29,18 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
+use crate::desk::{DeskEvent, QueueOrder};
+use crate::engine::speech;
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
-use crate::media::legs::{FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent};
+use crate::media::legs::{FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent, Source};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
+use crate::people::extension_of;
+use crate::people::presence::CallState;
+use crate::people::queue::{self, QueueOutcome};
 use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, StoreDone, StoreJob};
 use crate::server::{CallEntry, ChannelKind, LiveCall};
 
@@ -77,9 +82,45 @@ enum Job {
     Stored(StoreDone),
     Recorded(RecordingFinished),
     /// A transfer's ringing ended.
-    Dialled { request: Id, dialled: Dialled },
+    Dialled {
+        request: Id,
+        dialled: Dialled,
+    },
     /// A staff leg that could not be bridged was hung up.
     StaffHungUp,
+    /// The hold music of a queue, loaded.
+    Music(Result<Arc<EncodedPrompt>, PromptError>),
+    /// A queue's offer to an agent ended ringing.
+    Offered {
+        agent: String,
+        dialled: Dialled,
+    },
+}
+
+/// The caller waits in an office's queue: the desk's orders, and what is playing.
+struct Waiting {
+    request: Id,
+    orders: mpsc::UnboundedReceiver<QueueOrder>,
+    music: Option<Arc<EncodedPrompt>>,
+    /// The position being said (a prompt of the channel's own, not the flow's).
+    announcing: Option<Id>,
+    /// The agent being rung for this caller.
+    offer: Option<Offer>,
+    /// The agent answered but could not be bridged: the flow hears `failed`, not `answered`.
+    connect_failed: bool,
+}
+
+struct Offer {
+    agent: String,
+    ringing: tokio::task::AbortHandle,
+    answered: Option<Box<dial::Answered>>,
+}
+
+async fn next_order(waiting: &mut Option<Waiting>) -> Option<QueueOrder> {
+    match waiting.as_mut() {
+        Some(waiting) => waiting.orders.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Staff on the other end of a transfer: their dialog and media leg, bridged to the caller's.
@@ -90,6 +131,10 @@ struct Bridge {
     events: mpsc::UnboundedReceiver<MediaEvent>,
     sdp: SdpSession,
     extension: String,
+    /// The staff leg's Call-ID (presence shows the call under it).
+    staff_call_id: String,
+    /// Put through by a queue: the queue hears when the call ends.
+    from_queue: bool,
 }
 
 /// What the staff side of a bridge says.
@@ -182,6 +227,11 @@ pub struct Call {
     outbound: Arc<Outbound>,
     /// Staff the caller was put through to.
     bridge: Option<Bridge>,
+    /// Waiting in a queue.
+    waiting: Option<Waiting>,
+    /// Ids of the channel's own prompts (queue positions), counting down from the top so they
+    /// never meet the flow's.
+    next_own_playback: Id,
     rtp_timeout: Duration,
     clock: CallClock,
     sdp: SdpSession,
@@ -229,10 +279,8 @@ impl Call {
             answered: false,
             legs: vec![sdp.describe()],
         });
-        let presence = Arc::new(dial::Registered {
-            location: setup.services.location.clone(),
-        });
-        let session = Session::new(setup.program, call_info).with_presence(presence);
+        let session =
+            Session::new(setup.program, call_info).with_presence(setup.services.desk.presence());
         let options = PortOptions {
             call_log: Some(setup.services.store.clone()),
             journal: false,
@@ -243,6 +291,8 @@ impl Call {
             services: setup.services,
             outbound: setup.outbound,
             bridge: None,
+            waiting: None,
+            next_own_playback: Id::MAX,
             rtp_timeout: setup.rtp_timeout,
             clock,
             sdp,
@@ -286,6 +336,10 @@ impl Call {
                     self.bye().await;
                     break;
                 }
+                order = next_order(&mut self.waiting) => match order {
+                    Some(order) => self.on_order(order),
+                    None => self.waiting = None,
+                },
                 event = next_bridge_event(&mut self.bridge) => {
                     if self.on_bridge_event(event).await {
                         break;
@@ -317,6 +371,12 @@ impl Call {
             }
         }
         self.end_bridge().await;
+        if self.waiting.take().is_some() {
+            let call = self.call_id().to_owned();
+            self.services
+                .desk
+                .send(DeskEvent::Queue(queue::Event::CallerHungUp { call }));
+        }
         self.jobs.shutdown().await;
         if self.port.outcome().is_none() {
             // The flow never heard of the end (the caller left before the answer went out).
@@ -430,6 +490,9 @@ impl Call {
 
     fn on_media(&mut self, event: MediaEvent) {
         match event {
+            MediaEvent::Finished(playback) if self.is_announcing(playback) => {
+                self.resume_music();
+            }
             MediaEvent::Finished(playback) => {
                 let actions = self.port.playback_finished(playback, self.clock.now());
                 self.act(actions);
@@ -474,7 +537,7 @@ impl Call {
         match job {
             Job::Loaded { playback, prompt } => match prompt {
                 Ok(frames) => {
-                    if self.port.is_playing(playback) {
+                    if self.port.is_playing(playback) || self.is_announcing(playback) {
                         self.media.send(LegCommand::Loaded(playback, frames));
                     }
                 }
@@ -499,6 +562,18 @@ impl Call {
             }
             Job::Dialled { request, dialled } => self.dialled(request, dialled),
             Job::StaffHungUp => {}
+            Job::Music(Ok(music)) => {
+                if let Some(waiting) = self.waiting.as_mut() {
+                    waiting.music = Some(music.clone());
+                    if waiting.announcing.is_none() && waiting.offer.is_none() {
+                        self.media.send(LegCommand::Source(Source::Loop(music)));
+                    }
+                }
+            }
+            Job::Music(Err(e)) => {
+                warn!(call = %self.call_id(), error = %e, "queue music skipped");
+            }
+            Job::Offered { agent, dialled } => self.offered(agent, dialled),
         }
     }
 
@@ -546,15 +621,13 @@ impl Call {
                 ring_all,
             }) => self.transfer(request, &office, &contacts, ring_ms, ring_all),
             Action::Channel(ChannelCommand::Enqueue {
-                request, office, ..
-            }) => {
-                info!(call = %self.call_id(), %office, "queues are not available on this server yet: overflow path");
-                self.port.post(Event::TransferResult {
-                    request,
-                    outcome: TransferOutcome::Failed,
-                    at: now,
-                });
-            }
+                request,
+                office,
+                contacts: _,
+                music,
+                max_wait_ms,
+                announce_position,
+            }) => self.enqueue(request, office, music, max_wait_ms, announce_position),
             Action::Channel(ChannelCommand::Webhook { request, url, .. }) => {
                 info!(call = %self.call_id(), %url, "webhooks are not called by this server yet: fallback path");
                 self.port.post(Event::WebhookResult {
@@ -636,7 +709,7 @@ impl Call {
     fn dialled(&mut self, request: Id, dialled: Dialled) {
         let at = self.clock.now();
         let outcome = match dialled {
-            Dialled::Answered(answered) => self.connect(*answered),
+            Dialled::Answered(answered) => self.connect(*answered, false),
             Dialled::Busy => TransferOutcome::Busy,
             Dialled::NoAnswer => TransferOutcome::NoAnswer,
             Dialled::Failed => TransferOutcome::Failed,
@@ -654,7 +727,7 @@ impl Call {
     }
 
     /// Staff answered: their leg joins the caller's media thread and the two are bridged.
-    fn connect(&mut self, answered: dial::Answered) -> TransferOutcome {
+    fn connect(&mut self, answered: dial::Answered, from_queue: bool) -> TransferOutcome {
         let (events, media_events) = mpsc::unbounded_channel();
         let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events);
         let placed = self.services.media.add_to(self.media.group(), leg);
@@ -662,13 +735,7 @@ impl Call {
             Ok(handle) => handle,
             Err(e) => {
                 warn!(call = %self.call_id(), error = %e, "no media for the staff leg: hanging it up");
-                let dialog = answered.dialog;
-                let dialogs = self.outbound.dialogs.clone();
-                self.jobs.spawn(async move {
-                    let _ = dialog.bye().await;
-                    dialogs.remove_dialog(&dialog.id());
-                    Job::StaffHungUp
-                });
+                self.hang_up_staff(answered);
                 return TransferOutcome::Failed;
             }
         };
@@ -686,7 +753,15 @@ impl Call {
         let staff_leg = format!("staff {}: {}", answered.extension, sdp.describe());
         self.entry.update(|call| call.legs.push(staff_leg));
         info!(call = %self.call_id(), extension = %answered.extension, "staff answered: bridged");
+        let staff_call_id = answered.dialog.id().call_id.clone();
+        self.services.desk.send(DeskEvent::StaffLeg {
+            extension: answered.extension.clone(),
+            call_id: staff_call_id.clone(),
+            state: CallState::Confirmed,
+        });
         self.bridge = Some(Bridge {
+            staff_call_id,
+            from_queue,
             dialog: answered.dialog,
             states: answered.states,
             leg: handle,
@@ -726,9 +801,7 @@ impl Call {
                 self.staff_reinvite(&request, handle).await;
                 false
             }
-            Ok(
-                DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle),
-            ) => {
+            Ok(DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle)) => {
                 let _ = handle.reply(StatusCode::OK).await;
                 false
             }
@@ -749,9 +822,9 @@ impl Call {
                 | DialogState::Confirmed(..),
             ) => false,
             // Staff keys and audio are theirs; prompts never play on the staff leg.
-            Err(Some(
-                MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_),
-            )) => false,
+            Err(Some(MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_))) => {
+                false
+            }
         }
     }
 
@@ -785,6 +858,7 @@ impl Call {
         if let Some(bridge) = self.bridge.take() {
             self.outbound.dialogs.remove_dialog(&bridge.dialog.id());
             debug!(call = %self.call_id(), extension = %bridge.extension, "bridge ended");
+            self.bridge_ended(&bridge);
         }
     }
 
@@ -795,7 +869,280 @@ impl Call {
                 debug!(call = %self.call_id(), error = %e, "BYE to staff");
             }
             self.outbound.dialogs.remove_dialog(&bridge.dialog.id());
+            self.bridge_ended(&bridge);
         }
+    }
+
+    /// Presence and the queues hear that staff are free again.
+    fn bridge_ended(&self, bridge: &Bridge) {
+        self.services.desk.send(DeskEvent::StaffLeg {
+            extension: bridge.extension.clone(),
+            call_id: bridge.staff_call_id.clone(),
+            state: CallState::Terminated,
+        });
+        if bridge.from_queue {
+            self.services
+                .desk
+                .send(DeskEvent::Queue(queue::Event::CallEnded {
+                    call: self.call_id().to_owned(),
+                    agent: bridge.extension.clone(),
+                }));
+        }
+    }
+
+    // ------------------------------------------------------------------ queues
+
+    /// The flow's `queue`: the desk takes the caller into the office's queue and sends orders.
+    fn enqueue(
+        &mut self,
+        request: Id,
+        office: String,
+        music: Option<Media>,
+        max_wait_ms: u64,
+        announce_position: bool,
+    ) {
+        let (agents, ring_ms) = self
+            .program()
+            .graph
+            .offices
+            .get(&office)
+            .map(|o| {
+                let agents = o
+                    .staff
+                    .iter()
+                    .filter_map(|s| extension_of(&s.contact).map(str::to_owned))
+                    .collect::<Vec<_>>();
+                (agents, o.ring_ms)
+            })
+            .unwrap_or_default();
+        let (orders, receiver) = mpsc::unbounded_channel();
+        self.waiting = Some(Waiting {
+            request,
+            orders: receiver,
+            music: None,
+            announcing: None,
+            offer: None,
+            connect_failed: false,
+        });
+        info!(call = %self.call_id(), %office, "queue: waiting");
+        let join = queue::Join {
+            call: self.call_id().to_owned(),
+            office,
+            agents,
+            ring_ms,
+            max_wait_ms,
+            announce_position,
+            music,
+        };
+        self.services.desk.send(DeskEvent::Join { join, orders });
+    }
+
+    fn is_announcing(&self, playback: Id) -> bool {
+        self.waiting
+            .as_ref()
+            .is_some_and(|w| w.announcing == Some(playback))
+    }
+
+    /// Back to the music after a position (silence when there is none).
+    fn resume_music(&mut self) {
+        let Some(waiting) = self.waiting.as_mut() else {
+            return;
+        };
+        waiting.announcing = None;
+        if let Some(music) = waiting.music.clone() {
+            self.media.send(LegCommand::Source(Source::Loop(music)));
+        }
+    }
+
+    fn on_order(&mut self, order: QueueOrder) {
+        let call = self.call_id().to_owned();
+        match order {
+            QueueOrder::Music(media) => {
+                let prompts = self.services.prompts.clone();
+                self.jobs
+                    .spawn_blocking(move || Job::Music(prompts.get_or_load(&media)));
+            }
+            QueueOrder::Position(position) => {
+                let language = self
+                    .port
+                    .session()
+                    .var("language")
+                    .map_or_else(|| String::from("it"), ToString::to_string);
+                let media = Media::Speech {
+                    text: speech::queue_position(position, &language),
+                    language,
+                };
+                let playback = self.next_own_playback;
+                self.next_own_playback -= 1;
+                if let Some(waiting) = self.waiting.as_mut()
+                    && let Some(old) = waiting.announcing.replace(playback)
+                {
+                    self.media.send(LegCommand::Drop(old));
+                }
+                self.media.send(LegCommand::Source(Source::Prompts));
+                self.play(playback, media);
+            }
+            QueueOrder::Offer { agent } => self.offer(agent),
+            QueueOrder::CancelOffer { agent } => {
+                let Some(waiting) = self.waiting.as_mut() else {
+                    return;
+                };
+                if waiting.offer.as_ref().is_some_and(|o| o.agent == agent)
+                    && let Some(offer) = waiting.offer.take()
+                {
+                    offer.ringing.abort();
+                    if let Some(answered) = offer.answered {
+                        self.hang_up_staff(*answered);
+                    }
+                }
+            }
+            QueueOrder::Connect { agent } => {
+                let answered = self
+                    .waiting
+                    .as_mut()
+                    .and_then(|w| w.offer.take_if(|o| o.agent == agent))
+                    .and_then(|o| o.answered);
+                let connected = match answered {
+                    Some(answered) => self.connect(*answered, true) == TransferOutcome::Answered,
+                    None => false,
+                };
+                if !connected {
+                    warn!(%call, %agent, "queue: the agent's leg could not be bridged");
+                    if let Some(waiting) = self.waiting.as_mut() {
+                        waiting.connect_failed = true;
+                    }
+                    self.services
+                        .desk
+                        .send(DeskEvent::Queue(queue::Event::CallEnded { call, agent }));
+                }
+            }
+            QueueOrder::Leave(outcome) => {
+                let Some(waiting) = self.waiting.take() else {
+                    return;
+                };
+                if let Some(playback) = waiting.announcing {
+                    self.media.send(LegCommand::Drop(playback));
+                }
+                if let Some(offer) = waiting.offer {
+                    offer.ringing.abort();
+                    if let Some(answered) = offer.answered {
+                        self.hang_up_staff(*answered);
+                    }
+                }
+                if self.bridge.is_none() {
+                    self.media.send(LegCommand::Source(Source::Prompts));
+                }
+                let outcome = match outcome {
+                    QueueOutcome::Answered if waiting.connect_failed => TransferOutcome::Failed,
+                    other => TransferOutcome::from(other),
+                };
+                info!(%call, ?outcome, "queue: left");
+                let at = self.clock.now();
+                self.port.post(Event::TransferResult {
+                    request: waiting.request,
+                    outcome,
+                    at,
+                });
+                self.act(Vec::new());
+                if self.port.session().is_bridged() {
+                    self.port.bridged(self.clock.now());
+                }
+            }
+        }
+    }
+
+    /// Ring the agent's devices for this caller (the queue's timer bounds the ringing: its
+    /// `CancelOffer` stops it).
+    fn offer(&mut self, agent: String) {
+        let now = self.clock.now();
+        let devices = self.services.location.bindings(&agent, now);
+        let media = self.services.media.local_addr(self.media.group());
+        let call = self.call_id().to_owned();
+        let (false, Some(media)) = (devices.is_empty(), media) else {
+            self.services
+                .desk
+                .send(DeskEvent::Queue(queue::Event::OfferRejected {
+                    call,
+                    agent,
+                }));
+            return;
+        };
+        let caller = &self.port.call().caller;
+        let display = display_name(&format!("{caller} - coda"));
+        let ring = dial::Ring {
+            rounds: vec![dial::Round { devices }],
+            ring_time: QUEUE_RING_LIMIT,
+            caller: caller.clone(),
+            display,
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+        };
+        let outbound = self.outbound.clone();
+        let ringing_agent = agent.clone();
+        let ringing = self.jobs.spawn(async move {
+            Job::Offered {
+                agent: ringing_agent,
+                dialled: dial::ring(&outbound, ring).await,
+            }
+        });
+        if let Some(waiting) = self.waiting.as_mut()
+            && let Some(old) = waiting.offer.replace(Offer {
+                agent,
+                ringing,
+                answered: None,
+            })
+        {
+            old.ringing.abort();
+        }
+        // The ringing replaces the music until the agent answers or the offer ends.
+        self.media.send(LegCommand::Source(Source::Prompts));
+    }
+
+    /// An offer's ringing ended.
+    fn offered(&mut self, agent: String, dialled: Dialled) {
+        let call = self.call_id().to_owned();
+        let current = self
+            .waiting
+            .as_mut()
+            .and_then(|w| w.offer.as_mut())
+            .filter(|o| o.agent == agent);
+        match (current, dialled) {
+            (Some(offer), Dialled::Answered(answered)) => {
+                offer.answered = Some(answered);
+                self.services
+                    .desk
+                    .send(DeskEvent::Queue(queue::Event::OfferAnswered {
+                        call,
+                        agent,
+                    }));
+            }
+            (Some(_), Dialled::Busy | Dialled::NoAnswer | Dialled::Failed) => {
+                if let Some(waiting) = self.waiting.as_mut() {
+                    waiting.offer = None;
+                }
+                self.resume_music();
+                self.services
+                    .desk
+                    .send(DeskEvent::Queue(queue::Event::OfferRejected {
+                        call,
+                        agent,
+                    }));
+            }
+            // The offer was withdrawn meanwhile: an answer that crossed it is hung up.
+            (None, Dialled::Answered(answered)) => self.hang_up_staff(*answered),
+            (None, Dialled::Busy | Dialled::NoAnswer | Dialled::Failed) => {}
+        }
+    }
+
+    /// End a staff leg that answered too late (off the call's task).
+    fn hang_up_staff(&mut self, answered: dial::Answered) {
+        let dialog = answered.dialog;
+        let dialogs = self.outbound.dialogs.clone();
+        self.jobs.spawn(async move {
+            let _ = dialog.bye().await;
+            dialogs.remove_dialog(&dialog.id());
+            Job::StaffHungUp
+        });
     }
 
     /// Run a store job off the task (a write is flushed to disk before it is answered).
@@ -876,6 +1223,10 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// A queue offer rings at most this long by itself; the queue's own ring timer (the office's
+/// ring time) normally stops it first.
+const QUEUE_RING_LIMIT: Duration = Duration::from_secs(120);
 
 /// A SIP display name: printable text without quotes or backslashes, at most 64 characters.
 fn display_name(text: &str) -> String {

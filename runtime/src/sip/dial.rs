@@ -30,7 +30,6 @@ use rsipstack::transport::SipAddr;
 use tracing::{debug, info};
 
 use super::sdp::{self, Negotiated};
-use crate::engine::Presence;
 use crate::people::{Binding, Location, SignalTransport, extension_of};
 
 /// What the server needs to place calls: its dialog layer and where staff phones reach it.
@@ -268,19 +267,6 @@ pub fn rounds(
     }
 }
 
-/// Staff are present when a device of theirs is registered: what transfers and the flows'
-/// office availability ask of `serve` (presence proper, with away and on-a-call, refines it).
-pub struct Registered {
-    pub location: Arc<dyn Location>,
-}
-
-impl Presence for Registered {
-    fn is_present(&self, contact: &str) -> bool {
-        extension_of(contact)
-            .is_some_and(|extension| !self.location.bindings(extension, Timestamp::now()).is_empty())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,20 +294,40 @@ mod tests {
     #[test]
     fn rounds_ring_people_in_turn_or_everyone_at_once() {
         let book = Book(HashMap::from([
-            (String::from("201"), vec![device("201", 5001), device("201", 5002)]),
+            (
+                String::from("201"),
+                vec![device("201", 5001), device("201", 5002)],
+            ),
             (String::from("203"), vec![device("203", 5003)]),
         ]));
         let contacts = ["sip:201@x", "sip:202@x", "sip:203@x"].map(String::from);
         let in_turn = rounds(&book, &contacts, false, Timestamp::UNIX_EPOCH);
-        let ports = |round: &Round| round.devices.iter().map(|d| d.source.port()).collect::<Vec<_>>();
+        let ports = |round: &Round| {
+            round
+                .devices
+                .iter()
+                .map(|d| d.source.port())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             in_turn.iter().map(ports).collect::<Vec<_>>(),
             vec![vec![5001, 5002], vec![5003]],
             "202 has no device: left out"
         );
         let all = rounds(&book, &contacts, true, Timestamp::UNIX_EPOCH);
-        assert_eq!(all.iter().map(ports).collect::<Vec<_>>(), vec![vec![5001, 5002, 5003]]);
-        assert!(rounds(&book, &[String::from("sip:202@x")], true, Timestamp::UNIX_EPOCH).is_empty());
+        assert_eq!(
+            all.iter().map(ports).collect::<Vec<_>>(),
+            vec![vec![5001, 5002, 5003]]
+        );
+        assert!(
+            rounds(
+                &book,
+                &[String::from("sip:202@x")],
+                true,
+                Timestamp::UNIX_EPOCH
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -334,9 +340,15 @@ mod tests {
 
     #[test]
     fn an_unspecified_listen_address_becomes_the_route_to_the_device() {
-        let local = reachable_local("0.0.0.0:5062".parse().unwrap(), "127.0.0.1:5070".parse().unwrap());
+        let local = reachable_local(
+            "0.0.0.0:5062".parse().unwrap(),
+            "127.0.0.1:5070".parse().unwrap(),
+        );
         assert_eq!(local, "127.0.0.1:5062".parse().unwrap());
-        let fixed = reachable_local("127.0.0.2:5062".parse().unwrap(), "127.0.0.1:5070".parse().unwrap());
+        let fixed = reachable_local(
+            "127.0.0.2:5062".parse().unwrap(),
+            "127.0.0.1:5070".parse().unwrap(),
+        );
         assert_eq!(fixed, "127.0.0.2:5062".parse().unwrap());
     }
 }

@@ -134,8 +134,16 @@ pub fn offer(local: SocketAddr, session_id: u64) -> String {
         value: Some(value),
     };
     let attributes = vec![
-        rtpmap(format!("{} {}/8000", Codec::Pcmu.payload_type(), Codec::Pcmu.name())),
-        rtpmap(format!("{} {}/8000", Codec::Pcma.payload_type(), Codec::Pcma.name())),
+        rtpmap(format!(
+            "{} {}/8000",
+            Codec::Pcmu.payload_type(),
+            Codec::Pcmu.name()
+        )),
+        rtpmap(format!(
+            "{} {}/8000",
+            Codec::Pcma.payload_type(),
+            Codec::Pcma.name()
+        )),
         rtpmap(format!("{OFFERED_DTMF_PAYLOAD_TYPE} telephone-event/8000")),
         Attribute {
             key: String::from("fmtp"),
