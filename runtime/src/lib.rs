@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod control;
 pub mod driver;
 pub mod engine;
+pub mod http;
 pub mod media;
 pub mod people;
 pub mod port;

@@ -13,6 +13,8 @@
 //! Staff are the people the flow files name (`staff "sip:201@comune.example" as "Anna"`); their
 //! extension is the user part of that address, and it is what their phones register as.
 
+pub mod directory;
+
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
@@ -76,7 +78,10 @@ mod tests {
     #[test]
     fn the_extension_is_the_user_part_of_a_staff_address() {
         assert_eq!(extension_of("sip:201@comune.example"), Some("201"));
-        assert_eq!(extension_of("sips:2101@comune.example;transport=tls"), Some("2101"));
+        assert_eq!(
+            extension_of("sips:2101@comune.example;transport=tls"),
+            Some("2101")
+        );
         assert_eq!(extension_of("sip:comune.example"), None);
         assert_eq!(extension_of("sip:@comune.example"), None);
     }
