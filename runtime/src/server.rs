@@ -5,7 +5,7 @@
 //!                                                      │
 //!        ┌──────────────────────┬──────────────────────┼──────────────────────────┐
 //!        ▼                      ▼                      ▼                          ▼
-//!   SIP adapter (sip::serve)  reload watcher      control socket            Registry (read-only view:
+//!   SIP adapter (sip::serve)  reload watcher      control socket, HTTP      Registry (read-only view:
 //!   calls register here ───────────────────────────────────────────────────► live calls, counters)
 //! ```
 //!
@@ -184,6 +184,8 @@ pub struct ServerParts {
     pub media: Arc<MediaLoops>,
     /// The store, recordings and the control socket live here.
     pub data_dir: PathBuf,
+    /// The HTTP side (the address book), when enabled.
+    pub http: Option<crate::http::HttpParts>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -191,6 +193,7 @@ pub struct Server {
     sip: SipConfig,
     deployment: Arc<Deployment>,
     services: Services,
+    http: Option<crate::http::HttpParts>,
 }
 
 impl Server {
@@ -207,6 +210,7 @@ impl Server {
             sip: parts.sip,
             deployment: parts.deployment,
             services,
+            http: parts.http,
         }
     }
 
@@ -230,6 +234,10 @@ impl Server {
             },
             helpers_token.child_token(),
         ));
+        if let Some(http) = self.http {
+            let program = self.deployment.current();
+            helpers.spawn(crate::http::run(http, program, helpers_token.child_token()));
+        }
         let served = sip::serve(self.sip, self.services, shutdown).await;
         helpers_token.cancel();
         while helpers.join_next().await.is_some() {}
