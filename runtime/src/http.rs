@@ -13,9 +13,11 @@
 //! ```
 //!
 //! [`run`] is what `Server::run` spawns: it serves until its token is cancelled, then gives open
-//! requests [`SHUTDOWN_GRACE`] to finish.
+//! requests [`SHUTDOWN_GRACE`] to finish. Connections are limited in number and lifetime
+//! ([`guard`]), so clients that hold them open cannot starve the phones.
 
 pub mod directory;
+pub mod guard;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -49,13 +51,14 @@ pub fn router(state: HttpState) -> Router {
     Router::new().merge(directory::routes()).with_state(state)
 }
 
-/// Serve `router` on `listener` until `cancel`; requests in progress then get
-/// [`SHUTDOWN_GRACE`] to finish.
+/// Serve `router` on `listener` until `cancel`, with the [`guard::Limits`] on connections;
+/// requests in progress then get [`SHUTDOWN_GRACE`] to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
+    let listener = guard::GuardedListener::new(listener, guard::Limits::default());
     let graceful =
         axum::serve(listener, router).with_graceful_shutdown(cancel.clone().cancelled_owned());
     tokio::select! {
