@@ -367,3 +367,31 @@ async fn wait_for_signal() {
     }
     tracing::info!("signal received: draining calls");
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    fn settings(args: &[&str]) -> ServeConfig {
+        let cli = Cli::try_parse_from([&["centralino", "serve"], args].concat()).unwrap();
+        match cli.command {
+            Command::Serve(args) => args.settings().unwrap(),
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn http_flags_override_the_defaults() {
+        let defaults = settings(&[]);
+        assert!(defaults.http.enabled);
+        assert_eq!(defaults.http.listen.to_string(), "127.0.0.1:8080");
+        let moved = settings(&["--http-listen", "127.0.0.1:9090"]);
+        assert_eq!(moved.http.listen.to_string(), "127.0.0.1:9090");
+        assert!(!settings(&["--no-http"]).http.enabled);
+    }
+}

@@ -387,3 +387,38 @@ fn too_many_contacts_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn a_person_unnamed_in_one_office_takes_the_name_given_in_another() {
+    let book = Book::build(
+        &graph(
+            r#"
+office a "Primo" { staff "sip:301@x.example" }
+office b "Secondo" { staff "sip:301@x.example" as "Lucia Neri"  staff "x.example" as "Portineria" }
+flow main answers "100" {
+  language it
+  inizio: say "Buongiorno." -> hangup
+}
+"#,
+        ),
+        &[],
+    );
+    let staff: Vec<(&str, &str, Vec<String>)> = book
+        .entries()
+        .iter()
+        .filter(|e| e.kind == EntryKind::Staff)
+        .map(|e| (e.name.as_str(), e.number.as_str(), e.groups.clone()))
+        .collect();
+    assert_eq!(
+        staff,
+        [
+            (
+                "Lucia Neri",
+                "301",
+                vec!["Primo".to_owned(), "Secondo".to_owned()]
+            ),
+            // An address without a user part is dialled as written.
+            ("Portineria", "x.example", vec!["Secondo".to_owned()]),
+        ]
+    );
+}
