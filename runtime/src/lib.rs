@@ -15,6 +15,7 @@ pub mod control;
 pub mod desk;
 pub mod driver;
 pub mod engine;
+pub mod http;
 pub mod media;
 pub mod people;
 pub mod port;

@@ -5,7 +5,7 @@
 //!                                                      │
 //!        ┌──────────────────────┬──────────────────────┼──────────────────────────┐
 //!        ▼                      ▼                      ▼                          ▼
-//!   SIP adapter (sip::serve)  reload watcher      control socket            Registry (read-only view:
+//!   SIP adapter (sip::serve)  reload watcher      control socket, HTTP      Registry (read-only view:
 //!   calls register here ───────────────────────────────────────────────────► live calls, counters)
 //! ```
 //!
@@ -186,6 +186,8 @@ pub struct ServerParts {
     pub media: Arc<MediaLoops>,
     /// The store, recordings and the control socket live here.
     pub data_dir: PathBuf,
+    /// The HTTP side (the address book), when enabled.
+    pub http: Option<crate::http::HttpParts>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -196,6 +198,7 @@ pub struct Server {
     /// Stops the helpers (reload watcher, control socket, the desk) once SIP has stopped.
     helpers_token: CancellationToken,
     desk: DeskTask,
+    http: Option<crate::http::HttpParts>,
 }
 
 impl Server {
@@ -222,6 +225,7 @@ impl Server {
             services,
             helpers_token,
             desk: desk_task,
+            http: parts.http,
         }
     }
 
@@ -246,6 +250,10 @@ impl Server {
             },
             helpers_token.child_token(),
         ));
+        if let Some(http) = self.http {
+            let program = self.deployment.current();
+            helpers.spawn(crate::http::run(http, program, helpers_token.child_token()));
+        }
         let served = sip::serve(self.sip, self.services, shutdown).await;
         helpers_token.cancel();
         while helpers.join_next().await.is_some() {}

@@ -7,6 +7,7 @@
 //!  centralino simulate [PATHS]... --number N [--input KEYS]           one call, as a transcript
 //!  centralino tickets|callbacks|appointments list|show REF [--data DIR]  what calls stored
 //!  centralino test    [PATHS]...  --format human|github --filter TEXT   run the .test scenarios
+//!  centralino directory [SEARCH] [--flows DIR] [--contacts FILE] --format text|yealink|snom|vcard
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
 //! ```
 //!
@@ -18,6 +19,7 @@ mod check;
 mod clock;
 mod compile;
 mod control;
+mod directory;
 mod format;
 mod graph;
 mod output;
@@ -75,6 +77,8 @@ enum Command {
     Reload(control::ControlArgs),
     /// Make the running server serve a kept version again.
     Rollback(control::RollbackArgs),
+    /// The address book: offices, staff and external contacts, searched and printed.
+    Directory(directory::DirectoryArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
 }
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Callbacks(args) => records::run(records::Kind::Callbacks, args),
         Command::Appointments(args) => records::run(records::Kind::Appointments, args),
         Command::Test(args) => test::run(args, cli.color),
+        Command::Directory(args) => directory::run(args, cli.color),
         Command::Serve(args) => serve::run(args, cli.color),
         Command::Status(args) => control::status(args),
         Command::Calls(args) => control::calls(args),

@@ -4,17 +4,17 @@
 //!  defaults ◄─ --config centralino.toml ◄─ flags   (each later one wins, key by key)
 //!      │
 //!      ▼
-//!  compile flows (errors: exit 1) ─► open store ─► check TTS (missing: one WARN) ─► load prompts
-//!      │
+//!  compile flows (errors: exit 1) ─► read contacts ─► open store ─► check TTS (missing: one WARN)
+//!      │                                                 ─► load prompts ─► bind HTTP
 //!      ▼
-//!  runtime::server::Server (SIP, reload, control socket) until SIGINT/SIGTERM; live calls may
+//!  runtime::server::Server (SIP, reload, control socket, HTTP) until SIGINT/SIGTERM; live calls may
 //!  finish within the grace period, new calls get 503
 //! ```
 //!
 //! A configuration that cannot be read or used stops the command with exit 2, naming the
 //! key; docs/config.md lists the keys.
 
-mod config;
+pub(super) mod config;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
+use centralino_runtime::http::HttpParts;
 use centralino_runtime::media::legs::{MediaLoops, RtpPorts};
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
 use centralino_runtime::reload::Deployment;
@@ -69,6 +70,12 @@ pub struct ServeArgs {
     /// Seconds without RTP from the caller before a call is ended [default: 30].
     #[arg(long, value_name = "SECONDS")]
     rtp_timeout: Option<u64>,
+    /// HTTP address of the address book for desk phones [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "IP:PORT")]
+    http_listen: Option<SocketAddr>,
+    /// Do not serve HTTP (the address book).
+    #[arg(long)]
+    no_http: bool,
     /// Log level or tracing directives; wins over RUST_LOG and the file [default: info].
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -111,6 +118,12 @@ impl ServeArgs {
         if let Some(seconds) = self.rtp_timeout {
             config.rtp.timeout_s = seconds;
         }
+        if let Some(listen) = self.http_listen {
+            config.http.listen = listen;
+        }
+        if self.no_http {
+            config.http.enabled = false;
+        }
         Ok(config)
     }
 }
@@ -133,6 +146,11 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         return Ok(PROBLEMS);
     };
     let program = Program::new(graph).context("loading the compiled flows")?;
+    // The address book's external contacts: a file with problems stops serve here (exit 2).
+    if let Some(contacts) = &settings.directory.contacts {
+        let read = centralino_runtime::http::directory::read_contacts(contacts)?;
+        tracing::info!(contacts = read.len(), file = %contacts.display(), "address book contacts read");
+    }
     tracing::info!(version = %program.version(), numbers = ?program.graph.numbers.keys().collect::<Vec<_>>(), "flows compiled");
 
     let data = &settings.data.dir;
@@ -183,6 +201,17 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         answer_delay: Duration::from_millis(settings.sip.answer_after_ms),
         user_agent: settings.sip.user_agent.clone(),
     };
+    let http = if settings.http.enabled {
+        let listen = settings.http.listen;
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen for HTTP on {listen} (http.listen)"))?;
+        Some(HttpParts {
+            listener,
+            contacts: settings.directory.contacts.clone(),
+        })
+    } else {
+        None
+    };
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
@@ -190,6 +219,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         prompts,
         media: Arc::new(media),
         data_dir: data.clone(),
+        http,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -336,4 +366,32 @@ async fn wait_for_signal() {
         () = terminate => {}
     }
     tracing::info!("signal received: draining calls");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    fn settings(args: &[&str]) -> ServeConfig {
+        let cli = Cli::try_parse_from([&["centralino", "serve"], args].concat()).unwrap();
+        match cli.command {
+            Command::Serve(args) => args.settings().unwrap(),
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn http_flags_override_the_defaults() {
+        let defaults = settings(&[]);
+        assert!(defaults.http.enabled);
+        assert_eq!(defaults.http.listen.to_string(), "127.0.0.1:8080");
+        let moved = settings(&["--http-listen", "127.0.0.1:9090"]);
+        assert_eq!(moved.http.listen.to_string(), "127.0.0.1:9090");
+        assert!(!settings(&["--no-http"]).http.enabled);
+    }
 }

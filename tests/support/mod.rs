@@ -146,6 +146,8 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// Where its HTTP side (the address book) listens.
+    pub http_port: u16,
     pub data: tempfile::TempDir,
     log: Arc<Mutex<String>>,
 }
@@ -160,12 +162,14 @@ impl Server {
     pub fn start_with_data(flows: &Path, data: tempfile::TempDir, extra: &[&str]) -> Server {
         let port = free_port();
         let rtp = free_port();
+        let http_port = free_port();
         let mut child = command(&["serve", "--flows"])
             .arg(flows)
             .arg("--data")
             .arg(data.path())
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 1000)])
+            .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
             .args(extra)
             .env("RUST_LOG", "info,rsipstack=warn")
             .stdout(Stdio::null())
@@ -186,6 +190,7 @@ impl Server {
         let server = Server {
             child,
             port,
+            http_port,
             data,
             log,
         };

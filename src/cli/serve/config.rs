@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub shutdown: ShutdownSection,
     pub tts: TtsSection,
     pub log: LogSection,
+    pub http: HttpSection,
+    pub directory: DirectorySection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -152,6 +154,31 @@ impl Default for TtsSection {
             cache_dir: None,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Serve HTTP at all (the address book for desk phones).
+    pub enabled: bool,
+    /// `IP:PORT`; loopback unless the phones must reach it.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySection {
+    /// External contacts (CSV: name, number, group) added to the address book.
+    pub contacts: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -303,6 +330,17 @@ impl ServeConfig {
                 format!("`{voice}` (for `{language}`) is not a voice name such as `it` or `en-gb`"),
             ));
         }
+        if self
+            .directory
+            .contacts
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            return Err(refuse(
+                "directory.contacts",
+                "must name a file (leave the key out for no external contacts)".into(),
+            ));
+        }
         if self.tts.program.as_os_str().is_empty() {
             return Err(refuse("tts.program", "must name a program".into()));
         }
@@ -417,6 +455,9 @@ mod tests {
         assert_eq!(config.tts.voices.get("it").map(String::as_str), Some("it"));
         assert_eq!(config.tts.cache_dir, None);
         assert_eq!(config.log.level, "info");
+        assert!(config.http.enabled);
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.directory.contacts, None);
     }
 
     #[test]
@@ -463,6 +504,13 @@ mod tests {
             },
             log: LogSection {
                 level: "info".into(),
+            },
+            http: HttpSection {
+                enabled: true,
+                listen: "127.0.0.1:8080".parse().unwrap(),
+            },
+            directory: DirectorySection {
+                contacts: Some("/srv/centralino/contacts.csv".into()),
             },
         };
         assert_eq!(config, expected);
@@ -535,6 +583,10 @@ mod tests {
             ("[shutdown]\ngrace_s = 1.5\n", "`shutdown.grace_s`"),
             ("[tts]\nvoices = { it = \"-rm\" }\n", "`tts.voices`"),
             ("[log]\nlevel = \"loud\"\n", "`log.level`"),
+            ("[http]\nlisten = \"8080\"\n", "`http.listen`"),
+            ("[http]\nenabled = 1\n", "`http.enabled`"),
+            ("[directory]\ncontacts = \"\"\n", "`directory.contacts`"),
+            ("[directory]\nfile = \"c.csv\"\n", "`directory.file`"),
             ("[log]\nlevel = \"info,x=loud\"\n", "`log.level`"),
             ("sip = 3\n", "`sip`"),
             ("[sip\nlisten = 1\n", "centralino.toml:1:"),
