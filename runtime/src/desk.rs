@@ -395,3 +395,180 @@ impl DeskTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::people::SignalTransport;
+
+    const FLOW: &str = r#"
+calendar sempre {
+  timezone "Europe/Rome"
+  mon-fri 00:00-23:59
+  sat, sun 00:00-23:59
+}
+office prova "Prova" {
+  hours sempre
+  staff "sip:201@x" as "Anna"
+  staff "sip:202@x" as "Bruno"
+  ring 8s
+}
+flow main answers "100" {
+  coda: queue prova max wait 60s announce position else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+"#;
+
+    fn program() -> Arc<RwLock<Arc<Program>>> {
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", FLOW);
+        let compiled = centralino_compiler::compile(&sources);
+        Arc::new(RwLock::new(Program::new(compiled.graph.unwrap()).unwrap()))
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
+    }
+
+    fn device(extension: &str) -> Binding {
+        Binding {
+            extension: extension.to_owned(),
+            contact: format!("sip:{extension}@127.0.0.1:5070"),
+            source: "127.0.0.1:5070".parse().unwrap(),
+            transport: SignalTransport::Udp,
+            expires_at: at(3600),
+            user_agent: None,
+        }
+    }
+
+    fn join(call: &str) -> queue::Join {
+        queue::Join {
+            call: call.to_owned(),
+            office: String::from("prova"),
+            agents: vec![String::from("201"), String::from("202")],
+            ring_ms: 8_000,
+            max_wait_ms: 60_000,
+            announce_position: true,
+            music: None,
+        }
+    }
+
+    fn drain(orders: &mut mpsc::UnboundedReceiver<QueueOrder>) -> Vec<QueueOrder> {
+        std::iter::from_fn(|| orders.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn registrations_make_staff_available_and_queued_callers_are_offered_to_them() {
+        let (desk, mut task) = Desk::new(
+            program(),
+            QueueSettings::default(),
+            CancellationToken::new(),
+        );
+        // Nobody registered: the caller waits, told their position.
+        let (orders, mut received) = mpsc::unbounded_channel();
+        task.on_event(
+            DeskEvent::Join {
+                join: join("c1"),
+                orders,
+            },
+            at(0),
+        );
+        assert_eq!(drain(&mut received), vec![QueueOrder::Position(1)]);
+        assert!(!crate::engine::Presence::is_present(
+            &*desk.presence(),
+            "sip:201@x"
+        ));
+
+        // 201 registers: available, and the waiting caller is offered to them.
+        task.on_event(
+            DeskEvent::Bindings {
+                extension: String::from("201"),
+                bindings: vec![device("201")],
+            },
+            at(5),
+        );
+        assert!(crate::engine::Presence::is_present(
+            &*desk.presence(),
+            "sip:201@x"
+        ));
+        assert_eq!(desk.statuses().get("201"), Some(&Status::Available));
+        assert_eq!(
+            drain(&mut received),
+            vec![QueueOrder::Offer {
+                agent: String::from("201")
+            }]
+        );
+
+        // 201 answers: connect, then leave as answered; their leg shows them on a call.
+        task.on_event(
+            DeskEvent::Queue(queue::Event::OfferAnswered {
+                call: String::from("c1"),
+                agent: String::from("201"),
+            }),
+            at(7),
+        );
+        assert_eq!(
+            drain(&mut received),
+            vec![
+                QueueOrder::Connect {
+                    agent: String::from("201")
+                },
+                QueueOrder::Leave(QueueOutcome::Answered)
+            ]
+        );
+        task.on_event(
+            DeskEvent::StaffLeg {
+                extension: String::from("201"),
+                call_id: String::from("leg-1"),
+                state: CallState::Confirmed,
+            },
+            at(7),
+        );
+        assert_eq!(desk.statuses().get("201"), Some(&Status::OnCall));
+    }
+
+    #[test]
+    fn an_unanswered_offer_times_out_on_the_desk_clock_and_a_gone_caller_leaves() {
+        let (_desk, mut task) = Desk::new(
+            program(),
+            QueueSettings::default(),
+            CancellationToken::new(),
+        );
+        task.on_event(
+            DeskEvent::Bindings {
+                extension: String::from("202"),
+                bindings: vec![device("202")],
+            },
+            at(0),
+        );
+        let (orders, mut received) = mpsc::unbounded_channel();
+        task.on_event(
+            DeskEvent::Join {
+                join: join("c1"),
+                orders,
+            },
+            at(1),
+        );
+        assert!(drain(&mut received).contains(&QueueOrder::Offer {
+            agent: String::from("202")
+        }));
+        // The ring time (8 s) passes: the offer is withdrawn and made again (only 202 is free).
+        assert_eq!(task.next_deadline(), Some(at(9)));
+        task.fire(at(9));
+        let after = drain(&mut received);
+        assert_eq!(
+            after.first(),
+            Some(&QueueOrder::CancelOffer {
+                agent: String::from("202")
+            }),
+            "{after:?}"
+        );
+        // The caller's task is gone (its channel closed): the desk takes it out of the queue.
+        drop(received);
+        task.fire(at(17));
+        assert!(task.routes.is_empty());
+        assert!(!task.queues.is_waiting("c1"));
+    }
+}
