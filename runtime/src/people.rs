@@ -13,6 +13,9 @@
 //! Staff are the people the flow files name (`staff "sip:201@comune.example" as "Anna"`); their
 //! extension is the user part of that address, and it is what their phones register as.
 
+pub mod digest;
+pub mod registrar;
+
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
