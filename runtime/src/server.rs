@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::media::legs::MediaLoops;
 use crate::media::prompt::PromptCache;
+use crate::people::registrar::Registrar;
 use crate::reload::Deployment;
 use crate::sip::{self, Services, SipConfig, SipError};
 use crate::store::Store;
@@ -184,6 +185,8 @@ pub struct ServerParts {
     pub media: Arc<MediaLoops>,
     /// The store, recordings and the control socket live here.
     pub data_dir: PathBuf,
+    /// Staff phones register here; its bindings are where staff can be reached.
+    pub registrar: Arc<Registrar>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -202,12 +205,18 @@ impl Server {
             media: parts.media,
             data_dir: parts.data_dir,
             registry: Registry::new(),
+            registrar: parts.registrar,
         };
         Server {
             sip: parts.sip,
             deployment: parts.deployment,
             services,
         }
+    }
+
+    /// Staff phones' bindings, for transfers, presence and the console.
+    pub fn registrar(&self) -> Arc<Registrar> {
+        self.services.registrar.clone()
     }
 
     /// The live calls and counters, for a console or metrics.
@@ -227,6 +236,7 @@ impl Server {
                 deployment: self.deployment.clone(),
                 store: self.services.store.clone(),
                 registry: self.services.registry.clone(),
+                registrar: self.services.registrar.clone(),
             },
             helpers_token.child_token(),
         ));

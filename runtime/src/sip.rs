@@ -7,6 +7,7 @@
 //!  UDP/TCP ──► rsipstack endpoint ──► incoming transactions ──► Server::on_transaction
 //!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
 //!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
+//!                                         │ REGISTER → register::answer (people::registrar)
 //!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine)
 //!                                                                   │ LegCommand ▲ MediaEvent
 //!                                                                   ▼            │
@@ -18,6 +19,7 @@
 //! `Services::media` and are joined when it is dropped.
 
 pub mod call;
+pub mod register;
 pub mod screen;
 pub mod sdp;
 
@@ -49,13 +51,14 @@ use crate::store::Store;
 pub use call::CallSignal;
 
 /// The methods the server handles, as sent in `Allow`.
-const ALLOWED: [Method; 6] = [
+const ALLOWED: [Method; 7] = [
     Method::Invite,
     Method::Ack,
     Method::Bye,
     Method::Cancel,
     Method::Options,
     Method::Info,
+    Method::Register,
 ];
 
 fn allow_header_value() -> String {
@@ -104,6 +107,8 @@ pub struct Services {
     pub data_dir: PathBuf,
     /// The server's live calls and counters: each call keeps its line up to date.
     pub registry: Arc<Registry>,
+    /// Staff phones' bindings (REGISTER): where staff can be reached (`people::Location`).
+    pub registrar: Arc<crate::people::registrar::Registrar>,
 }
 
 impl Services {
@@ -293,6 +298,12 @@ impl Server {
                     Header::Accept("application/sdp".into()),
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+            }
+            Method::Register => {
+                let registrar = self.services.registrar.clone();
+                let store = self.services.store.clone();
+                self.handlers
+                    .spawn(register::answer(tx, registrar, store));
             }
             Method::Ack => {}
             Method::Bye | Method::Info | Method::Cancel => {

@@ -217,4 +217,17 @@ pub trait Store: Send + Sync {
     fn verify(&self) -> Result<Vec<StoreError>, StoreError>;
     /// Flush everything written so far.
     fn flush(&self) -> Result<(), StoreError>;
+
+    // ---- people: registrar
+    /// The registrations (bindings of staff phones) of `extension`, replacing those stored;
+    /// empty removes them. *Durable* when `durable` (contacts came or went); a refresh that
+    /// only moves expiry times is flushed in the background.
+    fn save_registrations(
+        &self,
+        extension: &str,
+        registrations: &[crate::people::registrar::Registration],
+        durable: bool,
+    ) -> Result<(), StoreError>;
+    /// Every stored registration, expired ones included (the registrar drops them on load).
+    fn registrations(&self) -> Result<Vec<crate::people::registrar::Registration>, StoreError>;
 }

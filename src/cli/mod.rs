@@ -8,6 +8,8 @@
 //!  centralino tickets|callbacks|appointments list|show REF [--data DIR]  what calls stored
 //!  centralino test    [PATHS]...  --format human|github --filter TEXT   run the .test scenarios
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
+//!  centralino registrations                                           staff phones registered
+//!  centralino staff hash EXTENSION [--realm R]  < password             a [staff.accounts] line
 //! ```
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 the flows have errors (or
@@ -24,6 +26,7 @@ mod output;
 mod records;
 mod serve;
 mod simulate;
+mod staff;
 mod test;
 mod transcript;
 
@@ -75,6 +78,10 @@ enum Command {
     Reload(control::ControlArgs),
     /// Make the running server serve a kept version again.
     Rollback(control::RollbackArgs),
+    /// The staff phones registered with the running server: extension, contact, expiry.
+    Registrations(control::ControlArgs),
+    /// Staff accounts: `hash EXTENSION` prints the `[staff.accounts]` line for a password.
+    Staff(staff::StaffArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
 }
@@ -142,6 +149,8 @@ pub fn main() -> ExitCode {
         Command::Versions(args) => control::versions(args),
         Command::Reload(args) => control::reload(args),
         Command::Rollback(args) => control::rollback(args),
+        Command::Registrations(args) => control::registrations(args),
+        Command::Staff(args) => staff::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -14,8 +14,9 @@
 //! A configuration that cannot be read or used stops the command with exit 2, naming the
 //! key; docs/config.md lists the keys.
 
-mod config;
+pub(super) mod config;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,10 +27,12 @@ use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
 use centralino_runtime::media::legs::{MediaLoops, RtpPorts};
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
+use centralino_runtime::people::digest::Ha1;
+use centralino_runtime::people::registrar::{Registrar, RegistrarConfig};
 use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
 use centralino_runtime::sip::SipConfig;
-use centralino_runtime::store::{SledStore, StoreConfig};
+use centralino_runtime::store::{SledStore, Store, StoreConfig};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -183,6 +186,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         answer_delay: Duration::from_millis(settings.sip.answer_after_ms),
         user_agent: settings.sip.user_agent.clone(),
     };
+    let registrar = Arc::new(start_registrar(&settings, &store)?);
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
@@ -190,6 +194,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         prompts,
         media: Arc::new(media),
         data_dir: data.clone(),
+        registrar,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -220,6 +225,45 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
             Ok(FAILED)
         }
     }
+}
+
+/// The registrar with the configured staff accounts and the bindings the store kept.
+fn start_registrar(settings: &ServeConfig, store: &SledStore) -> anyhow::Result<Registrar> {
+    let accounts: BTreeMap<String, Ha1> = settings
+        .staff
+        .accounts
+        .iter()
+        .map(|(extension, account)| {
+            let hashes = Ha1 {
+                md5: account.ha1_md5.as_ref().map(|h| h.0.clone()),
+                sha256: account.ha1_sha256.as_ref().map(|h| h.0.clone()),
+            };
+            (extension.clone(), hashes)
+        })
+        .collect();
+    let restored = match store.registrations() {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::warn!(error = %e, "stored registrations unreadable: phones register afresh");
+            Vec::new()
+        }
+    };
+    let secret = centralino_runtime::sip::register::new_secret()
+        .map_err(|e| anyhow::anyhow!("no randomness for the registrar's nonces: {e}"))?;
+    let now = jiff::Timestamp::now();
+    let registrar = Registrar::new(
+        RegistrarConfig::new(settings.staff.realm.clone(), accounts),
+        secret,
+        restored,
+        now,
+    );
+    tracing::info!(
+        accounts = settings.staff.accounts.len(),
+        realm = %settings.staff.realm,
+        restored = registrar.registrations(now).len(),
+        "registrar ready"
+    );
+    Ok(registrar)
 }
 
 /// Logs go to stderr. The level: `--log-level`, else RUST_LOG, else the file's `log.level`.

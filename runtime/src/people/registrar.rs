@@ -39,6 +39,15 @@ use serde::{Deserialize, Serialize};
 use super::digest::{Ha1, Refusal, Verdict, Verifier, parse_digest};
 use super::{Binding, Location, SignalTransport};
 
+/// Whether `text` can be an extension (the user part of a staff address): 1 to 32 ASCII
+/// letters, digits, `.`, `-`, `_`, `+`.
+pub fn is_valid_extension(text: &str) -> bool {
+    (1..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+}
+
 /// Expiry limits, in seconds (RFC 3261 §10.2.1.1, §10.3 step 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpiryLimits {
