@@ -27,8 +27,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::reload::{Deployment, Outcome};
 use crate::people::registrar::Registrar;
+use crate::reload::{Deployment, Outcome};
 use crate::server::Registry;
 use crate::store::Store;
 use crate::store::records::{self, BadReference, Kind, Question, Reference};

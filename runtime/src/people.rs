@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn the_extension_is_the_user_part_of_a_staff_address() {
         assert_eq!(extension_of("sip:201@comune.example"), Some("201"));
-        assert_eq!(extension_of("sips:2101@comune.example;transport=tls"), Some("2101"));
+        assert_eq!(
+            extension_of("sips:2101@comune.example;transport=tls"),
+            Some("2101")
+        );
         assert_eq!(extension_of("sip:comune.example"), None);
         assert_eq!(extension_of("sip:@comune.example"), None);
     }

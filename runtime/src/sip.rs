@@ -302,8 +302,7 @@ impl Server {
             Method::Register => {
                 let registrar = self.services.registrar.clone();
                 let store = self.services.store.clone();
-                self.handlers
-                    .spawn(register::answer(tx, registrar, store));
+                self.handlers.spawn(register::answer(tx, registrar, store));
             }
             Method::Ack => {}
             Method::Bye | Method::Info | Method::Cancel => {

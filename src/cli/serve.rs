@@ -251,12 +251,9 @@ fn start_registrar(settings: &ServeConfig, store: &SledStore) -> anyhow::Result<
     let secret = centralino_runtime::sip::register::new_secret()
         .map_err(|e| anyhow::anyhow!("no randomness for the registrar's nonces: {e}"))?;
     let now = jiff::Timestamp::now();
-    let registrar = Registrar::new(
-        RegistrarConfig::new(settings.staff.realm.clone(), accounts),
-        secret,
-        restored,
-        now,
-    );
+    let mut config = RegistrarConfig::new(settings.staff.realm.clone(), accounts);
+    config.algorithms = settings.staff.algorithms.iter().map(|a| a.0).collect();
+    let registrar = Registrar::new(config, secret, restored, now);
     tracing::info!(
         accounts = settings.staff.accounts.len(),
         realm = %settings.staff.realm,

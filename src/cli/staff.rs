@@ -55,7 +55,9 @@ fn run_hash(args: &HashArgs) -> anyhow::Result<u8> {
         .context("reading the password from standard input")?;
     let password = input.lines().next().unwrap_or_default();
     if password.is_empty() {
-        anyhow::bail!("no password on standard input (e.g. `echo 'secret' | centralino staff hash 201`)");
+        anyhow::bail!(
+            "no password on standard input (e.g. `echo 'secret' | centralino staff hash 201`)"
+        );
     }
     println!("{}", account_line(&args.extension, &args.realm, password));
     Ok(CLEAN)

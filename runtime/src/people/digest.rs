@@ -323,7 +323,11 @@ pub fn parse_digest(value: &str) -> Result<DigestCredentials, ParseError> {
                 .ok()
                 .filter(|_| valid)
                 .ok_or_else(|| ParseError::NonceCount(nc_text.clone()))?;
-            Some(QopAuth { cnonce, nc, nc_text })
+            Some(QopAuth {
+                cnonce,
+                nc,
+                nc_text,
+            })
         }
         Some(other) => return Err(ParseError::Qop(other)),
     };
@@ -378,7 +382,7 @@ pub enum Refusal {
     WrongRealm,
     /// A nonce we did not issue (or from before a restart: the secret changed).
     ForgedNonce,
-    /// No qop with anything but MD5, or a `-sess` algorithm without qop.
+    /// An algorithm not offered, no qop with anything but MD5, or `-sess` without qop.
     Unsupported,
     UnknownUser,
     /// The user has no HA1 for the algorithm the phone chose.
@@ -417,6 +421,8 @@ struct Seen {
 pub struct Verifier {
     secret: [u8; 32],
     realm: String,
+    /// The hash algorithms offered, preferred first; others are refused.
+    offered: Vec<HashKind>,
     lifetime_s: i64,
     capacity: usize,
     seen: HashMap<[u8; NONCE_RANDOM], Seen>,
@@ -440,6 +446,7 @@ impl Verifier {
         Verifier {
             secret,
             realm: realm.into(),
+            offered: vec![HashKind::Sha256, HashKind::Md5],
             lifetime_s: NONCE_LIFETIME_S,
             capacity: NONCE_MEMORY,
             seen: HashMap::new(),
@@ -468,17 +475,34 @@ impl Verifier {
         hex(&bytes)
     }
 
-    /// The `WWW-Authenticate` values of a challenge, SHA-256 first then MD5 (RFC 8760 §2.4:
-    /// the preferred first), sharing one nonce. The same for every user.
-    pub fn challenges(&self, nonce: &str, stale: bool) -> [String; 2] {
+    /// Offer these hash algorithms, in this order (by default SHA-256 then MD5). An algorithm
+    /// left out is refused too (no downgrade to it); an empty list keeps the default.
+    pub fn with_algorithms(mut self, offered: Vec<HashKind>) -> Verifier {
+        if !offered.is_empty() {
+            self.offered = offered;
+        }
+        self
+    }
+
+    /// The `WWW-Authenticate` values of a challenge, one per offered algorithm, the preferred
+    /// first (RFC 8760 §2.4: SHA-256 before MD5 by default), sharing one nonce. The same for
+    /// every user.
+    pub fn challenges(&self, nonce: &str, stale: bool) -> Vec<String> {
         let stale = if stale { ", stale=true" } else { "" };
-        [Algorithm::Sha256, Algorithm::Md5].map(|algorithm| {
-            format!(
-                "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-                self.realm,
-                algorithm.name()
-            )
-        })
+        self.offered
+            .iter()
+            .map(|kind| {
+                let algorithm = match kind {
+                    HashKind::Md5 => Algorithm::Md5,
+                    HashKind::Sha256 => Algorithm::Sha256,
+                };
+                format!(
+                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                    self.realm,
+                    algorithm.name()
+                )
+            })
+            .collect()
     }
 
     fn sign(&self, data: &[u8]) -> [u8; 16] {
@@ -535,10 +559,11 @@ impl Verifier {
         let Some((issued, random)) = self.open_nonce(&credentials.nonce) else {
             return Verdict::Refused(Refusal::ForgedNonce);
         };
-        let supported = match &credentials.qop {
-            Some(_) => true,
-            None => credentials.algorithm == Algorithm::Md5,
-        };
+        let supported = self.offered.contains(&credentials.algorithm.kind())
+            && match &credentials.qop {
+                Some(_) => true,
+                None => credentials.algorithm == Algorithm::Md5,
+            };
         if !supported {
             return Verdict::Refused(Refusal::Unsupported);
         }
@@ -583,7 +608,13 @@ impl Verifier {
         }
     }
 
-    fn remember(&mut self, random: [u8; NONCE_RANDOM], issued: i64, highest_nc: u32, now: Timestamp) {
+    fn remember(
+        &mut self,
+        random: [u8; NONCE_RANDOM],
+        issued: i64,
+        highest_nc: u32,
+        now: Timestamp,
+    ) {
         if self.seen.len() >= self.capacity {
             let oldest_valid = now.as_second().saturating_sub(self.lifetime_s);
             self.seen.retain(|_, s| s.issued >= oldest_valid);
@@ -624,7 +655,11 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    let digit = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let digit = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
     text.as_bytes()
         .chunks(2)
         .map(|pair| match pair {
@@ -772,7 +807,12 @@ mod tests {
             let nonce = v.nonce(at(0), [2; 16]);
             let credentials = answer(algorithm, &nonce, Some(1), "201", "pw201");
             assert_eq!(
-                v.verify(&credentials, "REGISTER", Some(&hashes("201", "pw201")), at(10)),
+                v.verify(
+                    &credentials,
+                    "REGISTER",
+                    Some(&hashes("201", "pw201")),
+                    at(10)
+                ),
                 Verdict::Authorized,
                 "{algorithm:?}"
             );
@@ -926,11 +966,26 @@ mod tests {
         let b = v.nonce(at(99), [2; 16]);
         assert_eq!((a.len(), b.len()), (80, 80));
         assert_ne!(a, b);
-        let [first, second] = v.challenges(&a, false);
+        let [first, second] = <[String; 2]>::try_from(v.challenges(&a, false)).unwrap();
         assert!(first.contains("algorithm=SHA-256"), "{first}");
         assert!(second.contains("algorithm=MD5"), "{second}");
         assert!(!first.contains("stale"));
         assert!(v.challenges(&a, true)[0].ends_with("stale=true"));
+        // Another order, or MD5 left out (and then refused).
+        let mut md5_first = verifier().with_algorithms(vec![HashKind::Md5, HashKind::Sha256]);
+        assert!(md5_first.challenges(&a, false)[0].contains("algorithm=MD5"));
+        let mut sha_only = verifier().with_algorithms(vec![HashKind::Sha256]);
+        assert_eq!(sha_only.challenges(&a, false).len(), 1);
+        let stored = hashes("201", "pw201");
+        let md5 = answer(Algorithm::Md5, &a, Some(1), "201", "pw201");
+        assert_eq!(
+            sha_only.verify(&md5, "REGISTER", Some(&stored), at(1)),
+            Verdict::Refused(Refusal::Unsupported)
+        );
+        assert_eq!(
+            md5_first.verify(&md5, "REGISTER", Some(&stored), at(1)),
+            Verdict::Authorized
+        );
         // A challenge parses with our own parser.
         let params = parse_params(first.trim_start_matches("Digest ")).unwrap();
         assert_eq!(params[0], ("realm".into(), REALM.into()));
@@ -962,9 +1017,10 @@ mod tests {
 
     #[test]
     fn the_parser_reads_quoted_strings_escapes_and_tokens() {
-        let params =
-            parse_params(r#"realm="a, \"b\"" ,nonce=xyz,  qop = "auth,auth-int" , algorithm=SHA-256"#)
-                .unwrap();
+        let params = parse_params(
+            r#"realm="a, \"b\"" ,nonce=xyz,  qop = "auth,auth-int" , algorithm=SHA-256"#,
+        )
+        .unwrap();
         assert_eq!(
             params,
             [
@@ -975,7 +1031,9 @@ mod tests {
             ]
         );
         assert_eq!(parse_params("").unwrap(), []);
-        for bad in ["a", "a=", "a=\"x", "=x", "a=x b=y", "a=x,,", "a=\"x\\", "a=1,a=2"] {
+        for bad in [
+            "a", "a=", "a=\"x", "=x", "a=x b=y", "a=x,,", "a=\"x\\", "a=1,a=2",
+        ] {
             assert!(parse_params(bad).is_err(), "{bad}");
         }
         let header = "DIGEST USERNAME=\"201\",REALM=\"centralino\",NONCE=\"n\",URI=\"sip:x\",\
@@ -985,11 +1043,15 @@ mod tests {
         assert_eq!(credentials.username, "201");
         assert_eq!(parse_digest("Basic abc="), Err(ParseError::NotDigest));
         assert_eq!(
-            parse_digest("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"r\", algorithm=SHA-512-256"),
+            parse_digest(
+                "Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"r\", algorithm=SHA-512-256"
+            ),
             Err(ParseError::Algorithm("SHA-512-256".into()))
         );
         assert_eq!(
-            parse_digest("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"r\", qop=auth-int, cnonce=\"c\", nc=00000001"),
+            parse_digest(
+                "Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"u\", response=\"r\", qop=auth-int, cnonce=\"c\", nc=00000001"
+            ),
             Err(ParseError::Qop("auth-int".into()))
         );
         for nc in ["1", "0000000g", "000000001", "+0000001"] {

@@ -36,7 +36,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{Ha1, Refusal, Verdict, Verifier, parse_digest};
+use super::digest::{Ha1, HashKind, Refusal, Verdict, Verifier, parse_digest};
 use super::{Binding, Location, SignalTransport};
 
 /// Whether `text` can be an extension (the user part of a staff address): 1 to 32 ASCII
@@ -99,6 +99,9 @@ impl Default for Throttle {
 #[derive(Debug, Clone)]
 pub struct RegistrarConfig {
     pub realm: String,
+    /// The digest algorithms offered, preferred first (SHA-256, MD5 by default); others are
+    /// refused. Phones that read only the first challenge need theirs first.
+    pub algorithms: Vec<HashKind>,
     /// Extension → its HA1 hashes: only these may register.
     pub accounts: BTreeMap<String, Ha1>,
     pub expiry: ExpiryLimits,
@@ -111,6 +114,7 @@ impl RegistrarConfig {
     pub fn new(realm: impl Into<String>, accounts: BTreeMap<String, Ha1>) -> RegistrarConfig {
         RegistrarConfig {
             realm: realm.into(),
+            algorithms: vec![HashKind::Sha256, HashKind::Md5],
             accounts,
             expiry: ExpiryLimits::default(),
             max_devices: 10,
@@ -147,8 +151,9 @@ pub struct RegisterRequest {
 /// The answer to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// 401 Unauthorized with these `WWW-Authenticate` values (SHA-256 first, then MD5).
-    Unauthorized { challenges: [String; 2] },
+    /// 401 Unauthorized with these `WWW-Authenticate` values (SHA-256 first, then MD5, unless
+    /// configured otherwise).
+    Unauthorized { challenges: Vec<String> },
     /// 200 OK listing every current contact with its remaining seconds.
     Registered { contacts: Vec<(String, u32)> },
     /// 423 Interval Too Brief with `Min-Expires`.
@@ -166,13 +171,26 @@ pub enum Reply {
 pub enum Event {
     Challenged,
     /// Wrong credentials; failures from this source in the window.
-    Refused { refusal: RefusalKind, failures: u32 },
+    Refused {
+        refusal: RefusalKind,
+        failures: u32,
+    },
     Stale,
-    Registered { extension: String, devices: usize },
-    Queried { extension: String },
-    Unregistered { extension: String, devices: usize },
+    Registered {
+        extension: String,
+        devices: usize,
+    },
+    Queried {
+        extension: String,
+    },
+    Unregistered {
+        extension: String,
+        devices: usize,
+    },
     Rejected(&'static str),
-    Dropped { failures: u32 },
+    Dropped {
+        failures: u32,
+    },
 }
 
 /// Why credentials failed: a digest refusal, or before the digest could be checked.
@@ -262,7 +280,8 @@ impl Registrar {
         }
         Registrar {
             state: Mutex::new(State {
-                verifier: Verifier::new(secret, config.realm.clone()),
+                verifier: Verifier::new(secret, config.realm.clone())
+                    .with_algorithms(config.algorithms.clone()),
                 bindings,
                 failures: HashMap::new(),
             }),
@@ -303,12 +322,7 @@ impl Registrar {
     }
 
     /// Decide on one REGISTER received at `now`; `random` seeds a new nonce if one is needed.
-    pub fn register(
-        &self,
-        request: &RegisterRequest,
-        now: Timestamp,
-        random: [u8; 16],
-    ) -> Outcome {
+    pub fn register(&self, request: &RegisterRequest, now: Timestamp, random: [u8; 16]) -> Outcome {
         let mut state = self.lock();
         let ip = request.source.ip();
         let failures = state.failures_of(ip, now, self.config.throttle.window);
@@ -335,7 +349,10 @@ impl Registrar {
         };
 
         let Some(extension) = request.to_user.clone().filter(|u| !u.is_empty()) else {
-            return outcome(Reply::BadRequest("no user in To"), Event::Rejected("no user in To"));
+            return outcome(
+                Reply::BadRequest("no user in To"),
+                Event::Rejected("no user in To"),
+            );
         };
         // The phone may answer several challenges (other realms): take ours, else the first.
         let parsed: Vec<_> = request
@@ -355,10 +372,7 @@ impl Registrar {
             }
             Some(Ok(credentials)) => {
                 let account = self.config.accounts.get(&extension);
-                match state
-                    .verifier
-                    .verify(credentials, "REGISTER", account, now)
-                {
+                match state.verifier.verify(credentials, "REGISTER", account, now) {
                     Verdict::Authorized => Ok(()),
                     Verdict::Stale => return outcome(challenge(&state, true), Event::Stale),
                     Verdict::Refused(refusal) => Err(RefusalKind::Digest(refusal)),
@@ -732,7 +746,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::people::digest::{
-        Algorithm, DigestCredentials, HashKind, QopAuth, expected_response, ha1, parse_params,
+        Algorithm, DigestCredentials, QopAuth, expected_response, ha1, parse_params,
     };
 
     const REALM: &str = "centralino";
@@ -916,20 +930,39 @@ mod tests {
         );
         // A refresh (same Call-ID, higher CSeq) moves the expiry and is not a durable change.
         let refresh = soft.register(&registrar, &[SOFT], None, at(100));
-        assert_eq!(contacts(&refresh)[1], ("sip:201@192.0.2.8:5070".into(), 120));
+        assert_eq!(
+            contacts(&refresh)[1],
+            ("sip:201@192.0.2.8:5070".into(), 120)
+        );
         assert!(!refresh.persist.unwrap().durable);
         // A query lists without changing.
         let query = desk.register(&registrar, &[], None, at(101));
-        assert_eq!(query.event, Event::Queried { extension: "201".into() });
+        assert_eq!(
+            query.event,
+            Event::Queried {
+                extension: "201".into()
+            }
+        );
         assert_eq!(contacts(&query).len(), 2);
         assert!(query.persist.is_none());
         // Expires: 0 on one contact removes that one.
-        let gone = soft.register(&registrar, &["<sip:201@192.0.2.8:5070>"], Some("0"), at(102));
+        let gone = soft.register(
+            &registrar,
+            &["<sip:201@192.0.2.8:5070>"],
+            Some("0"),
+            at(102),
+        );
         assert_eq!(contacts(&gone).len(), 1);
         assert_eq!(registrar.bindings("201", at(103)).len(), 1);
         // `*` with Expires: 0 removes them all.
         let all = desk.register(&registrar, &["*"], Some("0"), at(104));
-        assert_eq!(all.event, Event::Unregistered { extension: "201".into(), devices: 0 });
+        assert_eq!(
+            all.event,
+            Event::Unregistered {
+                extension: "201".into(),
+                devices: 0
+            }
+        );
         assert!(contacts(&all).is_empty());
         assert!(all.persist.unwrap().registrations.is_empty());
         assert!(registrar.bindings("201", at(105)).is_empty());
@@ -953,7 +986,10 @@ mod tests {
             ("<sip:201@h>;expires=soon", None),
         ] {
             let outcome = desk.register(&registrar, &[contact], expires, at(1));
-            assert!(matches!(outcome.reply, Reply::BadRequest(_)), "{contact}: {outcome:?}");
+            assert!(
+                matches!(outcome.reply, Reply::BadRequest(_)),
+                "{contact}: {outcome:?}"
+            );
         }
         let outcome = desk.register(&registrar, &[DESK], Some("ten"), at(1));
         assert!(matches!(outcome.reply, Reply::BadRequest(_)));
@@ -1009,7 +1045,13 @@ mod tests {
                     let params = parse_params(c.trim_start_matches("Digest ")).unwrap();
                     params
                         .into_iter()
-                        .map(|(n, v)| if n == "nonce" { (n, v.len().to_string()) } else { (n, v) })
+                        .map(|(n, v)| {
+                            if n == "nonce" {
+                                (n, v.len().to_string())
+                            } else {
+                                (n, v)
+                            }
+                        })
                         .collect::<Vec<_>>()
                 })
                 .collect::<Vec<_>>(),
@@ -1024,33 +1066,53 @@ mod tests {
         assert_eq!(shape(&a), shape(&b));
         assert!(matches!(
             a.event,
-            Event::Refused { refusal: RefusalKind::Digest(Refusal::UnknownUser), failures: 1 }
+            Event::Refused {
+                refusal: RefusalKind::Digest(Refusal::UnknownUser),
+                failures: 1
+            }
         ));
         assert!(matches!(
             b.event,
-            Event::Refused { refusal: RefusalKind::Digest(Refusal::WrongResponse), failures: 2 }
+            Event::Refused {
+                refusal: RefusalKind::Digest(Refusal::WrongResponse),
+                failures: 2
+            }
         ));
         // ... for To 202: another user's digest is refused like the rest.
         let first = registrar.register(&liar.request(&[DESK], None), at(0), [3; 16]);
-        let Reply::Unauthorized { challenges } = first.reply else { panic!() };
+        let Reply::Unauthorized { challenges } = first.reply else {
+            panic!()
+        };
         let params = parse_params(challenges[0].trim_start_matches("Digest ")).unwrap();
-        liar.nonce = params.into_iter().find(|(n, _)| n == "nonce").map(|(_, v)| v);
+        liar.nonce = params
+            .into_iter()
+            .find(|(n, _)| n == "nonce")
+            .map(|(_, v)| v);
         let mut request = liar.request(&[DESK], None);
         request.to_user = Some("202".into());
         let c = registrar.register(&request, at(0), [3; 16]);
         assert_eq!(shape(&a)[0].len(), shape(&c)[0].len());
         assert!(matches!(c.event, Event::Refused { .. }), "{c:?}");
         // Three failures from 192.0.2.7: the next answers wait; at six, silence.
-        assert_eq!(thief.register(&registrar, &[DESK], None, at(1)).delay, Some(Duration::from_secs(2)));
+        assert_eq!(
+            thief.register(&registrar, &[DESK], None, at(1)).delay,
+            Some(Duration::from_secs(2))
+        );
         let dropped = (0..4).any(|_| {
             let outcome = thief.register(&registrar, &[DESK], None, at(2));
             matches!(outcome.event, Event::Dropped { failures: 6 })
         });
         assert!(dropped, "dropped after 6 failures");
-        assert_eq!(thief.register(&registrar, &[DESK], None, at(3)).reply, Reply::Drop);
+        assert_eq!(
+            thief.register(&registrar, &[DESK], None, at(3)).reply,
+            Reply::Drop
+        );
         // The right password from the same address is dropped too, until the window is over.
         let mut desk = Phone::new("201", "pw201", 5062);
-        assert_eq!(desk.register(&registrar, &[DESK], None, at(4)).reply, Reply::Drop);
+        assert_eq!(
+            desk.register(&registrar, &[DESK], None, at(4)).reply,
+            Reply::Drop
+        );
         let later = desk.register(&registrar, &[DESK], None, at(70));
         assert_eq!(later.delay, None);
         assert_eq!(contacts(&later).len(), 1);
@@ -1076,12 +1138,18 @@ mod tests {
             call_id: "c".into(),
             cseq: 1,
         };
-        let config =
-            RegistrarConfig::new(REALM, [account("201", "pw201"), account("202", "pw202")].into());
+        let config = RegistrarConfig::new(
+            REALM,
+            [account("201", "pw201"), account("202", "pw202")].into(),
+        );
         let registrar = Registrar::new(
             config,
             [2; 32],
-            vec![registration("201", 100), registration("202", 5), registration("299", 100)],
+            vec![
+                registration("201", 100),
+                registration("202", 5),
+                registration("299", 100),
+            ],
             at(10),
         );
         let all = registrar.registrations(at(10));
@@ -1098,8 +1166,14 @@ mod tests {
                 "\"A, <b>\" <sip:201@h:5060;transport=tcp>;expires=60;+sip.instance=\"<urn:uuid:1>\", sip:201@k;expires=0"
             ),
             Some(vec![
-                ContactSpec::Uri { uri: "sip:201@h:5060;transport=tcp".into(), expires: Some(60) },
-                ContactSpec::Uri { uri: "sip:201@k".into(), expires: Some(0) },
+                ContactSpec::Uri {
+                    uri: "sip:201@h:5060;transport=tcp".into(),
+                    expires: Some(60)
+                },
+                ContactSpec::Uri {
+                    uri: "sip:201@k".into(),
+                    expires: Some(0)
+                },
             ])
         );
         for bad in ["", "<>", "<sip:a", "tel:123", "sip:a b", ","] {

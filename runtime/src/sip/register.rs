@@ -51,11 +51,7 @@ pub async fn answer(mut tx: Transaction, registrar: Arc<Registrar>, store: Arc<d
     }
     if let Some(persist) = persist {
         let saved = tokio::task::spawn_blocking(move || {
-            store.save_registrations(
-                &persist.extension,
-                &persist.registrations,
-                persist.durable,
-            )
+            store.save_registrations(&persist.extension, &persist.registrations, persist.durable)
         })
         .await;
         let failed = match saved {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use centralino_runtime::media::legs::RtpPorts;
 use centralino_runtime::media::prompt::valid_voice;
+use centralino_runtime::people::digest::HashKind;
 use centralino_runtime::sip::SipConfig;
 use serde::Deserialize;
 
@@ -176,8 +177,29 @@ impl Default for LogSection {
 pub struct StaffSection {
     /// The digest realm the hashes were made with (`centralino staff hash --realm`).
     pub realm: String,
+    /// The digest algorithms offered, preferred first; the others are refused.
+    pub algorithms: Vec<DigestAlgorithm>,
     /// Extension → its hashes; only these extensions may register.
     pub accounts: BTreeMap<String, StaffAccount>,
+}
+
+/// `"SHA-256"` or `"MD5"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DigestAlgorithm(pub HashKind);
+
+impl TryFrom<String> for DigestAlgorithm {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.to_ascii_uppercase().as_str() {
+            "SHA-256" => Ok(DigestAlgorithm(HashKind::Sha256)),
+            "MD5" => Ok(DigestAlgorithm(HashKind::Md5)),
+            _ => Err(format!(
+                "`{text}` is not a digest algorithm: write \"SHA-256\" or \"MD5\""
+            )),
+        }
+    }
 }
 
 /// The realm when the file names none.
@@ -187,6 +209,10 @@ impl Default for StaffSection {
     fn default() -> Self {
         StaffSection {
             realm: DEFAULT_REALM.to_string(),
+            algorithms: vec![
+                DigestAlgorithm(HashKind::Sha256),
+                DigestAlgorithm(HashKind::Md5),
+            ],
             accounts: BTreeMap::new(),
         }
     }
@@ -383,6 +409,18 @@ impl ServeConfig {
             return Err(refuse(
                 "staff.realm",
                 "must be non-empty printable ASCII without `\"` or `\\`".into(),
+            ));
+        }
+        let algorithms = &self.staff.algorithms;
+        if algorithms.is_empty()
+            || algorithms
+                .iter()
+                .enumerate()
+                .any(|(i, a)| algorithms.get(..i).is_some_and(|before| before.contains(a)))
+        {
+            return Err(refuse(
+                "staff.algorithms",
+                "list \"SHA-256\", \"MD5\" or both, each once, the preferred first".into(),
             ));
         }
         for (extension, account) in &self.staff.accounts {
@@ -595,9 +633,21 @@ mod tests {
         .unwrap();
         assert_eq!(config.staff.realm, "comune");
         let first = &config.staff.accounts["201"];
-        assert_eq!(first.ha1_sha256, Some(Sha256Hash("b".repeat(64))), "lowercased");
+        assert_eq!(
+            first.ha1_sha256,
+            Some(Sha256Hash("b".repeat(64))),
+            "lowercased"
+        );
         assert_eq!(config.staff.accounts["202"].ha1_sha256, None);
         assert_eq!(parse("").unwrap().staff.realm, "centralino");
+        let md5_first = parse("[staff]\nalgorithms = [\"MD5\", \"SHA-256\"]\n").unwrap();
+        assert_eq!(
+            md5_first.staff.algorithms,
+            [
+                DigestAlgorithm(HashKind::Md5),
+                DigestAlgorithm(HashKind::Sha256)
+            ]
+        );
 
         let error = parse("[staff.accounts]\n\"201\" = { ha1_md5 = \"abc\" }\n").unwrap_err();
         assert!(error.contains("centralino.toml:2:"), "{error}");
@@ -610,17 +660,43 @@ mod tests {
         .unwrap_err();
         assert!(error.contains("64 hex digits"), "{error}");
         for (text, key, why) in [
-            ("[staff.accounts]\n201 = {}\n", "`staff.accounts`", "neither"),
+            (
+                "[staff.accounts]\n201 = {}\n",
+                "`staff.accounts`",
+                "neither",
+            ),
             (
                 &format!("[staff.accounts]\n\"2 01\" = {{ ha1_md5 = \"{md5}\" }}\n") as &str,
                 "`staff.accounts`",
                 "not an extension",
             ),
             ("[staff]\nrealm = \"\"\n", "`staff.realm`", "non-empty"),
-            ("[staff.accounts]\n201 = { password = \"pw\" }\n", "`staff.accounts.201`", "unknown field"),
+            (
+                "[staff]\nalgorithms = []\n",
+                "`staff.algorithms`",
+                "each once",
+            ),
+            (
+                "[staff]\nalgorithms = [\"MD5\", \"md5\"]\n",
+                "`staff.algorithms`",
+                "each once",
+            ),
+            (
+                "[staff]\nalgorithms = [\"SHA-512\"]\n",
+                "`staff.algorithms`",
+                "not a digest algorithm",
+            ),
+            (
+                "[staff.accounts]\n201 = { password = \"pw\" }\n",
+                "`staff.accounts.201`",
+                "unknown field",
+            ),
         ] {
             let error = parse(text).unwrap_err();
-            assert!(error.contains(key) && error.contains(why), "{text}: {error}");
+            assert!(
+                error.contains(key) && error.contains(why),
+                "{text}: {error}"
+            );
         }
     }
 
