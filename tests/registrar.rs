@@ -144,12 +144,17 @@ struct RawPhone {
 
 impl RawPhone {
     fn new(server: SocketAddr) -> RawPhone {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        RawPhone::at("127.0.0.1", server)
+    }
+
+    /// A phone on another loopback address (another source for the server).
+    fn at(ip: &str, server: SocketAddr) -> RawPhone {
+        let socket = UdpSocket::bind((ip, 0)).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         RawPhone {
-            call_id: format!("raw-{}@127.0.0.1", socket.local_addr().unwrap().port()),
+            call_id: format!("raw-{}", socket.local_addr().unwrap()),
             socket,
             server,
             branches: 0,
@@ -354,6 +359,37 @@ fn an_unknown_extension_and_a_wrong_password_get_the_same_answer() {
         1
     );
     assert!(registrations(&server).is_empty());
+}
+
+/// Wrong passwords from one address: logged, and after five the answers come 2 s late.
+#[test]
+fn repeated_failures_are_slowed_down() {
+    let server = start(CONFIG);
+    let mut thief = RawPhone::new(server.addr());
+    let mut challenge = thief.ask("201", 1, None);
+    for (cseq, guess) in (2..).zip(["a", "b", "c", "d", "e"]) {
+        let auth = digest(("201", guess), "MD5", &challenge, server.addr(), 1);
+        let started = Instant::now();
+        challenge = thief.ask("201", cseq, Some(&auth));
+        assert_eq!(challenge.code(), 401);
+        assert!(started.elapsed() < Duration::from_secs(1), "not slowed yet");
+    }
+    server.wait_for_times("REGISTER refused", 5, Duration::from_secs(5));
+    // The sixth try, even with the right password, waits.
+    let auth = digest(("201", "pw201"), "MD5", &challenge, server.addr(), 1);
+    let started = Instant::now();
+    let late = thief.ask("201", 7, Some(&auth));
+    assert!(started.elapsed() >= Duration::from_millis(1900), "{late:?}");
+    assert_eq!(late.code(), 200, "the right password still works, later");
+    // Other addresses are answered at once.
+    let mut desk = RawPhone::at("127.0.0.2", server.addr());
+    let started = Instant::now();
+    assert_eq!(desk.ask("202", 1, None).code(), 401);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        server.lines_with(&["REGISTER refused", "wrong password", "slowed=false"]),
+        5
+    );
 }
 
 #[test]

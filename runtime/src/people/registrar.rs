@@ -23,13 +23,15 @@
 //! (a fresh nonce; the work of checking a digest is done for unknown users too, see `digest`).
 //! **Throttling**: wrong credentials from one IP address are counted in a window; past
 //! [`Throttle::failures`] its requests are answered [`Throttle::delay`] late (the adapter
-//! sleeps, not this module), past [`Throttle::drop_after`] not at all, until the window ends.
+//! sleeps, not this module, holding one of [`Throttle::max_delayed`] places: with none free
+//! the request is dropped), past [`Throttle::drop_after`] not at all, until the window ends.
 //! Only wrong credentials count: a first REGISTER without credentials is the normal exchange,
 //! so scanners (svwar) learn nothing and are not confused with an office behind one NAT address.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -81,6 +83,9 @@ pub struct Throttle {
     pub delay: Duration,
     /// Sources remembered at most (the oldest window is forgotten first).
     pub sources: usize,
+    /// Answers waiting out their delay at most; beyond, throttled requests are dropped (a
+    /// flood from a throttled source must not pile up waiting answers).
+    pub max_delayed: usize,
 }
 
 impl Default for Throttle {
@@ -91,6 +96,7 @@ impl Default for Throttle {
             window: Duration::from_secs(300),
             delay: Duration::from_secs(2),
             sources: 10_000,
+            max_delayed: 256,
         }
     }
 }
@@ -248,6 +254,20 @@ struct State {
 pub struct Registrar {
     config: RegistrarConfig,
     state: Mutex<State>,
+    /// Answers now waiting out a throttling delay.
+    delayed: AtomicUsize,
+}
+
+/// A place among the answers waiting out a delay; given back when dropped.
+#[derive(Debug)]
+pub struct DelayedAnswer<'a> {
+    registrar: &'a Registrar,
+}
+
+impl Drop for DelayedAnswer<'_> {
+    fn drop(&mut self) {
+        self.registrar.delayed.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl fmt::Debug for Registrar {
@@ -279,6 +299,7 @@ impl Registrar {
             }
         }
         Registrar {
+            delayed: AtomicUsize::new(0),
             state: Mutex::new(State {
                 verifier: Verifier::new(secret, config.realm.clone())
                     .with_algorithms(config.algorithms.clone()),
@@ -301,6 +322,18 @@ impl Registrar {
 
     pub fn config(&self) -> &RegistrarConfig {
         &self.config
+    }
+
+    /// Take a place among the answers waiting out their delay; `None` when
+    /// [`Throttle::max_delayed`] are already waiting (then drop the request).
+    pub fn hold_delayed(&self) -> Option<DelayedAnswer<'_>> {
+        let limit = self.config.throttle.max_delayed;
+        self.delayed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| DelayedAnswer { registrar: self })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -777,6 +810,7 @@ mod tests {
             window: Duration::from_secs(60),
             delay: Duration::from_secs(2),
             sources: 100,
+            max_delayed: 2,
         };
         Registrar::new(config, [1; 32], Vec::new(), at(0))
     }
@@ -1122,6 +1156,17 @@ mod tests {
         let fine = other.register(&registrar, &["<sip:202@198.51.100.1:7000>"], None, at(4));
         assert_eq!(fine.delay, None);
         assert_eq!(contacts(&fine).len(), 1);
+    }
+
+    #[test]
+    fn delayed_answers_are_bounded() {
+        let registrar = registrar();
+        let first = registrar.hold_delayed();
+        let second = registrar.hold_delayed();
+        assert!(first.is_some() && second.is_some());
+        assert!(registrar.hold_delayed().is_none(), "two wait at most");
+        drop(first);
+        assert!(registrar.hold_delayed().is_some(), "a place was given back");
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub async fn answer(mut tx: Transaction, registrar: Arc<Registrar>, store: Arc<d
         event: _,
     } = outcome;
     if let Some(delay) = delay {
+        let Some(_place) = registrar.hold_delayed() else {
+            debug!(source = %request.source, "too many answers delayed already: dropped");
+            return;
+        };
         tokio::time::sleep(delay).await;
     }
     if let Some(persist) = persist {
