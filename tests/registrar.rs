@@ -538,3 +538,32 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// `centralino staff hash` makes the lines of tests/registrar/centralino.toml from the passwords.
+#[test]
+fn staff_hash_prints_the_account_line() {
+    let config = std::fs::read_to_string(root().join("tests/registrar/centralino.toml")).unwrap();
+    for (extension, password) in [("201", "pw201\n"), ("202", "pw202")] {
+        let mut child = support::command(&["staff", "hash", extension])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), password.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let line = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            config.contains(line.trim()),
+            "{line} not in the test config"
+        );
+    }
+    let no_password = support::command(&["staff", "hash", "201", "--realm", "comune"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(no_password.status.code(), Some(2), "no password: an error");
+    let bad = support::centralino(&["staff", "hash", "2 01"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(support::stderr(&bad).contains("is not an extension"));
+}
