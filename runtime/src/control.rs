@@ -1,5 +1,5 @@
 //! The control socket of a running server: `status`, `versions`, `reload`,
-//! `rollback ID`, and the records (`records tickets list`, `records callbacks
+//! `rollback ID`, `calls`, `registrations`, and the records (`records tickets list`, `records callbacks
 //! show RC-2026-000001`).
 //!
 //! A Unix socket in the data directory (`control.sock`), one request line and
@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::people::registrar::Registrar;
 use crate::reload::{Deployment, Outcome};
 use crate::server::Registry;
 use crate::store::Store;
@@ -51,13 +52,15 @@ pub enum Request {
     Records(Question),
     /// The live calls and the counters (the server's registry).
     Calls,
+    /// Staff phones registered now (the registrar's bindings).
+    Registrations,
 }
 
 /// Why a request line is not a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, calls, records KIND list, records KIND show REF"
+        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF"
     )]
     Unknown,
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
@@ -79,6 +82,7 @@ impl Request {
             ["versions"] => Ok(Request::Versions),
             ["reload"] => Ok(Request::Reload),
             ["calls"] => Ok(Request::Calls),
+            ["registrations"] => Ok(Request::Registrations),
             ["rollback", id, ..] => Ok(Request::Rollback((*id).to_owned())),
             ["records", rest @ ..] => Request::parse_records(rest).map(Request::Records),
             _ => Err(RequestError::Unknown),
@@ -109,6 +113,7 @@ impl fmt::Display for Request {
             Request::Versions => f.write_str("versions"),
             Request::Reload => f.write_str("reload"),
             Request::Calls => f.write_str("calls"),
+            Request::Registrations => f.write_str("registrations"),
             Request::Rollback(id) => write!(f, "rollback {id}"),
             Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
             Request::Records(Question::Show(kind, reference)) => {
@@ -139,6 +144,7 @@ pub struct Context {
     pub deployment: Arc<Deployment>,
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
+    pub registrar: Arc<Registrar>,
 }
 
 /// Serve control requests until `token` is cancelled; removes the socket file at the end.
@@ -194,8 +200,12 @@ async fn reply(request: Request, context: Context) -> Value {
         deployment,
         store,
         registry,
+        registrar,
     } = context;
     match request {
+        Request::Registrations => {
+            json!({"ok": true, "registrations": registrar.registrations(jiff::Timestamp::now())})
+        }
         Request::Calls => {
             json!({"ok": true, "calls": registry.calls(), "counters": registry.counters()})
         }
@@ -318,6 +328,7 @@ mod tests {
             Request::Versions,
             Request::Reload,
             Request::Calls,
+            Request::Registrations,
             Request::Rollback("sha256:1a2b".into()),
             records(Kind::Tickets, None),
             records(Kind::Callbacks, Some("RC-2026-000001")),

@@ -13,10 +13,12 @@
 //! Staff are the people the flow files name (`staff "sip:201@comune.example" as "Anna"`); their
 //! extension is the user part of that address, and it is what their phones register as.
 
+pub mod digest;
 pub mod directory;
 pub mod messages;
 pub mod presence;
 pub mod queue;
+pub mod registrar;
 
 use std::net::SocketAddr;
 

@@ -30,6 +30,7 @@ use crate::desk::{Desk, DeskTask};
 use crate::media::legs::MediaLoops;
 use crate::media::prompt::PromptCache;
 use crate::people::queue::QueueSettings;
+use crate::people::registrar::Registrar;
 use crate::reload::Deployment;
 use crate::sip::{self, Services, SipConfig, SipError};
 use crate::store::Store;
@@ -188,6 +189,8 @@ pub struct ServerParts {
     pub data_dir: PathBuf,
     /// The HTTP side (the address book), when enabled.
     pub http: Option<crate::http::HttpParts>,
+    /// Staff phones register here; its bindings are where staff can be reached.
+    pub registrar: Arc<Registrar>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -216,9 +219,25 @@ impl Server {
             media: parts.media,
             data_dir: parts.data_dir,
             registry: Registry::new(),
-            location: Arc::new(crate::people::NobodyRegistered),
+            location: parts.registrar.clone(),
             desk,
+            registrar: parts.registrar,
         };
+        // Phones registered before a restart are where they were: presence starts from them.
+        let now = jiff::Timestamp::now();
+        let mut restored: BTreeMap<String, Vec<crate::people::Binding>> = BTreeMap::new();
+        for binding in services.registrar.registrations(now) {
+            restored
+                .entry(binding.extension.clone())
+                .or_default()
+                .push(binding);
+        }
+        for (extension, bindings) in restored {
+            services.desk.send(crate::desk::DeskEvent::Bindings {
+                extension,
+                bindings,
+            });
+        }
         Server {
             sip: parts.sip,
             deployment: parts.deployment,
@@ -227,6 +246,11 @@ impl Server {
             desk: desk_task,
             http: parts.http,
         }
+    }
+
+    /// Staff phones' bindings, for transfers, presence and the console.
+    pub fn registrar(&self) -> Arc<Registrar> {
+        self.services.registrar.clone()
     }
 
     /// The live calls and counters, for a console or metrics.
@@ -247,6 +271,7 @@ impl Server {
                 deployment: self.deployment.clone(),
                 store: self.services.store.clone(),
                 registry: self.services.registry.clone(),
+                registrar: self.services.registrar.clone(),
             },
             helpers_token.child_token(),
         ));

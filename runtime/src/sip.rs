@@ -7,6 +7,7 @@
 //!  UDP/TCP ──► rsipstack endpoint ──► incoming transactions ──► Server::on_transaction
 //!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
 //!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
+//!                                         │ REGISTER → register::answer (people::registrar)
 //!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine)
 //!                                                                   │ LegCommand ▲ MediaEvent
 //!                                                                   ▼            │
@@ -19,6 +20,7 @@
 
 pub mod call;
 pub mod dial;
+pub mod register;
 pub mod screen;
 pub mod sdp;
 
@@ -52,13 +54,14 @@ use crate::store::Store;
 pub use call::CallSignal;
 
 /// The methods the server handles, as sent in `Allow`.
-const ALLOWED: [Method; 6] = [
+const ALLOWED: [Method; 7] = [
     Method::Invite,
     Method::Ack,
     Method::Bye,
     Method::Cancel,
     Method::Options,
     Method::Info,
+    Method::Register,
 ];
 
 fn allow_header_value() -> String {
@@ -111,6 +114,8 @@ pub struct Services {
     pub location: Arc<dyn Location>,
     /// Presence and the queues; calls tell it about staff legs and waiting callers.
     pub desk: Desk,
+    /// Staff phones' bindings (REGISTER): where staff can be reached (`people::Location`).
+    pub registrar: Arc<crate::people::registrar::Registrar>,
 }
 
 impl Services {
@@ -308,6 +313,13 @@ impl Server {
                     Header::Accept("application/sdp".into()),
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+            }
+            Method::Register => {
+                let registrar = self.services.registrar.clone();
+                let store = self.services.store.clone();
+                let desk = self.services.desk.clone();
+                self.handlers
+                    .spawn(register::answer(tx, registrar, store, desk));
             }
             Method::Ack => {}
             Method::Bye | Method::Info | Method::Cancel => {

@@ -240,4 +240,16 @@ pub trait Store: Send + Sync {
     fn update_staff_message(&self, message: &StaffMessage) -> Result<bool, StoreError>;
     /// *Durable.* Removes a message (delivered, or given up); `false` when it was already gone.
     fn remove_staff_message(&self, extension: &str, id: u64) -> Result<bool, StoreError>;
+    // ---- people: registrar
+    /// The registrations (bindings of staff phones) of `extension`, replacing those stored;
+    /// empty removes them. *Durable* when `durable` (contacts came or went); a refresh that
+    /// only moves expiry times is flushed in the background.
+    fn save_registrations(
+        &self,
+        extension: &str,
+        registrations: &[crate::people::registrar::Registration],
+        durable: bool,
+    ) -> Result<(), StoreError>;
+    /// Every stored registration, expired ones included (the registrar drops them on load).
+    fn registrations(&self) -> Result<Vec<crate::people::registrar::Registration>, StoreError>;
 }

@@ -1,4 +1,5 @@
-//! `centralino status | calls | versions | reload | rollback ID`: ask the running server.
+//! `centralino status | calls | registrations | versions | reload | rollback ID`: ask the
+//! running server.
 //!
 //! They talk to `serve` through its control socket in the data directory, so
 //! they work while the server holds the store.
@@ -12,6 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
+use centralino_runtime::people::Binding;
 use centralino_runtime::server::{Counters, LiveCall};
 
 use super::{CLEAN, PROBLEMS, clock};
@@ -129,6 +131,35 @@ pub fn calls(args: &ControlArgs) -> anyhow::Result<u8> {
             counters.refused_busy,
             counters.refused_unknown_number
         );
+    }))
+}
+
+pub fn registrations(args: &ControlArgs) -> anyhow::Result<u8> {
+    let answer = ask(&args.data, "registrations")?;
+    Ok(finish(args, &answer, |a| {
+        let bindings: Vec<Binding> = a
+            .get("registrations")
+            .cloned()
+            .and_then(|b| serde_json::from_value(b).ok())
+            .unwrap_or_default();
+        if bindings.is_empty() {
+            println!("no staff phones registered");
+        }
+        let now = jiff::Timestamp::now();
+        for binding in &bindings {
+            let left = binding.expires_at.duration_since(now).as_secs().max(0);
+            let transport = match binding.transport {
+                centralino_runtime::people::SignalTransport::Udp => "udp",
+                centralino_runtime::people::SignalTransport::Tcp => "tcp",
+            };
+            println!(
+                "{}  {}  expires in {left} s  from {} {transport}  {}",
+                binding.extension,
+                binding.contact,
+                binding.source,
+                binding.user_agent.as_deref().unwrap_or("")
+            );
+        }
     }))
 }
 

@@ -9,6 +9,8 @@
 //!  centralino test    [PATHS]...  --format human|github --filter TEXT   run the .test scenarios
 //!  centralino directory [SEARCH] [--flows DIR] [--contacts FILE] --format text|yealink|snom|vcard
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
+//!  centralino registrations                                           staff phones registered
+//!  centralino staff hash EXTENSION [--realm R]  < password             a [staff.accounts] line
 //! ```
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 the flows have errors (or
@@ -26,6 +28,7 @@ mod output;
 mod records;
 mod serve;
 mod simulate;
+mod staff;
 mod test;
 mod transcript;
 
@@ -79,6 +82,10 @@ enum Command {
     Rollback(control::RollbackArgs),
     /// The address book: offices, staff and external contacts, searched and printed.
     Directory(directory::DirectoryArgs),
+    /// The staff phones registered with the running server: extension, contact, expiry.
+    Registrations(control::ControlArgs),
+    /// Staff accounts: `hash EXTENSION` prints the `[staff.accounts]` line for a password.
+    Staff(staff::StaffArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
 }
@@ -147,6 +154,8 @@ pub fn main() -> ExitCode {
         Command::Versions(args) => control::versions(args),
         Command::Reload(args) => control::reload(args),
         Command::Rollback(args) => control::rollback(args),
+        Command::Registrations(args) => control::registrations(args),
+        Command::Staff(args) => staff::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

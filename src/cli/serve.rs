@@ -16,6 +16,7 @@
 
 pub(super) mod config;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,10 +28,12 @@ use centralino_runtime::engine::Program;
 use centralino_runtime::http::HttpParts;
 use centralino_runtime::media::legs::{MediaLoops, RtpPorts};
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
+use centralino_runtime::people::digest::Ha1;
+use centralino_runtime::people::registrar::{Registrar, RegistrarConfig};
 use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
 use centralino_runtime::sip::SipConfig;
-use centralino_runtime::store::{SledStore, StoreConfig};
+use centralino_runtime::store::{SledStore, Store, StoreConfig};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -212,6 +215,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     } else {
         None
     };
+    let registrar = Arc::new(start_registrar(&settings, &store)?);
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
@@ -220,6 +224,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         media: Arc::new(media),
         data_dir: data.clone(),
         http,
+        registrar,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -250,6 +255,42 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
             Ok(FAILED)
         }
     }
+}
+
+/// The registrar with the configured staff accounts and the bindings the store kept.
+fn start_registrar(settings: &ServeConfig, store: &SledStore) -> anyhow::Result<Registrar> {
+    let accounts: BTreeMap<String, Ha1> = settings
+        .staff
+        .accounts
+        .iter()
+        .map(|(extension, account)| {
+            let hashes = Ha1 {
+                md5: account.ha1_md5.as_ref().map(|h| h.0.clone()),
+                sha256: account.ha1_sha256.as_ref().map(|h| h.0.clone()),
+            };
+            (extension.clone(), hashes)
+        })
+        .collect();
+    let restored = match store.registrations() {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::warn!(error = %e, "stored registrations unreadable: phones register afresh");
+            Vec::new()
+        }
+    };
+    let secret = centralino_runtime::sip::register::new_secret()
+        .map_err(|e| anyhow::anyhow!("no randomness for the registrar's nonces: {e}"))?;
+    let now = jiff::Timestamp::now();
+    let mut config = RegistrarConfig::new(settings.staff.realm.clone(), accounts);
+    config.algorithms = settings.staff.algorithms.iter().map(|a| a.0).collect();
+    let registrar = Registrar::new(config, secret, restored, now);
+    tracing::info!(
+        accounts = settings.staff.accounts.len(),
+        realm = %settings.staff.realm,
+        restored = registrar.registrations(now).len(),
+        "registrar ready"
+    );
+    Ok(registrar)
 }
 
 /// Logs go to stderr. The level: `--log-level`, else RUST_LOG, else the file's `log.level`.

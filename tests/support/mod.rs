@@ -379,7 +379,7 @@ pub fn sipp_load(port: u16, scenario: &str, calls: usize, rate: usize) -> Output
 /// Run sipp with a scenario of `tests/sipp/` against `127.0.0.1:port`, in a temporary
 /// directory (its logs stay out of the tree), on free ports; killed after `seconds` + 30 s.
 /// When it fails, its error log is appended to its stderr.
-fn sipp(port: u16, scenario: &str, args: &[&str], seconds: u64) -> Output {
+pub fn sipp(port: u16, scenario: &str, args: &[&str], seconds: u64) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let mut output = Command::new("timeout")
         .arg((seconds + 30).to_string())

@@ -14,6 +14,8 @@
 //!   staff_messages  recipient ‖ FF ‖ id (u64 BE)      StaffMessage (JSON), oldest first
 //!   counters    "staff_messages"                      u64 BE: the last message id given out
 //!   counters    "staff_messages/201"                  u64 BE: messages kept for 201
+//!   registrations  extension                          StoredRegistrations (JSON): a staff
+//!                                                     member's phones (people::registrar)
 //! ```
 //!
 //! `FF` never occurs in UTF-8, so it separates a string from what follows without
@@ -52,6 +54,8 @@ use sled::transaction::{
     TransactionalTree,
 };
 
+use crate::people::registrar::Registration;
+
 use super::{
     Booking, CallRecord, Callback, NewBooking, NewCallback, NewTicket, Recording, Resource,
     SCHEMA_VERSION, Status, StepRecord, Store, StoreError, Ticket,
@@ -68,6 +72,7 @@ const CALLS: &str = "calls";
 const STEPS: &str = "steps";
 const RECORDINGS: &str = "recordings";
 const STAFF_MESSAGES: &str = "staff_messages";
+const REGISTRATIONS: &str = "registrations";
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const BOOKING_COUNTER: &[u8] = b"bookings";
@@ -119,6 +124,7 @@ pub struct SledStore {
     steps: sled::Tree,
     recordings: sled::Tree,
     staff_messages: sled::Tree,
+    registrations: sled::Tree,
     config: Arc<StoreConfig>,
     time_zone: TimeZone,
     location: Arc<str>,
@@ -255,6 +261,7 @@ impl SledStore {
             steps: tree(STEPS)?,
             recordings: tree(RECORDINGS)?,
             staff_messages: tree(STAFF_MESSAGES)?,
+            registrations: tree(REGISTRATIONS)?,
             db,
             config: Arc::new(config),
             time_zone,
@@ -525,6 +532,7 @@ impl Store for SledStore {
         problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
         problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
         problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
+        problems.extend(scan::<StoredRegistrations>(&self.registrations, REGISTRATIONS)?.1);
         problems.extend(self.verify_staff_messages()?);
         let (bookings, damaged) = scan::<Booking>(&self.bookings, BOOKINGS)?;
         problems.extend(damaged);
@@ -716,6 +724,51 @@ impl Store for SledStore {
         }
         Ok(removed)
     }
+
+    // ---- people: registrar
+    fn save_registrations(
+        &self,
+        extension: &str,
+        registrations: &[Registration],
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        if registrations.is_empty() {
+            self.registrations
+                .remove(extension.as_bytes())
+                .map_err(write_error)?;
+        } else {
+            let record = StoredRegistrations {
+                schema: SCHEMA_VERSION,
+                extension: extension.to_owned(),
+                registrations: registrations.to_vec(),
+            };
+            let value = encode(REGISTRATIONS, extension, &record)?;
+            self.registrations
+                .insert(extension.as_bytes(), value)
+                .map_err(write_error)?;
+        }
+        if durable {
+            self.flush_durable()?;
+        }
+        Ok(())
+    }
+
+    fn registrations(&self) -> Result<Vec<Registration>, StoreError> {
+        Ok(
+            scan_strict::<StoredRegistrations>(&self.registrations, REGISTRATIONS)?
+                .into_iter()
+                .flat_map(|stored| stored.registrations)
+                .collect(),
+        )
+    }
+}
+
+/// One extension's registrations, as the `registrations` tree keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct StoredRegistrations {
+    schema: u32,
+    extension: String,
+    registrations: Vec<Registration>,
 }
 
 impl SledStore {
@@ -1031,6 +1084,36 @@ mod tests {
             let at: Timestamp = t.parse().unwrap();
             assert_eq!(timestamp_from_key(&timestamp_key(at)), Some(at));
         }
+    }
+
+    #[test]
+    fn registrations_are_kept_per_extension_and_removed_when_empty() {
+        use crate::people::{Binding, SignalTransport};
+        let store = SledStore::temporary().unwrap();
+        let registration = |extension: &str, port: u16| Registration {
+            binding: Binding {
+                extension: extension.into(),
+                contact: format!("sip:{extension}@192.0.2.7:{port}"),
+                source: std::net::SocketAddr::from(([192, 0, 2, 7], port)),
+                transport: SignalTransport::Udp,
+                expires_at: "2026-12-04T10:00:00Z".parse().unwrap(),
+                user_agent: Some("Yealink".into()),
+            },
+            call_id: format!("c{port}"),
+            cseq: 7,
+        };
+        let two = [registration("201", 5060), registration("201", 5062)];
+        store.save_registrations("201", &two, true).unwrap();
+        store
+            .save_registrations("202", &[registration("202", 5064)], false)
+            .unwrap();
+        let mut all = store.registrations().unwrap();
+        all.sort_by(|a, b| a.binding.contact.cmp(&b.binding.contact));
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], two[0]);
+        store.save_registrations("201", &[], true).unwrap();
+        assert_eq!(store.registrations().unwrap().len(), 1);
+        assert!(store.verify().unwrap().is_empty());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use centralino_runtime::media::legs::RtpPorts;
 use centralino_runtime::media::prompt::valid_voice;
+use centralino_runtime::people::digest::HashKind;
 use centralino_runtime::sip::SipConfig;
 use serde::Deserialize;
 
@@ -34,6 +35,7 @@ pub struct ServeConfig {
     pub log: LogSection,
     pub http: HttpSection,
     pub directory: DirectorySection,
+    pub staff: StaffSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -196,6 +198,98 @@ impl Default for LogSection {
     }
 }
 
+/// Staff phones that may register, with their digest credentials as HA1 hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffSection {
+    /// The digest realm the hashes were made with (`centralino staff hash --realm`).
+    pub realm: String,
+    /// The digest algorithms offered, preferred first; the others are refused.
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// Extension → its hashes; only these extensions may register.
+    pub accounts: BTreeMap<String, StaffAccount>,
+}
+
+/// `"SHA-256"` or `"MD5"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DigestAlgorithm(pub HashKind);
+
+impl TryFrom<String> for DigestAlgorithm {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.to_ascii_uppercase().as_str() {
+            "SHA-256" => Ok(DigestAlgorithm(HashKind::Sha256)),
+            "MD5" => Ok(DigestAlgorithm(HashKind::Md5)),
+            _ => Err(format!(
+                "`{text}` is not a digest algorithm: write \"SHA-256\" or \"MD5\""
+            )),
+        }
+    }
+}
+
+/// The realm when the file names none.
+pub const DEFAULT_REALM: &str = "centralino";
+
+impl Default for StaffSection {
+    fn default() -> Self {
+        StaffSection {
+            realm: DEFAULT_REALM.to_string(),
+            algorithms: vec![
+                DigestAlgorithm(HashKind::Sha256),
+                DigestAlgorithm(HashKind::Md5),
+            ],
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+/// One staff member's hashes, `H(extension:realm:password)`; either may be left out (phones
+/// then must use the other algorithm).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAccount {
+    pub ha1_md5: Option<Md5Hash>,
+    pub ha1_sha256: Option<Sha256Hash>,
+}
+
+/// 32 hex digits (kept lowercase).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Md5Hash(pub String);
+
+/// 64 hex digits (kept lowercase).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Sha256Hash(pub String);
+
+fn hash_of(text: &str, digits: usize, what: &str) -> Result<String, String> {
+    if centralino_runtime::people::digest::is_hex_of_len(text, digits) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{text}` is not {what}: {digits} hex digits expected (make it with `centralino staff hash`)"
+        ))
+    }
+}
+
+impl TryFrom<String> for Md5Hash {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        hash_of(&text, 32, "an MD5 hash").map(Md5Hash)
+    }
+}
+
+impl TryFrom<String> for Sha256Hash {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        hash_of(&text, 64, "a SHA-256 hash").map(Sha256Hash)
+    }
+}
+
 /// RTP ports `FIRST-LAST`, from 1024 up, FIRST < LAST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -343,6 +437,45 @@ impl ServeConfig {
         }
         if self.tts.program.as_os_str().is_empty() {
             return Err(refuse("tts.program", "must name a program".into()));
+        }
+        let realm = &self.staff.realm;
+        if realm.is_empty()
+            || realm
+                .chars()
+                .any(|c| c.is_control() || !c.is_ascii() || c == '"' || c == '\\')
+        {
+            return Err(refuse(
+                "staff.realm",
+                "must be non-empty printable ASCII without `\"` or `\\`".into(),
+            ));
+        }
+        let algorithms = &self.staff.algorithms;
+        if algorithms.is_empty()
+            || algorithms
+                .iter()
+                .enumerate()
+                .any(|(i, a)| algorithms.get(..i).is_some_and(|before| before.contains(a)))
+        {
+            return Err(refuse(
+                "staff.algorithms",
+                "list \"SHA-256\", \"MD5\" or both, each once, the preferred first".into(),
+            ));
+        }
+        for (extension, account) in &self.staff.accounts {
+            if !centralino_runtime::people::registrar::is_valid_extension(extension) {
+                return Err(refuse(
+                    "staff.accounts",
+                    format!(
+                        "`{extension}` is not an extension: 1 to 32 letters, digits, `.`, `-`, `_`, `+`"
+                    ),
+                ));
+            }
+            if account.ha1_md5.is_none() && account.ha1_sha256.is_none() {
+                return Err(refuse(
+                    "staff.accounts",
+                    format!("`{extension}` has neither ha1_md5 nor ha1_sha256"),
+                ));
+            }
         }
         let level = self.log.level.trim();
         let bare = !level.contains([',', '=']);
@@ -512,6 +645,7 @@ mod tests {
             directory: DirectorySection {
                 contacts: Some("/srv/centralino/contacts.csv".into()),
             },
+            staff: StaffSection::default(),
         };
         assert_eq!(config, expected);
     }
@@ -535,6 +669,83 @@ mod tests {
             .and_then(|rest| rest.split("```").next())
             .unwrap();
         assert_eq!(parse(block).unwrap(), parse(example).unwrap());
+    }
+
+    #[test]
+    fn staff_accounts_are_read_and_checked() {
+        let md5 = "a".repeat(32);
+        let sha = "B".repeat(64);
+        let config = parse(&format!(
+            "[staff]\nrealm = \"comune\"\n[staff.accounts]\n\"201\" = {{ ha1_md5 = \"{md5}\", ha1_sha256 = \"{sha}\" }}\n\"202\" = {{ ha1_md5 = \"{md5}\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(config.staff.realm, "comune");
+        let first = &config.staff.accounts["201"];
+        assert_eq!(
+            first.ha1_sha256,
+            Some(Sha256Hash("b".repeat(64))),
+            "lowercased"
+        );
+        assert_eq!(config.staff.accounts["202"].ha1_sha256, None);
+        assert_eq!(parse("").unwrap().staff.realm, "centralino");
+        let md5_first = parse("[staff]\nalgorithms = [\"MD5\", \"SHA-256\"]\n").unwrap();
+        assert_eq!(
+            md5_first.staff.algorithms,
+            [
+                DigestAlgorithm(HashKind::Md5),
+                DigestAlgorithm(HashKind::Sha256)
+            ]
+        );
+
+        let error = parse("[staff.accounts]\n\"201\" = { ha1_md5 = \"abc\" }\n").unwrap_err();
+        assert!(error.contains("centralino.toml:2:"), "{error}");
+        assert!(error.contains("`staff.accounts.201`"), "{error}");
+        assert!(error.contains("32 hex digits"), "{error}");
+        let error = parse(&format!(
+            "[staff.accounts]\n201 = {{ ha1_sha256 = \"{}\" }}\n",
+            "g".repeat(64)
+        ))
+        .unwrap_err();
+        assert!(error.contains("64 hex digits"), "{error}");
+        for (text, key, why) in [
+            (
+                "[staff.accounts]\n201 = {}\n",
+                "`staff.accounts`",
+                "neither",
+            ),
+            (
+                &format!("[staff.accounts]\n\"2 01\" = {{ ha1_md5 = \"{md5}\" }}\n") as &str,
+                "`staff.accounts`",
+                "not an extension",
+            ),
+            ("[staff]\nrealm = \"\"\n", "`staff.realm`", "non-empty"),
+            (
+                "[staff]\nalgorithms = []\n",
+                "`staff.algorithms`",
+                "each once",
+            ),
+            (
+                "[staff]\nalgorithms = [\"MD5\", \"md5\"]\n",
+                "`staff.algorithms`",
+                "each once",
+            ),
+            (
+                "[staff]\nalgorithms = [\"SHA-512\"]\n",
+                "`staff.algorithms`",
+                "not a digest algorithm",
+            ),
+            (
+                "[staff.accounts]\n201 = { password = \"pw\" }\n",
+                "`staff.accounts.201`",
+                "unknown field",
+            ),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(
+                error.contains(key) && error.contains(why),
+                "{text}: {error}"
+            );
+        }
     }
 
     #[test]
