@@ -1,0 +1,230 @@
+//! The people behind the number, end to end: a citizen (the hand-written user agent of
+//! `support::ua`) calls `centralino serve`, picks an office, and staff phones (baresip,
+//! registered with digest authentication) ring, answer and talk.
+//!
+//! ```text
+//!   citizen (ua) ──INVITE 100, key 1 or 2 or 4──► serve ──INVITE (in turn / all / queue offer)──► 201, 202 (baresip)
+//!   1 kHz / 1.4 kHz tone ───────────────────────► bridge ───────────────────────────────────────► recorded by the phone
+//!   heard by the citizen ◄──────────────────────────────────────────────────────────────────── 600 Hz / 800 Hz tone
+//! ```
+//!
+//! Audio is checked by content (Goertzel): each side finds the other's tone in what it
+//! received. The deployment is tests/people (office `prova`: 201 and 202, ring 5 s; number
+//! 100: 1 transfer in turn, 2 queue with max wait 10 s, 4 ring all). Skipped, with a message,
+//! without baresip. Every process runs on free ports and is stopped by PID, also on failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use support::baresip::{Baresip, BaresipConfig, have_baresip};
+use support::tone::{describe, has_tone};
+use support::ua::Caller;
+use support::{Server, root};
+
+const SETUP: Duration = Duration::from_secs(20);
+const HEAR: Duration = Duration::from_secs(20);
+
+fn start() -> Server {
+    let config = root().join("tests/people/centralino.toml");
+    Server::start(&flows(), &["--config", config.to_str().unwrap()])
+}
+
+fn flows() -> PathBuf {
+    root().join("tests/people/flows")
+}
+
+fn sip(server: &Server) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port))
+}
+
+fn staff(server: &Server, extension: &str, tone: f32) -> Baresip {
+    let password = format!("pw{extension}");
+    let phone = Baresip::start(BaresipConfig::staff(extension, &password, sip(server)).tone(tone));
+    phone.wait_registered(SETUP);
+    phone
+}
+
+/// Poll `done` every 100 ms until it holds (true) or `limit` passes (false).
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The state the server shows for the call (from `centralino calls`).
+fn state_of(server: &Server, caller: &Caller) -> Option<String> {
+    let answer = server.control(&["calls"]);
+    answer["calls"].as_array()?.iter().find_map(|call| {
+        (call["call_id"].as_str()? == caller.sip.call_id).then(|| call["state"].as_str().unwrap_or("").to_owned())
+    })
+}
+
+/// The citizen and the phone each find the other's tone in what they received.
+fn assert_tones_cross(citizen: &Caller, since: Instant, citizen_hz: f32, phone: &Baresip, phone_hz: f32) {
+    let crossed = wait_until(HEAR, || {
+        has_tone(&phone.recording(), citizen_hz) && has_tone(&citizen.heard_pcm_since(since), phone_hz)
+    });
+    assert!(
+        crossed,
+        "the phone heard {}; the citizen heard {}\nphone log:\n{}",
+        describe(&phone.recording(), citizen_hz),
+        describe(&citizen.heard_pcm_since(since), phone_hz),
+        phone.log()
+    );
+    assert!(
+        !has_tone(&citizen.heard_pcm_since(since), citizen_hz),
+        "the citizen hears their own tone: {}",
+        describe(&citizen.heard_pcm_since(since), citizen_hz)
+    );
+}
+
+#[test]
+fn a_citizen_put_through_to_staff_talks_with_them_and_hanging_up_ends_both() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let anna = staff(&server, "201", 600.0);
+    let citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+    let incoming = anna.events();
+    assert!(
+        incoming.iter().any(|e| e.kind == "CALL_INCOMING"),
+        "{incoming:?}"
+    );
+    let since = Instant::now();
+    citizen.send_tone(1000.0);
+    assert_tones_cross(&citizen, since, 1000.0, &anna, 600.0);
+    assert_eq!(state_of(&server, &citizen).as_deref(), Some("passa"));
+
+    // The citizen hangs up: the staff phone's call ends too.
+    let mut citizen = citizen;
+    citizen.hang_up();
+    anna.wait_event("CALL_CLOSED", SETUP);
+    assert!(wait_until(SETUP, || server.control(&["calls"])["calls"]
+        .as_array()
+        .is_some_and(Vec::is_empty)));
+}
+
+#[test]
+fn staff_hanging_up_ends_the_citizens_call() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let anna = staff(&server, "201", 600.0);
+    let mut citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+    let since = Instant::now();
+    citizen.send_tone(1000.0);
+    assert_tones_cross(&citizen, since, 1000.0, &anna, 600.0);
+    anna.hangup();
+    assert!(
+        citizen.await_bye(SETUP).is_some(),
+        "the citizen got no BYE after staff hung up\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn when_201_does_not_answer_202_rings_and_ring_all_gives_the_call_to_the_first() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    // 201 rings but nobody picks up; 202 answers by itself.
+    let anna = Baresip::start(BaresipConfig::staff("201", "pw201", sip(&server)).tone(600.0).manual_answer());
+    anna.wait_registered(SETUP);
+    let bruno = staff(&server, "202", 800.0);
+
+    let citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    anna.wait_event("CALL_INCOMING", SETUP);
+    assert!(bruno.events().iter().all(|e| e.kind != "CALL_INCOMING"), "in turn: 202 waits for 201's ring time");
+    bruno.wait_event("CALL_ESTABLISHED", SETUP);
+    anna.wait_event("CALL_CLOSED", SETUP);
+    let since = Instant::now();
+    citizen.send_tone(1000.0);
+    assert_tones_cross(&citizen, since, 1000.0, &bruno, 800.0);
+    drop(citizen);
+
+    // Ring all: both ring at once; 202 answers first, 201 stops ringing.
+    let mut second = Caller::call(sip(&server), "100");
+    second.press('4');
+    let rang = wait_until(SETUP, || {
+        anna.events().iter().filter(|e| e.kind == "CALL_INCOMING").count() == 2
+    });
+    assert!(rang, "201 was not rung for the second call: {:?}", anna.events());
+    bruno.wait_event_count("CALL_ESTABLISHED", 2, SETUP);
+    anna.wait_event_count("CALL_CLOSED", 2, SETUP);
+    assert!(!anna.is_in_call());
+    let since = Instant::now();
+    second.send_tone(1400.0);
+    assert_tones_cross(&second, since, 1400.0, &bruno, 800.0);
+    second.hang_up();
+}
+
+#[test]
+fn nobody_registered_takes_the_else_path() {
+    let server = start();
+    let citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    let overflow = wait_until(SETUP, || {
+        state_of(&server, &citizen).is_some_and(|s| s == "nessuno" || s == "attesa_fine")
+    });
+    assert!(overflow, "state {:?}\n{}", state_of(&server, &citizen), server.log());
+}
+
+#[test]
+fn a_queue_gives_the_agent_to_callers_in_turn_and_max_wait_leads_to_else() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let anna = staff(&server, "201", 600.0);
+    let mut first = Caller::call(sip(&server), "100");
+    first.press('2');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+
+    // The second caller waits: in the queue state, hearing something (music and position).
+    let second = Caller::call(sip(&server), "100");
+    second.press('2');
+    let waiting_since = Instant::now();
+    assert!(wait_until(SETUP, || state_of(&server, &second).as_deref() == Some("coda")));
+    std::thread::sleep(Duration::from_secs(3));
+    let heard = second.heard_pcm_since(waiting_since);
+    let loud = heard.iter().filter(|s| s.unsigned_abs() > 1000).count();
+    assert!(loud > 800, "the waiting caller hears nothing ({loud} loud samples)");
+    assert_eq!(anna.events().iter().filter(|e| e.kind == "CALL_INCOMING").count(), 1, "201 is busy: not offered the second caller");
+
+    // The first call ends: the agent is offered the second caller and talks with them.
+    first.hang_up();
+    anna.wait_event_count("CALL_ESTABLISHED", 2, SETUP);
+    let since = Instant::now();
+    second.send_tone(1400.0);
+    assert_tones_cross(&second, since, 1400.0, &anna, 600.0);
+    drop(second);
+    drop(anna);
+
+    // Nobody left: a third caller waits the maximum (10 s), then the flow's else path.
+    let third = Caller::call(sip(&server), "100");
+    third.press('2');
+    assert!(wait_until(SETUP, || state_of(&server, &third).as_deref() == Some("coda")));
+    let overflow = wait_until(Duration::from_secs(25), || {
+        state_of(&server, &third).is_some_and(|s| s == "nessuno" || s == "attesa_fine")
+    });
+    assert!(overflow, "state {:?}\n{}", state_of(&server, &third), server.log());
+}
