@@ -94,14 +94,16 @@ fn hand_written_caller_and_baresip_exchange_tones() {
         return;
     }
     let phone = Baresip::start(BaresipConfig::peer("201").tone(600.0));
-    let mut citizen = Caller::call(phone.addr(), "201");
+    let mut citizen = Caller::call_from(phone.addr(), "201", "3339876543");
     eprintln!("the INVITE got {:?}", citizen.statuses);
     assert_eq!(citizen.statuses.last(), Some(&200));
     assert_eq!(citizen.answer.payload_type, 0, "PCMU");
     let start = Instant::now();
     citizen.press('1');
     citizen.send_tone(1000.0);
-    phone.wait_event("CALL_ESTABLISHED", CALL_SETUP);
+    let established = phone.wait_event("CALL_ESTABLISHED", CALL_SETUP);
+    let peer = established.peer_uri.unwrap_or_default();
+    assert!(peer.starts_with("sip:3339876543@"), "{peer}");
 
     let heard = wait_until(HEAR_TONE, || {
         has_tone(&citizen.heard_pcm_since(start), 600.0) && has_tone(&phone.recording(), 1000.0)
@@ -215,6 +217,49 @@ fn a_staff_phone_registers_with_digest_and_answers_when_told() {
     );
     citizen.hang_up();
     phone.wait_event("CALL_CLOSED", CALL_SETUP);
+
+    // Quitting unregisters.
+    let mut phone = phone;
+    assert!(
+        phone.quit(CALL_SETUP),
+        "baresip did not quit:\n{}",
+        phone.log()
+    );
+    let seen = registrar.seen.lock().unwrap().clone();
+    let last = seen.last().expect("REGISTERs");
+    let expires_zero = last.header("Expires") == Some("0")
+        || last
+            .header("Contact")
+            .is_some_and(|c| c.contains("expires=0"));
+    assert!(
+        expires_zero,
+        "the last REGISTER does not unregister: {last:?}"
+    );
+}
+
+/// A phone is stopped by PID when its handle drops, and when the test holding it panics.
+#[test]
+fn a_phone_is_killed_on_drop_and_on_panic() {
+    if !have_baresip() {
+        return;
+    }
+    let running = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let phone = Baresip::start(BaresipConfig::peer("drop"));
+    let pid = phone.pid();
+    assert!(running(pid));
+    drop(phone);
+    assert!(!running(pid), "baresip {pid} survived its handle");
+
+    let started = Arc::new(Mutex::new(None));
+    let seen = started.clone();
+    let outcome = std::panic::catch_unwind(move || {
+        let phone = Baresip::start(BaresipConfig::peer("panic"));
+        *seen.lock().unwrap() = Some(phone.pid());
+        panic!("a failing test (on purpose)");
+    });
+    assert!(outcome.is_err());
+    let pid = started.lock().unwrap().expect("the phone started");
+    assert!(!running(pid), "baresip {pid} survived a panic");
 }
 
 /// A registrar that challenges every REGISTER without Authorization (401, Digest) and accepts
@@ -276,8 +321,9 @@ impl Registrar {
                     reply.push_str(&format!("Contact: {contact};expires=60\r\n"));
                 }
                 reply.push_str("Content-Length: 0\r\n\r\n");
-                let _ = sock.send_to(reply.as_bytes(), from);
+                // Kept before the reply goes out: the phone may act on it at once.
                 sink.lock().unwrap().push(message);
+                let _ = sock.send_to(reply.as_bytes(), from);
             }
         });
         Registrar {

@@ -428,9 +428,16 @@ impl Baresip {
         self.dir.path().join("recordings")
     }
 
-    /// What the phone heard, 8 kHz mono: the decoded incoming audio of every call so far
-    /// (`*-dec.wav`, oldest first, joined); readable while a call goes on.
+    /// What the phone heard, 8 kHz mono: the decoded incoming audio of every call so far,
+    /// oldest first, joined; readable while a call goes on.
     pub fn recording(&self) -> Vec<i16> {
+        self.recordings().concat()
+    }
+
+    /// What the phone heard in each call so far (`dump-TIME-dec.wav`, oldest first). TIME has
+    /// one-second resolution: a call starting in the same second as the previous one
+    /// overwrites its file.
+    pub fn recordings(&self) -> Vec<Vec<i16>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.recordings_dir())
             .map(|entries| {
                 entries
@@ -443,11 +450,38 @@ impl Baresip {
         files.sort();
         files
             .iter()
-            .flat_map(|f| {
+            .map(|f| {
+                // Just created, its header not written yet: nothing heard so far.
+                if std::fs::metadata(f).map_or(0, |m| m.len()) < 44 {
+                    return Vec::new();
+                }
                 tone::read_wav_lenient(f)
                     .unwrap_or_else(|e| panic!("baresip's recording {}: {e}", f.display()))
             })
             .collect()
+    }
+
+    /// Quit as a person would (ctrl_tcp `quit`): baresip hangs up its calls and unregisters
+    /// (REGISTER with expires 0) before it exits. Whether it exited within `limit`; killed
+    /// by PID otherwise.
+    pub fn quit(&mut self, limit: Duration) -> bool {
+        let text =
+            serde_json::json!({"command": "quit", "params": "", "token": "quit"}).to_string();
+        let _ = self
+            .ctrl
+            .lock()
+            .unwrap()
+            .write_all(format!("{}:{text},", text.len()).as_bytes());
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
     }
 
     /// Whether baresip is still running.

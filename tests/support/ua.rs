@@ -130,6 +130,8 @@ pub struct SipCall {
     server: SocketAddr,
     number: String,
     pub call_id: String,
+    /// The user part of the caller's address (the citizen's number).
+    caller: String,
     from: String,
     /// The To header of the 200 OK (with the server's tag).
     to: Option<String>,
@@ -142,8 +144,17 @@ pub struct SipCall {
     sdp: String,
 }
 
+/// The caller's number when the test does not choose one.
+pub const DEFAULT_CALLER: &str = "3331234567";
+
 impl SipCall {
+    /// A call from [`DEFAULT_CALLER`] to `number` at `server`.
     pub fn new(server: SocketAddr, number: &str) -> SipCall {
+        SipCall::new_from(server, number, DEFAULT_CALLER)
+    }
+
+    /// A call from `caller` (the user part of From and Contact) to `number` at `server`.
+    pub fn new_from(server: SocketAddr, number: &str, caller: &str) -> SipCall {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let local = socket.local_addr().unwrap();
         let n = CALLS.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +164,8 @@ impl SipCall {
             server,
             number: number.to_owned(),
             call_id: format!("rtp-test-{id}@127.0.0.1"),
-            from: format!("<sip:3331234567@{local}>;tag=ua-{id}"),
+            caller: caller.to_owned(),
+            from: format!("<sip:{caller}@{local}>;tag=ua-{id}"),
             to: None,
             remote_target: None,
             branches: 0,
@@ -213,10 +225,11 @@ impl SipCall {
         let invite = format!(
             "INVITE sip:{number}@{server} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\n\
              From: {from}\r\nTo: <sip:{number}@{server}>\r\nCall-ID: {call_id}\r\n\
-             CSeq: 1 INVITE\r\nContact: <sip:3331234567@{local}>\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:{caller}@{local}>\r\n\
              Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             number = self.number,
             server = self.server,
+            caller = self.caller,
             from = self.from,
             call_id = self.call_id,
             local = self.local(),
@@ -326,8 +339,9 @@ impl SipCall {
         }
         if request.method() == Some("INVITE") {
             reply.push_str(&format!(
-                "Contact: <sip:3331234567@{}>\r\nContent-Type: application/sdp\r\n\
+                "Contact: <sip:{}@{}>\r\nContent-Type: application/sdp\r\n\
                  Content-Length: {}\r\n\r\n{}",
+                self.caller,
                 self.local(),
                 self.sdp.len(),
                 self.sdp
@@ -673,12 +687,17 @@ impl Caller {
     /// INVITE `number` at `server` (request URI `sip:number@server`), wait for the 200 OK
     /// (20 s at most, else panic), ACK, and start sending silence and receiving.
     pub fn call(server: SocketAddr, number: &str) -> Caller {
+        Caller::call_from(server, number, DEFAULT_CALLER)
+    }
+
+    /// [`Caller::call`] from the number `caller` (the user part of From).
+    pub fn call_from(server: SocketAddr, number: &str, caller: &str) -> Caller {
         let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         // Listen before the INVITE: the first packet may follow the ACK at once.
         let receiver = receive(rtp.clone(), stop.clone(), arrivals.clone());
-        let mut sip = SipCall::new(server, number);
+        let mut sip = SipCall::new_from(server, number, caller);
         let (statuses, answer) = sip.invite(rtp.local_addr().unwrap());
         let talker = Talker::start(rtp.clone(), answer.rtp);
         Caller {
