@@ -2,8 +2,15 @@
 //! and for `serve`, free ports, a server started on them and stopped by PID (also when a test
 //! fails), its log, its store, and sipp runs against it.
 //!
+//! For calls with two parties: `ua` (a SIP user agent written by hand, with RTP in and out),
+//! `baresip` (a real phone as a child process) and `tone` (test tones and finding them).
+//!
 //! Each test binary uses part of it, hence `dead_code` is allowed here.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod baresip;
+pub mod tone;
+pub mod ua;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
