@@ -158,7 +158,7 @@ fn when_201_does_not_answer_202_rings_and_ring_all_gives_the_call_to_the_first()
     anna.wait_registered(SETUP);
     let bruno = staff(&server, "202", 800.0);
 
-    let citizen = Caller::call(sip(&server), "100");
+    let mut citizen = Caller::call(sip(&server), "100");
     citizen.press('1');
     anna.wait_event("CALL_INCOMING", SETUP);
     assert!(
@@ -170,7 +170,8 @@ fn when_201_does_not_answer_202_rings_and_ring_all_gives_the_call_to_the_first()
     let since = Instant::now();
     citizen.send_tone(1000.0);
     assert_tones_cross(&citizen, since, 1000.0, &bruno, 800.0);
-    drop(citizen);
+    citizen.hang_up();
+    bruno.wait_event("CALL_CLOSED", SETUP);
 
     // Ring all: both ring at once; 202 answers first, 201 stops ringing.
     let mut second = Caller::call(sip(&server), "100");
