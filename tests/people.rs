@@ -270,3 +270,52 @@ fn a_queue_gives_the_agent_to_callers_in_turn_and_max_wait_leads_to_else() {
         server.log()
     );
 }
+
+#[test]
+fn staff_pass_the_call_on_to_a_colleague_and_never_to_an_outside_number() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let anna = staff(&server, "201", 600.0);
+    let bruno = staff(&server, "202", 800.0);
+    let mut citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+
+    // To 202: Bruno answers, Anna is released, the caller talks with Bruno.
+    let colleague = format!("sip:202@127.0.0.1:{}", server.port);
+    if let Err(e) = anna.command("transfer", &colleague) {
+        panic!("transfer: {e}\n{}\n{}", anna.log(), server.log());
+    }
+    bruno.wait_event("CALL_ESTABLISHED", SETUP);
+    anna.wait_event("CALL_CLOSED", SETUP);
+    let since = Instant::now();
+    citizen.send_tone(1000.0);
+    assert_tones_cross(&citizen, since, 1000.0, &bruno, 800.0);
+
+    // Bruno tries an outside number: refused (403), and no call leaves the server.
+    let outside = format!("sip:00390612345678@127.0.0.1:{}", server.port);
+    let _ = bruno.command("transfer", &outside);
+    assert!(
+        wait_until(SETUP, || server
+            .log()
+            .contains("REFER to no staff member or office: refused")),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        anna.events()
+            .iter()
+            .filter(|e| e.kind == "CALL_ESTABLISHED")
+            .count(),
+        1,
+        "nobody else was rung"
+    );
+    assert!(
+        !server.log().contains("00390612345678@"),
+        "an INVITE went out: {}",
+        server.log()
+    );
+    drop(citizen);
+}

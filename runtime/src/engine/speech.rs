@@ -7,6 +7,10 @@ use jiff::Timestamp;
 pub enum SystemText {
     InvalidChoice,
     Goodbye,
+    /// Staff pass the call on (a blind transfer): the caller waits for the next person.
+    Transferring,
+    /// A call passed on found nobody: the call ends.
+    NobodyAnswered,
 }
 
 impl SystemText {
@@ -14,6 +18,8 @@ impl SystemText {
         match self {
             SystemText::InvalidChoice => "invalid_choice",
             SystemText::Goodbye => "goodbye",
+            SystemText::Transferring => "transferring",
+            SystemText::NobodyAnswered => "nobody_answered",
         }
     }
 
@@ -24,6 +30,14 @@ impl SystemText {
             (SystemText::InvalidChoice, _) => "Scelta non valida.",
             (SystemText::Goodbye, "en") => "Thank you for calling. Goodbye.",
             (SystemText::Goodbye, _) => "Grazie per aver chiamato. Arrivederci.",
+            (SystemText::Transferring, "en") => "Please hold: I am putting you through.",
+            (SystemText::Transferring, _) => "Attenda in linea: la sto trasferendo.",
+            (SystemText::NobodyAnswered, "en") => {
+                "Sorry, nobody can answer now. Please call again later. Goodbye."
+            }
+            (SystemText::NobodyAnswered, _) => {
+                "Ci scusi, in questo momento nessuno può rispondere. Richiami più tardi. Arrivederci."
+            }
         }
     }
 }

@@ -95,6 +95,18 @@ enum Job {
         agent: String,
         dialled: Dialled,
     },
+    /// The ringing for a call staff passed on (REFER) ended.
+    Referred {
+        target: String,
+        dialled: Dialled,
+    },
+    /// A NOTIFY of a transfer's outcome (and the BYE after it) went out.
+    Notified,
+}
+
+/// Staff passed the call on (blind transfer): the target is ringing.
+struct Referral {
+    ringing: tokio::task::AbortHandle,
 }
 
 /// The caller waits in an office's queue: the desk's orders, and what is playing.
@@ -232,6 +244,12 @@ pub struct Call {
     /// Ids of the channel's own prompts (queue positions), counting down from the top so they
     /// never meet the flow's.
     next_own_playback: Id,
+    /// The channel's own prompts playing (not the flow's: the port does not know them).
+    own_playbacks: Vec<Id>,
+    /// A blind transfer by staff in progress.
+    referral: Option<Referral>,
+    /// End the call after the channel's own prompts (a transfer that found nobody).
+    hang_up_after_prompts: bool,
     rtp_timeout: Duration,
     clock: CallClock,
     sdp: SdpSession,
@@ -293,6 +311,9 @@ impl Call {
             bridge: None,
             waiting: None,
             next_own_playback: Id::MAX,
+            own_playbacks: Vec::new(),
+            referral: None,
+            hang_up_after_prompts: false,
             rtp_timeout: setup.rtp_timeout,
             clock,
             sdp,
@@ -320,7 +341,20 @@ impl Call {
         loop {
             match self.port.phase() {
                 // A bridged call goes on after its flow: until either side hangs up.
-                Phase::Over if self.bridge.is_none() => break,
+                // A call passed on that found nobody: end it once the caller heard why.
+                Phase::Over if self.hang_up_after_prompts && self.own_playbacks.is_empty() => {
+                    self.bye().await;
+                    break;
+                }
+                // A bridged call goes on after its flow: until either side hangs up (or while
+                // staff pass it on).
+                Phase::Over
+                    if self.bridge.is_none()
+                        && self.referral.is_none()
+                        && !self.hang_up_after_prompts =>
+                {
+                    break;
+                }
                 Phase::Over => {}
                 Phase::HangingUp if self.port.ready_to_hang_up() => {
                     self.bye().await;
@@ -490,8 +524,11 @@ impl Call {
 
     fn on_media(&mut self, event: MediaEvent) {
         match event {
-            MediaEvent::Finished(playback) if self.is_announcing(playback) => {
-                self.resume_music();
+            MediaEvent::Finished(playback) if self.own_playbacks.contains(&playback) => {
+                self.own_playbacks.retain(|p| *p != playback);
+                if self.is_announcing(playback) {
+                    self.resume_music();
+                }
             }
             MediaEvent::Finished(playback) => {
                 let actions = self.port.playback_finished(playback, self.clock.now());
@@ -537,7 +574,7 @@ impl Call {
         match job {
             Job::Loaded { playback, prompt } => match prompt {
                 Ok(frames) => {
-                    if self.port.is_playing(playback) || self.is_announcing(playback) {
+                    if self.port.is_playing(playback) || self.own_playbacks.contains(&playback) {
                         self.media.send(LegCommand::Loaded(playback, frames));
                     }
                 }
@@ -574,6 +611,8 @@ impl Call {
                 warn!(call = %self.call_id(), error = %e, "queue music skipped");
             }
             Job::Offered { agent, dialled } => self.offered(agent, dialled),
+            Job::Referred { target, dialled } => self.referred(&target, dialled),
+            Job::Notified => {}
         }
     }
 
@@ -783,11 +822,18 @@ impl Call {
             Ok(DialogState::Terminated(_, reason)) => {
                 info!(call = %self.call_id(), ?reason, "staff hung up");
                 self.forget_bridge();
+                if self.referral.is_some() {
+                    // A blind transfer: the caller waits for the next person.
+                    return false;
+                }
                 self.bye().await;
                 true
             }
             Err(None) => {
                 self.forget_bridge();
+                if self.referral.is_some() {
+                    return false;
+                }
                 self.bye().await;
                 true
             }
@@ -805,9 +851,12 @@ impl Call {
                 let _ = handle.reply(StatusCode::OK).await;
                 false
             }
+            Ok(DialogState::Refer(_, request, handle)) => {
+                self.on_refer(&request, handle).await;
+                false
+            }
             Ok(
-                DialogState::Refer(_, _, handle)
-                | DialogState::Notify(_, _, handle)
+                DialogState::Notify(_, _, handle)
                 | DialogState::Message(_, _, handle)
                 | DialogState::Publish(_, _, handle),
             ) => {
@@ -887,6 +936,190 @@ impl Call {
                     call: self.call_id().to_owned(),
                     agent: bridge.extension.clone(),
                 }));
+        }
+    }
+
+    // ------------------------------------------------------------------ passing a call on
+
+    /// Play one of the channel's own prompts to the caller (from now on, instead of whatever
+    /// the leg's source was); its id.
+    fn own_prompt(&mut self, media: Media) -> Id {
+        let playback = self.next_own_playback;
+        self.next_own_playback -= 1;
+        self.own_playbacks.push(playback);
+        self.media.send(LegCommand::Source(Source::Prompts));
+        self.play(playback, media);
+        playback
+    }
+
+    fn system_prompt(&mut self, text: speech::SystemText) {
+        let language = self
+            .port
+            .session()
+            .var("language")
+            .map_or_else(|| String::from("it"), ToString::to_string);
+        let media = Media::Speech {
+            text: text.words(&language).to_owned(),
+            language,
+        };
+        self.own_prompt(media);
+    }
+
+    /// Staff pass the call on (REFER, a blind transfer) to an extension or an office. Only
+    /// the staff and offices of the flows are reachable: anything else is refused (403), so
+    /// a transfer never becomes a call to an outside number.
+    async fn on_refer(&mut self, request: &Request, handle: TransactionHandle) {
+        let refer_to = request.headers.iter().find_map(|h| match h {
+            Header::ReferTo(value) => Some(value.value().to_owned()),
+            _ => None,
+        });
+        let Some(refer_to) = refer_to else {
+            let _ = handle.reply(StatusCode::BadRequest).await;
+            return;
+        };
+        let target = rsipstack::sip::event_packages::parse_refer_to(&refer_to);
+        if target.replaces.is_some() {
+            // Attended transfer (Replaces) needs staff-to-staff calls through the server.
+            let _ = handle.reply(StatusCode::NotImplemented).await;
+            return;
+        }
+        let user = target
+            .uri
+            .strip_prefix("sips:")
+            .or_else(|| target.uri.strip_prefix("sip:"))
+            .and_then(|rest| rest.split(['@', ';']).next())
+            .unwrap_or_default()
+            .to_owned();
+        let Some((rounds, ring_time)) = self.refer_target(&user) else {
+            info!(call = %self.call_id(), %user, "REFER to no staff member or office: refused");
+            let _ = handle.reply(StatusCode::Forbidden).await;
+            return;
+        };
+        if self.referral.is_some() || self.bridge.is_none() {
+            let _ = handle.reply(StatusCode::RequestPending).await;
+            return;
+        }
+        let _ = handle.reply(StatusCode::Accepted).await;
+        if let Some(bridge) = self.bridge.as_ref() {
+            let _ = bridge
+                .dialog
+                .notify_refer(StatusCode::Trying, "active;expires=60")
+                .await;
+        }
+        info!(call = %self.call_id(), %user, rounds = rounds.len(), "staff pass the call on");
+        self.system_prompt(speech::SystemText::Transferring);
+        let media = self.services.media.local_addr(self.media.group());
+        let (false, Some(media)) = (rounds.is_empty(), media) else {
+            self.referred(&user, Dialled::Busy);
+            return;
+        };
+        let caller = &self.port.call().caller;
+        let ring = dial::Ring {
+            rounds,
+            ring_time,
+            caller: caller.clone(),
+            display: display_name(&format!("{caller} - trasferita")),
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+        };
+        let outbound = self.outbound.clone();
+        let ringing = self.jobs.spawn(async move {
+            Job::Referred {
+                target: user,
+                dialled: dial::ring(&outbound, ring).await,
+            }
+        });
+        self.referral = Some(Referral { ringing });
+    }
+
+    /// Who a REFER's user part names: a staff extension of the flows (their devices) or an
+    /// office (its available staff in turn); with the ring time. `None`: neither.
+    fn refer_target(&self, user: &str) -> Option<(Vec<dial::Round>, Duration)> {
+        let now = self.clock.now();
+        let graph = &self.program().graph;
+        if let Some(office) = graph.offices.get(user) {
+            let presence = self.services.desk.presence();
+            let present: Vec<String> = office
+                .staff
+                .iter()
+                .filter(|s| crate::engine::Presence::is_present(&*presence, &s.contact))
+                .map(|s| s.contact.clone())
+                .collect();
+            let rounds = dial::rounds(self.services.location.as_ref(), &present, false, now);
+            return Some((rounds, Duration::from_millis(office.ring_ms)));
+        }
+        let office = graph.offices.values().find(|office| {
+            office
+                .staff
+                .iter()
+                .any(|s| extension_of(&s.contact) == Some(user))
+        })?;
+        let devices = self.services.location.bindings(user, now);
+        let rounds = if devices.is_empty() {
+            Vec::new()
+        } else {
+            vec![dial::Round { devices }]
+        };
+        Some((rounds, Duration::from_millis(office.ring_ms)))
+    }
+
+    /// The call staff passed on was answered (bridge the new person, release the one who
+    /// passed it) or not (they hear why in the NOTIFY; if they are gone, the caller is told
+    /// and the call ends).
+    fn referred(&mut self, target: &str, dialled: Dialled) {
+        if let Some(referral) = self.referral.take() {
+            referral.ringing.abort();
+        }
+        let old = self.bridge.take();
+        let status = match dialled {
+            Dialled::Answered(answered) => match self.connect(*answered, false) {
+                TransferOutcome::Answered => StatusCode::OK,
+                TransferOutcome::Busy
+                | TransferOutcome::NoAnswer
+                | TransferOutcome::Failed
+                | TransferOutcome::Timeout
+                | TransferOutcome::Closed => StatusCode::ServiceUnavailable,
+            },
+            Dialled::Busy => StatusCode::BusyHere,
+            Dialled::NoAnswer => StatusCode::RequestTimeout,
+            Dialled::Failed => StatusCode::TemporarilyUnavailable,
+        };
+        info!(call = %self.call_id(), %target, %status, "call passed on");
+        let passed = status == StatusCode::OK;
+        match old {
+            Some(old) if passed => {
+                // Done: tell who passed it on, and release them.
+                self.bridge_ended(&old);
+                let dialogs = self.outbound.dialogs.clone();
+                self.jobs.spawn(async move {
+                    let _ = old
+                        .dialog
+                        .notify_refer(StatusCode::OK, "terminated;reason=noresource")
+                        .await;
+                    let _ = old.dialog.bye().await;
+                    dialogs.remove_dialog(&old.dialog.id());
+                    Job::Notified
+                });
+            }
+            Some(old) => {
+                // Nobody took it: the one who passed it on still has the caller.
+                if let Err(e) = self.media.bridge(&old.leg) {
+                    warn!(call = %self.call_id(), error = %e, "bridge");
+                }
+                let dialog = old.dialog.clone();
+                self.bridge = Some(old);
+                self.jobs.spawn(async move {
+                    let _ = dialog
+                        .notify_refer(status, "terminated;reason=noresource")
+                        .await;
+                    Job::Notified
+                });
+            }
+            None if passed => {}
+            None => {
+                self.system_prompt(speech::SystemText::NobodyAnswered);
+                self.hang_up_after_prompts = true;
+            }
         }
     }
 
@@ -972,15 +1205,13 @@ impl Call {
                     text: speech::queue_position(position, &language),
                     language,
                 };
-                let playback = self.next_own_playback;
-                self.next_own_playback -= 1;
+                let playback = self.own_prompt(media);
                 if let Some(waiting) = self.waiting.as_mut()
                     && let Some(old) = waiting.announcing.replace(playback)
                 {
                     self.media.send(LegCommand::Drop(old));
+                    self.own_playbacks.retain(|p| *p != old);
                 }
-                self.media.send(LegCommand::Source(Source::Prompts));
-                self.play(playback, media);
             }
             QueueOrder::Offer { agent } => self.offer(agent),
             QueueOrder::CancelOffer { agent } => {
@@ -1022,6 +1253,7 @@ impl Call {
                 };
                 if let Some(playback) = waiting.announcing {
                     self.media.send(LegCommand::Drop(playback));
+                    self.own_playbacks.retain(|p| *p != playback);
                 }
                 if let Some(offer) = waiting.offer {
                     offer.ringing.abort();
