@@ -319,3 +319,27 @@ fn staff_pass_the_call_on_to_a_colleague_and_never_to_an_outside_number() {
     );
     drop(citizen);
 }
+
+/// The README of examples/office, as a new user follows it: 201 registers, a citizen calls
+/// 100, presses 1, and they talk.
+#[test]
+fn the_office_example_puts_a_citizen_through_to_201() {
+    if !have_baresip() {
+        return;
+    }
+    let example = root().join("examples/office");
+    let config = example.join("centralino.toml");
+    let server = Server::start(
+        &example.join("flows"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let anna = staff(&server, "201", 600.0);
+    let mut citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+    let since = Instant::now();
+    citizen.send_tone(1000.0);
+    assert_tones_cross(&citizen, since, 1000.0, &anna, 600.0);
+    citizen.hang_up();
+    anna.wait_event("CALL_CLOSED", SETUP);
+}
