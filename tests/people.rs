@@ -279,7 +279,7 @@ fn staff_pass_the_call_on_to_a_colleague_and_never_to_an_outside_number() {
     let server = start();
     let anna = staff(&server, "201", 600.0);
     let bruno = staff(&server, "202", 800.0);
-    let mut citizen = Caller::call(sip(&server), "100");
+    let citizen = Caller::call(sip(&server), "100");
     citizen.press('1');
     anna.wait_event("CALL_ESTABLISHED", SETUP);
 

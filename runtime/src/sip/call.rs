@@ -734,6 +734,7 @@ impl Call {
             display,
             media,
             session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
         };
         let outbound = self.outbound.clone();
         self.jobs.spawn(async move {
@@ -1021,6 +1022,7 @@ impl Call {
             display: display_name(&format!("{caller} - trasferita")),
             media,
             session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
         };
         let outbound = self.outbound.clone();
         let ringing = self.jobs.spawn(async move {
@@ -1308,6 +1310,7 @@ impl Call {
             display,
             media,
             session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
         };
         let outbound = self.outbound.clone();
         let ringing_agent = agent.clone();

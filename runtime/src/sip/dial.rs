@@ -30,6 +30,8 @@ use rsipstack::transport::SipAddr;
 use tracing::{debug, info};
 
 use super::sdp::{self, Negotiated};
+use crate::desk::{Desk, DeskEvent};
+use crate::people::presence::CallState;
 use crate::people::{Binding, Location, SignalTransport, extension_of};
 
 /// What the server needs to place calls: its dialog layer and where staff phones reach it.
@@ -53,6 +55,8 @@ pub struct Ring {
     /// The RTP address of our offer (the media thread the caller's leg is on).
     pub media: SocketAddr,
     pub session_id: u64,
+    /// Told when each device starts and stops ringing (presence: BLF keys blink).
+    pub desk: Desk,
 }
 
 /// Devices that ring together.
@@ -128,9 +132,17 @@ pub async fn ring(outbound: &Outbound, ring: Ring) -> Dialled {
 
 /// One INVITE to one device, until its final answer.
 async fn invite(outbound: &Outbound, ring: &Ring, device: &Binding) -> Attempt {
-    let Some(options) = invite_options(outbound, ring, device) else {
+    let call_id = format!(
+        "{:016x}{:016x}@centralino",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    let Some(mut options) = invite_options(outbound, ring, device) else {
         return Attempt::Failed;
     };
+    options.call_id = Some(call_id.clone());
+    // Ringing until answered; any other end (refused, cancelled: this future dropped) ends it.
+    let mut ringing = Ringing::start(&ring.desk, &device.extension, call_id);
     let (sender, states) = outbound.dialogs.new_dialog_state_channel();
     let result = outbound.dialogs.do_invite(options, sender).await;
     let (dialog, response) = match result {
@@ -145,12 +157,16 @@ async fn invite(outbound: &Outbound, ring: &Ring, device: &Binding) -> Attempt {
     };
     match response.status_code.kind() {
         StatusCodeKind::Successful => match sdp::negotiate(&response.body) {
-            Ok(negotiated) => Attempt::Answered(Box::new(Answered {
-                dialog,
-                states,
-                negotiated,
-                extension: device.extension.clone(),
-            })),
+            Ok(negotiated) => {
+                // The call takes over: it tells presence the call is answered, then ended.
+                ringing.answered();
+                Attempt::Answered(Box::new(Answered {
+                    dialog,
+                    states,
+                    negotiated,
+                    extension: device.extension.clone(),
+                }))
+            }
             Err(e) => {
                 info!(extension = %device.extension, error = %e, "staff device answered without usable audio: hanging up");
                 if let Err(e) = dialog.bye().await {
@@ -164,6 +180,47 @@ async fn invite(outbound: &Outbound, ring: &Ring, device: &Binding) -> Attempt {
         _ => {
             debug!(extension = %device.extension, status = %response.status_code, "staff device did not answer");
             Attempt::Failed
+        }
+    }
+}
+
+/// A device ringing, as presence shows it: `early` from the INVITE until the answer;
+/// `terminated` when it stops ringing unanswered (or the INVITE is dropped: cancelled).
+struct Ringing<'a> {
+    desk: &'a Desk,
+    extension: String,
+    call_id: String,
+    answered: bool,
+}
+
+impl<'a> Ringing<'a> {
+    fn start(desk: &'a Desk, extension: &str, call_id: String) -> Ringing<'a> {
+        desk.send(DeskEvent::StaffLeg {
+            extension: extension.to_owned(),
+            call_id: call_id.clone(),
+            state: CallState::Early,
+        });
+        Ringing {
+            desk,
+            extension: extension.to_owned(),
+            call_id,
+            answered: false,
+        }
+    }
+
+    fn answered(&mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Ringing<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.desk.send(DeskEvent::StaffLeg {
+                extension: std::mem::take(&mut self.extension),
+                call_id: std::mem::take(&mut self.call_id),
+                state: CallState::Terminated,
+            });
         }
     }
 }
