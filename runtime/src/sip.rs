@@ -337,6 +337,10 @@ impl Server {
             Method::Options => {
                 let headers = vec![
                     Header::Allow(allow_header_value().into()),
+                    Header::Other(
+                        String::from("Allow-Events"),
+                        String::from(staff::ALLOW_EVENTS),
+                    ),
                     Header::Accept("application/sdp".into()),
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
