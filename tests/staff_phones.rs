@@ -620,3 +620,110 @@ fn strangers_get_the_answer_of_an_unknown_number() {
         server.log()
     );
 }
+
+/// baresip (a real softphone) with 202 in its contacts (`presence=p2p`) subscribes to 202's
+/// presence with its digest credentials and takes the NOTIFYs as 202 comes and goes.
+#[test]
+fn baresip_watches_a_colleague() {
+    if std::process::Command::new("baresip")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("baresip is not installed (apt-get install baresip): test not run");
+        return;
+    }
+    let server = start();
+    let mut bruno = Phone::new("202", "pw202", "127.0.0.1", server.addr());
+    bruno.register(300);
+    let home = tempfile::tempdir().unwrap();
+    let config = format!(
+        "poll_method\t\tpoll\n\
+         sip_listen\t\t127.0.0.1:{}\n\
+         module_path\t\t/usr/lib/baresip/modules\n\
+         module\t\t\tg711.so\n\
+         module\t\t\taufile.so\n\
+         module_app\t\taccount.so\n\
+         module_app\t\tcontact.so\n\
+         module_app\t\tpresence.so\n\
+         audio_player\t\taufile,/dev/null\n\
+         audio_source\t\taufile,/dev/null\n",
+        support::free_port()
+    );
+    std::fs::write(home.path().join("config"), config).unwrap();
+    let port = server.port;
+    std::fs::write(
+        home.path().join("accounts"),
+        format!("<sip:201@127.0.0.1:{port};transport=udp>;auth_pass=pw201;regint=600\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("contacts"),
+        format!("\"Bruno\" <sip:202@127.0.0.1:{port}>;presence=p2p\n"),
+    )
+    .unwrap();
+    let mut phone = Reaped(
+        std::process::Command::new("baresip")
+            .arg("-f")
+            .arg(home.path())
+            .args(["-t", "12"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let wait = Duration::from_secs(8);
+    server.wait_for("subscribed", wait);
+    assert_eq!(
+        server.lines_with(&[
+            "subscribed",
+            "subscriber=201",
+            "watched=202",
+            "package=\"presence\""
+        ]),
+        1,
+        "{}",
+        server.log()
+    );
+    // 202 goes and comes back: baresip takes each NOTIFY (a refusal would end it).
+    bruno.register(0);
+    std::thread::sleep(Duration::from_millis(500));
+    bruno.register(300);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = phone.0.kill();
+    let _ = phone.0.wait();
+    let mut text = String::new();
+    if let Some(mut out) = phone.0.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut text);
+    }
+    // Its console, without colours.
+    let mut plain = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('\u{1b}') {
+        plain.push_str(&rest[..at]);
+        rest = rest[at..].split_once('m').map_or("", |(_, after)| after);
+    }
+    plain.push_str(rest);
+    let watched = format!("<sip:202@127.0.0.1:{port}> changed status from");
+    assert!(
+        plain.contains(&format!("{watched} Online to Offline"))
+            && plain.contains(&format!("{watched} Offline to Online")),
+        "{plain}"
+    );
+    assert!(
+        !server.log().contains("NOTIFY not taken"),
+        "{}\n{text}",
+        server.log()
+    );
+}
+
+/// A child process killed (by PID) and reaped when dropped, also when a test fails.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
