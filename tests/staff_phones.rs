@@ -4,10 +4,11 @@
 //! Raw SIP phones over UDP (each a socket on loopback, answering what the server sends them)
 //! register, subscribe to a colleague (`presence` and `dialog`), refresh and end their
 //! subscriptions, and send each other messages, delivered at once or when the recipient
-//! registers again; a stranger gets the answer of an unknown number. Calls putting a colleague
-//! "on a call" need a transfer; the desk's unit tests feed those states
-//! (`desk::tests::subscribers_are_notified_of_every_change_the_desk_sees`). Every server runs on
-//! free ports and is stopped by PID, also when a test fails.
+//! registers again; a stranger gets the answer of an unknown number. A sipp citizen calls 100
+//! and is transferred to 202 (a raw phone that answers), so 201 sees 202 on the phone and free
+//! again; ringing (`early`) is in the desk's transcript
+//! (`desk::tests::subscribers_are_notified_of_every_change_the_desk_sees`). baresip watches a
+//! colleague too. Every server runs on free ports and is stopped by PID, also when a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -168,7 +169,12 @@ impl Phone {
     }
 
     fn answer(&self, request: &Message) {
-        let mut text = format!("SIP/2.0 {} Whatever\r\n", self.answer_code);
+        if request.method() == "ACK" {
+            return;
+        }
+        let invite = request.method() == "INVITE";
+        let code = if invite { 200 } else { self.answer_code };
+        let mut text = format!("SIP/2.0 {code} Whatever\r\n");
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
             if ["via", "from", "call-id", "cseq"].contains(&lower.as_str()) {
@@ -182,7 +188,18 @@ impl Phone {
                 text.push_str(&format!("To: {value}\r\n"));
             }
         }
-        text.push_str("Content-Length: 0\r\n\r\n");
+        if invite {
+            // Answered at once, audio to a port nobody reads.
+            let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n\
+                       t=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+            text.push_str(&format!(
+                "Contact: {}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                self.contact(),
+                sdp.len()
+            ));
+        } else {
+            text.push_str("Content-Length: 0\r\n\r\n");
+        }
         self.socket.send_to(text.as_bytes(), self.server).unwrap();
     }
 
@@ -502,6 +519,80 @@ fn a_softphone_subscribed_to_a_colleague_is_notified_as_they_come_and_go() {
             .is_none_or(|n| n.header("Call-ID") != "sub-lost"),
         "a removed subscription is not notified"
     );
+}
+
+/// The NOTIFYs of `subscription` (a Call-ID) that arrive within `limit`, bodies only.
+fn notifies(phone: &mut Phone, call_id: &str, count: usize, limit: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut bodies = Vec::new();
+    while bodies.len() < count {
+        let left = limit
+            .checked_sub(started.elapsed())
+            .unwrap_or_else(|| panic!("{count} NOTIFYs in {call_id}: only {bodies:?}"));
+        let notify = phone.expect_request("NOTIFY", left);
+        if notify.header("Call-ID") == call_id {
+            bodies.push(notify.body);
+        }
+    }
+    bodies
+}
+
+/// A citizen calls 100 and is put through to 202 (the only one registered); 201 watches 202
+/// and sees them on the phone, then free again when the call ends.
+#[test]
+fn a_colleague_on_a_call_shows_busy_and_free_again() {
+    if !support::have_sipp() {
+        return;
+    }
+    let server = start();
+    let wait = Duration::from_secs(15);
+    let mut bruno = Phone::new("202", "pw202", "127.0.0.1", server.addr());
+    bruno.register(300);
+    // 201 is not registered (the transfer rings only 202), but authenticates from this address.
+    let mut anna = Phone::new("201", "pw201", "127.0.0.1", server.addr());
+    let presence = [String::from("Event: presence")];
+    assert_eq!(
+        anna.ask("SUBSCRIBE", "202", "watch-p", None, &presence, "")
+            .code(),
+        200
+    );
+    let first = notifies(&mut anna, "watch-p", 1, wait);
+    assert!(first[0].contains("<note>Available</note>"), "{first:?}");
+    let dialog = [String::from("Event: dialog")];
+    assert_eq!(
+        anna.ask("SUBSCRIBE", "202", "watch-d", None, &dialog, "")
+            .code(),
+        200
+    );
+    let first = notifies(&mut anna, "watch-d", 1, wait);
+    assert!(!first[0].contains("<dialog "), "idle: {first:?}");
+
+    // The citizen stays on the line 5 s, then hangs up.
+    let port = server.port;
+    let citizen = std::thread::spawn(move || {
+        support::sipp(
+            port,
+            "hold_call.xml",
+            &["-s", "100", "-m", "1", "-l", "1"],
+            40,
+        )
+    });
+    let invite = bruno.expect_request("INVITE", wait);
+    assert!(invite.header("From").contains("3331234567"), "{invite:?}");
+    let busy = notifies(&mut anna, "watch-p", 1, wait);
+    assert!(busy[0].contains("<rpid:on-the-phone/>"), "{busy:?}");
+    let blf = notifies(&mut anna, "watch-d", 1, wait);
+    assert!(blf[0].contains("<state>confirmed</state>"), "{blf:?}");
+    assert!(blf[0].contains("version=\"1\""), "{blf:?}");
+
+    // The citizen hangs up: the server hangs up on 202, who is free again.
+    bruno.expect_request("BYE", wait);
+    let free = notifies(&mut anna, "watch-p", 1, wait);
+    assert!(free[0].contains("<note>Available</note>"), "{free:?}");
+    let blf = notifies(&mut anna, "watch-d", 1, wait);
+    assert!(blf[0].contains("<state>terminated</state>"), "{blf:?}");
+    let out = citizen.join().unwrap();
+    assert!(out.status.success(), "{}", server.log());
 }
 
 /// A MESSAGE reaches a registered colleague at once, and one who is offline when they
