@@ -14,17 +14,32 @@
 //! The logic is in `people::presence` and `people::queue`; this task only holds them, keeps
 //! their timers and routes their commands. Every call that joins a queue gives the desk a
 //! channel for its orders.
+//!
+//! The desk also holds the phones' subscriptions (`people::presence::Subscriptions`): it sees
+//! every presence change, so after each one it works out the NOTIFYs and puts them in its
+//! [`DeskOut`] box, which the SIP adapter takes once ([`Desk::take_outbox`]) and sends from
+//! (`sip::staff`). Registrations go there too, so waiting messages are delivered at once.
+//!
+//! ```text
+//!   SIP ──Subscribe{request, answer}──► desk ──SubscribeOutcome (200 + first NOTIFY, 404, 423)──► SIP
+//!   presence changes, subscription expiry ──► Subscriptions ──► DeskOut::Notify ──► SIP: NOTIFY
+//!   SIP: NOTIFY answered 481 / no answer ──SubscriptionGone──► desk forgets it
+//!   registrar ──Bindings──► desk ──► DeskOut::Registered ──► SIP: deliver waiting messages
+//! ```
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::engine::{Media, Program};
-use crate::people::presence::{CallState, Change, Direction, Presence, PresenceEvent, Status};
+use crate::people::presence::{
+    CallState, Change, Direction, Notify, Presence, PresenceEvent, Status, SubscribeOutcome,
+    SubscribeRequest, SubscriptionId, SubscriptionLimits, Subscriptions,
+};
 use crate::people::queue::{self, Absence, QueueOutcome, QueueSettings, Queues, TimerId};
 use crate::people::{Binding, extension_of};
 
@@ -51,6 +66,27 @@ pub enum DeskEvent {
     },
     /// Something that happened to a waiting call or its agent.
     Queue(queue::Event),
+    /// A SUBSCRIBE (new, refresh or Expires: 0) from an authenticated staff phone; what to
+    /// answer goes back on `answer` (with the first or last NOTIFY, for the adapter to send).
+    Subscribe {
+        request: SubscribeRequest,
+        answer: oneshot::Sender<SubscribeOutcome>,
+    },
+    /// A NOTIFY was answered 481 (the phone no longer has the subscription) or not at all.
+    SubscriptionGone { id: SubscriptionId },
+}
+
+/// What the desk asks of the SIP adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeskOut {
+    /// Send this NOTIFY in its subscription's dialog (the last one when its state is
+    /// terminated).
+    Notify(Notify),
+    /// An extension's devices after a REGISTER (not empty): deliver the messages waiting for it.
+    Registered {
+        extension: String,
+        bindings: Vec<Binding>,
+    },
 }
 
 /// What the queues ask of one waiting call.
@@ -75,16 +111,22 @@ pub enum QueueOrder {
 pub struct Desk {
     events: mpsc::UnboundedSender<DeskEvent>,
     presence: Arc<Mutex<Presence>>,
+    /// The receiving end of [`DeskOut`], until the SIP adapter takes it.
+    outbox: Arc<Mutex<Option<mpsc::UnboundedReceiver<DeskOut>>>>,
 }
 
 impl Desk {
     /// The desk and its task (run it on a task the server owns, with `token` to stop it).
+    ///
+    /// `domain` is the host of the staff URIs in NOTIFY bodies (`sip:201@domain`).
     pub fn new(
         program: Arc<RwLock<Arc<Program>>>,
         settings: QueueSettings,
+        domain: &str,
         token: CancellationToken,
     ) -> (Desk, DeskTask) {
         let (events, receiver) = mpsc::unbounded_channel();
+        let (out, outbox) = mpsc::unbounded_channel();
         let staff = read_program(&program)
             .map(|p| staff_extensions(&p))
             .unwrap_or_default();
@@ -92,6 +134,7 @@ impl Desk {
         let desk = Desk {
             events,
             presence: presence.clone(),
+            outbox: Arc::new(Mutex::new(Some(outbox))),
         };
         let task = DeskTask {
             receiver,
@@ -101,9 +144,19 @@ impl Desk {
             queues: Queues::new(settings),
             routes: HashMap::new(),
             timers: BTreeMap::new(),
+            subscriptions: Subscriptions::new(domain, SubscriptionLimits::default()),
+            out,
             token,
         };
         (desk, task)
+    }
+
+    /// What the desk asks of the SIP adapter; the first caller gets it, later ones `None`.
+    pub fn take_outbox(&self) -> Option<mpsc::UnboundedReceiver<DeskOut>> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     pub fn send(&self, event: DeskEvent) {
@@ -137,6 +190,10 @@ pub struct DeskTask {
     routes: HashMap<String, mpsc::UnboundedSender<QueueOrder>>,
     /// The queues' timers: when each is due.
     timers: BTreeMap<TimerId, Timestamp>,
+    /// Who watches whom (SUBSCRIBE/NOTIFY).
+    subscriptions: Subscriptions,
+    /// To the SIP adapter: NOTIFYs to send, registrations.
+    out: mpsc::UnboundedSender<DeskOut>,
     token: CancellationToken,
 }
 
@@ -145,7 +202,7 @@ fn read_program(program: &RwLock<Arc<Program>>) -> Option<Arc<Program>> {
 }
 
 /// The extensions of every staff member the flows name.
-fn staff_extensions(program: &Program) -> Vec<String> {
+pub fn staff_extensions(program: &Program) -> Vec<String> {
     program
         .graph
         .offices
@@ -183,10 +240,8 @@ impl DeskTask {
     fn next_deadline(&self) -> Option<Timestamp> {
         let timer = self.timers.values().min().copied();
         let expiry = self.lock_presence().next_expiry();
-        match (timer, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let subscription = self.subscriptions.next_expiry();
+        [timer, expiry, subscription].into_iter().flatten().min()
     }
 
     fn lock_presence(&self) -> std::sync::MutexGuard<'_, Presence> {
@@ -203,6 +258,10 @@ impl DeskTask {
             let removed = self.lock_presence().set_staff(staff_extensions(&program));
             if !removed.is_empty() {
                 info!(?removed, "staff no longer in the flows");
+                let presence = self.presence.lock().unwrap_or_else(PoisonError::into_inner);
+                let notifies = self.subscriptions.staff_removed(&removed, &presence);
+                drop(presence);
+                self.send_notifies(notifies);
             }
         }
     }
@@ -216,6 +275,25 @@ impl DeskTask {
             } => {
                 let event = PresenceEvent::bindings(&extension, &bindings, at);
                 self.presence_event(event, at);
+                if !bindings.is_empty() {
+                    self.send_out(DeskOut::Registered {
+                        extension,
+                        bindings,
+                    });
+                }
+            }
+            DeskEvent::Subscribe { request, answer } => {
+                let presence = self.presence.lock().unwrap_or_else(PoisonError::into_inner);
+                let outcome = self.subscriptions.subscribe(request, &presence);
+                drop(presence);
+                if answer.send(outcome).is_err() {
+                    debug!("the SUBSCRIBE's answer is no longer awaited");
+                }
+            }
+            DeskEvent::SubscriptionGone { id } => {
+                if self.subscriptions.remove(&id) {
+                    info!(subscription = %id.0, "subscription gone (NOTIFY not taken)");
+                }
             }
             DeskEvent::StaffLeg {
                 extension,
@@ -277,6 +355,22 @@ impl DeskTask {
         }
         let changes = self.lock_presence().expire(now);
         self.changed(changes, now);
+        let presence = self.presence.lock().unwrap_or_else(PoisonError::into_inner);
+        let notifies = self.subscriptions.expire(now, &presence);
+        drop(presence);
+        self.send_notifies(notifies);
+    }
+
+    fn send_out(&self, out: DeskOut) {
+        if self.out.send(out).is_err() {
+            debug!("nobody takes the desk's outbox (no SIP adapter)");
+        }
+    }
+
+    fn send_notifies(&self, notifies: Vec<Notify>) {
+        for notify in notifies {
+            self.send_out(DeskOut::Notify(notify));
+        }
     }
 
     fn presence_event(&mut self, event: PresenceEvent, at: Timestamp) {
@@ -284,8 +378,14 @@ impl DeskTask {
         self.changed(changes, at);
     }
 
-    /// Presence changed: the queues hear of agents coming and going.
+    /// Presence changed: subscribers are told, and the queues hear of agents coming and going.
     fn changed(&mut self, changes: Vec<Change>, at: Timestamp) {
+        if !changes.is_empty() {
+            let presence = self.presence.lock().unwrap_or_else(PoisonError::into_inner);
+            let notifies = self.subscriptions.changed(&changes, &presence, at);
+            drop(presence);
+            self.send_notifies(notifies);
+        }
         for change in changes {
             let status = match change {
                 Change::Status(status) => status,
@@ -464,6 +564,7 @@ flow main answers "100" {
         let (desk, mut task) = Desk::new(
             program(),
             QueueSettings::default(),
+            "centralino",
             CancellationToken::new(),
         );
         // Nobody registered: the caller waits, told their position.
@@ -534,6 +635,7 @@ flow main answers "100" {
         let (_desk, mut task) = Desk::new(
             program(),
             QueueSettings::default(),
+            "centralino",
             CancellationToken::new(),
         );
         task.on_event(
@@ -570,5 +672,194 @@ flow main answers "100" {
         task.fire(at(17));
         assert!(task.routes.is_empty());
         assert!(!task.queues.is_waiting("c1"));
+    }
+
+    /// A NOTIFY in a line: subscription, package, state, and what its body says.
+    fn summary(notify: &Notify) -> String {
+        let between = |from: &str, to: &str| -> Vec<String> {
+            notify
+                .body
+                .split(from)
+                .skip(1)
+                .filter_map(|rest| rest.split(to).next())
+                .map(str::to_owned)
+                .collect()
+        };
+        let says = match notify.package {
+            crate::people::presence::EventPackage::Presence => format!(
+                "basic={} note={}",
+                between("<basic>", "</basic>").join(","),
+                between("<note>", "</note>").join(",")
+            ),
+            crate::people::presence::EventPackage::Dialog => format!(
+                "version={} dialogs=[{}]",
+                between("\" version=\"", "\"").join(","),
+                between("<state>", "</state>").join(",")
+            ),
+        };
+        format!(
+            "NOTIFY {} {} {} {says}",
+            notify.subscription.0,
+            notify.package.name(),
+            notify.state.header_value()
+        )
+    }
+
+    fn outs(outbox: &mut mpsc::UnboundedReceiver<DeskOut>) -> Vec<String> {
+        std::iter::from_fn(|| outbox.try_recv().ok())
+            .map(|out| match out {
+                DeskOut::Notify(notify) => summary(&notify),
+                DeskOut::Registered {
+                    extension,
+                    bindings,
+                } => format!("REGISTERED {extension} devices={}", bindings.len()),
+            })
+            .collect()
+    }
+
+    fn subscribe(
+        task: &mut DeskTask,
+        id: &str,
+        package: crate::people::presence::EventPackage,
+        expires: Option<u32>,
+        at_s: i64,
+    ) -> String {
+        let (answer, mut answered) = oneshot::channel();
+        task.on_event(
+            DeskEvent::Subscribe {
+                request: SubscribeRequest {
+                    id: SubscriptionId(id.to_owned()),
+                    subscriber: String::from("201"),
+                    watched: String::from("202"),
+                    package,
+                    expires,
+                    at: at(at_s),
+                },
+                answer,
+            },
+            at(at_s),
+        );
+        match answered.try_recv().unwrap() {
+            SubscribeOutcome::Accepted { expires, notify } => {
+                format!("200 Expires: {expires}, then {}", summary(&notify))
+            }
+            SubscribeOutcome::Ended { notify } => {
+                format!("200 Expires: 0, then {}", summary(&notify))
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// 201 watches 202 (presence and dialog) while 202 registers, is rung, answers, hangs up,
+    /// unregisters; a refresh, an unsubscribe, a NOTIFY refused with 481, and expiry.
+    #[test]
+    fn subscribers_are_notified_of_every_change_the_desk_sees() {
+        use crate::people::presence::EventPackage;
+        let (desk, mut task) = Desk::new(
+            program(),
+            QueueSettings::default(),
+            "centralino",
+            CancellationToken::new(),
+        );
+        let mut outbox = desk.take_outbox().unwrap();
+        assert!(desk.take_outbox().is_none(), "taken once");
+        let mut transcript = Vec::new();
+        let mut step = |title: &str, lines: Vec<String>| {
+            transcript.push(format!("# {title}"));
+            transcript.extend(lines.into_iter().map(|l| format!("  {l}")));
+        };
+
+        let line = subscribe(&mut task, "p1", EventPackage::Presence, Some(600), 0);
+        step("201 subscribes to 202's presence (202 offline)", vec![line]);
+        let line = subscribe(&mut task, "d1", EventPackage::Dialog, None, 0);
+        step("201 subscribes to 202's dialogs (a BLF key)", vec![line]);
+        let line = subscribe(&mut task, "x1", EventPackage::Presence, Some(10), 0);
+        step("asking for 10 s", vec![line]);
+
+        let event = |task: &mut DeskTask, event: DeskEvent, s: i64| task.on_event(event, at(s));
+        event(
+            &mut task,
+            DeskEvent::Bindings {
+                extension: String::from("202"),
+                bindings: vec![device("202")],
+            },
+            1,
+        );
+        step("202 registers", outs(&mut outbox));
+        for (state, s) in [
+            (CallState::Early, 2),
+            (CallState::Confirmed, 3),
+            (CallState::Terminated, 4),
+        ] {
+            event(
+                &mut task,
+                DeskEvent::StaffLeg {
+                    extension: String::from("202"),
+                    call_id: String::from("leg-1"),
+                    state,
+                },
+                s,
+            );
+            step(&format!("202's leg: {}", state.as_str()), outs(&mut outbox));
+        }
+        event(
+            &mut task,
+            DeskEvent::SetAway {
+                extension: String::from("202"),
+                away: true,
+            },
+            5,
+        );
+        step("202 dials *21", outs(&mut outbox));
+        event(
+            &mut task,
+            DeskEvent::Bindings {
+                extension: String::from("202"),
+                bindings: Vec::new(),
+            },
+            6,
+        );
+        step("202 unregisters", outs(&mut outbox));
+
+        let line = subscribe(&mut task, "d1", EventPackage::Dialog, Some(300), 7);
+        step("201 refreshes the dialog subscription", vec![line]);
+        let line = subscribe(&mut task, "p1", EventPackage::Presence, Some(0), 8);
+        step("201 unsubscribes from presence (Expires: 0)", vec![line]);
+        event(
+            &mut task,
+            DeskEvent::SubscriptionGone {
+                id: SubscriptionId(String::from("d1")),
+            },
+            9,
+        );
+        event(
+            &mut task,
+            DeskEvent::SetAway {
+                extension: String::from("202"),
+                away: false,
+            },
+            10,
+        );
+        event(
+            &mut task,
+            DeskEvent::StaffLeg {
+                extension: String::from("202"),
+                call_id: String::from("leg-2"),
+                state: CallState::Early,
+            },
+            10,
+        );
+        step(
+            "the phone answered a NOTIFY with 481; 202's next call tells nobody",
+            outs(&mut outbox),
+        );
+        assert_eq!(task.subscriptions.len(), 0);
+
+        let line = subscribe(&mut task, "p2", EventPackage::Presence, Some(60), 20);
+        step("201 subscribes for 60 s", vec![line]);
+        assert_eq!(task.next_deadline(), Some(at(80)));
+        task.fire(at(80));
+        step("60 s later, not refreshed", outs(&mut outbox));
+        insta::assert_snapshot!(transcript.join("\n"));
     }
 }

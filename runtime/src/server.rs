@@ -210,6 +210,7 @@ impl Server {
         let (desk, desk_task) = Desk::new(
             parts.deployment.current(),
             QueueSettings::default(),
+            &parts.registrar.config().realm,
             helpers_token.child_token(),
         );
         let services = Services {

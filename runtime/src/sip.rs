@@ -8,6 +8,8 @@
 //!                                         │ INVITE: number → flow (404), SDP (488), limit (503)
 //!                                         │ in-dialog (BYE, INFO, re-INVITE, CANCEL) → dialog.handle
 //!                                         │ REGISTER → register::answer (people::registrar)
+//!                                         │ SUBSCRIBE, MESSAGE → auth::staff_caller → staff::StaffSide
+//!                                         │   (presence/dialog NOTIFYs, messages kept and delivered)
 //!  dialog states ──► Server::on_dialog_state ──► CallSignal ──► call task (engine)
 //!                                                                   │ LegCommand ▲ MediaEvent
 //!                                                                   ▼            │
@@ -18,11 +20,13 @@
 //! server, and each call has a child `CancellationToken`; the media threads belong to
 //! `Services::media` and are joined when it is dropped.
 
+pub mod auth;
 pub mod call;
 pub mod dial;
 pub mod register;
 pub mod screen;
 pub mod sdp;
+pub mod staff;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -54,7 +58,7 @@ use crate::store::Store;
 pub use call::CallSignal;
 
 /// The methods the server handles, as sent in `Allow`.
-const ALLOWED: [Method; 7] = [
+const ALLOWED: [Method; 10] = [
     Method::Invite,
     Method::Ack,
     Method::Bye,
@@ -62,6 +66,9 @@ const ALLOWED: [Method; 7] = [
     Method::Options,
     Method::Info,
     Method::Register,
+    Method::Subscribe,
+    Method::Notify,
+    Method::Message,
 ];
 
 fn allow_header_value() -> String {
@@ -192,6 +199,22 @@ pub async fn serve(
         dialogs: dialogs.clone(),
         listen: bound,
     });
+    let (staff, staff_requests) = mpsc::unbounded_channel();
+    let desk_outbox = services.desk.take_outbox().unwrap_or_else(|| {
+        warn!("the desk's outbox was taken already: no NOTIFYs, no message deliveries");
+        mpsc::unbounded_channel().1
+    });
+    let staff_side = staff::StaffSide {
+        endpoint: endpoint.inner.clone(),
+        listen: bound,
+        desk: services.desk.clone(),
+        outbox: desk_outbox,
+        requests: staff_requests,
+        store: services.store.clone(),
+        location: services.location.clone(),
+        program: services.program.clone(),
+        token: stack.child_token(),
+    };
     info!(%listen, tcp = config.tcp, "SIP listening");
 
     let mut server = Server {
@@ -205,7 +228,9 @@ pub async fn serve(
         calls: JoinSet::new(),
         draining: false,
         token: CancellationToken::new(),
+        staff,
     };
+    server.handlers.spawn(staff_side.run());
 
     let endpoint_loop = endpoint.serve();
     tokio::pin!(endpoint_loop);
@@ -292,6 +317,8 @@ struct Server {
     calls: JoinSet<String>,
     draining: bool,
     token: CancellationToken,
+    /// SUBSCRIBE and MESSAGE from staff go to the staff task (`staff::StaffSide`).
+    staff: mpsc::UnboundedSender<staff::StaffRequest>,
 }
 
 impl Server {
@@ -310,6 +337,10 @@ impl Server {
             Method::Options => {
                 let headers = vec![
                     Header::Allow(allow_header_value().into()),
+                    Header::Other(
+                        String::from("Allow-Events"),
+                        String::from(staff::ALLOW_EVENTS),
+                    ),
                     Header::Accept("application/sdp".into()),
                 ];
                 let _ = tx.reply_with(StatusCode::OK, headers, None).await;
@@ -321,6 +352,11 @@ impl Server {
                 self.handlers
                     .spawn(register::answer(tx, registrar, store, desk));
             }
+            Method::Subscribe | Method::Message => self.on_staff_request(tx),
+            Method::Notify => {
+                // We subscribe to nothing.
+                let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+            }
             Method::Ack => {}
             Method::Bye | Method::Info | Method::Cancel => {
                 let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
@@ -329,6 +365,56 @@ impl Server {
                 let _ = tx.reply(StatusCode::MethodNotAllowed).await;
             }
         }
+    }
+
+    /// SUBSCRIBE and MESSAGE: a refresh inside a subscription goes to the staff task as it is;
+    /// a request out of dialog first proves it comes from staff (`auth::staff_caller`), else it
+    /// is answered as a number that does not exist.
+    fn on_staff_request(&mut self, mut tx: Transaction) {
+        let in_dialog = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|to| to.tag().ok().flatten())
+            .is_some();
+        let method = tx.original.method;
+        let staff = self.staff.clone();
+        if in_dialog {
+            if method == Method::Subscribe {
+                if staff.send(staff::StaffRequest::Resubscribe { tx }).is_err() {
+                    debug!("the staff task has stopped");
+                }
+            } else {
+                // MESSAGE inside a dialog we do not have.
+                self.handlers.spawn(async move {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                });
+            }
+            return;
+        }
+        let registrar = self.services.registrar.clone();
+        self.handlers.spawn(async move {
+            match auth::staff_caller(&mut tx, &registrar).await {
+                auth::Authenticated::Staff(extension) => {
+                    let request = if method == Method::Subscribe {
+                        staff::StaffRequest::Subscribe {
+                            tx,
+                            subscriber: extension,
+                        }
+                    } else {
+                        staff::StaffRequest::Message {
+                            tx,
+                            from: extension,
+                        }
+                    };
+                    if staff.send(request).is_err() {
+                        debug!("the staff task has stopped");
+                    }
+                }
+                auth::Authenticated::Challenged => {}
+                auth::Authenticated::Stranger => auth::unknown_number(&mut tx).await,
+            }
+        });
     }
 
     async fn on_invite(&mut self, mut tx: Transaction) {

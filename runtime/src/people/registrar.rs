@@ -238,6 +238,64 @@ pub struct Outcome {
     pub event: Event,
 }
 
+/// A request other than REGISTER (INVITE, MESSAGE, SUBSCRIBE, REFER), as the adapter read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub source: SocketAddr,
+    /// The request's method, as hashed into the digest (`INVITE`, `MESSAGE`, ...).
+    pub method: String,
+    /// Every `Authorization` and `Proxy-Authorization` header value.
+    pub authorization: Vec<String>,
+}
+
+/// Who sent a request, and what to answer.
+///
+/// **The rule** (no enumeration, issue item 7): valid credentials make the sender the staff
+/// member of the digest username. Without credentials (or with a stale nonce) a sender is
+/// challenged only when some staff device is registered from its IP address; anyone else is a
+/// stranger, answered exactly as a call to a number that does not exist. Wrong credentials
+/// count as failures for the source (as for REGISTER); a known source is challenged again until
+/// it is throttled, then it is a stranger too. The challenge is the one REGISTER gets, whatever
+/// the extension asked for, so neither answer tells which extensions exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// Authenticated as this extension.
+    Staff(String),
+    /// Answer 401 with these `WWW-Authenticate` values (those of REGISTER).
+    Challenge { challenges: Vec<String> },
+    /// Answer as to an unknown number (404).
+    Stranger,
+}
+
+/// What happened, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthEvent {
+    Authenticated {
+        extension: String,
+    },
+    Challenged,
+    Stale,
+    /// No credentials, and no staff device registered from this address.
+    NoDeviceHere,
+    Refused {
+        refusal: RefusalKind,
+        failures: u32,
+    },
+    /// Too many failures from this source: a stranger without looking further.
+    Throttled {
+        failures: u32,
+    },
+}
+
+/// The registrar's decision on a request other than REGISTER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    pub decision: AuthDecision,
+    /// Answer only after this long (a throttled source).
+    pub delay: Option<Duration>,
+    pub event: AuthEvent,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Failures {
     count: u32,
@@ -470,6 +528,86 @@ impl Registrar {
         }
     }
 
+    /// Decide who sent a request other than REGISTER (INVITE, MESSAGE, SUBSCRIBE, REFER) from a
+    /// staff device, with the same accounts, nonces, constant-time check and failure counts as
+    /// REGISTER. See [`Authentication`] for the rule that keeps extensions from being
+    /// enumerated.
+    pub fn authenticate(
+        &self,
+        request: &AuthRequest,
+        now: Timestamp,
+        random: [u8; 16],
+    ) -> Authentication {
+        let mut state = self.lock();
+        let ip = request.source.ip();
+        let throttle = &self.config.throttle;
+        let failures = state.failures_of(ip, now, throttle.window);
+        if failures >= throttle.drop_after {
+            return Authentication {
+                decision: AuthDecision::Stranger,
+                delay: None,
+                event: AuthEvent::Throttled { failures },
+            };
+        }
+        let delay = (failures >= throttle.failures).then_some(throttle.delay);
+        let known_source = state.has_device_at(ip, now);
+        let decide = |decision, event| Authentication {
+            decision,
+            delay,
+            event,
+        };
+        let challenge = |state: &State, stale: bool| AuthDecision::Challenge {
+            challenges: state
+                .verifier
+                .challenges(&state.verifier.nonce(now, random), stale),
+        };
+        let parsed: Vec<_> = request
+            .authorization
+            .iter()
+            .map(|value| parse_digest(value))
+            .collect();
+        let ours = parsed
+            .iter()
+            .find(|p| p.as_ref().is_ok_and(|c| c.realm == self.config.realm))
+            .or_else(|| parsed.first());
+        let refusal = match ours {
+            None if known_source => {
+                return decide(challenge(&state, false), AuthEvent::Challenged);
+            }
+            None => return decide(AuthDecision::Stranger, AuthEvent::NoDeviceHere),
+            Some(Err(_)) => RefusalKind::Malformed,
+            Some(Ok(credentials)) => {
+                let account = self.config.accounts.get(&credentials.username);
+                match state
+                    .verifier
+                    .verify(credentials, &request.method, account, now)
+                {
+                    Verdict::Authorized => {
+                        let extension = credentials.username.clone();
+                        return decide(
+                            AuthDecision::Staff(extension.clone()),
+                            AuthEvent::Authenticated { extension },
+                        );
+                    }
+                    Verdict::Stale if known_source => {
+                        return decide(challenge(&state, true), AuthEvent::Stale);
+                    }
+                    Verdict::Stale => {
+                        return decide(AuthDecision::Stranger, AuthEvent::NoDeviceHere);
+                    }
+                    Verdict::Refused(refusal) => RefusalKind::Digest(refusal),
+                }
+            }
+        };
+        let failures = state.failed(ip, now, throttle);
+        let decision = if known_source && failures < throttle.failures {
+            challenge(&state, false)
+        } else {
+            AuthDecision::Stranger
+        };
+        decide(decision, AuthEvent::Refused { refusal, failures })
+    }
+
     /// The extension's registrations after an authorized request, or why not.
     fn apply(
         &self,
@@ -599,6 +737,14 @@ enum Applied {
 }
 
 impl State {
+    /// Whether a device registered from `ip` (any port) and not expired at `now`.
+    fn has_device_at(&self, ip: IpAddr, now: Timestamp) -> bool {
+        self.bindings
+            .values()
+            .flatten()
+            .any(|r| r.binding.source.ip() == ip && r.binding.expires_at > now)
+    }
+
     /// Failures of `ip` in the current window (a window that ended is forgotten).
     fn failures_of(&mut self, ip: IpAddr, now: Timestamp, window: Duration) -> u32 {
         match self.failures.get(&ip) {
@@ -1156,6 +1302,220 @@ mod tests {
         let fine = other.register(&registrar, &["<sip:202@198.51.100.1:7000>"], None, at(4));
         assert_eq!(fine.delay, None);
         assert_eq!(contacts(&fine).len(), 1);
+    }
+
+    /// `Authorization` for `method` as `user` with `password`, SHA-256 and qop=auth.
+    fn authorization(user: &str, password: &str, nonce: &str, method: &str, nc: u32) -> String {
+        let mut credentials = DigestCredentials {
+            username: user.into(),
+            realm: REALM.into(),
+            nonce: nonce.into(),
+            uri: "sip:202@centralino".into(),
+            response: String::new(),
+            algorithm: Algorithm::Sha256,
+            qop: Some(QopAuth {
+                cnonce: "c".into(),
+                nc,
+                nc_text: format!("{nc:08x}"),
+            }),
+            cnonce: Some("c".into()),
+            opaque: None,
+        };
+        let stored = ha1(HashKind::Sha256, user, REALM, password);
+        credentials.response = expected_response(&credentials, method, &stored);
+        format!(
+            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", \
+             uri=\"sip:202@centralino\", response=\"{}\", algorithm=SHA-256, qop=auth, \
+             cnonce=\"c\", nc={nc:08x}",
+            credentials.response
+        )
+    }
+
+    fn ask(
+        registrar: &Registrar,
+        source: SocketAddr,
+        method: &str,
+        auth: Option<String>,
+        now: Timestamp,
+    ) -> Authentication {
+        let request = AuthRequest {
+            source,
+            method: method.into(),
+            authorization: auth.into_iter().collect(),
+        };
+        registrar.authenticate(&request, now, fresh_random())
+    }
+
+    fn nonce_of(decision: &AuthDecision) -> String {
+        let AuthDecision::Challenge { challenges } = decision else {
+            panic!("not a challenge: {decision:?}")
+        };
+        let params = parse_params(challenges[0].trim_start_matches("Digest ")).unwrap();
+        params.into_iter().find(|(n, _)| n == "nonce").unwrap().1
+    }
+
+    #[test]
+    fn requests_from_a_registered_address_are_challenged_and_strangers_are_not() {
+        let registrar = registrar();
+        let mut desk = Phone::new("201", "pw201", 5062);
+        desk.register(&registrar, &[DESK], None, at(0));
+        let phone = SocketAddr::from(([192, 0, 2, 7], 5062));
+        let stranger = SocketAddr::from(([198, 51, 100, 9], 5060));
+
+        // Without credentials: a stranger is a stranger; the phone's address is challenged,
+        // exactly as REGISTER is (same header shapes).
+        let from_stranger = ask(&registrar, stranger, "MESSAGE", None, at(1));
+        assert_eq!(from_stranger.decision, AuthDecision::Stranger);
+        assert_eq!(from_stranger.event, AuthEvent::NoDeviceHere);
+        let challenged = ask(&registrar, phone, "MESSAGE", None, at(1));
+        let register = registrar.register(
+            &Phone::new("202", "x", 6000).request(&[DESK], None),
+            at(1),
+            fresh_random(),
+        );
+        let (AuthDecision::Challenge { challenges }, Reply::Unauthorized { challenges: theirs }) =
+            (&challenged.decision, &register.reply)
+        else {
+            panic!("{challenged:?} {register:?}")
+        };
+        let strip = |c: &String| c.split("nonce=").next().unwrap().to_owned();
+        assert_eq!(
+            challenges.iter().map(strip).collect::<Vec<_>>(),
+            theirs.iter().map(strip).collect::<Vec<_>>()
+        );
+
+        // The right answer for MESSAGE: staff 201, from any address (a softphone elsewhere).
+        let nonce = nonce_of(&challenged.decision);
+        let good = ask(
+            &registrar,
+            stranger,
+            "MESSAGE",
+            Some(authorization("201", "pw201", &nonce, "MESSAGE", 1)),
+            at(2),
+        );
+        assert_eq!(good.decision, AuthDecision::Staff("201".into()));
+        // Replayed: refused; a digest made for another method: refused.
+        let replay = ask(
+            &registrar,
+            stranger,
+            "MESSAGE",
+            Some(authorization("201", "pw201", &nonce, "MESSAGE", 1)),
+            at(2),
+        );
+        assert_eq!(replay.decision, AuthDecision::Stranger);
+        assert!(
+            matches!(
+                replay.event,
+                AuthEvent::Refused {
+                    refusal: RefusalKind::Digest(Refusal::Replayed),
+                    ..
+                }
+            ),
+            "{replay:?}"
+        );
+        let other_method = ask(
+            &registrar,
+            phone,
+            "SUBSCRIBE",
+            Some(authorization("201", "pw201", &nonce, "MESSAGE", 2)),
+            at(2),
+        );
+        assert!(
+            matches!(other_method.decision, AuthDecision::Challenge { .. }),
+            "a known address is challenged again"
+        );
+        // A stale nonce: the phone's address is challenged with stale=true, a stranger is not.
+        let stale = ask(
+            &registrar,
+            phone,
+            "SUBSCRIBE",
+            Some(authorization("201", "pw201", &nonce, "SUBSCRIBE", 3)),
+            at(1000),
+        );
+        assert_eq!(stale.event, AuthEvent::Stale);
+        let AuthDecision::Challenge { challenges } = &stale.decision else {
+            panic!()
+        };
+        assert!(challenges[0].ends_with("stale=true"), "{challenges:?}");
+        let stale_stranger = ask(
+            &registrar,
+            stranger,
+            "SUBSCRIBE",
+            Some(authorization("201", "pw201", &nonce, "SUBSCRIBE", 4)),
+            at(1000),
+        );
+        assert_eq!(stale_stranger.decision, AuthDecision::Stranger);
+    }
+
+    #[test]
+    fn wrong_credentials_are_answered_alike_then_throttled_into_strangers() {
+        let registrar = registrar();
+        let mut desk = Phone::new("201", "pw201", 5062);
+        desk.register(&registrar, &[DESK], None, at(0));
+        let phone = SocketAddr::from(([192, 0, 2, 7], 5062));
+        let nonce = nonce_of(&ask(&registrar, phone, "INVITE", None, at(1)).decision);
+        // An unknown user and a wrong password: the same decision (a fresh challenge).
+        let unknown = ask(
+            &registrar,
+            phone,
+            "INVITE",
+            Some(authorization("299", "pw299", &nonce, "INVITE", 1)),
+            at(1),
+        );
+        let wrong = ask(
+            &registrar,
+            phone,
+            "INVITE",
+            Some(authorization("202", "guess", &nonce, "INVITE", 1)),
+            at(1),
+        );
+        assert!(matches!(unknown.decision, AuthDecision::Challenge { .. }));
+        assert!(matches!(wrong.decision, AuthDecision::Challenge { .. }));
+        assert!(matches!(
+            unknown.event,
+            AuthEvent::Refused {
+                refusal: RefusalKind::Digest(Refusal::UnknownUser),
+                failures: 1
+            }
+        ));
+        assert!(matches!(
+            wrong.event,
+            AuthEvent::Refused {
+                refusal: RefusalKind::Digest(Refusal::WrongResponse),
+                failures: 2
+            }
+        ));
+        // The third failure reaches the limit (3): a stranger from now on, answered late.
+        let third = ask(
+            &registrar,
+            phone,
+            "INVITE",
+            Some(authorization("202", "guess2", &nonce, "INVITE", 2)),
+            at(1),
+        );
+        assert_eq!(third.decision, AuthDecision::Stranger);
+        let next = ask(&registrar, phone, "INVITE", None, at(2));
+        assert_eq!(next.delay, Some(Duration::from_secs(2)));
+        // Failures are shared with REGISTER: the source's registrations are slowed down too.
+        assert_eq!(
+            desk.register(&registrar, &[DESK], None, at(3)).delay,
+            Some(Duration::from_secs(2))
+        );
+        for nc in 3..6 {
+            ask(
+                &registrar,
+                phone,
+                "INVITE",
+                Some(authorization("202", "guess", &nonce, "INVITE", nc)),
+                at(3),
+            );
+        }
+        let dropped = ask(&registrar, phone, "INVITE", None, at(4));
+        assert_eq!(dropped.decision, AuthDecision::Stranger);
+        assert!(
+            matches!(dropped.event, AuthEvent::Throttled { .. }),
+            "{dropped:?}"
+        );
     }
 
     #[test]

@@ -266,7 +266,7 @@ fn invite_options(outbound: &Outbound, ring: &Ring, device: &Binding) -> Option<
 
 /// The address a device reaches us at: the listening address, or, when that is unspecified
 /// (`0.0.0.0`), the local address of the route to the device.
-fn reachable_local(listen: SocketAddr, device: SocketAddr) -> SocketAddr {
+pub(super) fn reachable_local(listen: SocketAddr, device: SocketAddr) -> SocketAddr {
     if !listen.ip().is_unspecified() {
         return listen;
     }
