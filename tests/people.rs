@@ -343,3 +343,64 @@ fn the_office_example_puts_a_citizen_through_to_201() {
     citizen.hang_up();
     anna.wait_event("CALL_CLOSED", SETUP);
 }
+
+#[test]
+fn staff_call_each_other_by_extension_and_star_codes_set_them_away_and_back() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let anna = staff(&server, "201", 600.0);
+    let bruno = staff(&server, "202", 800.0);
+
+    // 201 calls 202: it rings, Bruno answers, they hear each other.
+    anna.dial(&format!("sip:202@127.0.0.1:{}", server.port));
+    bruno.wait_event("CALL_ESTABLISHED", SETUP);
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+    let crossed = wait_until(HEAR, || {
+        has_tone(&anna.recording(), 800.0) && has_tone(&bruno.recording(), 600.0)
+    });
+    assert!(
+        crossed,
+        "201 heard {}; 202 heard {}",
+        describe(&anna.recording(), 800.0),
+        describe(&bruno.recording(), 600.0)
+    );
+    anna.hangup();
+    bruno.wait_event("CALL_CLOSED", SETUP);
+
+    // *21: Bruno is away; a citizen's transfer passes him by (Anna's phone is gone: it rings
+    // unanswered), and the flow's else path follows.
+    bruno.dial(&format!("sip:*21@127.0.0.1:{}", server.port));
+    bruno.wait_event_count("CALL_CLOSED", 2, SETUP);
+    drop(anna);
+    let citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    let overflow = wait_until(SETUP, || {
+        state_of(&server, &citizen).is_some_and(|s| s == "nessuno" || s == "attesa_fine")
+    });
+    assert!(
+        overflow,
+        "state {:?}\n{}",
+        state_of(&server, &citizen),
+        server.log()
+    );
+    assert_eq!(
+        bruno
+            .events()
+            .iter()
+            .filter(|e| e.kind == "CALL_ESTABLISHED")
+            .count(),
+        2,
+        "an away staff member is not rung"
+    );
+    drop(citizen);
+
+    // *20: back; the next citizen reaches Bruno.
+    bruno.dial(&format!("sip:*20@127.0.0.1:{}", server.port));
+    bruno.wait_event_count("CALL_CLOSED", 3, SETUP);
+    let mut citizen = Caller::call(sip(&server), "100");
+    citizen.press('1');
+    bruno.wait_event_count("CALL_ESTABLISHED", 4, SETUP);
+    citizen.hang_up();
+}

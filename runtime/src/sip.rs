@@ -48,9 +48,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::desk::Desk;
+use crate::desk::{Desk, DeskEvent};
 use crate::engine::Program;
+use crate::engine::speech::SystemText;
 use crate::media::prompt::PromptCache;
+use crate::people;
 use crate::people::Location;
 use crate::server::{Count, Registry};
 use crate::store::Store;
@@ -200,6 +202,7 @@ pub async fn serve(
         listen: bound,
     });
     let (staff, staff_requests) = mpsc::unbounded_channel();
+    let (staff_invites, mut authenticated_invites) = mpsc::unbounded_channel();
     let desk_outbox = services.desk.take_outbox().unwrap_or_else(|| {
         warn!("the desk's outbox was taken already: no NOTIFYs, no message deliveries");
         mpsc::unbounded_channel().1
@@ -229,6 +232,7 @@ pub async fn serve(
         draining: false,
         token: CancellationToken::new(),
         staff,
+        staff_invites,
     };
     server.handlers.spawn(staff_side.run());
 
@@ -258,6 +262,7 @@ pub async fn serve(
                 break;
             }
             Some(tx) = incoming.recv() => server.on_transaction(tx).await,
+            Some((tx, caller)) = authenticated_invites.recv() => server.on_staff_invite(tx, caller).await,
             Some(state) = states.recv() => server.on_dialog_state(state),
             Some(_) = server.handlers.join_next(), if !server.handlers.is_empty() => {}
             Some(done) = server.calls.join_next(), if !server.calls.is_empty() => {
@@ -319,6 +324,8 @@ struct Server {
     token: CancellationToken,
     /// SUBSCRIBE and MESSAGE from staff go to the staff task (`staff::StaffSide`).
     staff: mpsc::UnboundedSender<staff::StaffRequest>,
+    /// INVITEs from staff, authenticated off the loop, come back here (with the extension).
+    staff_invites: mpsc::UnboundedSender<(Transaction, String)>,
 }
 
 impl Server {
@@ -440,11 +447,91 @@ impl Server {
             .map(|a| a.user.clone())
             .unwrap_or_default();
         if program.graph.flow_for_number(&number).is_none() {
-            info!(%number, "no flow answers this number: 404");
-            self.services.registry.count(Count::RefusedUnknownNumber);
-            let _ = tx.reply(StatusCode::NotFound).await;
+            // Not a citizen number: staff extensions, offices and star codes, for staff only.
+            // Authenticating may sleep (a throttled source): off the server's loop.
+            let registrar = self.services.registrar.clone();
+            let registry = self.services.registry.clone();
+            let staff_invites = self.staff_invites.clone();
+            self.handlers.spawn(async move {
+                match auth::staff_caller(&mut tx, &registrar).await {
+                    auth::Authenticated::Staff(extension) => {
+                        let _ = staff_invites.send((tx, extension));
+                    }
+                    auth::Authenticated::Challenged => {}
+                    auth::Authenticated::Stranger => {
+                        info!(%number, "no flow answers this number: 404");
+                        registry.count(Count::RefusedUnknownNumber);
+                        auth::unknown_number(&mut tx).await;
+                    }
+                }
+            });
             return;
         }
+        self.accept(tx, program, number, call::CallKind::Flow).await;
+    }
+
+    /// An INVITE from an authenticated staff member to something other than a flow's number:
+    /// a star code, a colleague's extension, an office.
+    async fn on_staff_invite(&mut self, mut tx: Transaction, caller: String) {
+        let Some(program) = self.services.current_program() else {
+            let _ = tx.reply(StatusCode::ServerInternalError).await;
+            return;
+        };
+        let number = tx
+            .original
+            .uri
+            .auth
+            .as_ref()
+            .map(|a| a.user.clone())
+            .unwrap_or_default();
+        let kind = match people::presence::dialled(&number) {
+            people::presence::Dialled::StarCode(code) => {
+                let away = matches!(code, people::presence::StarCode::Away);
+                info!(extension = %caller, %number, away, "star code");
+                self.services.desk.send(DeskEvent::SetAway {
+                    extension: caller.clone(),
+                    away,
+                });
+                call::CallKind::Announcement(if away {
+                    SystemText::NowAway
+                } else {
+                    SystemText::NowBack
+                })
+            }
+            people::presence::Dialled::IncompleteStarCode => {
+                let _ = tx.reply(StatusCode::AddressIncomplete).await;
+                return;
+            }
+            people::presence::Dialled::UnknownStarCode => {
+                auth::unknown_number(&mut tx).await;
+                return;
+            }
+            people::presence::Dialled::Number => {
+                match call::direct_target(&program, &self.services, &number, &caller) {
+                    Some(target) => target,
+                    None => {
+                        info!(extension = %caller, %number, "staff dialled no colleague or office: 404");
+                        auth::unknown_number(&mut tx).await;
+                        return;
+                    }
+                }
+            }
+        };
+        if self.draining {
+            unavailable(&mut tx, 30).await;
+            return;
+        }
+        self.accept(tx, program, number, kind).await;
+    }
+
+    /// Give an INVITE a call task (SDP read, dialog made; 488 or 503 when it cannot be).
+    async fn accept(
+        &mut self,
+        mut tx: Transaction,
+        program: Arc<Program>,
+        number: String,
+        kind: call::CallKind,
+    ) {
         let negotiated = match sdp::negotiate(&tx.original.body) {
             Ok(n) => n,
             Err(e) => {
@@ -498,6 +585,7 @@ impl Server {
             rtp_timeout: self.config.rtp_timeout,
             answer_delay: self.config.answer_delay,
             token: token.clone(),
+            kind,
         });
         match call {
             Ok(call) => {

@@ -11,6 +11,10 @@ pub enum SystemText {
     Transferring,
     /// A call passed on found nobody: the call ends.
     NobodyAnswered,
+    /// Staff dialled `*21`.
+    NowAway,
+    /// Staff dialled `*20`.
+    NowBack,
 }
 
 impl SystemText {
@@ -20,6 +24,8 @@ impl SystemText {
             SystemText::Goodbye => "goodbye",
             SystemText::Transferring => "transferring",
             SystemText::NobodyAnswered => "nobody_answered",
+            SystemText::NowAway => "now_away",
+            SystemText::NowBack => "now_back",
         }
     }
 
@@ -35,6 +41,10 @@ impl SystemText {
             (SystemText::NobodyAnswered, "en") => {
                 "Sorry, nobody can answer now. Please call again later. Goodbye."
             }
+            (SystemText::NowAway, "en") => "You are away: no calls will be put through to you.",
+            (SystemText::NowAway, _) => "Ora risulta assente: non le saranno passate chiamate.",
+            (SystemText::NowBack, "en") => "Welcome back: calls will be put through to you again.",
+            (SystemText::NowBack, _) => "Bentornato: le chiamate le saranno di nuovo passate.",
             (SystemText::NobodyAnswered, _) => {
                 "Ci scusi, in questo momento nessuno può rispondere. Richiami più tardi. Arrivederci."
             }

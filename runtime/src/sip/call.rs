@@ -59,6 +59,87 @@ pub enum CallSignal {
     },
 }
 
+/// What a call is for.
+pub enum CallKind {
+    /// A citizen's call: the flow of the number answers.
+    Flow,
+    /// Staff dialled a code: they hear what it did, then the call ends.
+    Announcement(speech::SystemText),
+    /// Staff call a colleague or an office: the caller hears ringing until someone answers,
+    /// then the two are bridged (the offices use Centralino as their phone system).
+    Direct {
+        /// The extension or office dialled.
+        target: String,
+        /// What the called phones show.
+        display: String,
+        rounds: Vec<dial::Round>,
+        ring_time: Duration,
+    },
+}
+
+/// Whom a staff member reaches by dialling `number`: a colleague's extension (their devices)
+/// or an office (its available staff, in turn). `None`: neither (or themselves).
+pub fn direct_target(
+    program: &Program,
+    services: &Services,
+    number: &str,
+    caller: &str,
+) -> Option<CallKind> {
+    let now = jiff::Timestamp::now();
+    let graph = &program.graph;
+    let name_of = |extension: &str| {
+        graph
+            .offices
+            .values()
+            .flat_map(|office| office.staff.iter())
+            .find(|s| extension_of(&s.contact) == Some(extension))
+            .map(|s| s.name.clone().unwrap_or_else(|| extension.to_owned()))
+    };
+    let display = display_name(
+        &name_of(caller).map_or_else(|| caller.to_owned(), |name| format!("{name} ({caller})")),
+    );
+    if let Some(office) = graph.offices.get(number) {
+        let presence = services.desk.presence();
+        let present: Vec<String> = office
+            .staff
+            .iter()
+            .filter(|s| extension_of(&s.contact) != Some(caller))
+            .filter(|s| crate::engine::Presence::is_present(&*presence, &s.contact))
+            .map(|s| s.contact.clone())
+            .collect();
+        return Some(CallKind::Direct {
+            target: number.to_owned(),
+            display,
+            rounds: dial::rounds(services.location.as_ref(), &present, false, now),
+            ring_time: Duration::from_millis(office.ring_ms),
+        });
+    }
+    if number == caller {
+        return None;
+    }
+    let office = graph.offices.values().find(|office| {
+        office
+            .staff
+            .iter()
+            .any(|s| extension_of(&s.contact) == Some(number))
+    })?;
+    let devices = services.location.bindings(number, now);
+    let rounds = if devices.is_empty() {
+        Vec::new()
+    } else {
+        vec![dial::Round { devices }]
+    };
+    Some(CallKind::Direct {
+        target: number.to_owned(),
+        display,
+        rounds,
+        ring_time: Duration::from_millis(office.ring_ms.max(DIRECT_RING_MIN.as_millis() as u64)),
+    })
+}
+
+/// A colleague's phone rings at least this long when called directly.
+const DIRECT_RING_MIN: Duration = Duration::from_secs(30);
+
 pub struct CallSetup {
     pub dialog: InviteDialog,
     pub program: Arc<Program>,
@@ -71,6 +152,7 @@ pub struct CallSetup {
     /// Ring this long before answering (0: answer at once).
     pub answer_delay: Duration,
     pub token: CancellationToken,
+    pub kind: CallKind,
 }
 
 /// Work done off the call's task.
@@ -95,6 +177,8 @@ enum Job {
         agent: String,
         dialled: Dialled,
     },
+    /// The colleague or office a staff member called answered, or not.
+    DirectDialled(Dialled),
     /// The ringing for a call staff passed on (REFER) ended.
     Referred {
         target: String,
@@ -250,6 +334,11 @@ pub struct Call {
     referral: Option<Referral>,
     /// End the call after the channel's own prompts (a transfer that found nobody).
     hang_up_after_prompts: bool,
+    /// What the call is for (taken when acted on).
+    kind: Option<CallKind>,
+    /// A staff member placing the call (a colleague, an office, a star code): presence shows
+    /// them on it.
+    staff_caller: Option<String>,
     rtp_timeout: Duration,
     clock: CallClock,
     sdp: SdpSession,
@@ -297,6 +386,10 @@ impl Call {
             answered: false,
             legs: vec![sdp.describe()],
         });
+        let staff_caller = match setup.kind {
+            CallKind::Flow => None,
+            CallKind::Announcement(_) | CallKind::Direct { .. } => Some(call_info.caller.clone()),
+        };
         let session =
             Session::new(setup.program, call_info).with_presence(setup.services.desk.presence());
         let options = PortOptions {
@@ -314,6 +407,8 @@ impl Call {
             own_playbacks: Vec::new(),
             referral: None,
             hang_up_after_prompts: false,
+            staff_caller,
+            kind: Some(setup.kind),
             rtp_timeout: setup.rtp_timeout,
             clock,
             sdp,
@@ -405,6 +500,13 @@ impl Call {
             }
         }
         self.end_bridge().await;
+        if let Some(extension) = self.staff_caller.take() {
+            self.services.desk.send(DeskEvent::StaffLeg {
+                extension,
+                call_id: self.call_id().to_owned(),
+                state: CallState::Terminated,
+            });
+        }
         if self.waiting.take().is_some() {
             let call = self.call_id().to_owned();
             self.services
@@ -439,10 +541,26 @@ impl Call {
         match signal {
             CallSignal::Offered => {
                 let _ = self.dialog.ringing(None, None);
-                if self.answer_delay.is_zero() {
-                    self.answer();
-                } else {
-                    self.answer_at = Some(Instant::now() + self.answer_delay);
+                match self.kind.as_mut() {
+                    Some(CallKind::Direct {
+                        target,
+                        display,
+                        rounds,
+                        ring_time,
+                    }) => {
+                        let target = target.clone();
+                        let display = std::mem::take(display);
+                        let rounds = std::mem::take(rounds);
+                        let ring_time = *ring_time;
+                        self.ring_direct(&target, display, rounds, ring_time);
+                    }
+                    Some(CallKind::Flow | CallKind::Announcement(_)) | None => {
+                        if self.answer_delay.is_zero() {
+                            self.answer();
+                        } else {
+                            self.answer_at = Some(Instant::now() + self.answer_delay);
+                        }
+                    }
                 }
             }
             CallSignal::Confirmed => {
@@ -450,8 +568,29 @@ impl Call {
                     info!(call = %self.call_id(), version = %self.program().version(), "call answered");
                     self.media.send(LegCommand::Start);
                     self.entry.answered();
-                    let actions = self.port.start(self.clock.now());
-                    self.act(actions);
+                    match self.kind.take() {
+                        Some(CallKind::Flow) | None => {
+                            let actions = self.port.start(self.clock.now());
+                            self.act(actions);
+                        }
+                        Some(CallKind::Announcement(text)) => {
+                            // No flow: what the code did, then goodbye.
+                            self.port.gone();
+                            self.system_prompt(text);
+                            self.hang_up_after_prompts = true;
+                        }
+                        Some(CallKind::Direct { .. }) => {
+                            // No flow: the bridge made before the answer carries the call.
+                            self.port.gone();
+                            if let Some(extension) = self.staff_caller.clone() {
+                                self.services.desk.send(DeskEvent::StaffLeg {
+                                    extension,
+                                    call_id: self.call_id().to_owned(),
+                                    state: CallState::Confirmed,
+                                });
+                            }
+                        }
+                    }
                 }
             }
             CallSignal::Info(request, handle) => {
@@ -612,6 +751,7 @@ impl Call {
             }
             Job::Offered { agent, dialled } => self.offered(agent, dialled),
             Job::Referred { target, dialled } => self.referred(&target, dialled),
+            Job::DirectDialled(dialled) => self.direct_dialled(dialled),
             Job::Notified => {}
         }
     }
@@ -938,6 +1078,61 @@ impl Call {
                     agent: bridge.extension.clone(),
                 }));
         }
+    }
+
+    // ------------------------------------------------------------------ staff calling
+
+    /// A staff member calls a colleague or an office: ring them; the caller hears ringing (180).
+    fn ring_direct(
+        &mut self,
+        target: &str,
+        display: String,
+        rounds: Vec<dial::Round>,
+        ring_time: Duration,
+    ) {
+        let media = self.services.media.local_addr(self.media.group());
+        let (false, Some(media)) = (rounds.is_empty(), media) else {
+            info!(call = %self.call_id(), %target, "staff call: nobody to ring");
+            self.direct_dialled(Dialled::Busy);
+            return;
+        };
+        info!(call = %self.call_id(), %target, rounds = rounds.len(), "staff call: ringing");
+        let ring = dial::Ring {
+            rounds,
+            ring_time,
+            caller: self.port.call().caller.clone(),
+            display,
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
+        };
+        let outbound = self.outbound.clone();
+        self.jobs
+            .spawn(async move { Job::DirectDialled(dial::ring(&outbound, ring).await) });
+    }
+
+    /// The colleague answered (bridge, then answer the caller) or not (486, 480).
+    fn direct_dialled(&mut self, dialled: Dialled) {
+        let refusal = match dialled {
+            Dialled::Answered(answered) => match self.connect(*answered, false) {
+                TransferOutcome::Answered => {
+                    self.answer();
+                    return;
+                }
+                TransferOutcome::Busy
+                | TransferOutcome::NoAnswer
+                | TransferOutcome::Failed
+                | TransferOutcome::Timeout
+                | TransferOutcome::Closed => StatusCode::ServiceUnavailable,
+            },
+            Dialled::Busy => StatusCode::BusyHere,
+            Dialled::NoAnswer | Dialled::Failed => StatusCode::TemporarilyUnavailable,
+        };
+        info!(call = %self.call_id(), status = %refusal, "staff call not answered");
+        if let Err(e) = self.dialog.reject(Some(refusal), None) {
+            debug!(error = %e, "reject");
+        }
+        self.port.gone();
     }
 
     // ------------------------------------------------------------------ passing a call on
