@@ -113,6 +113,11 @@ fn a_citizen_put_through_to_staff_talks_with_them_and_hanging_up_ends_both() {
     assert_tones_cross(&citizen, since, 1000.0, &anna, 600.0);
     assert_eq!(state_of(&server, &citizen).as_deref(), Some("passa"));
 
+    // Keys pass on: the citizen's 5 (RFC 4733) reaches the staff phone.
+    citizen.press('5');
+    let key = anna.wait_event("CALL_DTMF_START", SETUP);
+    assert_eq!(key.param.as_deref(), Some("5"), "{key:?}");
+
     // The citizen hangs up: the staff phone's call ends too.
     let mut citizen = citizen;
     citizen.hang_up();

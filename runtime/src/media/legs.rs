@@ -89,6 +89,9 @@ pub enum LegCommand {
     Join(RoomId),
     /// Leave the room; if the room was the source, back to `Source::Prompts`.
     Leave,
+    /// Send a key to the far end as RFC 4733 events (100 ms, in place of the audio of those
+    /// frames), when it accepted telephone-event; otherwise nothing is sent.
+    SendKey(char),
 }
 
 /// Where a leg's outgoing audio comes from.
@@ -162,8 +165,10 @@ pub struct FarEndInUse {
 pub enum MediaEvent {
     /// The last frame of this prompt left.
     Finished(Id),
-    /// A DTMF digit (RFC 4733 event or in-band tone).
+    /// A DTMF digit heard as an in-band tone (it also passed in the audio).
     Digit(char),
+    /// A key sent as an RFC 4733 event (not audio: a bridge passes it on with `SendKey`).
+    Key(char),
     /// 20 ms of the caller's audio, while forwarding is on.
     Audio(Vec<i16>),
     /// No RTP from the caller for the RTP timeout (told once).

@@ -187,6 +187,32 @@ impl RtpStream {
         self.timestamp = self.timestamp.wrapping_add(units as u32);
     }
 
+    /// Writes the next packet as an RFC 4733 event packet: `payload_type` (telephone-event),
+    /// the event's start as its timestamp, `payload` the 4-byte event. The sequence number
+    /// advances by one and the stream's timestamp by one frame (the audio clock goes on), so
+    /// audio after the event continues in time. On error nothing advances.
+    pub fn next_event_packet(
+        &mut self,
+        payload_type: u8,
+        event_timestamp: u32,
+        marker: bool,
+        payload: &[u8; 4],
+        buf: &mut [u8],
+    ) -> Result<usize, RtpError> {
+        let len = write_packet(
+            buf,
+            payload_type,
+            marker,
+            self.sequence,
+            event_timestamp,
+            self.ssrc,
+            payload,
+        )?;
+        self.sequence = self.sequence.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(self.samples_per_frame);
+        Ok(len)
+    }
+
     /// Writes the next packet, carrying `frame` (one frame of audio), into `buf`; returns its
     /// length. On success the sequence number advances by one and the timestamp by one frame.
     /// On error nothing advances.

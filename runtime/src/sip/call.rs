@@ -605,7 +605,7 @@ impl Call {
                 match parse_info_body(&content_type, &request.body) {
                     Ok(digit) => {
                         let _ = handle.reply(StatusCode::OK).await;
-                        self.digit(digit.digit);
+                        self.key(digit.digit);
                     }
                     Err(e) => {
                         debug!(error = %e, "INFO without a DTMF digit");
@@ -673,7 +673,10 @@ impl Call {
                 let actions = self.port.playback_finished(playback, self.clock.now());
                 self.act(actions);
             }
+            // An in-band key reaches bridged staff in the audio itself.
+            MediaEvent::Digit(_) if self.bridge.is_some() => {}
             MediaEvent::Digit(digit) => self.digit(digit),
+            MediaEvent::Key(key) => self.key(key),
             MediaEvent::Audio(pcm) => {
                 if let Some(recording) = self.recording.as_mut() {
                     if let Err(e) = recording.recorder.write_pcm(&pcm) {
@@ -686,6 +689,15 @@ impl Call {
             }
             // Handled by the run loop (it ends the call).
             MediaEvent::Silent => {}
+        }
+    }
+
+    /// A key the caller sent as an event (RFC 4733, SIP INFO): for the flow, or passed on to
+    /// the staff they talk to.
+    fn key(&mut self, key: char) {
+        match self.bridge.as_ref() {
+            Some(bridge) => bridge.leg.send(LegCommand::SendKey(key)),
+            None => self.digit(key),
         }
     }
 
@@ -1012,6 +1024,11 @@ impl Call {
                 | DialogState::Confirmed(..),
             ) => false,
             // Staff keys and audio are theirs; prompts never play on the staff leg.
+            // Staff keys sent as events pass on to the caller (in-band ones are in the audio).
+            Err(Some(MediaEvent::Key(key))) => {
+                self.media.send(LegCommand::SendKey(key));
+                false
+            }
             Err(Some(MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_))) => {
                 false
             }

@@ -62,6 +62,10 @@ pub struct Leg {
     pub(super) to_room: Jitter,
     /// The last frame encoded from `incoming` (reused).
     encoded: Frame,
+    /// Keys being passed on (RFC 4733 packets still to send, one per frame).
+    keys_out: VecDeque<KeyPacket>,
+    /// The timestamp of the key being sent (every packet of an event carries its start).
+    key_start: u32,
 }
 
 impl Leg {
@@ -94,6 +98,15 @@ impl Leg {
             room: None,
             to_room: Jitter::default(),
             encoded: [0; FRAME_SAMPLES],
+            keys_out: VecDeque::new(),
+            key_start: 0,
+        }
+    }
+
+    /// Queue a key to pass on (nothing when the far end did not accept telephone-event).
+    fn queue_key(&mut self, key: char) {
+        if self.negotiated.dtmf_payload_type.is_some() {
+            self.keys_out.extend(key_packets(key));
         }
     }
 
@@ -109,6 +122,7 @@ impl Leg {
             // change the lists of who hears whom (the wheel then calls `set_source`).
             LegCommand::Start | LegCommand::Source(_) | LegCommand::Join(_) | LegCommand::Leave => {
             }
+            LegCommand::SendKey(key) => self.queue_key(key),
             LegCommand::Enqueue(playback) => self.queue.push_back(Queued {
                 playback,
                 frames: None,
@@ -229,7 +243,38 @@ impl Leg {
                 }
             }
         };
-        if let Some(socket) = &self.own {
+        // A key to pass on goes out instead of this frame's audio.
+        let key = match (self.negotiated.dtmf_payload_type, self.keys_out.pop_front()) {
+            (Some(payload_type), Some(event)) => {
+                if event.first {
+                    self.key_start = self.rtp.next_timestamp();
+                }
+                Some((payload_type, event))
+            }
+            (None, Some(_)) => {
+                self.keys_out.clear();
+                None
+            }
+            (_, None) => None,
+        };
+        if let Some((payload_type, event)) = key {
+            let start = self.key_start;
+            let write = |rtp: &mut RtpStream, packet: &mut [u8]| {
+                rtp.next_event_packet(payload_type, start, event.first, &event.payload, packet)
+                    .ok()
+            };
+            if let Some(socket) = &self.own {
+                let mut packet = [0u8; rtp::G711_PACKET_LEN];
+                if let Some(len) = write(&mut self.rtp, &mut packet)
+                    && let Some(bytes) = packet.get(..len)
+                {
+                    let _ = socket.send_to(bytes, self.negotiated.remote);
+                }
+            } else {
+                let rtp = &mut self.rtp;
+                outbox.push(self.negotiated.remote, |packet| write(rtp, packet));
+            }
+        } else if let Some(socket) = &self.own {
             let mut packet = [0u8; rtp::G711_PACKET_LEN];
             if let Ok(len) = self.rtp.next_packet(frame, &mut packet)
                 && let Some(bytes) = packet.get(..len)
@@ -262,7 +307,7 @@ impl Leg {
             && packet.payload_type == receiver.payload_type()
         {
             if let Some(digit) = receiver.push(&packet, now) {
-                let _ = self.events.send(MediaEvent::Digit(digit));
+                let _ = self.events.send(MediaEvent::Key(digit));
             }
             return;
         }
@@ -289,6 +334,53 @@ impl Leg {
             let _ = self.events.send(MediaEvent::Digit(digit));
         }
     }
+}
+
+/// One RFC 4733 packet of a key being passed on.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct KeyPacket {
+    /// The first packet of the event (marker bit; the event's timestamp starts here).
+    first: bool,
+    /// Event code, E bit + volume, duration (timestamp units, big-endian).
+    payload: [u8; 4],
+}
+
+/// RFC 4733 event codes of the keys.
+fn event_code(key: char) -> Option<u8> {
+    match key {
+        '0'..='9' => u8::try_from(u32::from(key) - u32::from('0')).ok(),
+        '*' => Some(10),
+        '#' => Some(11),
+        'A'..='D' => u8::try_from(u32::from(key) - u32::from('A') + 12).ok(),
+        _ => None,
+    }
+}
+
+/// The packets of one key press: 100 ms (five 20 ms packets, durations growing), then the
+/// end packet three times (RFC 4733 section 2.5.1.4).
+fn key_packets(key: char) -> Vec<KeyPacket> {
+    let Some(code) = event_code(key) else {
+        return Vec::new();
+    };
+    const VOLUME: u8 = 10;
+    let frame = FRAME_SAMPLES as u16;
+    let mut packets: Vec<KeyPacket> = (1..=5u16)
+        .map(|k| {
+            let [high, low] = (frame * k).to_be_bytes();
+            KeyPacket {
+                first: k == 1,
+                payload: [code, VOLUME, high, low],
+            }
+        })
+        .collect();
+    let [high, low] = (frame * 5).to_be_bytes();
+    for _ in 0..3 {
+        packets.push(KeyPacket {
+            first: false,
+            payload: [code, 0x80 | VOLUME, high, low],
+        });
+    }
+    packets
 }
 
 /// The far end's address, unless it gave none (`0.0.0.0` or port 0: a hold).

@@ -218,8 +218,8 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     press(&stranger, server, 9);
     press(&first_caller, server, 1);
     press(&second_caller, server, 2);
-    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Digit('1')));
-    assert_eq!(next_event(&mut second_events), Some(MediaEvent::Digit('2')));
+    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Key('1')));
+    assert_eq!(next_event(&mut second_events), Some(MediaEvent::Key('2')));
     std::thread::sleep(Duration::from_millis(60));
     assert!(first_events.try_recv().is_err(), "the stranger's key");
     assert!(second_events.try_recv().is_err(), "the stranger's key");
@@ -242,10 +242,10 @@ fn legs_sharing_a_threads_socket_are_told_apart_by_far_end_and_strangers_are_ign
     assert_ne!(twin.local_addr(), server);
     twin.send(LegCommand::Start);
     press(&first_caller, twin.local_addr(), 4);
-    assert_eq!(next_event(&mut twin_events), Some(MediaEvent::Digit('4')));
+    assert_eq!(next_event(&mut twin_events), Some(MediaEvent::Key('4')));
     // The first leg still has its caller's keys, and only those.
     press(&first_caller, server, 3);
-    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Digit('3')));
+    assert_eq!(next_event(&mut first_events), Some(MediaEvent::Key('3')));
     std::thread::sleep(Duration::from_millis(60));
     assert!(first_events.try_recv().is_err());
     assert!(twin_events.try_recv().is_err());
@@ -491,4 +491,64 @@ fn legs_of_a_group_share_a_thread_and_unrelated_legs_are_spread() {
     assert_eq!(elsewhere.bridge(&first), Err(refused));
     assert_eq!(elsewhere.join(room), Err(refused));
     assert_eq!(second.join(room), Ok(()));
+}
+
+#[test]
+fn a_key_passed_on_goes_out_as_rfc4733_events_in_place_of_audio() {
+    let loops = loops(1);
+    let (leg, caller, _events) = leg(Duration::from_secs(60));
+    let leg = loops.add(leg).unwrap();
+    leg.send(LegCommand::Start);
+    receive(&caller, 2);
+    leg.send(LegCommand::SendKey('#'));
+    // Audio until the key's packets come, then the eight packets of one event, then audio.
+    let mut buf = [0u8; 2048];
+    let mut events = Vec::new();
+    let mut after = None;
+    for _ in 0..100 {
+        let len = caller.recv(&mut buf).expect("a packet within 500 ms");
+        let packet = rtp::parse(&buf[..len]).unwrap();
+        if packet.payload_type == 101 {
+            events.push((
+                packet.marker,
+                packet.timestamp,
+                packet.payload.to_vec(),
+                packet.sequence,
+            ));
+        } else if !events.is_empty() {
+            after = Some((packet.timestamp, packet.sequence));
+            break;
+        }
+    }
+    assert_eq!(events.len(), 8, "{events:?}");
+    let start = events[0].1;
+    assert!(
+        events[0].0,
+        "the first packet of the event has the marker bit"
+    );
+    assert!(events.iter().skip(1).all(|e| !e.0));
+    assert!(
+        events.iter().all(|e| e.1 == start),
+        "one timestamp per event"
+    );
+    for (k, event) in events.iter().enumerate() {
+        let duration = u16::from_be_bytes([event.2[2], event.2[3]]);
+        assert_eq!(event.2[0], 11, "`#` is event 11");
+        let end = event.2[1] & 0x80 != 0;
+        assert_eq!(end, k >= 5, "packet {k}: end bit");
+        assert_eq!(
+            duration,
+            160 * (k.min(4) as u16 + 1),
+            "packet {k}: duration"
+        );
+    }
+    let sequences: Vec<u16> = events.iter().map(|e| e.3).collect();
+    assert!(sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    let (timestamp, sequence) = after.unwrap();
+    assert_eq!(sequence, sequences[7].wrapping_add(1));
+    assert_eq!(
+        timestamp,
+        start.wrapping_add(8 * 160),
+        "the audio clock went on"
+    );
 }
