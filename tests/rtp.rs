@@ -305,7 +305,9 @@ fn prompt_audio_is_paced_and_inband_tones_drive_the_menu() {
     if !have_tools() {
         return;
     }
-    let mut server = Server::start(&test_flows(), &[]);
+    // This caller offers telephone-event but sends its key as tones: listened to with
+    // `always` (the default, `auto`, listens for tones only without telephone-event).
+    let mut server = Server::start(&test_flows(), &["--inband-dtmf", "always"]);
     let tones = tempfile::tempdir().unwrap();
     let one = dtmf_tone('1', tones.path());
     let mut caller = Caller::call(server.addr(), "100");

@@ -51,6 +51,7 @@ use tracing::{debug, info, warn};
 use crate::desk::{Desk, DeskEvent};
 use crate::engine::Program;
 use crate::engine::speech::SystemText;
+use crate::media::legs::InbandDtmf;
 use crate::media::prompt::PromptCache;
 use crate::people;
 use crate::people::Location;
@@ -90,6 +91,8 @@ pub struct SipConfig {
     /// Ring this long before answering (0: at once).
     pub answer_delay: Duration,
     pub user_agent: String,
+    /// When callers' keys are listened for as tones in their audio.
+    pub inband_dtmf: InbandDtmf,
 }
 
 impl Default for SipConfig {
@@ -101,6 +104,7 @@ impl Default for SipConfig {
             rtp_timeout: Duration::from_secs(30),
             grace: Duration::from_secs(30),
             answer_delay: Duration::ZERO,
+            inband_dtmf: InbandDtmf::Auto,
             user_agent: format!("centralino/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -586,6 +590,7 @@ impl Server {
             caller,
             rtp_timeout: self.config.rtp_timeout,
             answer_delay: self.config.answer_delay,
+            inband_dtmf: self.config.inband_dtmf,
             token: token.clone(),
             kind,
         });

@@ -26,7 +26,7 @@ use anyhow::Context;
 use centralino_compiler::compile;
 use centralino_runtime::engine::Program;
 use centralino_runtime::http::HttpParts;
-use centralino_runtime::media::legs::{MediaLoops, RtpPorts};
+use centralino_runtime::media::legs::{InbandDtmf, MediaLoops, RtpPorts};
 use centralino_runtime::media::prompt::{PromptCache, PromptCacheConfig, SpeechCommand};
 use centralino_runtime::people::digest::Ha1;
 use centralino_runtime::people::registrar::{Registrar, RegistrarConfig};
@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Seconds without RTP from the caller before a call is ended [default: 30].
     #[arg(long, value_name = "SECONDS")]
     rtp_timeout: Option<u64>,
+    /// Keys as tones in the audio: auto (only without RFC 4733 telephone-event), always,
+    /// never [default: auto].
+    #[arg(long, value_name = "WHEN", value_parser = parse_inband)]
+    inband_dtmf: Option<InbandDtmf>,
     /// HTTP address of the address book for desk phones [default: 127.0.0.1:8080].
     #[arg(long, value_name = "IP:PORT")]
     http_listen: Option<SocketAddr>,
@@ -120,6 +124,9 @@ impl ServeArgs {
         }
         if let Some(seconds) = self.rtp_timeout {
             config.rtp.timeout_s = seconds;
+        }
+        if let Some(when) = self.inband_dtmf {
+            config.rtp.inband_dtmf = when;
         }
         if let Some(listen) = self.http_listen {
             config.http.listen = listen;
@@ -203,6 +210,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         grace: Duration::from_secs(settings.shutdown.grace_s),
         answer_delay: Duration::from_millis(settings.sip.answer_after_ms),
         user_agent: settings.sip.user_agent.clone(),
+        inband_dtmf: settings.rtp.inband_dtmf,
     };
     let http = if settings.http.enabled {
         let listen = settings.http.listen;
@@ -407,6 +415,16 @@ async fn wait_for_signal() {
         () = terminate => {}
     }
     tracing::info!("signal received: draining calls");
+}
+
+/// `--inband-dtmf auto|always|never`.
+fn parse_inband(text: &str) -> Result<InbandDtmf, String> {
+    match text {
+        "auto" => Ok(InbandDtmf::Auto),
+        "always" => Ok(InbandDtmf::Always),
+        "never" => Ok(InbandDtmf::Never),
+        other => Err(format!("`{other}`: write auto, always or never")),
+    }
 }
 
 #[cfg(test)]

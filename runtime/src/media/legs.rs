@@ -65,6 +65,32 @@ pub struct Negotiated {
     pub on_hold: bool,
 }
 
+/// When a leg listens for keys as in-band tones in the caller's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InbandDtmf {
+    /// Only when the far end did not offer telephone-event (RFC 4733): phones that send
+    /// keys as events are not listened to twice (what Asterisk's and FreeSWITCH's defaults
+    /// amount to). A re-INVITE that adds or drops telephone-event changes it.
+    #[default]
+    Auto,
+    /// Always, also alongside RFC 4733 (for gateways that offer events but send tones).
+    Always,
+    /// Never (keys only as RFC 4733 events or SIP INFO).
+    Never,
+}
+
+impl InbandDtmf {
+    /// Whether a leg with this stream listens for in-band tones.
+    pub fn listens(self, negotiated: &Negotiated) -> bool {
+        match self {
+            InbandDtmf::Auto => negotiated.dtmf_payload_type.is_none(),
+            InbandDtmf::Always => true,
+            InbandDtmf::Never => false,
+        }
+    }
+}
+
 /// What a call asks of its media leg.
 #[derive(Debug)]
 pub enum LegCommand {

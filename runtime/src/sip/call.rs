@@ -35,7 +35,7 @@ use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
-use crate::media::legs::{FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent, Source};
+use crate::media::legs::{FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, Source};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::people::extension_of;
@@ -201,6 +201,8 @@ pub struct CallSetup {
     pub rtp_timeout: Duration,
     /// Ring this long before answering (0: answer at once).
     pub answer_delay: Duration,
+    /// When keys are listened for as tones (the caller's leg and staff legs).
+    pub inband_dtmf: InbandDtmf,
     pub token: CancellationToken,
     pub kind: CallKind,
 }
@@ -394,6 +396,7 @@ pub struct Call {
     /// them on it.
     staff_caller: Option<String>,
     rtp_timeout: Duration,
+    inband_dtmf: InbandDtmf,
     clock: CallClock,
     sdp: SdpSession,
     media: LegHandle,
@@ -412,7 +415,8 @@ impl Call {
     /// on every media thread and no RTP port is free for a socket of the call's own.
     pub fn new(setup: CallSetup) -> Result<Call, FarEndInUse> {
         let (events, media_events) = mpsc::unbounded_channel();
-        let leg = Leg::new(setup.negotiated.clone(), setup.rtp_timeout, events);
+        let leg = Leg::new(setup.negotiated.clone(), setup.rtp_timeout, events)
+            .with_inband(setup.inband_dtmf);
         let media = setup.services.media.add(leg)?;
         let local = media.local_addr();
         let call_info = CallInfo {
@@ -471,6 +475,7 @@ impl Call {
             handovers,
             bridge_before_move: None,
             rtp_timeout: setup.rtp_timeout,
+            inband_dtmf: setup.inband_dtmf,
             clock,
             sdp,
             media,
@@ -990,7 +995,8 @@ impl Call {
     /// Staff answered: their leg joins the caller's media thread and the two are bridged.
     fn connect(&mut self, answered: dial::Answered, from_queue: bool) -> TransferOutcome {
         let (events, media_events) = mpsc::unbounded_channel();
-        let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events);
+        let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events)
+            .with_inband(self.inband_dtmf);
         let placed = self.services.media.add_to(self.media.group(), leg);
         let handle = match placed {
             Ok(handle) => handle,
@@ -1469,7 +1475,8 @@ impl Call {
         };
         let placed = negotiated.and_then(|negotiated| {
             let (events, media_events) = mpsc::unbounded_channel();
-            let leg = Leg::new(negotiated.clone(), self.rtp_timeout, events);
+            let leg = Leg::new(negotiated.clone(), self.rtp_timeout, events)
+                .with_inband(self.inband_dtmf);
             let handle = self.services.media.add_to(self.media.group(), leg).ok()?;
             Some((negotiated, handle, media_events))
         });

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use centralino_runtime::media::legs::RtpPorts;
+use centralino_runtime::media::legs::{InbandDtmf, RtpPorts};
 use centralino_runtime::media::prompt::valid_voice;
 use centralino_runtime::people::digest::HashKind;
 use centralino_runtime::sip::SipConfig;
@@ -73,6 +73,8 @@ pub struct RtpSection {
     pub ports: PortRange,
     /// Seconds without RTP from the caller before a call is ended.
     pub timeout_s: u64,
+    /// `auto`, `always` or `never`: when keys are listened for as tones in the audio.
+    pub inband_dtmf: InbandDtmf,
 }
 
 impl Default for RtpSection {
@@ -82,6 +84,7 @@ impl Default for RtpSection {
         RtpSection {
             ports: PortRange { first, last },
             timeout_s: defaults.rtp_timeout.as_secs(),
+            inband_dtmf: defaults.inband_dtmf,
         }
     }
 }
@@ -619,6 +622,7 @@ mod tests {
                     last: 29_999,
                 },
                 timeout_s: 30,
+                inband_dtmf: InbandDtmf::Auto,
             },
             flows: FlowsSection {
                 dir: "/srv/centralino/flows".into(),

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::jitter::{CAPACITY, Jitter, PcmFrame};
 use super::socket::Outbox;
-use super::{LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
+use super::{InbandDtmf, LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
 use crate::engine::Id;
 use crate::media::FRAME_SAMPLES;
 use crate::media::codec::Codec;
@@ -36,6 +36,9 @@ pub struct Leg {
     pub(super) rtp: RtpStream,
     dtmf: Option<Rfc4733Receiver>,
     inband: InbandDetector,
+    /// When to listen for in-band keys, and whether this stream does now.
+    inband_policy: InbandDtmf,
+    inband_on: bool,
     queue: VecDeque<Queued>,
     pub(super) pacer: Option<Pacer>,
     forward_audio: bool,
@@ -82,6 +85,8 @@ impl Leg {
             rtp: RtpStream::random(negotiated.codec.payload_type()),
             negotiated,
             inband: InbandDetector::default(),
+            inband_policy: InbandDtmf::Always,
+            inband_on: true,
             queue: VecDeque::new(),
             pacer: None,
             forward_audio: false,
@@ -101,6 +106,13 @@ impl Leg {
             keys_out: VecDeque::new(),
             key_start: 0,
         }
+    }
+
+    /// When this leg listens for keys as in-band tones (always, unless told otherwise).
+    pub fn with_inband(mut self, policy: InbandDtmf) -> Leg {
+        self.inband_policy = policy;
+        self.inband_on = policy.listens(&self.negotiated);
+        self
     }
 
     /// Queue a key to pass on (nothing when the far end did not accept telephone-event).
@@ -150,6 +162,7 @@ impl Leg {
                     // Back from hold: the caller was not sending; the timeout starts again.
                     self.last_rtp_in = Instant::now();
                 }
+                self.inband_on = self.inband_policy.listens(&negotiated);
                 // The wheel moves the leg to its new far end's address (`Wheel::apply`).
                 self.negotiated = negotiated;
             }
@@ -326,7 +339,9 @@ impl Leg {
             self.to_room.push(pcm);
         }
         let mut digits = Vec::new();
-        self.inband.push(pcm, &mut digits);
+        if self.inband_on {
+            self.inband.push(pcm, &mut digits);
+        }
         if self.forward_audio {
             let _ = self.events.send(MediaEvent::Audio(pcm.to_vec()));
         }

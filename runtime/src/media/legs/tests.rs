@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::{
-    FarEndInUse, Leg, LegCommand, LegHandle, MediaEvent, MediaLoops, Negotiated, NotOnOneThread,
-    RtpPorts, Source,
+    FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, MediaLoops, Negotiated,
+    NotOnOneThread, RtpPorts, Source,
 };
 use crate::media::codec::Codec;
 use crate::media::prompt::EncodedPrompt;
@@ -551,4 +551,63 @@ fn a_key_passed_on_goes_out_as_rfc4733_events_in_place_of_audio() {
         start.wrapping_add(8 * 160),
         "the audio clock went on"
     );
+}
+
+/// 20 ms frames of key 5 as a tone pair (770 Hz + 1336 Hz), 200 ms, then 100 ms of silence.
+fn key_five_frames() -> Vec<Vec<i16>> {
+    let samples: Vec<i16> = (0..FRAME_SAMPLES * 15)
+        .map(|n| {
+            if n >= FRAME_SAMPLES * 10 {
+                return 0;
+            }
+            let t = n as f64 / f64::from(SAMPLE_RATE);
+            let value = 6000.0 * (2.0 * std::f64::consts::PI * 770.0 * t).sin()
+                + 6000.0 * (2.0 * std::f64::consts::PI * 1336.0 * t).sin();
+            value as i16
+        })
+        .collect();
+    samples.chunks(FRAME_SAMPLES).map(<[i16]>::to_vec).collect()
+}
+
+/// The caller sends `frames` as PCMU RTP to `to`, 20 ms apart.
+fn send_audio(from: &UdpSocket, to: SocketAddr, frames: &[Vec<i16>]) {
+    let mut stream = RtpStream::new(0, 77, 1, 0);
+    let mut packet = [0u8; 2048];
+    for frame in frames {
+        let mut payload = [0u8; FRAME_SAMPLES];
+        Codec::Pcmu.encode(frame, &mut payload);
+        let len = stream.next_packet(&payload, &mut packet).unwrap();
+        from.send_to(&packet[..len], to).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn in_band_keys_are_listened_for_only_without_telephone_event_unless_told_always() {
+    let loops = loops(1);
+    // (telephone-event offered, policy, a key expected from a tone)
+    for (events_offered, policy, expected) in [
+        (true, InbandDtmf::Auto, None),
+        (false, InbandDtmf::Auto, Some(MediaEvent::Digit('5'))),
+        (true, InbandDtmf::Always, Some(MediaEvent::Digit('5'))),
+        (false, InbandDtmf::Never, None),
+    ] {
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let negotiated = Negotiated {
+            remote: caller.local_addr().unwrap(),
+            codec: Codec::Pcmu,
+            dtmf_payload_type: events_offered.then_some(101),
+            on_hold: false,
+        };
+        let (events, mut received) = mpsc::unbounded_channel();
+        let leg = Leg::new(negotiated, Duration::from_secs(60), events).with_inband(policy);
+        let handle = loops.add(leg).unwrap();
+        handle.send(LegCommand::Start);
+        send_audio(&caller, handle.local_addr(), &key_five_frames());
+        assert_eq!(
+            next_event(&mut received),
+            expected,
+            "telephone-event offered: {events_offered}, {policy:?}"
+        );
+    }
 }
