@@ -538,7 +538,7 @@ fn notifies(phone: &mut Phone, call_id: &str, count: usize, limit: Duration) -> 
 }
 
 /// A citizen calls 100 and is put through to 202 (the only one registered); 201 watches 202
-/// and sees them on the phone, then free again when the call ends.
+/// and sees their phone ring, then them on the phone, then free again when the call ends.
 #[test]
 fn a_colleague_on_a_call_shows_busy_and_free_again() {
     if !support::have_sipp() {
@@ -579,11 +579,16 @@ fn a_colleague_on_a_call_shows_busy_and_free_again() {
     });
     let invite = bruno.expect_request("INVITE", wait);
     assert!(invite.header("From").contains("3331234567"), "{invite:?}");
+    // Ringing first (BLF keys blink), then on the phone.
+    let ringing = notifies(&mut anna, "watch-p", 1, wait);
+    assert!(ringing[0].contains("<note>Ringing</note>"), "{ringing:?}");
     let busy = notifies(&mut anna, "watch-p", 1, wait);
     assert!(busy[0].contains("<rpid:on-the-phone/>"), "{busy:?}");
+    // The dialog NOTIFYs went out meanwhile: `early` (version 1, read past while waiting for
+    // the presence ones), then `confirmed`.
     let blf = notifies(&mut anna, "watch-d", 1, wait);
     assert!(blf[0].contains("<state>confirmed</state>"), "{blf:?}");
-    assert!(blf[0].contains("version=\"1\""), "{blf:?}");
+    assert!(blf[0].contains("version=\"2\""), "{blf:?}");
 
     // The citizen hangs up: the server hangs up on 202, who is free again.
     bruno.expect_request("BYE", wait);

@@ -223,6 +223,7 @@ impl Server {
             location: parts.registrar.clone(),
             desk,
             registrar: parts.registrar,
+            handovers: Arc::default(),
         };
         // Phones registered before a restart are where they were: presence starts from them.
         let now = jiff::Timestamp::now();

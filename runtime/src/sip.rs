@@ -123,6 +123,8 @@ pub struct Services {
     pub location: Arc<dyn Location>,
     /// Presence and the queues; calls tell it about staff legs and waiting callers.
     pub desk: Desk,
+    /// Live calls that another call may take staff from (attended transfer, `Replaces`).
+    pub handovers: Arc<call::Handovers>,
     /// Staff phones' bindings (REGISTER): where staff can be reached (`people::Location`).
     pub registrar: Arc<crate::people::registrar::Registrar>,
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TransactionHandle};
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, Request, StatusCode};
+use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +57,56 @@ pub enum CallSignal {
         by_caller: bool,
         reason: String,
     },
+}
+
+/// Live calls by Call-ID, for attended transfers: a call asks another for its staff leg.
+#[derive(Default)]
+pub struct Handovers {
+    calls: std::sync::Mutex<std::collections::HashMap<String, mpsc::UnboundedSender<HandOver>>>,
+}
+
+impl Handovers {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, mpsc::UnboundedSender<HandOver>>>
+    {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn register(&self, call_id: &str, sender: mpsc::UnboundedSender<HandOver>) {
+        self.lock().insert(call_id.to_owned(), sender);
+    }
+
+    fn remove(&self, call_id: &str) {
+        self.lock().remove(call_id);
+    }
+
+    fn find(&self, call_id: &str) -> Option<mpsc::UnboundedSender<HandOver>> {
+        self.lock().get(call_id).cloned()
+    }
+}
+
+/// Another call asks for this call's staff leg: its caller, a staff member, transfers the
+/// person they called here to the caller they were talking to (RFC 3891 `Replaces`).
+pub struct HandOver {
+    /// The tags of this call's dialog as the transferring staff member named them: the
+    /// server's (`to-tag`) and theirs (`from-tag`).
+    local_tag: String,
+    remote_tag: String,
+    /// Who asks: the staff member transferring (it must be this call's caller).
+    by: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Option<HandedOver>>,
+}
+
+/// A staff leg given to another call: its dialog (still up), its states and its SDP session.
+pub struct HandedOver {
+    dialog: InviteDialog,
+    states: DialogStateReceiver,
+    sdp: SdpSession,
+    extension: String,
+    staff_call_id: String,
 }
 
 /// What a call is for.
@@ -336,6 +386,10 @@ pub struct Call {
     hang_up_after_prompts: bool,
     /// What the call is for (taken when acted on).
     kind: Option<CallKind>,
+    /// Other calls asking for this call's staff leg (attended transfer).
+    handovers: mpsc::UnboundedReceiver<HandOver>,
+    /// During an attended transfer: the bridge being replaced (the staff member transferring).
+    bridge_before_move: Option<Bridge>,
     /// A staff member placing the call (a colleague, an office, a star code): presence shows
     /// them on it.
     staff_caller: Option<String>,
@@ -390,6 +444,11 @@ impl Call {
             CallKind::Flow => None,
             CallKind::Announcement(_) | CallKind::Direct { .. } => Some(call_info.caller.clone()),
         };
+        let (handover_sender, handovers) = mpsc::unbounded_channel();
+        setup
+            .services
+            .handovers
+            .register(&call_info.call_id, handover_sender);
         let session =
             Session::new(setup.program, call_info).with_presence(setup.services.desk.presence());
         let options = PortOptions {
@@ -409,6 +468,8 @@ impl Call {
             hang_up_after_prompts: false,
             staff_caller,
             kind: Some(setup.kind),
+            handovers,
+            bridge_before_move: None,
             rtp_timeout: setup.rtp_timeout,
             clock,
             sdp,
@@ -469,6 +530,11 @@ impl Call {
                     Some(order) => self.on_order(order),
                     None => self.waiting = None,
                 },
+                Some(request) = self.handovers.recv() => {
+                    if self.hand_over(request).await {
+                        break;
+                    }
+                }
                 event = next_bridge_event(&mut self.bridge) => {
                     if self.on_bridge_event(event).await {
                         break;
@@ -499,6 +565,9 @@ impl Call {
                 },
             }
         }
+        self.services
+            .handovers
+            .remove(self.port.call().call_id.as_str());
         self.end_bridge().await;
         if let Some(extension) = self.staff_caller.take() {
             self.services.desk.send(DeskEvent::StaffLeg {
@@ -1191,9 +1260,8 @@ impl Call {
             return;
         };
         let target = rsipstack::sip::event_packages::parse_refer_to(&refer_to);
-        if target.replaces.is_some() {
-            // Attended transfer (Replaces) needs staff-to-staff calls through the server.
-            let _ = handle.reply(StatusCode::NotImplemented).await;
+        if let Some(replaces) = target.replaces {
+            self.attended(&replaces, handle).await;
             return;
         }
         let user = target
@@ -1244,6 +1312,197 @@ impl Call {
             }
         });
         self.referral = Some(Referral { ringing });
+    }
+
+    /// This call's staff leg is asked for by another call (attended transfer): given only to
+    /// the staff member who placed this call, for this very dialog. Then this call ends (BYE
+    /// to its caller, who transferred): `true`.
+    async fn hand_over(&mut self, request: HandOver) -> bool {
+        let id = self.dialog.id();
+        let ours = request.by.is_some()
+            && request.by == self.staff_caller
+            && id.local_tag == request.local_tag
+            && id.remote_tag == request.remote_tag
+            && self.bridge.is_some();
+        let Some(bridge) = self.bridge.take().filter(|_| ours) else {
+            let _ = request.reply.send(None);
+            return false;
+        };
+        let Bridge {
+            dialog,
+            states,
+            leg,
+            sdp,
+            extension,
+            staff_call_id,
+            ..
+        } = bridge;
+        // Off this call's media thread: the other call moves the audio to its own.
+        drop(leg);
+        let handed = HandedOver {
+            dialog,
+            states,
+            sdp,
+            extension,
+            staff_call_id,
+        };
+        if let Err(Some(unclaimed)) = request.reply.send(Some(handed)) {
+            // The asking call is gone: nobody takes the staff member, hang up on them.
+            let _ = unclaimed.dialog.bye().await;
+            self.outbound.dialogs.remove_dialog(&unclaimed.dialog.id());
+        }
+        info!(call = %self.call_id(), "staff leg handed over (attended transfer)");
+        self.bye().await;
+        true
+    }
+
+    /// Staff pass the caller to someone they called through the server meanwhile (REFER with
+    /// `Replaces` naming that call): that person's leg moves here (a re-INVITE points their
+    /// audio at this call's media thread) and is bridged with the caller; the staff member's
+    /// legs both end.
+    async fn attended(&mut self, replaces: &str, handle: TransactionHandle) {
+        let mut parts = replaces.split(';');
+        let call_id = parts.next().unwrap_or_default().trim().to_owned();
+        let (mut to_tag, mut from_tag) = (String::new(), String::new());
+        for part in parts {
+            if let Some((key, value)) = part.split_once('=') {
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "to-tag" => value.trim().clone_into(&mut to_tag),
+                    "from-tag" => value.trim().clone_into(&mut from_tag),
+                    _ => {}
+                }
+            }
+        }
+        let asker = self
+            .services
+            .handovers
+            .find(&call_id)
+            .filter(|_| call_id != self.call_id());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = asker.is_some_and(|asker| {
+            asker
+                .send(HandOver {
+                    local_tag: to_tag,
+                    remote_tag: from_tag,
+                    by: self.bridge.as_ref().map(|b| b.extension.clone()),
+                    reply,
+                })
+                .is_ok()
+        });
+        let handed = if asked {
+            tokio::time::timeout(HANDOVER_TIME, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+        } else {
+            None
+        };
+        let Some(handed) = handed else {
+            info!(call = %self.call_id(), %call_id, "REFER with Replaces: no such call of this staff member");
+            let _ = handle.reply(StatusCode::CallTransactionDoesNotExist).await;
+            return;
+        };
+        let _ = handle.reply(StatusCode::Accepted).await;
+        if let Some(bridge) = self.bridge.as_ref() {
+            let _ = bridge
+                .dialog
+                .notify_refer(StatusCode::Trying, "active;expires=60")
+                .await;
+        }
+        let moved = self.move_here(handed).await;
+        let status = if moved {
+            StatusCode::OK
+        } else {
+            StatusCode::ServiceUnavailable
+        };
+        info!(call = %self.call_id(), %status, "attended transfer");
+        if let Some(old) = self.bridge_before_move.take() {
+            if moved {
+                self.bridge_ended(&old);
+                let dialogs = self.outbound.dialogs.clone();
+                self.jobs.spawn(async move {
+                    let _ = old
+                        .dialog
+                        .notify_refer(StatusCode::OK, "terminated;reason=noresource")
+                        .await;
+                    let _ = old.dialog.bye().await;
+                    dialogs.remove_dialog(&old.dialog.id());
+                    Job::Notified
+                });
+            } else {
+                let dialog = old.dialog.clone();
+                self.bridge = Some(old);
+                self.jobs.spawn(async move {
+                    let _ = dialog
+                        .notify_refer(status, "terminated;reason=noresource")
+                        .await;
+                    Job::Notified
+                });
+            }
+        }
+    }
+
+    /// Point a handed-over staff leg's audio at this call's media thread (re-INVITE) and bridge
+    /// it with the caller; the bridge it replaces waits in `bridge_before_move`.
+    async fn move_here(&mut self, handed: HandedOver) -> bool {
+        let Some(local) = self.services.media.local_addr(self.media.group()) else {
+            return false;
+        };
+        let mut sdp = handed.sdp;
+        sdp.version += 1;
+        sdp.local = local;
+        let offer = sdp::offer(local, sdp.session_id, sdp.version);
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        let answered = tokio::time::timeout(
+            HANDOVER_TIME,
+            handed
+                .dialog
+                .reinvite(Some(headers), Some(offer.into_bytes())),
+        )
+        .await;
+        let negotiated = match answered {
+            Ok(Ok(Some(response))) if response.status_code.kind() == StatusCodeKind::Successful => {
+                sdp::negotiate(&response.body).ok()
+            }
+            _ => None,
+        };
+        let placed = negotiated.and_then(|negotiated| {
+            let (events, media_events) = mpsc::unbounded_channel();
+            let leg = Leg::new(negotiated.clone(), self.rtp_timeout, events);
+            let handle = self.services.media.add_to(self.media.group(), leg).ok()?;
+            Some((negotiated, handle, media_events))
+        });
+        let Some((negotiated, handle, media_events)) = placed else {
+            warn!(call = %self.call_id(), "the handed-over staff leg could not be moved: hanging it up");
+            let _ = handed.dialog.bye().await;
+            self.outbound.dialogs.remove_dialog(&handed.dialog.id());
+            self.services.desk.send(DeskEvent::StaffLeg {
+                extension: handed.extension,
+                call_id: handed.staff_call_id,
+                state: CallState::Terminated,
+            });
+            self.bridge_before_move = self.bridge.take();
+            return false;
+        };
+        sdp.negotiated = negotiated;
+        handle.send(LegCommand::Start);
+        if let Err(e) = self.media.bridge(&handle) {
+            warn!(call = %self.call_id(), error = %e, "bridge");
+        }
+        let staff_leg = format!("staff {}: {}", handed.extension, sdp.describe());
+        self.entry.update(|call| call.legs.push(staff_leg));
+        self.bridge_before_move = self.bridge.replace(Bridge {
+            dialog: handed.dialog,
+            states: handed.states,
+            leg: handle,
+            events: media_events,
+            sdp,
+            extension: handed.extension,
+            staff_call_id: handed.staff_call_id,
+            from_queue: false,
+        });
+        true
     }
 
     /// Who a REFER's user part names: a staff extension of the flows (their devices) or an
@@ -1670,6 +1929,10 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// How long an attended transfer waits for the other call to hand its staff leg over, and for
+/// that person's phone to answer the re-INVITE that moves their audio.
+const HANDOVER_TIME: Duration = Duration::from_secs(5);
 
 /// A queue offer rings at most this long by itself; the queue's own ring timer (the office's
 /// ring time) normally stops it first.

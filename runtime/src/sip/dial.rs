@@ -258,7 +258,7 @@ fn invite_options(outbound: &Outbound, ring: &Ring, device: &Binding) -> Option<
         callee,
         destination: Some(destination),
         content_type: Some(String::from("application/sdp")),
-        offer: Some(sdp::offer(media, ring.session_id).into_bytes()),
+        offer: Some(sdp::offer(media, ring.session_id, 1).into_bytes()),
         contact,
         ..InviteOption::default()
     })

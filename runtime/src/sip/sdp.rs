@@ -122,8 +122,9 @@ pub fn answer(local: SocketAddr, negotiated: &Negotiated, session_id: u64, versi
 }
 
 /// Our offer for a call the server places (to staff): one audio stream at `local`, PCMU and
-/// PCMA in that order, and telephone-event (payload type 101).
-pub fn offer(local: SocketAddr, session_id: u64) -> String {
+/// PCMA in that order, and telephone-event (payload type 101). `version` 1 for a new call; a
+/// new offer in the same session (a re-INVITE) keeps its id and bumps the version.
+pub fn offer(local: SocketAddr, session_id: u64, version: u64) -> String {
     let formats = vec![
         Codec::Pcmu.payload_type().to_string(),
         Codec::Pcma.payload_type().to_string(),
@@ -150,7 +151,7 @@ pub fn offer(local: SocketAddr, session_id: u64) -> String {
             value: Some(format!("{OFFERED_DTMF_PAYLOAD_TYPE} 0-16")),
         },
     ];
-    session(local, session_id, 1, formats, attributes, "sendrecv")
+    session(local, session_id, version, formats, attributes, "sendrecv")
 }
 
 /// The telephone-event payload type of our offers.
@@ -281,7 +282,7 @@ mod tests {
 
     #[test]
     fn our_offer_prefers_pcmu_and_offers_dtmf() {
-        let text = offer("127.0.0.1:20002".parse().unwrap(), 7);
+        let text = offer("127.0.0.1:20002".parse().unwrap(), 7, 1);
         assert!(text.contains("m=audio 20002 RTP/AVP 0 8 101"), "{text}");
         let read = negotiate(text.as_bytes()).unwrap();
         assert_eq!(read.codec, Codec::Pcmu);
