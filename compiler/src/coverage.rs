@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use crate::ast::{self, Action};
 use crate::check::exits;
-use crate::graph::{EdgeLabel, Graph, NodeId};
+use crate::graph::{EdgeLabel, Graph, Node, NodeId, Target};
 use crate::source::{Sources, Span};
 
 /// The marker of a justified exception, after `//` on the line of a branch or state.
@@ -227,14 +227,14 @@ pub fn points(sources: &Sources, graph: &Graph) -> Vec<Point> {
                 continue;
             };
             for state in &flow.states {
-                let Some(node) = graph
+                let Some(graph_node) = graph
                     .nodes
                     .iter()
                     .find(|n| n.flow == flow_id && n.state == state.name.name)
-                    .map(|n| n.id)
                 else {
                     continue;
                 };
+                let node = graph_node.id;
                 let point = |branch: Option<String>, labels: Vec<EdgeLabel>, span: Span| Point {
                     flow: flow.name.name.clone(),
                     state: state.name.name.clone(),
@@ -245,7 +245,7 @@ pub fn points(sources: &Sources, graph: &Graph) -> Vec<Point> {
                     skip: skip_reason(sources, span),
                 };
                 points.push(point(None, Vec::new(), state.name.span));
-                let branches = branches(state);
+                let branches = branches(state, graph_node, graph);
                 if branches.len() > 1 {
                     for branch in branches {
                         let written = format!("{} -> {}", branch.written, branch.target);
@@ -267,8 +267,10 @@ struct Written {
     span: Span,
 }
 
-/// The written ways out of a state, in the order the checks resolve them.
-fn branches(state: &ast::State) -> Vec<Written> {
+/// The ways out of a state: as written, in the order the checks resolve them,
+/// then those the compiler adds (a transfer answered hangs up; a ticket not
+/// stored says goodbye), at the state's name.
+fn branches(state: &ast::State, node: &Node, graph: &Graph) -> Vec<Written> {
     let resolved = exits::resolve(state);
     let mut out: Vec<Written> = Vec::new();
     for (label, target) in resolved.edges {
@@ -299,6 +301,22 @@ fn branches(state: &ast::State) -> Vec<Written> {
             }),
         }
     }
+    for edge in &node.edges {
+        if out.iter().any(|w| w.labels.contains(&edge.on)) {
+            continue;
+        }
+        let target = match edge.to {
+            Target::Node(id) => graph.node(id).map_or("?", |n| n.state.as_str()),
+            Target::Hangup => "hangup",
+            Target::Return => "return",
+        };
+        out.push(Written {
+            written: format!("{} (not written)", edge.on.describe()),
+            labels: vec![edge.on.clone()],
+            target: target.to_owned(),
+            span: state.name.span,
+        });
+    }
     out
 }
 
@@ -324,6 +342,16 @@ mod tests {
     use super::*;
 
     const FLOW: &str = r#"
+calendar orario {
+  timezone "Europe/Rome"
+  mon-fri 09:00-13:00
+}
+
+office ufficio "Ufficio" {
+  hours orario
+  staff "sip:1@example.it"
+}
+
 flow main answers "100" {
   language it
   menu: menu "Prema 1 o 2." timeout 5s retries 1 {
@@ -334,7 +362,8 @@ flow main answers "100" {
   scelta: if language == "en" -> fine
     else if language == "de" -> fine // coverage: skip nessuno parla tedesco
     else -> avvisi
-  avvisi: webhook "https://example.it/avvisi" timeout 3s -> fine else -> fine
+  avvisi: webhook "https://example.it/avvisi" timeout 3s -> passa else -> fine
+  passa: transfer ufficio else -> fine
   fine: say "Arrivederci." -> hangup
   mai: say "Mai." -> hangup
 }
@@ -344,7 +373,12 @@ flow main answers "100" {
         let mut sources = Sources::new();
         sources.add("test.flow", FLOW);
         let compiled = crate::compile(&sources);
-        let graph = compiled.graph.unwrap();
+        let graph = compiled.graph.unwrap_or_else(|| {
+            panic!(
+                "{}",
+                crate::render::human(&sources, &compiled.diagnostics, false)
+            )
+        });
         (sources, graph)
     }
 
@@ -374,8 +408,11 @@ flow main answers "100" {
                 branch("scelta", "else if -> fine"),
                 branch("scelta", "else -> avvisi"),
                 state("avvisi"),
-                branch("avvisi", "ok -> fine"),
+                branch("avvisi", "ok -> passa"),
                 branch("avvisi", "else -> fine"),
+                state("passa"),
+                branch("passa", "else -> fine"),
+                branch("passa", "ok (not written) -> hangup"),
                 state("fine"),
                 state("mai"),
             ]
@@ -424,22 +461,23 @@ flow main answers "100" {
         assert_eq!(status("else -> avvisi"), Status::Visited);
         // `else` of a webhook gathers its failure outcomes.
         assert_eq!(status("else -> fine"), Status::Visited);
-        assert_eq!(status("ok -> fine"), Status::Missed);
+        assert_eq!(status("ok -> passa"), Status::Missed);
+        assert_eq!(status("ok (not written) -> hangup"), Status::Missed);
         assert_eq!(
             report.branch_tally(),
             Tally {
                 visited: 3,
                 justified: 1,
-                missed: 5
+                missed: 7
             }
         );
-        assert_eq!(report.branch_tally().percent(), "44.4 %");
+        assert_eq!(report.branch_tally().percent(), "36.3 %");
         assert_eq!(
             report.state_tally(),
             Tally {
                 visited: 4,
                 justified: 0,
-                missed: 1
+                missed: 2
             }
         );
     }
@@ -449,7 +487,7 @@ flow main answers "100" {
         let (sources, graph) = compiled();
         let report = Report::new(&points(&sources, &graph), &Visits::default());
         assert_eq!(report.state_tally().visited, 0);
-        assert_eq!(report.branch_tally().percent(), "11.1 %");
+        assert_eq!(report.branch_tally().percent(), "9 %");
         assert_eq!(Tally::default().percent(), "100 %");
         let almost = Tally {
             visited: 9999,

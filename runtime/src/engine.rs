@@ -1371,6 +1371,13 @@ impl Session {
         match outcome {
             TransferOutcome::Answered => {
                 self.trace_here("answered: the call is bridged");
+                // The node's `Ok` (answered) is its way out, though the flow goes no further.
+                if let Some(from) = self.node {
+                    self.pass(Passage::Followed {
+                        from,
+                        on: EdgeLabel::Ok,
+                    });
+                }
                 // The flow's bounds end here: staff talk to the caller as long as needed.
                 if let Some(timer) = self.call_timer.take() {
                     self.out.push(Command::CancelTimer { timer });
