@@ -27,10 +27,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use centralino_compiler::coverage::{Point, Report, Visits};
 use centralino_compiler::scenario::{
     self, Answer, Expect, Expectation, Press, Scenario, ScenarioFile, WebhookReply,
 };
-use centralino_compiler::coverage::{Point, Report, Visits};
 use centralino_compiler::{Diagnostics, Graph, Sources, compile, render};
 use centralino_runtime::driver::{Driver, Input, InputSource, Script};
 use centralino_runtime::engine::{CallInfo, Passage, Program, TransferOutcome};
