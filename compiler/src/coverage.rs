@@ -94,7 +94,7 @@ impl Tally {
     /// `87.5 %`, rounded down.
     pub fn percent(&self) -> String {
         let permille = self.permille();
-        if permille % 10 == 0 {
+        if permille.is_multiple_of(10) {
             format!("{} %", permille / 10)
         } else {
             format!("{}.{} %", permille / 10, permille % 10)
