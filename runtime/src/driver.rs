@@ -544,6 +544,58 @@ flow main answers "100" {
     }
 
     #[test]
+    fn the_route_counts_a_return_and_an_answered_transfer_as_the_ok_way_out() {
+        use centralino_compiler::graph::EdgeLabel;
+        let flow = r#"
+calendar orario {
+  timezone "Europe/Rome"
+  mon-fri 09:00-13:00
+}
+
+office ufficio "Ufficio" {
+  hours orario
+  staff "sip:1@example.it" as "Uno"
+}
+
+flow main answers "100" {
+  language it
+  entra: call aiuto -> passa
+  passa: transfer ufficio else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+
+flow aiuto {
+  spiega: say "Aiuto." -> return
+}
+"#;
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", flow);
+        let graph = centralino_compiler::compile(&sources).graph.unwrap();
+        let node = |state: &str| graph.nodes.iter().find(|n| n.state == state).unwrap().id;
+        let (entra, passa) = (node("entra"), node("passa"));
+        let program = Program::new(graph.clone()).unwrap();
+        let store = SledStore::temporary().unwrap();
+        let driver = Driver::new(program, &store, Script::default());
+        let call = CallInfo {
+            call_id: String::from("call-2"),
+            caller: String::from("+393331234567"),
+            number: String::from("100"),
+        };
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let ran = driver.run_routed(call, at, &mut VecDeque::new(), &mut |_| {});
+        for from in [entra, passa] {
+            assert!(
+                ran.route.contains(&Passage::Followed {
+                    from,
+                    on: EdgeLabel::Ok
+                }),
+                "{:#?}",
+                ran.route
+            );
+        }
+    }
+
+    #[test]
     fn an_answered_transfer_ends_the_run() {
         let steps = run("1");
         assert_eq!(
