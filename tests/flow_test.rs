@@ -247,3 +247,91 @@ fn scenario_error_fixtures() {
         insta::assert_snapshot!(format!("SOURCE CODE\n{source}\nDIAGNOSTICS\n{rendered}"));
     });
 }
+
+// ------------------------------------------------------------------ coverage
+
+/// A small flow and two scenarios that leave most of its branches unvisited;
+/// the failure of its ticket is justified with `// coverage: skip`.
+const COVERAGE: &str = "tests/fixtures/coverage";
+
+#[test]
+fn coverage_lists_what_no_scenario_visits() {
+    let out = centralino(&["test", COVERAGE, "--coverage"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    assert_eq!(tally(&text), (2, 0));
+    assert!(
+        text.contains("total: states 4/6 (66.6 %), branches 4/10 (40 %), 1 of them justified"),
+        "{text}"
+    );
+    insta::assert_snapshot!("coverage_human", text);
+}
+
+#[test]
+fn min_coverage_fails_below_and_passes_at_the_threshold() {
+    let at = centralino(&["test", COVERAGE, "--min-coverage", "40"]);
+    assert_eq!(code(&at), 0, "{}", stdout(&at));
+    assert!(stdout(&at).contains("branches 4/10 (40 %)"));
+    assert!(!stdout(&at).contains("is below"));
+
+    let below = centralino(&["test", COVERAGE, "--min-coverage", "41"]);
+    let text = stdout(&below);
+    assert_eq!(code(&below), 1, "{text}");
+    assert!(
+        text.contains("branch coverage 40 % is below --min-coverage 41 %"),
+        "{text}"
+    );
+    // The scenarios themselves passed, and the last line still says so.
+    assert_eq!(tally(&text), (2, 0));
+
+    let nonsense = centralino(&["test", COVERAGE, "--min-coverage", "101"]);
+    assert_eq!(code(&nonsense), 2);
+}
+
+#[test]
+fn coverage_in_github_format_warns_on_each_unvisited_line() {
+    let out = centralino(&[
+        "test",
+        COVERAGE,
+        "--format",
+        "github",
+        "--min-coverage",
+        "100",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    let annotations: Vec<&str> = text.lines().filter(|l| l.starts_with("::")).collect();
+    // Six branches and two states not visited; the justified ones have none.
+    assert_eq!(
+        annotations
+            .iter()
+            .filter(|a| a.starts_with("::warning "))
+            .count(),
+        8,
+        "{text}"
+    );
+    assert!(!text.contains("line=27,"), "justified: {text}");
+    assert!(!text.contains("line=28,"), "justified: {text}");
+    insta::assert_snapshot!("coverage_github", annotations.join("\n"));
+}
+
+#[test]
+fn the_perugia_scenarios_cover_every_branch() {
+    let out = centralino(&["test", "flows/", "--coverage", "--min-coverage", "100"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}{}", stderr(&out));
+    assert!(!text.contains("not visited:"), "{text}");
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("total: "))
+        .unwrap_or_else(|| panic!("no total: {text}"));
+    assert!(total.contains("(100 %), branches "), "{total}");
+    assert!(total.contains(" (100 %), "), "{total}");
+    // Every exception says why.
+    assert!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("justified:"))
+            .all(|l| l.ends_with(')')),
+        "{text}"
+    );
+}

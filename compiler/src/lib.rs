@@ -12,6 +12,7 @@ pub mod ast;
 pub mod audio;
 pub mod calendar;
 pub mod check;
+pub mod coverage;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::engine::{
-    CallInfo, ChannelCommand, Event, Id, Media, Presence, Program, Session, TransferOutcome,
+    CallInfo, ChannelCommand, Event, Id, Media, Passage, Presence, Program, Session,
+    TransferOutcome,
 };
 use crate::port::{Action, CallPort, Phase, PortOptions, RecordingFinished, Step, TimedStep};
 use crate::store::Store;
@@ -122,6 +123,14 @@ fn audio_ms(program: &Program, path: &str) -> i64 {
         .unwrap_or(3_000)
 }
 
+/// What one simulated call did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    pub steps: Vec<TimedStep>,
+    /// Every node entered and edge followed, in order.
+    pub route: Vec<Passage>,
+}
+
 /// Runs simulated calls against one store.
 pub struct Driver<'a> {
     program: Arc<Program>,
@@ -185,8 +194,20 @@ impl<'a> Driver<'a> {
         inputs: &mut dyn InputSource,
         on_step: &mut dyn FnMut(&TimedStep),
     ) -> Vec<TimedStep> {
+        self.run_routed(call, at, inputs, on_step).steps
+    }
+
+    /// [`Driver::run`], also keeping the call's way through the graph (for coverage).
+    pub fn run_routed(
+        &self,
+        call: CallInfo,
+        at: Timestamp,
+        inputs: &mut dyn InputSource,
+        on_step: &mut dyn FnMut(&TimedStep),
+    ) -> Ran {
         let session = Session::new(self.program.clone(), call)
-            .with_presence(Arc::new(Absent(self.script.absent.clone())));
+            .with_presence(Arc::new(Absent(self.script.absent.clone())))
+            .recording_route();
         let options = PortOptions {
             call_log: None,
             journal: true,
@@ -231,7 +252,10 @@ impl<'a> Driver<'a> {
                 run.collect();
             }
         }
-        run.steps
+        Ran {
+            route: run.port.session().route().to_vec(),
+            steps: run.steps,
+        }
     }
 
     /// What happens next when nothing is pending: the prompt ends, the caller acts, or a timer fires.
@@ -475,6 +499,100 @@ flow main answers "100" {
             steps.iter().any(|s| matches!(s, Step::Transfer { .. })),
             "{steps:#?}"
         );
+    }
+
+    #[test]
+    fn the_route_names_each_edge_followed() {
+        use centralino_compiler::graph::EdgeLabel;
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", FLOW);
+        let compiled = centralino_compiler::compile(&sources);
+        let graph = compiled.graph.unwrap();
+        let node = |state: &str| graph.nodes.iter().find(|n| n.state == state).unwrap().id;
+        let (avvisi, menu, fine) = (node("avvisi"), node("menu"), node("fine"));
+        let program = Program::new(graph.clone()).unwrap();
+        let store = SledStore::temporary().unwrap();
+        let driver = Driver::new(program, &store, Script::default());
+        let call = CallInfo {
+            call_id: String::from("call-1"),
+            caller: String::from("+393331234567"),
+            number: String::from("100"),
+        };
+        let mut inputs: VecDeque<Input> = Input::parse_all("wait wait").unwrap().into();
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let ran = driver.run_routed(call, at, &mut inputs, &mut |_| {});
+        assert_eq!(
+            ran.route,
+            vec![
+                Passage::Entered(avvisi),
+                Passage::Followed {
+                    from: avvisi,
+                    on: EdgeLabel::Failed
+                },
+                Passage::Entered(menu),
+                Passage::Followed {
+                    from: menu,
+                    on: EdgeLabel::Timeout
+                },
+                Passage::Entered(fine),
+                Passage::Followed {
+                    from: fine,
+                    on: EdgeLabel::Ok
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_route_counts_a_return_and_an_answered_transfer_as_the_ok_way_out() {
+        use centralino_compiler::graph::EdgeLabel;
+        let flow = r#"
+calendar orario {
+  timezone "Europe/Rome"
+  mon-fri 09:00-13:00
+}
+
+office ufficio "Ufficio" {
+  hours orario
+  staff "sip:1@example.it" as "Uno"
+}
+
+flow main answers "100" {
+  language it
+  entra: call aiuto -> passa
+  passa: transfer ufficio else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+
+flow aiuto {
+  spiega: say "Aiuto." -> return
+}
+"#;
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", flow);
+        let graph = centralino_compiler::compile(&sources).graph.unwrap();
+        let node = |state: &str| graph.nodes.iter().find(|n| n.state == state).unwrap().id;
+        let (entra, passa) = (node("entra"), node("passa"));
+        let program = Program::new(graph.clone()).unwrap();
+        let store = SledStore::temporary().unwrap();
+        let driver = Driver::new(program, &store, Script::default());
+        let call = CallInfo {
+            call_id: String::from("call-2"),
+            caller: String::from("+393331234567"),
+            number: String::from("100"),
+        };
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let ran = driver.run_routed(call, at, &mut VecDeque::new(), &mut |_| {});
+        for from in [entra, passa] {
+            assert!(
+                ran.route.contains(&Passage::Followed {
+                    from,
+                    on: EdgeLabel::Ok
+                }),
+                "{:#?}",
+                ran.route
+            );
+        }
     }
 
     #[test]

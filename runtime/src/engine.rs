@@ -481,8 +481,8 @@ pub struct Session {
     presence: Arc<dyn Presence>,
     now: Timestamp,
     vars: BTreeMap<String, Value>,
-    /// Where `return` goes: the targets after each `call`.
-    returns: Vec<Target>,
+    /// Where `return` goes: each `call` node and the target after it.
+    returns: Vec<(NodeId, Target)>,
     visits: BTreeMap<NodeId, u32>,
     node: Option<NodeId>,
     wait: Wait,
@@ -491,6 +491,17 @@ pub struct Session {
     out: Vec<Command>,
     /// Steps taken since the last event: bounds chains of non-waiting nodes.
     steps_this_event: u32,
+    /// The nodes entered and edges followed, when [`Session::recording_route`] asked.
+    route: Option<Vec<Passage>>,
+}
+
+/// One step of a call's way through the graph: what `centralino test --coverage` counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Passage {
+    /// The node was entered (its action started).
+    Entered(NodeId),
+    /// The node was left by its edge for this outcome (a `call` node's `Ok` when the sub-flow returned).
+    Followed { from: NodeId, on: EdgeLabel },
 }
 
 /// Most nodes entered in reaction to one event; the compiler rejects loops
@@ -517,6 +528,24 @@ impl Session {
             call_timer: None,
             out: Vec::new(),
             steps_this_event: 0,
+            route: None,
+        }
+    }
+
+    /// Keep the call's [`Passage`]s (for the simulator; a live call keeps none).
+    pub fn recording_route(mut self) -> Session {
+        self.route = Some(Vec::new());
+        self
+    }
+
+    /// The nodes entered and edges followed so far, if [`Session::recording_route`] was asked.
+    pub fn route(&self) -> &[Passage] {
+        self.route.as_deref().unwrap_or_default()
+    }
+
+    fn pass(&mut self, passage: Passage) {
+        if let Some(route) = &mut self.route {
+            route.push(passage);
         }
     }
 
@@ -719,7 +748,13 @@ impl Session {
             return;
         };
         match node.edge(label) {
-            Some(target) => self.go(target),
+            Some(target) => {
+                self.pass(Passage::Followed {
+                    from: node.id,
+                    on: label.clone(),
+                });
+                self.go(target);
+            }
             None => {
                 self.trace(&node, format!("no way on for `{}`", label.describe()));
                 self.end(EndReason::DeadEnd, true);
@@ -737,7 +772,13 @@ impl Session {
 
     fn do_return(&mut self) {
         match self.returns.pop() {
-            Some(target) => self.go(target),
+            Some((from, target)) => {
+                self.pass(Passage::Followed {
+                    from,
+                    on: EdgeLabel::Ok,
+                });
+                self.go(target);
+            }
             None => self.end(EndReason::ReturnWithNothing, true),
         }
     }
@@ -769,6 +810,7 @@ impl Session {
             return;
         }
         self.trace(&node, node.action.kind());
+        self.pass(Passage::Entered(id));
         self.start(&node);
     }
 
@@ -809,7 +851,7 @@ impl Session {
             Action::Goto => self.follow(&EdgeLabel::Ok),
             Action::Call { entry, .. } => {
                 let back = node.edge(&EdgeLabel::Ok).unwrap_or(Target::Hangup);
-                self.returns.push(back);
+                self.returns.push((node.id, back));
                 self.enter(*entry);
             }
             Action::Return => self.do_return(),
@@ -1329,6 +1371,13 @@ impl Session {
         match outcome {
             TransferOutcome::Answered => {
                 self.trace_here("answered: the call is bridged");
+                // The node's `Ok` (answered) is its way out, though the flow goes no further.
+                if let Some(from) = self.node {
+                    self.pass(Passage::Followed {
+                        from,
+                        on: EdgeLabel::Ok,
+                    });
+                }
                 // The flow's bounds end here: staff talk to the caller as long as needed.
                 if let Some(timer) = self.call_timer.take() {
                     self.out.push(Command::CancelTimer { timer });

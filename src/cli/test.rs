@@ -8,9 +8,16 @@
 //!                                ──► steps + store ──► expectations ──► ok / FAIL + transcript
 //! ```
 //!
+//! With `--coverage` (or `--min-coverage N`), the simulator's route of each call
+//! (nodes entered, edges followed) is gathered into a coverage report
+//! ([`centralino_compiler::coverage`]), printed before the tally.
+//!
 //! The last line is always `N passed, N failed`. Exit 0 when every scenario
-//! passes, 1 when one fails (or the flows have errors), 2 when the command
-//! cannot run (unreadable paths, no `.test` files, no store).
+//! passes, 1 when one fails (or the flows have errors, or the branches covered are
+//! below `--min-coverage`), 2 when the command cannot run (unreadable paths, no
+//! `.test` files, no store).
+
+mod coverage;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -20,12 +27,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use centralino_compiler::coverage::{Point, Report, Visits};
 use centralino_compiler::scenario::{
     self, Answer, Expect, Expectation, Press, Scenario, ScenarioFile, WebhookReply,
 };
 use centralino_compiler::{Diagnostics, Graph, Sources, compile, render};
 use centralino_runtime::driver::{Driver, Input, InputSource, Script};
-use centralino_runtime::engine::{CallInfo, Program, TransferOutcome};
+use centralino_runtime::engine::{CallInfo, Passage, Program, TransferOutcome};
 use centralino_runtime::port::{Step, TimedStep};
 use centralino_runtime::store::{Resource, SledStore, Store};
 use clap::{Args, ValueEnum};
@@ -46,6 +54,16 @@ pub struct TestArgs {
     /// Run only the scenarios whose name contains this text (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
+
+    /// Report the states and branches of the flows that no scenario visits,
+    /// per flow and in total (with `--format github`, a warning on each line).
+    #[arg(long)]
+    coverage: bool,
+
+    /// Fail when fewer than N percent of the branches are visited (or justified
+    /// with `// coverage: skip <reason>`); implies `--coverage`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=100))]
+    min_coverage: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,6 +93,12 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
         }
     };
 
+    let wants_coverage = args.coverage || args.min_coverage.is_some();
+    let points: Vec<Point> = if wants_coverage {
+        centralino_compiler::coverage::points(&sources, &graph)
+    } else {
+        Vec::new()
+    };
     let test_files = scenario::files(&paths)?;
     if test_files.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -101,6 +125,7 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
         sources: &all_sources,
         format: args.format,
         colored,
+        visits: RefCell::new(Visits::default()),
     };
     let mut tally = Tally::default();
     let mut index = 0;
@@ -144,6 +169,28 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
     if let (Some(filter), 0) = (&args.filter, tally.passed + tally.failed) {
         eprintln!("no scenario's name contains \"{filter}\"");
     }
+    let mut below = false;
+    if wants_coverage {
+        let report = Report::new(&points, &runner.visits.borrow());
+        let mut text = coverage::text(&report, &all_sources);
+        if args.format == Format::Github {
+            text.push_str(&coverage::github(&report, &all_sources));
+        }
+        if let Some(min) = args.min_coverage
+            && let Some(line) = coverage::below(&report, min)
+        {
+            below = true;
+            text.push_str(&line);
+            if args.format == Format::Github {
+                let _ = writeln!(
+                    text,
+                    "::error title=flow test coverage::{}",
+                    format::github_data(line.trim_end())
+                );
+            }
+        }
+        output::stdout(text.as_bytes())?;
+    }
     output::stdout(format!("{} passed, {} failed\n", tally.passed, tally.failed).as_bytes())?;
     // Every problem of a `.test` file belongs to a scenario (and fails it when
     // it runs); one that belongs to none would otherwise go unnoticed.
@@ -158,7 +205,7 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
                     })
             })
     });
-    Ok(if tally.failed > 0 || stray {
+    Ok(if tally.failed > 0 || stray || below {
         PROBLEMS
     } else {
         CLEAN
@@ -218,6 +265,8 @@ struct Runner<'a> {
     sources: &'a Sources,
     format: Format,
     colored: bool,
+    /// What every scenario run so far visited (for `--coverage`).
+    visits: RefCell<Visits>,
 }
 
 /// What the scenario's caller does, with `press booking` typed from the call itself.
@@ -422,7 +471,19 @@ impl Runner<'_> {
             &store,
             script(scenario, &self.program.graph),
         );
-        let steps = driver.run(info, call.when, &mut caller, &mut on_step);
+        let ran = driver.run_routed(info, call.when, &mut caller, &mut on_step);
+        let mut visits = self.visits.borrow_mut();
+        for passage in ran.route {
+            match passage {
+                Passage::Entered(node) => {
+                    visits.entered.insert(node);
+                }
+                Passage::Followed { from, on } => {
+                    visits.followed.insert((from, on));
+                }
+            }
+        }
+        let steps = ran.steps;
         let problems = problems.borrow().clone();
         Ok(Outcome {
             steps,
