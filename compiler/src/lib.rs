@@ -15,6 +15,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;
+pub mod index;
 pub mod load;
 pub mod render;
 pub mod scenario;
