@@ -343,6 +343,9 @@ impl Server {
             return Some(markdown(doc, Some(range)));
         }
         let (start, end) = word_at(text, offset)?;
+        if in_text_or_comment(text, start) {
+            return None;
+        }
         let doc = docs::keyword(text.get(start..end)?)?;
         Some(markdown(doc.to_owned(), Some(lines.range(start, end))))
     }
@@ -440,6 +443,28 @@ fn word_at(text: &str, offset: usize) -> Option<(usize, usize)> {
     (start < end).then_some((start, end))
 }
 
+/// Whether a byte offset is inside a quoted text or a `//` comment of its line.
+fn in_text_or_comment(text: &str, offset: usize) -> bool {
+    let line_start = text
+        .get(..offset)
+        .and_then(|head| head.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let before = text.get(line_start..offset).unwrap_or_default();
+    let mut quoted = false;
+    let mut chars = before.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '/' if !quoted && chars.peek() == Some(&'/') => return true,
+            _ => {}
+        }
+    }
+    quoted
+}
+
 /// The line a definition is written on, trimmed.
 fn definition_line(sources: &Sources, symbol: &Symbol) -> Option<String> {
     let text = &sources.get(symbol.span.source)?.text;
@@ -531,4 +556,69 @@ fn invalid_params(id: RequestId, error: &lsp_server::ExtractError<Request>) -> R
         ErrorCode::InvalidParams as i32,
         format!("invalid parameters: {error:?}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secondary_labels_become_related_information_in_the_other_file() {
+        let mut sources = Sources::new();
+        sources.add(
+            "/deploy/a.flow",
+            "// Città\nprompt ciao \"Ciao\"\nflow f answers \"1\" {\n  s: say ciao -> hangup\n}\n",
+        );
+        sources.add("/deploy/b.flow", "prompt ciao \"Salve\"\n");
+        let compiled = compile(&sources);
+        let duplicate = compiled
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "E003")
+            .expect("a duplicate prompt");
+        let converted = to_lsp(&sources, duplicate).expect("converted");
+        assert_eq!(converted.code, Some(NumberOrString::String("E003".into())));
+        assert_eq!(converted.severity, Some(DiagnosticSeverity::ERROR));
+        assert_eq!(
+            converted.range,
+            lsp_types::Range::new(
+                lsp_types::Position::new(0, 7),
+                lsp_types::Position::new(0, 11)
+            )
+        );
+        assert!(converted.message.starts_with(&duplicate.message));
+        assert!(converted.message.contains(&duplicate.label));
+        let related = converted.related_information.expect("the first definition");
+        assert_eq!(related.len(), duplicate.secondary.len());
+        let first = related.first().expect("one");
+        assert_eq!(first.location.uri.as_str(), "file:///deploy/a.flow");
+        assert_eq!(
+            first.location.range,
+            lsp_types::Range::new(
+                lsp_types::Position::new(1, 7),
+                lsp_types::Position::new(1, 11)
+            )
+        );
+    }
+
+    #[test]
+    fn the_word_under_the_cursor() {
+        let text = "  s: say ciao -> fine";
+        assert_eq!(word_at(text, 6), Some((5, 8)));
+        assert_eq!(word_at(text, 8), Some((5, 8)));
+        assert_eq!(word_at(text, 15), None);
+        assert_eq!(word_at(text, 100), Some((17, 21)));
+    }
+
+    #[test]
+    fn keywords_in_texts_and_comments_are_words() {
+        let text = "a: say \"menu \\\" say\" -> b // menu\nc: menu";
+        let at = |needle: &str, nth: usize| text.match_indices(needle).nth(nth).unwrap().0;
+        assert!(!in_text_or_comment(text, at("say", 0)));
+        assert!(in_text_or_comment(text, at("menu", 0)));
+        assert!(in_text_or_comment(text, at("say", 1)));
+        assert!(!in_text_or_comment(text, at("-> b", 0) + 3));
+        assert!(in_text_or_comment(text, at("menu", 1)));
+        assert!(!in_text_or_comment(text, at("menu", 2)));
+    }
 }
