@@ -45,6 +45,8 @@ struct Lsp {
     child: Child,
     stdin: ChildStdin,
     incoming: Receiver<Value>,
+    /// Reads the server's stdout; ends when the server closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
     /// Messages read but not yet asked for.
     pending: VecDeque<Value>,
     next_id: i64,
@@ -64,7 +66,7 @@ impl Lsp {
         let stdout = child.stdout.take().unwrap();
         let (sender, incoming) = channel();
         // Ends when the server closes its stdout (it exits or is killed).
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             while let Some(message) = read_message(&mut reader) {
                 if sender.send(message).is_err() {
@@ -76,6 +78,7 @@ impl Lsp {
             child,
             stdin,
             incoming,
+            reader: Some(reader),
             pending: VecDeque::new(),
             next_id: 1,
         }
@@ -136,6 +139,9 @@ impl Drop for Lsp {
                 .args(["-9", &self.child.id().to_string()])
                 .status();
             let _ = self.child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
     }
 }
