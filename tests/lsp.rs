@@ -201,7 +201,9 @@ fn labels(result: &Value) -> Vec<String> {
 #[test]
 fn an_editor_session_over_stdio() {
     let dir = tempfile::tempdir().unwrap();
-    let dir_path = dir.path().canonicalize().unwrap();
+    // A folder of its own: the folder above it (the temporary directory's) has no flow files.
+    let dir_path = dir.path().canonicalize().unwrap().join("flussi");
+    std::fs::create_dir(&dir_path).unwrap();
     std::fs::write(dir_path.join("prompts.flow"), PROMPTS).unwrap();
     std::fs::write(dir_path.join("main.flow"), MAIN_ON_DISK).unwrap();
     let main = uri(&dir_path.join("main.flow"));

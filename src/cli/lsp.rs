@@ -11,8 +11,9 @@
 //! ```
 //!
 //! A file's deployment is the folder given by `--flows` (or the `flows` initialization
-//! option) when the file is inside it, otherwise the file's own folder, searched
-//! recursively as `check DIR` does. Every change recompiles that deployment and publishes
+//! option) when the file is inside it, otherwise the file's own folder (or the highest
+//! parent reached through folders that hold `.flow` files), searched recursively as
+//! `check DIR` does. Every change recompiles that deployment and publishes
 //! the diagnostics of each of its files (full-document sync). Requests read the buffers
 //! as they are, saved or not.
 
@@ -130,6 +131,28 @@ pub fn absolute(path: &Path) -> PathBuf {
     }
 }
 
+/// The folder of a file, or the highest of its parents reached through folders that each
+/// hold `.flow` files themselves (`flows/uffici/x.flow` belongs to `flows/` when `flows/`
+/// has flow files of its own).
+fn deployment_around(path: &Path) -> PathBuf {
+    let has_flow_files = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|entry| {
+                let path = entry.path();
+                centralino_compiler::load::is_flow_file(&path) && path.is_file()
+            })
+        })
+    };
+    let mut dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    while let Some(up) = dir.parent() {
+        if up.as_os_str().is_empty() || !has_flow_files(up) {
+            break;
+        }
+        dir = up.to_path_buf();
+    }
+    dir
+}
+
 /// What the editor has open, and where deployments are.
 struct Server {
     flows: Option<PathBuf>,
@@ -214,7 +237,7 @@ impl Server {
     fn deployment(&self, path: &Path) -> PathBuf {
         match &self.flows {
             Some(flows) if path.starts_with(flows) => flows.clone(),
-            Some(_) | None => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            Some(_) | None => deployment_around(path),
         }
     }
 
@@ -599,6 +622,20 @@ mod tests {
                 lsp_types::Position::new(1, 11)
             )
         );
+    }
+
+    #[test]
+    fn a_deployment_reaches_up_through_folders_with_flow_files() {
+        let root = tempfile::tempdir().unwrap();
+        let flows = root.path().join("flows");
+        let offices = flows.join("uffici");
+        std::fs::create_dir_all(&offices).unwrap();
+        std::fs::write(offices.join("anagrafe.flow"), "").unwrap();
+        // `flows/` has no flow file of its own yet: the file's folder is the deployment.
+        assert_eq!(deployment_around(&offices.join("anagrafe.flow")), offices);
+        std::fs::write(flows.join("main.flow"), "").unwrap();
+        assert_eq!(deployment_around(&offices.join("anagrafe.flow")), flows);
+        assert_eq!(deployment_around(&flows.join("main.flow")), flows);
     }
 
     #[test]
