@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod diagnostic;
 pub mod emit;
 pub mod graph;
+pub mod index;
 pub mod load;
 pub mod render;
 pub mod scenario;

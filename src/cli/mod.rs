@@ -11,6 +11,7 @@
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
 //!  centralino registrations                                           staff phones registered
 //!  centralino staff hash EXTENSION [--realm R]  < password             a [staff.accounts] line
+//!  centralino lsp [--flows DIR]                                       the language server (stdio)
 //! ```
 //!
 //! Exit codes: 0 clean (warnings allowed), 1 the flows have errors (or
@@ -24,6 +25,7 @@ mod control;
 mod directory;
 mod format;
 mod graph;
+mod lsp;
 mod output;
 mod records;
 mod serve;
@@ -88,6 +90,8 @@ enum Command {
     Staff(staff::StaffArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
+    /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
+    Lsp(lsp::LspArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => control::rollback(args),
         Command::Registrations(args) => control::registrations(args),
         Command::Staff(args) => staff::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
