@@ -461,10 +461,7 @@ impl Phone {
             if challenge.qop {
                 let cnonce = format!("{:016x}", fastrand::u64(..));
                 let nc = format!("{:08x}", challenge.nc);
-                let response = md5_hex(&format!(
-                    "{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}",
-                    ha1 = self.ha1
-                ));
+                let response = digest_response(&self.ha1, nonce, &nc, &cnonce, &ha2);
                 line.push_str(&format!(
                     ", qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\""
                 ));
@@ -493,6 +490,11 @@ impl Phone {
             cseq = self.cseq,
         )
     }
+}
+
+/// RFC 2617 §3.2.2.1 with qop=auth: MD5(HA1:nonce:nc:cnonce:auth:HA2).
+fn digest_response(ha1: &str, nonce: &str, nc: &str, cnonce: &str, ha2: &str) -> String {
+    md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"))
 }
 
 /// What a refresh ended with.
@@ -1119,4 +1121,40 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         gaps,
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_response_matches_rfc_2617() {
+        // RFC 2617 §3.5 (its example is a GET; the arithmetic is the same for REGISTER).
+        let ha1 = md5_hex("Mufasa:testrealm@host.com:Circle Of Life");
+        let ha2 = md5_hex("GET:/dir/index.html");
+        let response = digest_response(
+            &ha1,
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "00000001",
+            "0a4f113b",
+            &ha2,
+        );
+        assert_eq!(response, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn takes_the_md5_challenge_and_answers_with_the_next_count() {
+        let text = "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:5000;branch=z9hG4bKx\r\n\
+            From: <sip:10000@127.0.0.1>;tag=1\r\nTo: <sip:10000@127.0.0.1>;tag=2\r\nCall-ID: c@x\r\n\
+            CSeq: 3 REGISTER\r\n\
+            WWW-Authenticate: Digest realm=\"centralino\", nonce=\"s256\", algorithm=SHA-256, qop=\"auth\"\r\n\
+            WWW-Authenticate: Digest realm=\"centralino\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"\r\n\
+            Content-Length: 0\r\n\r\n";
+        let message = Message::parse(text).expect("parses");
+        assert_eq!(message.cseq, 3);
+        let challenge = md5_challenge(&message).expect("an MD5 challenge");
+        assert_eq!(challenge.nonce, "n1");
+        assert!(challenge.qop);
+        assert_eq!(request_user("sip:10001@127.0.0.1:5000"), Some("10001"));
+    }
 }
