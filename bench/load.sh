@@ -20,9 +20,10 @@
 #       legs per call, audio both ways. Server CPU per bridged call-second and RSS per
 #       bridged call as in `caller` (the window when all calls are up).
 #       e.g. bench/load.sh bridged 500 50 40
-#   bench/load.sh register PHONES INTERVAL DURATION
+#   bench/load.sh register PHONES INTERVAL DURATION [load_staff options...]
 #       PHONES staff phones re-registering every INTERVAL s (Expires 2 x INTERVAL, at least
-#       60) for DURATION s: registrar answers per second, failures, server CPU and RSS.
+#       60) for DURATION s: registrar answers per second, failures, server CPU and RSS
+#       (--challenge-each-time: every refresh starts with a 401, as phones keeping no nonce).
 #       e.g. bench/load.sh register 5000 60 180
 #
 # Environment: NO_BUILD=1 skips the release build; SERVER_BIN runs another server binary
@@ -33,7 +34,7 @@
 # (5000); SERVER_LOG=1 keeps the server's log. The server is started here with the flows in
 # bench/flows and a fresh data directory, and stopped by its PID when the script exits; the
 # callers, sipp and the samplers are bounded by `timeout`. Results: docs/benchmarks.md,
-# "Live calls (issue 4)".
+# "Live calls (issue 4)" and "People (issue 9)"; SERVER_CONFIG, FLOWS, NO_WARM_UP: see start_server.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +53,7 @@ mode=${1:-}
 shift || true
 case "$mode" in
   caller|sipp|check|bridged|register) ;;
-  *) sed -n '2,36p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,37p' "$0" >&2; exit 2 ;;
 esac
 
 if [[ -z "${NO_BUILD:-}" ]]; then
@@ -283,7 +284,7 @@ EOF
     echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
     ;;
   register)
-    phones=${1:?PHONES}; interval=${2:?INTERVAL}; duration=${3:?DURATION}
+    phones=${1:?PHONES}; interval=${2:?INTERVAL}; duration=${3:?DURATION}; shift 3
     label=${LABEL:-register-$phones-$interval-$duration}
     people_setup "$phones"
     start_server
@@ -291,7 +292,7 @@ EOF
     out="$OUT_DIR/$label-$stamp.json"
     timeout "$(python3 -c "print(int($duration + 120))")" nice -n "${NICE:-0}" "$STAFF" \
       --target "127.0.0.1:$SIP_PORT" --phones "$phones" --interval "$interval" --expires "$expires" \
-      --duration "$duration" --server-pid "$SERVER_PID" --label "$label" >"$out"
+      --duration "$duration" --server-pid "$SERVER_PID" --label "$label" "$@" >"$out"
     echo "$out"
     jq -r '[.label, "load", .load_average.start, .load_average.end,
             "registered_once", .registrations.phones_registered_once,
@@ -310,7 +311,7 @@ EOF
     echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
     ;;
   *)
-    sed -n '2,36p' "$0" >&2
+    sed -n '2,37p' "$0" >&2
     exit 2
     ;;
 esac

@@ -20,7 +20,8 @@
 //!
 //! Registration like a phone: the first REGISTER goes without credentials and takes the 401's
 //! nonce; later ones reuse that nonce with the next nonce count (`nc`), and a 401 (the nonce is
-//! stale after 5 minutes) is answered once more with the new challenge. Passwords are
+//! stale after 5 minutes) is answered once more with the new challenge;
+//! `--challenge-each-time` starts every refresh without credentials instead. Passwords are
 //! `--password-prefix` + extension (bench only), so HA1 = MD5(ext:realm:password), which
 //! `bench/load.sh` writes into the server's `[staff.accounts]`.
 //!
@@ -95,6 +96,10 @@ struct Args {
     sip_sockets: usize,
     #[arg(long, default_value_t = 2)]
     rtp_sockets: usize,
+    /// Start every refresh without credentials (401, then the answer), as phones that do not
+    /// keep the nonce do: two transactions per refresh.
+    #[arg(long)]
+    challenge_each_time: bool,
     /// Answer a call to a phone already on a call (else 486 Busy Here).
     #[arg(long)]
     answer_when_busy: bool,
@@ -559,6 +564,9 @@ async fn refresh(
 ) -> Refresh {
     let args = &shared.args;
     let started = Instant::now();
+    if args.challenge_each_time {
+        phone.challenge = None;
+    }
     for _ in 0..3 {
         let request = phone.register(&args.realm, args.target, args.expires);
         let Some(answer) = transaction(shared, phone, &request, incoming).await else {
