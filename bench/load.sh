@@ -12,6 +12,19 @@
 #       that measure the server's RTP as callers receive it; server CPU over the window when
 #       all calls are up (proc_window).
 #   bench/load.sh check      the benchmark flow compiles (centralino check bench/flows)
+#   bench/load.sh bridged CALLS RATE HOLD [load_caller options...]
+#       people (issue 9): CALLS staff phones (load_staff: REGISTER with MD5 digest, answer the
+#       server's INVITEs, 20 ms PCMU both ways) in one office; load_caller places CALLS calls
+#       to a flow that transfers at once (`transfer banco ring 20s`: in turn, so each call
+#       rings the first available person), with `--send-rtp full --arrivals poisson`: two
+#       legs per call, audio both ways. Server CPU per bridged call-second and RSS per
+#       bridged call as in `caller` (the window when all calls are up).
+#       e.g. bench/load.sh bridged 500 50 40
+#   bench/load.sh register PHONES INTERVAL DURATION [load_staff options...]
+#       PHONES staff phones re-registering every INTERVAL s (Expires 2 x INTERVAL, at least
+#       60) for DURATION s: registrar answers per second, failures, server CPU and RSS
+#       (--challenge-each-time: every refresh starts with a 401, as phones keeping no nonce).
+#       e.g. bench/load.sh register 5000 60 180
 #
 # Environment: NO_BUILD=1 skips the release build; SERVER_BIN runs another server binary
 # (A/B comparisons); NICE (e.g. -10) runs the server and the caller at that priority, so
@@ -21,7 +34,7 @@
 # (5000); SERVER_LOG=1 keeps the server's log. The server is started here with the flows in
 # bench/flows and a fresh data directory, and stopped by its PID when the script exits; the
 # callers, sipp and the samplers are bounded by `timeout`. Results: docs/benchmarks.md,
-# "Live calls (issue 4)".
+# "Live calls (issue 4)" and "People (issue 9)"; SERVER_CONFIG, FLOWS, NO_WARM_UP: see start_server.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +42,7 @@ cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${SERVER_BIN:-$TARGET/release/centralino}
 CALLER=$TARGET/release/load_caller
+STAFF=$TARGET/release/load_staff
 WINDOW=$TARGET/release/proc_window
 OUT_DIR=${OUT_DIR:-/tmp/centralino-bench}
 RTP_PORTS=${RTP_PORTS:-10000-19999}
@@ -38,8 +52,8 @@ mkdir -p "$OUT_DIR"
 mode=${1:-}
 shift || true
 case "$mode" in
-  caller|sipp|check) ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  caller|sipp|check|bridged|register) ;;
+  *) sed -n '2,37p' "$0" >&2; exit 2 ;;
 esac
 
 if [[ -z "${NO_BUILD:-}" ]]; then
@@ -75,10 +89,14 @@ free_port() {
 start_server() {
   SIP_PORT=$(free_port)
   # --rtp-timeout 120: the cheap caller sends only a keep-alive every 5 s (it would do with
-  # the default 30 s too); --grace 2: stop quickly at the end.
-  nice -n "${NICE:-0}" "$BIN" serve --flows bench/flows --data "$tmp/data" --listen "127.0.0.1:$SIP_PORT" \
-    --no-tcp --rtp-ports "$RTP_PORTS" --max-calls "$MAX_CALLS" --rtp-timeout 120 --grace 2 \
-    2>"$tmp/server.log" &
+  # the default 30 s too); --grace 2: stop quickly at the end; --no-http: the address book is
+  # not measured (and another server on the machine may hold its port). SERVER_CONFIG: a
+  # configuration file (staff accounts) and FLOWS another flow directory, for the people modes.
+  local config=()
+  if [[ -n "${SERVER_CONFIG:-}" ]]; then config=(--config "$SERVER_CONFIG"); fi
+  nice -n "${NICE:-0}" "$BIN" serve "${config[@]}" --flows "${FLOWS:-bench/flows}" --data "$tmp/data" \
+    --listen "127.0.0.1:$SIP_PORT" --no-tcp --no-http --rtp-ports "$RTP_PORTS" --max-calls "$MAX_CALLS" \
+    --rtp-timeout 120 --grace 2 2>"$tmp/server.log" &
   SERVER_PID=$!
   for _ in $(seq 300); do
     if grep -q "SIP listening" "$tmp/server.log" 2>/dev/null; then
@@ -88,6 +106,9 @@ start_server() {
     sleep 0.1
   done
   grep -q "SIP listening" "$tmp/server.log" || { echo "the server did not start" >&2; exit 1; }
+  if [[ -n "${NO_WARM_UP:-}" ]]; then
+    return
+  fi
   # Warm-up: the text prompts are rendered (espeak-ng) the first time a call plays them; three
   # calls pressing 1, 2 and 3 render every prompt a measured call hears, so the runs measure
   # the steady state, not the first rendering.
@@ -102,6 +123,39 @@ start_server() {
 }
 
 stamp=$(date +%Y%m%d-%H%M%S)
+
+# The people modes' server configuration: PHONES staff accounts 10000.. (password pw + the
+# extension, bench only), MD5 digest, into $tmp/centralino.toml; with a flow directory that
+# has one office `banco` with those staff and number 200 transferring to it at once.
+people_setup() {
+  local phones=$1
+  mkdir -p "$tmp/flows"
+  python3 - "$phones" "$tmp" <<'EOF'
+import hashlib, sys
+phones, tmp = int(sys.argv[1]), sys.argv[2]
+realm = "centralino"
+with open(f"{tmp}/centralino.toml", "w") as f:
+    f.write(f'[staff]\nrealm = "{realm}"\nalgorithms = ["MD5"]\n\n[staff.accounts]\n')
+    for i in range(phones):
+        ext = str(10000 + i)
+        a1 = f"{ext}:{realm}:pw{ext}".encode()
+        f.write(f'"{ext}" = {{ ha1_md5 = "{hashlib.md5(a1).hexdigest()}", '
+                f'ha1_sha256 = "{hashlib.sha256(a1).hexdigest()}" }}\n')
+with open(f"{tmp}/flows/bridged.flow", "w") as f:
+    f.write('// Generated by bench/load.sh: every call is put through to the first available person.\n')
+    f.write('calendar sempre {\n  timezone "Europe/Rome"\n  mon-fri 00:00-23:59\n  sat, sun 00:00-23:59\n}\n\n')
+    f.write('office banco "Banco di prova" {\n  hours sempre\n')
+    for i in range(phones):
+        f.write(f'  staff "sip:{10000 + i}@centralino.local" as "Telefono {10000 + i}"\n')
+    f.write('  ring 20s\n}\n\n')
+    f.write('flow ponte answers "200" {\n  language it\n  max duration 30m\n'
+            '  passa: transfer banco ring 20s else -> nessuno\n'
+            '  nessuno: say "Nessuno risponde." -> hangup\n}\n')
+EOF
+  SERVER_CONFIG=$tmp/centralino.toml
+  FLOWS=$tmp/flows
+  NO_WARM_UP=1
+}
 
 case "$mode" in
   caller)
@@ -188,8 +242,77 @@ EOF
             "jitter_p50_p95_ms", .media.jitter_ms_end_of_call.p50, .media.jitter_ms_end_of_call.p95,
             "gaps", .media.sequence_gaps] | map(tostring) | join(" ")' "$probe_out"
     ;;
+  bridged)
+    calls=${1:?CALLS}; rate=${2:?RATE}; hold=${3:?HOLD}; shift 3
+    label=${LABEL:-bridged-$calls-$rate-$hold}
+    people_setup "$calls"
+    start_server
+    staff_out="$OUT_DIR/$label-staff-$stamp.json"
+    bound=$(python3 -c "print(int($calls/$rate + $hold + 60))")
+    timeout "$((bound + 120))" nice -n "${NICE:-0}" "$STAFF" --target "127.0.0.1:$SIP_PORT" \
+      --phones "$calls" --expires 3600 --ready-file "$tmp/ready" --label "$label-staff" \
+      >"$staff_out" 2>"$tmp/staff.err" &
+    staff_job=$!
+    for _ in $(seq 600); do [[ -f "$tmp/ready" ]] && break; sleep 0.1; done
+    [[ -f "$tmp/ready" ]] || { echo "the staff phones did not all register" >&2; cat "$tmp/staff.err" >&2; exit 1; }
+    sleep 2
+    out="$OUT_DIR/$label-$stamp.json"
+    timeout "$bound" nice -n "${NICE:-0}" "$CALLER" --target "127.0.0.1:$SIP_PORT" --number 200 --calls "$calls" \
+      --rate "$rate" --hold "$hold" --send-rtp full --arrivals poisson --server-pid "$SERVER_PID" \
+      --label "$label" "$@" >"$out"
+    sleep 1
+    kill -TERM "$staff_job" 2>/dev/null || true
+    wait "$staff_job" || true
+    echo "$out $staff_out"
+    jq -r '[.label, "load", .load_average.start, .load_average.end,
+            "SER", .sip.session_establishment_ratio, "failed", (.sip.failures|tostring),
+            "ended_by_server", .sip.ended_by_server,
+            "setup_p50_p95_p99_ms", .sip.invite_to_200_ms.p50, .sip.invite_to_200_ms.p95, .sip.invite_to_200_ms.p99,
+            "caller_hears: late20", .media.late_over_20ms, "late5", .media.late_over_5ms, "of", .media.packets,
+            "lateness_p99_max_ms", .media.lateness_ms.p99, .media.lateness_ms.max,
+            "gaps", .media.sequence_gaps, "without_media", .media.answered_calls_without_media,
+            "cpu_us_per_call_s_steady_whole", .server.steady.cpu_us_per_call_second, .server.whole_run.cpu_us_per_call_second,
+            "cores", .server.steady.cores, "rss_kib_per_call", .server.rss_per_call_kib,
+            "fds_per_call", .server.fds_per_call, "udp_rcvbuf_errors", .udp_counters.rcvbuf_errors]
+           | map(tostring) | join(" ")' "$out"
+    jq -r '["staff", "invites", .calls.invites, "answered", .calls.answered, "byes", .calls.byes,
+            "busy_486", .calls.second_calls_to_a_busy_phone, "peak_live", .calls.peak_live,
+            "staff_hears: packets", .media.packets, "late20", .media.late_over_20ms, "late5", .media.late_over_5ms,
+            "lateness_p99_ms", .media.lateness_ms.p99, "gaps", .media.sequence_gaps,
+            "rtp_sent", .media.rtp_sent, "sender_tick_late_p99_max_ms", .media.sender_tick_late_ms.p99,
+            .media.sender_tick_late_ms.max] | map(tostring) | join(" ")' "$staff_out"
+    echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
+    ;;
+  register)
+    phones=${1:?PHONES}; interval=${2:?INTERVAL}; duration=${3:?DURATION}; shift 3
+    label=${LABEL:-register-$phones-$interval-$duration}
+    people_setup "$phones"
+    start_server
+    expires=$(python3 -c "print(max(60, int(2 * $interval)))")
+    out="$OUT_DIR/$label-$stamp.json"
+    timeout "$(python3 -c "print(int($duration + 120))")" nice -n "${NICE:-0}" "$STAFF" \
+      --target "127.0.0.1:$SIP_PORT" --phones "$phones" --interval "$interval" --expires "$expires" \
+      --duration "$duration" --server-pid "$SERVER_PID" --label "$label" "$@" >"$out"
+    echo "$out"
+    jq -r '[.label, "load", .load_average.start, .load_average.end,
+            "registered_once", .registrations.phones_registered_once,
+            "refreshes_ok_failed", .registrations.refreshes_ok, .registrations.refreshes_failed,
+            "answers_200_401", .registrations.answers_200, .registrations.answers_401,
+            "other", (.registrations.answers_other|tostring), "timeouts", .registrations.timeouts,
+            "retransmissions", .registrations.retransmissions,
+            "transaction_ms_p50_p95_p99_max", .registrations.transaction_ms.p50, .registrations.transaction_ms.p95,
+            .registrations.transaction_ms.p99, .registrations.transaction_ms.max,
+            "answers_per_s_steady_mean_max", .registrations.answers_per_second_steady.mean,
+            .registrations.answers_per_second_steady.max,
+            "server_cores_steady_whole", .server.steady.cores, .server.whole_run.cores,
+            "us_per_phone_s", .server.steady.cpu_us_per_call_second,
+            "rss_kib_base_peak_per_phone", .server.baseline_rss_kib, .server.peak_rss_kib, .server.rss_per_phone_kib]
+           | map(tostring) | join(" ")' "$out"
+    echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
+    ;;
   *)
-    sed -n '2,24p' "$0" >&2
+    sed -n '2,37p' "$0" >&2
     exit 2
     ;;
 esac
+

@@ -122,9 +122,15 @@ pub struct Message {
     pub status: u16,
     /// Method of a request (empty for a response).
     pub method: String,
+    /// The request URI of a request (empty for a response).
+    pub request_uri: String,
     pub call_id: String,
+    /// The CSeq number (0 when unreadable).
+    pub cseq: u32,
     pub cseq_method: String,
     pub to_tag: String,
+    /// Every `WWW-Authenticate` value (a 401's challenges).
+    pub www_authenticate: Vec<String>,
     /// The Contact URI (without angle brackets or parameters).
     pub contact: Option<String>,
     /// Header lines to copy into a response: every Via, From, To, Call-ID, CSeq.
@@ -157,7 +163,9 @@ impl Message {
         if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
             message.status = rest.get(..3)?.parse().ok()?;
         } else {
-            message.method = first.split_whitespace().next()?.to_owned();
+            let mut words = first.split_whitespace();
+            message.method = words.next()?.to_owned();
+            message.request_uri = words.next().unwrap_or("").to_owned();
         }
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
@@ -168,8 +176,14 @@ impl Message {
             match name.as_str() {
                 "call-id" => message.call_id = value.to_owned(),
                 "cseq" => {
+                    message.cseq = value
+                        .split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
                     message.cseq_method = value.split_whitespace().nth(1).unwrap_or("").to_owned();
                 }
+                "www-authenticate" => message.www_authenticate.push(value.to_owned()),
                 "to" => {
                     message.to_tag = param(value, "tag").unwrap_or_default();
                 }
@@ -254,6 +268,8 @@ mod tests {
         let m = Message::parse(text).expect("parses");
         assert_eq!(m.method, "BYE");
         assert_eq!(m.call_id, "x@y");
+        assert_eq!(m.request_uri, "sip:a@127.0.0.1:5000");
+        assert_eq!(m.cseq, 5);
         let r = m.response("200 OK");
         assert!(r.starts_with("SIP/2.0 200 OK\r\nv: SIP/2.0/UDP"));
         assert!(r.contains("CSeq: 5 BYE\r\n"));
