@@ -28,14 +28,19 @@ const SLOT_CAPACITY: usize = 64;
 /// Datagrams read from a leg's own socket per wake, at most.
 const OWN_SOCKET_READS: usize = 16;
 
+/// The hasher of the media thread's maps, looked up on every packet and every tick: aHash
+/// (keys seeded at random per process, so callers cannot choose colliding SDP addresses),
+/// several times cheaper than the standard SipHash for these small keys.
+type FastHash = ahash::RandomState;
+
 /// One media thread's legs: a 1 ms tick over a 20-slot wheel.
 pub(super) struct Wheel {
     /// Tick t is due at `anchor + t ms` and serves slot `t % 20`.
     pub(super) anchor: Instant,
-    pub(super) legs: HashMap<LegId, (Leg, Option<usize>)>,
+    pub(super) legs: HashMap<LegId, (Leg, Option<usize>), FastHash>,
     pub(super) slots: Vec<Vec<LegId>>,
     /// The rooms of this thread's legs, while they have members or listeners.
-    pub(super) rooms: HashMap<RoomId, Room>,
+    pub(super) rooms: HashMap<RoomId, Room, FastHash>,
     /// Legs in a slot (started).
     pub(super) started: usize,
     /// The thread's socket, shared by all its legs.
@@ -45,7 +50,7 @@ pub(super) struct Wheel {
     /// The far end of each started leg: who a datagram is for. One leg per address: a second
     /// leg with the same far end is refused (`MediaLoops::add_to`), never given the first one's
     /// audio.
-    pub(super) far_ends: HashMap<SocketAddr, LegId>,
+    pub(super) far_ends: HashMap<SocketAddr, LegId, FastHash>,
     /// Started legs with a socket of their own (`Leg::own`), read on each wake after the
     /// thread's socket.
     own_sockets: Vec<LegId>,
@@ -55,13 +60,13 @@ impl Wheel {
     pub(super) fn new(anchor: Instant, socket: UdpSocket) -> Wheel {
         Wheel {
             anchor,
-            legs: HashMap::new(),
+            legs: HashMap::default(),
             slots: vec![Vec::new(); SLOTS],
-            rooms: HashMap::new(),
+            rooms: HashMap::default(),
             started: 0,
             socket: RtpSocket::new(socket),
             outbox: Outbox::new(),
-            far_ends: HashMap::new(),
+            far_ends: HashMap::default(),
             own_sockets: Vec::new(),
         }
     }
@@ -362,7 +367,7 @@ impl Wheel {
 }
 
 /// What `speaker` received on its tick goes to the jitter buffer of each leg listening to it.
-fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>)>) {
+fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>), FastHash>) {
     let Some((leg, _)) = legs.get_mut(&speaker) else {
         return;
     };
@@ -383,7 +388,7 @@ fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>)>) {
 
 /// One mix of `room`: a frame from each member (silence when it has none ready), the sum, and
 /// each listener's share of it into that listener's jitter buffer.
-fn mix(room: &mut Room, legs: &mut HashMap<LegId, (Leg, Option<usize>)>) {
+fn mix(room: &mut Room, legs: &mut HashMap<LegId, (Leg, Option<usize>), FastHash>) {
     room.frames.resize(room.members.len(), SILENT);
     for (member, frame) in room.members.iter().zip(room.frames.iter_mut()) {
         let taken = legs
