@@ -114,6 +114,23 @@ pub enum ScenarioFault {
     DuplicateName { name: String, previous: Span },
 }
 
+/// What a habit or a word processor brought into a flow file, for E036.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Habit {
+    /// “ ” ‘ ’ instead of `"`.
+    CurlyQuote,
+    /// `'text'` instead of `"text"`.
+    SingleQuote,
+    /// `festività`: a name with an accented letter; `plain` is the name without accents.
+    AccentedName { name: String, plain: String },
+    /// `benvenuto say ...`: a state name without its `:`.
+    MissingColon { state: String },
+    /// `ring 20`: a duration without its unit.
+    DurationWithoutUnit { number: String },
+    /// `lun`, `lunedì`: a day in Italian; `english` is how it is written.
+    ItalianDay { day: String, english: &'static str },
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -125,6 +142,8 @@ pub enum Problem {
         /// What was found, in words.
         found: String,
     },
+    /// E036: a syntax error that a habit explains (curly quotes, accents, Italian days...).
+    Habit { habit: Habit, span: Span },
     /// E002
     UnknownName {
         kind: NameKind,
@@ -424,11 +443,56 @@ fn scenario_name_words(what: &ScenarioName, name: &str) -> (String, String) {
     }
 }
 
+/// The message, label and help of E036.
+fn habit_words(habit: &Habit) -> (String, String, String) {
+    match habit {
+        Habit::CurlyQuote => (
+            String::from("this text is in curly quotes, as a word processor writes them"),
+            String::from("curly quote"),
+            String::from(
+                "use straight quotes \": write `\"Benvenuto\"`, not “Benvenuto”; copy flow files with a plain text editor",
+            ),
+        ),
+        Habit::SingleQuote => (
+            String::from("texts are written in double quotes, not single quotes"),
+            String::from("single quote"),
+            String::from("use straight double quotes \": write `\"Benvenuto\"`, not `'Benvenuto'`"),
+        ),
+        Habit::AccentedName { name, plain } => (
+            format!("the name `{name}` has an accented letter"),
+            String::from("accented letter"),
+            format!(
+                "names are written without accents (letters a-z, digits and `_`): write `{plain}`; texts in quotes may have accents"
+            ),
+        ),
+        Habit::MissingColon { state } => (
+            format!("the state name `{state}` needs a `:` after it"),
+            String::from("`:` missing here"),
+            format!("write the state as `{state}: ...`, e.g. `{state}: say \"...\" -> next`"),
+        ),
+        Habit::DurationWithoutUnit { number } => (
+            format!("the duration `{number}` has no unit"),
+            String::from("seconds, minutes, hours or days?"),
+            format!(
+                "write the unit right after the number: `{number}s` (seconds), `{number}m` (minutes), `{number}h` (hours) or `{number}d` (days)"
+            ),
+        ),
+        Habit::ItalianDay { day, english } => (
+            format!("days are written in English: `{day}` is `{english}`"),
+            String::from("day in Italian"),
+            format!(
+                "write `{english}`; the days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`, e.g. `mon-fri 08:30-13:30`"
+            ),
+        ),
+    }
+}
+
 impl Problem {
     /// The stable code of this problem.
     pub fn code(&self) -> &'static str {
         match self {
             Problem::Syntax { .. } => "E001",
+            Problem::Habit { .. } => "E036",
             Problem::UnknownName { .. } => "E002",
             Problem::DuplicateDefinition { .. } => "E003",
             Problem::DuplicateMenuKey { .. } => "E004",
@@ -498,6 +562,10 @@ impl Problem {
                     "check the spelling and the order of the words; docs/language.md has an example of every construct",
                 ),
             ),
+            Problem::Habit { habit, span } => {
+                let (message, label, help) = habit_words(habit);
+                (*span, message, label, help)
+            }
             Problem::UnknownName {
                 kind,
                 name,

@@ -17,6 +17,7 @@
 //! not report them as unknown.
 
 mod chunked;
+mod habit;
 pub mod scenario;
 
 use pest::Parser;
@@ -107,13 +108,22 @@ fn syntax_problem(
     let rest = chunk.get(pos..).unwrap_or("");
     let token = found_token(rest);
     let mut expected: Vec<String> = Vec::new();
+    let mut rules: Vec<String> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for rule in positives {
-            let words = diagnostic::rule_words(&format!("{rule:?}"));
+            let name = format!("{rule:?}");
+            let words = diagnostic::rule_words(&name);
             if !expected.contains(&words) {
                 expected.push(words);
             }
+            rules.push(name);
         }
+    }
+    if let Some((habit, from, to)) = habit::explain(chunk, pos, &rules) {
+        return Problem::Habit {
+            habit,
+            span: Span::new(source, base + from, base + to),
+        };
     }
     let len = token.map_or(0, str::len).max(1);
     let end = (pos + len).min(chunk.len()).max(pos);
