@@ -131,6 +131,37 @@ pub enum Habit {
     ItalianDay { day: String, english: &'static str },
 }
 
+/// What a `{` opens, read from the words before it, for E037.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BraceOwner {
+    /// `flow main ... {`, `calendar uffici {`...: the keyword and the name.
+    Definition { keyword: String, name: String },
+    /// `scegli: menu ... {`: the state and its action keyword.
+    State { state: String, action: String },
+    /// `with {` / `send {`, in a state when one is named on the line.
+    Fields { state: Option<String> },
+    /// Anything else.
+    Other,
+}
+
+/// A delimiter without its partner, for E037.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Unbalanced {
+    /// A `{` never closed; `closer` is the `}` that closed an outer `{` instead.
+    UnclosedBrace {
+        owner: BraceOwner,
+        line: usize,
+        closer: Option<Span>,
+    },
+    /// A text whose closing `"` is missing: it runs on to `end` (the next `"`, or the end of the file).
+    UnclosedText { line: usize, end: Span },
+    /// A `}` that closes nothing: `owner` was already closed at `closed`.
+    ExtraBrace {
+        owner: Option<BraceOwner>,
+        closed: Option<Span>,
+    },
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -144,6 +175,8 @@ pub enum Problem {
     },
     /// E036: a syntax error that a habit explains (curly quotes, accents, Italian days...).
     Habit { habit: Habit, span: Span },
+    /// E037: a `{` never closed, a text never closed, a `}` too many.
+    Unbalanced { what: Unbalanced, span: Span },
     /// E002
     UnknownName {
         kind: NameKind,
@@ -443,6 +476,77 @@ fn scenario_name_words(what: &ScenarioName, name: &str) -> (String, String) {
     }
 }
 
+/// "for the menu of `scegli`", "for flow `main`"; empty when the owner is not known.
+fn brace_owner_words(owner: &BraceOwner) -> String {
+    match owner {
+        BraceOwner::Definition { keyword, name } => format!(" for {keyword} `{name}`"),
+        BraceOwner::State { state, action } if action == "menu" => {
+            format!(" for the menu of `{state}`")
+        }
+        BraceOwner::State { state, .. } => format!(" for the branches of `{state}`"),
+        BraceOwner::Fields { state: Some(state) } => format!(" for the fields of `{state}`"),
+        BraceOwner::Fields { state: None } => String::from(" for the fields"),
+        BraceOwner::Other => String::new(),
+    }
+}
+
+/// The message, label and help of E037, adding the other place to `secondary`.
+fn unbalanced_words(what: &Unbalanced, secondary: &mut Vec<Label>) -> (String, String, String) {
+    match what {
+        Unbalanced::UnclosedBrace {
+            owner,
+            line,
+            closer,
+        } => {
+            if let Some(closer) = closer {
+                secondary.push(Label {
+                    span: *closer,
+                    message: String::from("this `}` closes the block around it, not this one"),
+                });
+            }
+            (
+                format!(
+                    "the `{{` opened at line {line}{} is never closed",
+                    brace_owner_words(owner)
+                ),
+                String::from("opened here"),
+                String::from(
+                    "add a `}` where the block ends, indented like the line that opens it",
+                ),
+            )
+        }
+        Unbalanced::UnclosedText { line, end } => {
+            secondary.push(Label {
+                span: *end,
+                message: String::from("the text runs on to here"),
+            });
+            (
+                format!("this text, opened at line {line}, is never closed"),
+                String::from("the text starts here"),
+                String::from(
+                    "end the text with `\"` on the same line; a `\"` inside a text is written `\\\"`",
+                ),
+            )
+        }
+        Unbalanced::ExtraBrace { owner, closed } => {
+            if let Some(closed) = closed {
+                let whose = owner.as_ref().map(brace_owner_words).unwrap_or_default();
+                secondary.push(Label {
+                    span: *closed,
+                    message: format!("the `{{`{whose} is already closed here"),
+                });
+            }
+            (
+                String::from("one `}` too many: it closes nothing"),
+                String::from("nothing left to close"),
+                String::from(
+                    "remove the `}` that is too many: this one, or the one above that closes the block too early",
+                ),
+            )
+        }
+    }
+}
+
 /// The message, label and help of E036.
 fn habit_words(habit: &Habit) -> (String, String, String) {
     match habit {
@@ -493,6 +597,7 @@ impl Problem {
         match self {
             Problem::Syntax { .. } => "E001",
             Problem::Habit { .. } => "E036",
+            Problem::Unbalanced { .. } => "E037",
             Problem::UnknownName { .. } => "E002",
             Problem::DuplicateDefinition { .. } => "E003",
             Problem::DuplicateMenuKey { .. } => "E004",
@@ -564,6 +669,10 @@ impl Problem {
             ),
             Problem::Habit { habit, span } => {
                 let (message, label, help) = habit_words(habit);
+                (*span, message, label, help)
+            }
+            Problem::Unbalanced { what, span } => {
+                let (message, label, help) = unbalanced_words(what, &mut secondary);
                 (*span, message, label, help)
             }
             Problem::UnknownName {

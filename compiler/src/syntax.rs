@@ -16,6 +16,7 @@
 //! checked. The names of broken definitions are kept so that later checks do
 //! not report them as unknown.
 
+mod balance;
 mod chunked;
 mod habit;
 pub mod scenario;
@@ -62,9 +63,15 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
         starts_definition,
         |piece| match piece {
             Piece::Parsed { file, at } => items.extend(Lower { at }.items(file)),
-            Piece::Broken { text, base, error } => {
-                diagnostics.report(syntax_problem(source, text, base, &error));
-                if let Some(name) = chunk_name(text) {
+            Piece::Broken {
+                text: chunk,
+                base,
+                error,
+            } => {
+                let problem = unbalanced_problem(source, text, chunk, base)
+                    .unwrap_or_else(|| syntax_problem(source, chunk, base, &error));
+                diagnostics.report(problem);
+                if let Some(name) = chunk_name(chunk) {
                     broken.push(name);
                 }
             }
@@ -96,6 +103,57 @@ fn chunk_name(chunk: &str) -> Option<(NameKind, String)> {
         _ => return None,
     };
     Some((kind, words.next()?.to_owned()))
+}
+
+/// E037 when the broken definition `chunk` (at `base` in `file`) has a delimiter without its partner.
+fn unbalanced_problem(source: SourceId, file: &str, chunk: &str, base: usize) -> Option<Problem> {
+    let line = |offset: usize| {
+        file.get(..base + offset)
+            .map_or(0, |before| before.matches('\n').count())
+            + 1
+    };
+    let at = |offset: usize| Span::new(source, base + offset, base + offset + 1);
+    let (what, span) = match balance::scan(chunk)? {
+        balance::Unbalanced::UnclosedBrace {
+            open,
+            opener,
+            closer,
+        } => (
+            diagnostic::Unbalanced::UnclosedBrace {
+                owner: opener,
+                line: line(open),
+                closer: closer.map(at),
+            },
+            at(open),
+        ),
+        balance::Unbalanced::UnclosedText { open, end } => {
+            let end_span = if end >= chunk.len() {
+                let last = chunk.trim_end().len().saturating_sub(1);
+                at(last)
+            } else {
+                at(end)
+            };
+            (
+                diagnostic::Unbalanced::UnclosedText {
+                    line: line(open),
+                    end: end_span,
+                },
+                at(open),
+            )
+        }
+        balance::Unbalanced::ExtraBrace {
+            extra,
+            open,
+            closed,
+        } => (
+            diagnostic::Unbalanced::ExtraBrace {
+                owner: open.map(|(_, opener)| opener),
+                closed: closed.map(at),
+            },
+            at(extra),
+        ),
+    };
+    Some(Problem::Unbalanced { what, span })
 }
 
 fn syntax_problem(
