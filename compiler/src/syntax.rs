@@ -12,13 +12,17 @@
 //! its top-level definitions (for flows each starts at column 0 with a keyword
 //! such as `flow` or `office`; for tests, a line beginning with `scenario`) and
 //! each is parsed on its own, so one mistake does not hide the rest of the file:
-//! every broken definition gets its own error and the good ones are still
-//! checked. The names of broken definitions are kept so that later checks do
+//! every broken definition gets its errors and the good ones are still
+//! checked. Inside a broken definition, [`recover`] finds every broken state or
+//! line, so one run reports all the mistakes of a flow; [`balance`] explains a
+//! delimiter without its partner and [`habit`] what a word processor or a habit
+//! brought in. The names of broken definitions are kept so that later checks do
 //! not report them as unknown.
 
 mod balance;
 mod chunked;
 mod habit;
+mod recover;
 pub mod scenario;
 
 use pest::Parser;
@@ -68,9 +72,14 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
                 base,
                 error,
             } => {
-                let problem = unbalanced_problem(source, text, chunk, base)
-                    .unwrap_or_else(|| syntax_problem(source, chunk, base, &error));
-                diagnostics.report(problem);
+                match unbalanced_problem(source, text, chunk, base) {
+                    Some(problem) => diagnostics.report(problem),
+                    None => {
+                        for problem in syntax_problems(source, chunk, base, &error) {
+                            diagnostics.report(problem);
+                        }
+                    }
+                }
                 if let Some(name) = chunk_name(chunk) {
                     broken.push(name);
                 }
@@ -103,6 +112,53 @@ fn chunk_name(chunk: &str) -> Option<(NameKind, String)> {
         _ => return None,
     };
     Some((kind, words.next()?.to_owned()))
+}
+
+/// Most syntax errors reported for one definition.
+const MAX_ERRORS_PER_DEFINITION: usize = 20;
+
+/// Every syntax error of the broken definition `chunk`, in order (see [`recover`]);
+/// `error` is the parser's error for the whole of it.
+fn syntax_problems(
+    source: SourceId,
+    chunk: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Vec<Problem> {
+    let units = recover::Units::of(chunk);
+    let ranges = units.ranges();
+    let body_end = units.body_end();
+    let whole = || vec![syntax_problem(source, chunk, base, error)];
+    // The definition's own lines (its first line, its closing `}`) must read first.
+    let Some(&(first, _)) = ranges.first() else {
+        return whole();
+    };
+    if FlowParser::parse(Rule::file, &recover::blank(chunk, first, body_end)).is_err() {
+        return whole();
+    }
+    let mut problems = Vec::new();
+    let mut text = chunk.to_owned();
+    let mut next = 0;
+    while problems.len() < MAX_ERRORS_PER_DEFINITION {
+        let mut broken = None;
+        for (k, &(from, to)) in ranges.iter().enumerate().skip(next) {
+            let probe = recover::blank(&text, to, body_end);
+            if let Err(e) = FlowParser::parse(Rule::file, &probe) {
+                broken = Some((k, from, to, probe, e));
+                break;
+            }
+        }
+        let Some((k, from, to, probe, e)) = broken else {
+            break;
+        };
+        problems.push(syntax_problem(source, &probe, base, &e));
+        text = recover::blank(&text, from, to);
+        next = k + 1;
+    }
+    if problems.is_empty() {
+        return whole();
+    }
+    problems
 }
 
 /// E037 when the broken definition `chunk` (at `base` in `file`) has a delimiter without its partner.

@@ -54,6 +54,11 @@ const ITALIAN_DAYS: [(&str, &str); 21] = [
     ("lun.", "mon"),
 ];
 
+/// Whether `word` is the keyword of an action (`say`, `menu`...).
+pub(crate) fn is_action(word: &str) -> bool {
+    ACTIONS.contains(&word)
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
