@@ -80,9 +80,7 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
                         }
                     }
                 }
-                if let Some(name) = chunk_name(chunk) {
-                    broken.push(name);
-                }
+                broken.extend(chunk_names(chunk));
             }
         },
     );
@@ -97,21 +95,39 @@ const TOP_LEVEL: [&str; 7] = [
     "import", "calendar", "office", "category", "service", "prompt", "flow",
 ];
 
-/// `flow main answers ...` -> (Flow, "main"), read without the grammar.
-fn chunk_name(chunk: &str) -> Option<(NameKind, String)> {
-    let mut words = chunk
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty());
-    let kind = match words.next()? {
-        "calendar" => NameKind::Calendar,
-        "office" => NameKind::Office,
-        "category" => NameKind::Category,
-        "service" => NameKind::Service,
-        "prompt" => NameKind::Prompt,
-        "flow" => NameKind::Flow,
-        _ => return None,
-    };
-    Some((kind, words.next()?.to_owned()))
+/// What a broken definition would have defined, read without the grammar, so that
+/// later checks do not report it as unknown: the definitions its lines start
+/// (`flow main answers ...` -> (Flow, "main")), and the variables it sets
+/// (`set avviso = ...`, `collect ... into codice`).
+fn chunk_names(chunk: &str) -> Vec<(NameKind, String)> {
+    let mut names = Vec::new();
+    for line in chunk.lines() {
+        let mut words = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty());
+        let kind = match words.next() {
+            Some("calendar") => NameKind::Calendar,
+            Some("office") => NameKind::Office,
+            Some("category") => NameKind::Category,
+            Some("service") => NameKind::Service,
+            Some("prompt") => NameKind::Prompt,
+            Some("flow") => NameKind::Flow,
+            _ => continue,
+        };
+        if let Some(name) = words.next() {
+            names.push((kind, name.to_owned()));
+        }
+    }
+    let words: Vec<&str> = chunk
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for pair in words.windows(2) {
+        if let ["set" | "into", name] = pair {
+            names.push((NameKind::Variable, (*name).to_owned()));
+        }
+    }
+    names
 }
 
 /// Most syntax errors reported for one definition.

@@ -962,7 +962,8 @@ impl Names<'_, '_> {
                 segments: 2,
             });
         }
-        if self.variables.contains(root) {
+        // A variable set in a definition that failed to parse is not reported as well.
+        if self.variables.contains(root) || self.symbols.is_broken(NameKind::Variable, root) {
             return None;
         }
         Some(Undefined {
