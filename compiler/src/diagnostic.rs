@@ -201,6 +201,8 @@ pub enum Problem {
     DuplicateNumber {
         number: String,
         span: Span,
+        /// The flow that lists the number again.
+        flow: String,
         previous: Span,
         previous_flow: String,
     },
@@ -226,6 +228,8 @@ pub enum Problem {
         span: Span,
         missing_timeout: bool,
         missing_invalid: bool,
+        /// A state of the same flow to show in the help, when there is one.
+        example: Option<String>,
     },
     /// E010
     AudioMissing { path: String, span: Span },
@@ -263,7 +267,7 @@ pub enum Problem {
         span: Span,
         candidates: Vec<String>,
     },
-    /// E017: transfer or queue without an overflow path.
+    /// E017: transfer or queue that does not say where the call goes when nobody answers.
     NoOverflow { action: &'static str, span: Span },
     /// E018
     ImportNotFound {
@@ -547,6 +551,19 @@ fn unbalanced_words(what: &Unbalanced, secondary: &mut Vec<Label>) -> (String, S
     }
 }
 
+/// A template engine's syntax error in plain words: `{{`/`}}` rather than "variable block".
+fn template_message_words(message: &str) -> String {
+    let message = message.strip_prefix("syntax error: ").unwrap_or(message);
+    message
+        .replace(
+            "expected end of variable block",
+            "expected `}}` to close the `{{`",
+        )
+        .replace("expected end of block", "expected `%}`")
+        .replace("unexpected end of input", "the text ends")
+        .replace("unexpected end of variable block", "unexpected `}}`")
+}
+
 /// The message, label and help of E036.
 fn habit_words(habit: &Habit) -> (String, String, String) {
     match habit {
@@ -722,21 +739,39 @@ impl Problem {
             Problem::DuplicateNumber {
                 number,
                 span,
+                flow,
                 previous,
                 previous_flow,
             } => {
-                secondary.push(Label {
-                    span: *previous,
-                    message: format!("already answered by flow `{previous_flow}`"),
-                });
-                (
-                    *span,
-                    format!("number \"{number}\" is answered twice"),
-                    String::from("answered again here"),
-                    String::from(
-                        "a number is answered by one flow only, and listed once; remove the repeat",
-                    ),
-                )
+                if flow == previous_flow {
+                    secondary.push(Label {
+                        span: *previous,
+                        message: String::from("first listed here"),
+                    });
+                    (
+                        *span,
+                        format!("flow `{flow}` lists number \"{number}\" twice"),
+                        String::from("listed again here"),
+                        String::from(
+                            "numbers are compared by their digits, so `+39 075 075075` and `075075075` are the same; remove the repeat",
+                        ),
+                    )
+                } else {
+                    secondary.push(Label {
+                        span: *previous,
+                        message: format!("answered by flow `{previous_flow}`"),
+                    });
+                    (
+                        *span,
+                        format!(
+                            "number \"{number}\" is answered by two flows, `{previous_flow}` and `{flow}`"
+                        ),
+                        format!("also answered by flow `{flow}`"),
+                        String::from(
+                            "a number is answered by one flow only; remove it from one of the two (numbers are compared by their digits)",
+                        ),
+                    )
+                }
             }
             Problem::DeadEnd {
                 state,
@@ -774,7 +809,7 @@ impl Problem {
             }
             Problem::UnboundedRetries { span, max } => (
                 *span,
-                String::from("retries must be bounded"),
+                format!("too many retries: a caller is asked again at most {max} times"),
                 String::from("too many retries"),
                 format!(
                     "use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"
@@ -784,7 +819,9 @@ impl Problem {
                 span,
                 missing_timeout,
                 missing_invalid,
+                example,
             } => {
+                let example = example.as_deref().unwrap_or("hangup");
                 let missing = match (missing_timeout, missing_invalid) {
                     (true, true) => "`timeout` or `invalid` branch",
                     (true, false) => "`timeout` branch",
@@ -794,8 +831,8 @@ impl Problem {
                     *span,
                     format!("this menu has no {missing}"),
                     String::from("a caller who presses nothing or a wrong key is stuck here"),
-                    String::from(
-                        "add for example `timeout, invalid -> operatore` to the menu's branches",
+                    format!(
+                        "add for example `timeout, invalid -> {example}` to the menu's branches"
                     ),
                 )
             }
@@ -815,7 +852,10 @@ impl Problem {
             ),
             Problem::TemplateSyntax { message, span } => (
                 *span,
-                format!("the text of this prompt has a template error: {message}"),
+                format!(
+                    "the text of this prompt has a template error: {}",
+                    template_message_words(message)
+                ),
                 String::from("template error"),
                 String::from(
                     "variables are written `{{ name }}`; check that every `{{` has its `}}`",
@@ -890,7 +930,7 @@ impl Problem {
             ),
             Problem::NoOverflow { action, span } => (
                 *span,
-                format!("this `{action}` has no overflow path"),
+                format!("this `{action}` does not say where the call goes when nobody answers"),
                 String::from("what happens when nobody answers?"),
                 String::from(
                     "add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)",
@@ -923,10 +963,10 @@ impl Problem {
                 expected,
             } => (
                 *span,
-                format!("`{label}` is not a branch of `{action}`"),
-                String::from("unknown branch"),
+                format!("a `{action}` never ends with `{label}`"),
+                format!("not possible after `{action}`"),
                 format!(
-                    "a `{action}` can have {}",
+                    "after a `{action}` the call can go on with {}",
                     quoted_list(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
                 ),
             ),

@@ -1394,6 +1394,7 @@ fn duplicate_numbers(symbols: &Symbols<'_>, diagnostics: &mut Diagnostics) {
                     diagnostics.report(Problem::DuplicateNumber {
                         number: number.value.clone(),
                         span: number.span,
+                        flow: flow.name.name.clone(),
                         previous: *previous,
                         previous_flow: (*previous_flow).to_owned(),
                     });
