@@ -114,6 +114,54 @@ pub enum ScenarioFault {
     DuplicateName { name: String, previous: Span },
 }
 
+/// What a habit or a word processor brought into a flow file, for E036.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Habit {
+    /// “ ” ‘ ’ instead of `"`.
+    CurlyQuote,
+    /// `'text'` instead of `"text"`.
+    SingleQuote,
+    /// `festività`: a name with an accented letter; `plain` is the name without accents.
+    AccentedName { name: String, plain: String },
+    /// `benvenuto say ...`: a state name without its `:`.
+    MissingColon { state: String },
+    /// `ring 20`: a duration without its unit.
+    DurationWithoutUnit { number: String },
+    /// `lun`, `lunedì`: a day in Italian; `english` is how it is written.
+    ItalianDay { day: String, english: &'static str },
+}
+
+/// What a `{` opens, read from the words before it, for E037.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BraceOwner {
+    /// `flow main ... {`, `calendar uffici {`...: the keyword and the name.
+    Definition { keyword: String, name: String },
+    /// `scegli: menu ... {`: the state and its action keyword.
+    State { state: String, action: String },
+    /// `with {` / `send {`, in a state when one is named on the line.
+    Fields { state: Option<String> },
+    /// Anything else.
+    Other,
+}
+
+/// A delimiter without its partner, for E037.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Unbalanced {
+    /// A `{` never closed; `closer` is the `}` that closed an outer `{` instead.
+    UnclosedBrace {
+        owner: BraceOwner,
+        line: usize,
+        closer: Option<Span>,
+    },
+    /// A text whose closing `"` is missing: it runs on to `end` (the next `"`, or the end of the file).
+    UnclosedText { line: usize, end: Span },
+    /// A `}` that closes nothing: `owner` was already closed at `closed`.
+    ExtraBrace {
+        owner: Option<BraceOwner>,
+        closed: Option<Span>,
+    },
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -125,6 +173,10 @@ pub enum Problem {
         /// What was found, in words.
         found: String,
     },
+    /// E036: a syntax error that a habit explains (curly quotes, accents, Italian days...).
+    Habit { habit: Habit, span: Span },
+    /// E037: a `{` never closed, a text never closed, a `}` too many.
+    Unbalanced { what: Unbalanced, span: Span },
     /// E002
     UnknownName {
         kind: NameKind,
@@ -149,6 +201,8 @@ pub enum Problem {
     DuplicateNumber {
         number: String,
         span: Span,
+        /// The flow that lists the number again.
+        flow: String,
         previous: Span,
         previous_flow: String,
     },
@@ -174,6 +228,8 @@ pub enum Problem {
         span: Span,
         missing_timeout: bool,
         missing_invalid: bool,
+        /// A state of the same flow to show in the help, when there is one.
+        example: Option<String>,
     },
     /// E010
     AudioMissing { path: String, span: Span },
@@ -211,7 +267,7 @@ pub enum Problem {
         span: Span,
         candidates: Vec<String>,
     },
-    /// E017: transfer or queue without an overflow path.
+    /// E017: transfer or queue that does not say where the call goes when nobody answers.
     NoOverflow { action: &'static str, span: Span },
     /// E018
     ImportNotFound {
@@ -424,11 +480,141 @@ fn scenario_name_words(what: &ScenarioName, name: &str) -> (String, String) {
     }
 }
 
+/// "for the menu of `scegli`", "for flow `main`"; empty when the owner is not known.
+fn brace_owner_words(owner: &BraceOwner) -> String {
+    match owner {
+        BraceOwner::Definition { keyword, name } => format!(" for {keyword} `{name}`"),
+        BraceOwner::State { state, action } if action == "menu" => {
+            format!(" for the menu of `{state}`")
+        }
+        BraceOwner::State { state, .. } => format!(" for the branches of `{state}`"),
+        BraceOwner::Fields { state: Some(state) } => format!(" for the fields of `{state}`"),
+        BraceOwner::Fields { state: None } => String::from(" for the fields"),
+        BraceOwner::Other => String::new(),
+    }
+}
+
+/// The message, label and help of E037, adding the other place to `secondary`.
+fn unbalanced_words(what: &Unbalanced, secondary: &mut Vec<Label>) -> (String, String, String) {
+    match what {
+        Unbalanced::UnclosedBrace {
+            owner,
+            line,
+            closer,
+        } => {
+            if let Some(closer) = closer {
+                secondary.push(Label {
+                    span: *closer,
+                    message: String::from("this `}` closes the block around it, not this one"),
+                });
+            }
+            (
+                format!(
+                    "the `{{` opened at line {line}{} is never closed",
+                    brace_owner_words(owner)
+                ),
+                String::from("opened here"),
+                String::from(
+                    "add a `}` where the block ends, indented like the line that opens it",
+                ),
+            )
+        }
+        Unbalanced::UnclosedText { line, end } => {
+            secondary.push(Label {
+                span: *end,
+                message: String::from("the text runs on to here"),
+            });
+            (
+                format!("this text, opened at line {line}, is never closed"),
+                String::from("the text starts here"),
+                String::from(
+                    "end the text with `\"` on the same line; a `\"` inside a text is written `\\\"`",
+                ),
+            )
+        }
+        Unbalanced::ExtraBrace { owner, closed } => {
+            if let Some(closed) = closed {
+                let whose = owner.as_ref().map(brace_owner_words).unwrap_or_default();
+                secondary.push(Label {
+                    span: *closed,
+                    message: format!("the `{{`{whose} is already closed here"),
+                });
+            }
+            (
+                String::from("one `}` too many: it closes nothing"),
+                String::from("nothing left to close"),
+                String::from(
+                    "remove the `}` that is too many: this one, or the one above that closes the block too early",
+                ),
+            )
+        }
+    }
+}
+
+/// A template engine's syntax error in plain words: `{{`/`}}` rather than "variable block".
+fn template_message_words(message: &str) -> String {
+    let message = message.strip_prefix("syntax error: ").unwrap_or(message);
+    message
+        .replace(
+            "expected end of variable block",
+            "expected `}}` to close the `{{`",
+        )
+        .replace("expected end of block", "expected `%}`")
+        .replace("unexpected end of input", "the text ends")
+        .replace("unexpected end of variable block", "unexpected `}}`")
+}
+
+/// The message, label and help of E036.
+fn habit_words(habit: &Habit) -> (String, String, String) {
+    match habit {
+        Habit::CurlyQuote => (
+            String::from("this text is in curly quotes, as a word processor writes them"),
+            String::from("curly quote"),
+            String::from(
+                "use straight quotes \": write `\"Benvenuto\"`, not “Benvenuto”; copy flow files with a plain text editor",
+            ),
+        ),
+        Habit::SingleQuote => (
+            String::from("texts are written in double quotes, not single quotes"),
+            String::from("single quote"),
+            String::from("use straight double quotes \": write `\"Benvenuto\"`, not `'Benvenuto'`"),
+        ),
+        Habit::AccentedName { name, plain } => (
+            format!("the name `{name}` has an accented letter"),
+            String::from("accented letter"),
+            format!(
+                "names are written without accents (letters a-z, digits and `_`): write `{plain}`; texts in quotes may have accents"
+            ),
+        ),
+        Habit::MissingColon { state } => (
+            format!("the state name `{state}` needs a `:` after it"),
+            String::from("`:` missing here"),
+            format!("write the state as `{state}: ...`, e.g. `{state}: say \"...\" -> next`"),
+        ),
+        Habit::DurationWithoutUnit { number } => (
+            format!("the duration `{number}` has no unit"),
+            String::from("seconds, minutes, hours or days?"),
+            format!(
+                "write the unit right after the number: `{number}s` (seconds), `{number}m` (minutes), `{number}h` (hours) or `{number}d` (days)"
+            ),
+        ),
+        Habit::ItalianDay { day, english } => (
+            format!("days are written in English: `{day}` is `{english}`"),
+            String::from("day in Italian"),
+            format!(
+                "write `{english}`; the days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`, e.g. `mon-fri 08:30-13:30`"
+            ),
+        ),
+    }
+}
+
 impl Problem {
     /// The stable code of this problem.
     pub fn code(&self) -> &'static str {
         match self {
             Problem::Syntax { .. } => "E001",
+            Problem::Habit { .. } => "E036",
+            Problem::Unbalanced { .. } => "E037",
             Problem::UnknownName { .. } => "E002",
             Problem::DuplicateDefinition { .. } => "E003",
             Problem::DuplicateMenuKey { .. } => "E004",
@@ -498,6 +684,14 @@ impl Problem {
                     "check the spelling and the order of the words; docs/language.md has an example of every construct",
                 ),
             ),
+            Problem::Habit { habit, span } => {
+                let (message, label, help) = habit_words(habit);
+                (*span, message, label, help)
+            }
+            Problem::Unbalanced { what, span } => {
+                let (message, label, help) = unbalanced_words(what, &mut secondary);
+                (*span, message, label, help)
+            }
             Problem::UnknownName {
                 kind,
                 name,
@@ -545,21 +739,39 @@ impl Problem {
             Problem::DuplicateNumber {
                 number,
                 span,
+                flow,
                 previous,
                 previous_flow,
             } => {
-                secondary.push(Label {
-                    span: *previous,
-                    message: format!("already answered by flow `{previous_flow}`"),
-                });
-                (
-                    *span,
-                    format!("number \"{number}\" is answered twice"),
-                    String::from("answered again here"),
-                    String::from(
-                        "a number is answered by one flow only, and listed once; remove the repeat",
-                    ),
-                )
+                if flow == previous_flow {
+                    secondary.push(Label {
+                        span: *previous,
+                        message: String::from("first listed here"),
+                    });
+                    (
+                        *span,
+                        format!("flow `{flow}` lists number \"{number}\" twice"),
+                        String::from("listed again here"),
+                        String::from(
+                            "numbers are compared by their digits, so `+39 075 075075` and `075075075` are the same; remove the repeat",
+                        ),
+                    )
+                } else {
+                    secondary.push(Label {
+                        span: *previous,
+                        message: format!("answered by flow `{previous_flow}`"),
+                    });
+                    (
+                        *span,
+                        format!(
+                            "number \"{number}\" is answered by two flows, `{previous_flow}` and `{flow}`"
+                        ),
+                        format!("also answered by flow `{flow}`"),
+                        String::from(
+                            "a number is answered by one flow only; remove it from one of the two (numbers are compared by their digits)",
+                        ),
+                    )
+                }
             }
             Problem::DeadEnd {
                 state,
@@ -597,7 +809,7 @@ impl Problem {
             }
             Problem::UnboundedRetries { span, max } => (
                 *span,
-                String::from("retries must be bounded"),
+                format!("too many retries: a caller is asked again at most {max} times"),
                 String::from("too many retries"),
                 format!(
                     "use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"
@@ -607,7 +819,9 @@ impl Problem {
                 span,
                 missing_timeout,
                 missing_invalid,
+                example,
             } => {
+                let example = example.as_deref().unwrap_or("hangup");
                 let missing = match (missing_timeout, missing_invalid) {
                     (true, true) => "`timeout` or `invalid` branch",
                     (true, false) => "`timeout` branch",
@@ -617,8 +831,8 @@ impl Problem {
                     *span,
                     format!("this menu has no {missing}"),
                     String::from("a caller who presses nothing or a wrong key is stuck here"),
-                    String::from(
-                        "add for example `timeout, invalid -> operatore` to the menu's branches",
+                    format!(
+                        "add for example `timeout, invalid -> {example}` to the menu's branches"
                     ),
                 )
             }
@@ -638,7 +852,10 @@ impl Problem {
             ),
             Problem::TemplateSyntax { message, span } => (
                 *span,
-                format!("the text of this prompt has a template error: {message}"),
+                format!(
+                    "the text of this prompt has a template error: {}",
+                    template_message_words(message)
+                ),
                 String::from("template error"),
                 String::from(
                     "variables are written `{{ name }}`; check that every `{{` has its `}}`",
@@ -713,7 +930,7 @@ impl Problem {
             ),
             Problem::NoOverflow { action, span } => (
                 *span,
-                format!("this `{action}` has no overflow path"),
+                format!("this `{action}` does not say where the call goes when nobody answers"),
                 String::from("what happens when nobody answers?"),
                 String::from(
                     "add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)",
@@ -746,10 +963,10 @@ impl Problem {
                 expected,
             } => (
                 *span,
-                format!("`{label}` is not a branch of `{action}`"),
-                String::from("unknown branch"),
+                format!("a `{action}` never ends with `{label}`"),
+                format!("not possible after `{action}`"),
                 format!(
-                    "a `{action}` can have {}",
+                    "after a `{action}` the call can go on with {}",
                     quoted_list(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
                 ),
             ),

@@ -12,11 +12,17 @@
 //! its top-level definitions (for flows each starts at column 0 with a keyword
 //! such as `flow` or `office`; for tests, a line beginning with `scenario`) and
 //! each is parsed on its own, so one mistake does not hide the rest of the file:
-//! every broken definition gets its own error and the good ones are still
-//! checked. The names of broken definitions are kept so that later checks do
+//! every broken definition gets its errors and the good ones are still
+//! checked. Inside a broken definition, [`recover`] finds every broken state or
+//! line, so one run reports all the mistakes of a flow; [`balance`] explains a
+//! delimiter without its partner and [`habit`] what a word processor or a habit
+//! brought in. The names of broken definitions are kept so that later checks do
 //! not report them as unknown.
 
+mod balance;
 mod chunked;
+mod habit;
+mod recover;
 pub mod scenario;
 
 use pest::Parser;
@@ -61,11 +67,20 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
         starts_definition,
         |piece| match piece {
             Piece::Parsed { file, at } => items.extend(Lower { at }.items(file)),
-            Piece::Broken { text, base, error } => {
-                diagnostics.report(syntax_problem(source, text, base, &error));
-                if let Some(name) = chunk_name(text) {
-                    broken.push(name);
+            Piece::Broken {
+                text: chunk,
+                base,
+                error,
+            } => {
+                match unbalanced_problem(source, text, chunk, base) {
+                    Some(problem) => diagnostics.report(problem),
+                    None => {
+                        for problem in syntax_problems(source, chunk, base, &error) {
+                            diagnostics.report(problem);
+                        }
+                    }
                 }
+                broken.extend(chunk_names(chunk));
             }
         },
     );
@@ -80,21 +95,137 @@ const TOP_LEVEL: [&str; 7] = [
     "import", "calendar", "office", "category", "service", "prompt", "flow",
 ];
 
-/// `flow main answers ...` -> (Flow, "main"), read without the grammar.
-fn chunk_name(chunk: &str) -> Option<(NameKind, String)> {
-    let mut words = chunk
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty());
-    let kind = match words.next()? {
-        "calendar" => NameKind::Calendar,
-        "office" => NameKind::Office,
-        "category" => NameKind::Category,
-        "service" => NameKind::Service,
-        "prompt" => NameKind::Prompt,
-        "flow" => NameKind::Flow,
-        _ => return None,
+/// What a broken definition would have defined, read without the grammar, so that
+/// later checks do not report it as unknown: the definitions its lines start
+/// (`flow main answers ...` -> (Flow, "main")), and the variables it sets
+/// (`set avviso = ...`, `collect ... into codice`).
+fn chunk_names(chunk: &str) -> Vec<(NameKind, String)> {
+    let mut names = Vec::new();
+    for line in chunk.lines() {
+        let mut words = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty());
+        let kind = match words.next() {
+            Some("calendar") => NameKind::Calendar,
+            Some("office") => NameKind::Office,
+            Some("category") => NameKind::Category,
+            Some("service") => NameKind::Service,
+            Some("prompt") => NameKind::Prompt,
+            Some("flow") => NameKind::Flow,
+            _ => continue,
+        };
+        if let Some(name) = words.next() {
+            names.push((kind, name.to_owned()));
+        }
+    }
+    let words: Vec<&str> = chunk
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for pair in words.windows(2) {
+        if let ["set" | "into", name] = pair {
+            names.push((NameKind::Variable, (*name).to_owned()));
+        }
+    }
+    names
+}
+
+/// Most syntax errors reported for one definition.
+const MAX_ERRORS_PER_DEFINITION: usize = 20;
+
+/// Every syntax error of the broken definition `chunk`, in order (see [`recover`]);
+/// `error` is the parser's error for the whole of it.
+fn syntax_problems(
+    source: SourceId,
+    chunk: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Vec<Problem> {
+    let units = recover::Units::of(chunk);
+    let ranges = units.ranges();
+    let body_end = units.body_end();
+    let whole = || vec![syntax_problem(source, chunk, base, error)];
+    // The definition's own lines (its first line, its closing `}`) must read first.
+    let Some(&(first, _)) = ranges.first() else {
+        return whole();
     };
-    Some((kind, words.next()?.to_owned()))
+    if FlowParser::parse(Rule::file, &recover::blank(chunk, first, body_end)).is_err() {
+        return whole();
+    }
+    let mut problems = Vec::new();
+    let mut text = chunk.to_owned();
+    let mut next = 0;
+    while problems.len() < MAX_ERRORS_PER_DEFINITION {
+        let mut broken = None;
+        for (k, &(from, to)) in ranges.iter().enumerate().skip(next) {
+            let probe = recover::blank(&text, to, body_end);
+            if let Err(e) = FlowParser::parse(Rule::file, &probe) {
+                broken = Some((k, from, to, probe, e));
+                break;
+            }
+        }
+        let Some((k, from, to, probe, e)) = broken else {
+            break;
+        };
+        problems.push(syntax_problem(source, &probe, base, &e));
+        text = recover::blank(&text, from, to);
+        next = k + 1;
+    }
+    if problems.is_empty() {
+        return whole();
+    }
+    problems
+}
+
+/// E037 when the broken definition `chunk` (at `base` in `file`) has a delimiter without its partner.
+fn unbalanced_problem(source: SourceId, file: &str, chunk: &str, base: usize) -> Option<Problem> {
+    let line = |offset: usize| {
+        file.get(..base + offset)
+            .map_or(0, |before| before.matches('\n').count())
+            + 1
+    };
+    let at = |offset: usize| Span::new(source, base + offset, base + offset + 1);
+    let (what, span) = match balance::scan(chunk)? {
+        balance::Unbalanced::UnclosedBrace {
+            open,
+            opener,
+            closer,
+        } => (
+            diagnostic::Unbalanced::UnclosedBrace {
+                owner: opener,
+                line: line(open),
+                closer: closer.map(at),
+            },
+            at(open),
+        ),
+        balance::Unbalanced::UnclosedText { open, end } => {
+            let end_span = if end >= chunk.len() {
+                let last = chunk.trim_end().len().saturating_sub(1);
+                at(last)
+            } else {
+                at(end)
+            };
+            (
+                diagnostic::Unbalanced::UnclosedText {
+                    line: line(open),
+                    end: end_span,
+                },
+                at(open),
+            )
+        }
+        balance::Unbalanced::ExtraBrace {
+            extra,
+            open,
+            closed,
+        } => (
+            diagnostic::Unbalanced::ExtraBrace {
+                owner: open.map(|(_, opener)| opener),
+                closed: closed.map(at),
+            },
+            at(extra),
+        ),
+    };
+    Some(Problem::Unbalanced { what, span })
 }
 
 fn syntax_problem(
@@ -107,13 +238,22 @@ fn syntax_problem(
     let rest = chunk.get(pos..).unwrap_or("");
     let token = found_token(rest);
     let mut expected: Vec<String> = Vec::new();
+    let mut rules: Vec<String> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for rule in positives {
-            let words = diagnostic::rule_words(&format!("{rule:?}"));
+            let name = format!("{rule:?}");
+            let words = diagnostic::rule_words(&name);
             if !expected.contains(&words) {
                 expected.push(words);
             }
+            rules.push(name);
         }
+    }
+    if let Some((habit, from, to)) = habit::explain(chunk, pos, &rules) {
+        return Problem::Habit {
+            habit,
+            span: Span::new(source, base + from, base + to),
+        };
     }
     let len = token.map_or(0, str::len).max(1);
     let end = (pos + len).min(chunk.len()).max(pos);

@@ -274,7 +274,7 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
             state: state.name.name.clone(),
             action: "menu",
             span: state.name.span,
-            needs: "branches for the keys, e.g. `{ 1 -> info  2 -> uffici  timeout, invalid -> operatore }`",
+            needs: "branches for the keys, e.g. `{ 1 -> state  timeout, invalid -> state }` with states of this flow",
         });
     }
     let missing_timeout = !has(&EdgeLabel::Timeout);
@@ -284,6 +284,7 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
             span: state.name.span,
             missing_timeout,
             missing_invalid,
+            example: None,
         });
     }
 }

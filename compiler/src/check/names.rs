@@ -962,7 +962,8 @@ impl Names<'_, '_> {
                 segments: 2,
             });
         }
-        if self.variables.contains(root) {
+        // A variable set in a definition that failed to parse is not reported as well.
+        if self.variables.contains(root) || self.symbols.is_broken(NameKind::Variable, root) {
             return None;
         }
         Some(Undefined {
@@ -1393,6 +1394,7 @@ fn duplicate_numbers(symbols: &Symbols<'_>, diagnostics: &mut Diagnostics) {
                     diagnostics.report(Problem::DuplicateNumber {
                         number: number.value.clone(),
                         span: number.span,
+                        flow: flow.name.name.clone(),
                         previous: *previous,
                         previous_flow: (*previous_flow).to_owned(),
                     });

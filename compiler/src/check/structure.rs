@@ -72,7 +72,16 @@ fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics)
     let mut unknown_target = false;
     for (i, state) in flow.states.iter().enumerate() {
         let resolved = exits::resolve(state);
-        for problem in resolved.problems {
+        for mut problem in resolved.problems {
+            // The help of a menu without fallbacks names a state this flow has.
+            if let Problem::MenuWithoutFallback { example, .. } = &mut problem {
+                *example = flow
+                    .states
+                    .iter()
+                    .map(|s| &s.name.name)
+                    .find(|name| **name != state.name.name)
+                    .cloned();
+            }
             diagnostics.report(problem);
         }
         if let Action::Return = state.action
