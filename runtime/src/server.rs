@@ -279,7 +279,12 @@ impl Server {
         ));
         if let Some(http) = self.http {
             let program = self.deployment.current();
-            helpers.spawn(crate::http::run(http, program, helpers_token.child_token()));
+            helpers.spawn(crate::http::run(
+                http,
+                program,
+                self.services.registry.clone(),
+                helpers_token.child_token(),
+            ));
         }
         let served = sip::serve(self.sip, self.services, shutdown).await;
         helpers_token.cancel();

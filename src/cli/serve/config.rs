@@ -36,6 +36,7 @@ pub struct ServeConfig {
     pub http: HttpSection,
     pub directory: DirectorySection,
     pub staff: StaffSection,
+    pub console: ConsoleSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -177,6 +178,23 @@ impl Default for HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         }
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    /// The account created at start when the accounts file has none (a first supervisor).
+    pub first_account: Option<FirstAccount>,
+}
+
+/// `[console] first_account = { name = "admin", role = "supervisor", hash = "$argon2id$…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstAccount {
+    pub name: String,
+    pub role: String,
+    /// The password's argon2id hash (`centralino users hash`), never the password.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -650,6 +668,7 @@ mod tests {
                 contacts: Some("/srv/centralino/contacts.csv".into()),
             },
             staff: StaffSection::default(),
+            console: ConsoleSection::default(),
         };
         assert_eq!(config, expected);
     }
