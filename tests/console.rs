@@ -527,3 +527,168 @@ fn a_live_call_is_on_the_live_calls_page_while_it_lasts() {
     assert!(page.contains("Nessuna chiamata in corso."), "{page}");
     assert!(page.contains("<strong id=\"ended\">1</strong>"), "{page}");
 }
+
+/// The value of metric line `series` (name and labels, as printed) in a scrape.
+fn metric(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
+/// `/metrics` follows calls, refusals, registrations and the flows' version; with
+/// `[http] metrics_token` it asks for the token.
+#[test]
+fn metrics_follow_calls_registrations_and_the_flows() {
+    if !have_sipp() {
+        return;
+    }
+    let config = support::root().join("tests/registrar/md5_first.toml");
+    let flows = support::root().join("tests/registrar/flows");
+    let server = Server::start(&flows, &["--config", config.to_str().unwrap()]);
+    let port = server.http_port;
+    let scrape = || {
+        let reply = request(port, "GET", "/metrics", &[], "");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        reply.body
+    };
+    let before = scrape();
+    assert_eq!(
+        metric(&before, "centralino_calls_active"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        metric(&before, "centralino_calls_accepted_total"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        metric(&before, "centralino_staff_phones_registered"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        metric(&before, "centralino_call_setup_seconds_count"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(
+        metric(&before, "centralino_flows_last_reload_failed"),
+        Some(0.0),
+        "{before}"
+    );
+    assert!(
+        before.contains("centralino_flows_version{version=\""),
+        "{before}"
+    );
+    assert!(
+        metric(&before, "centralino_store_bytes").unwrap() > 0.0,
+        "{before}"
+    );
+    assert!(before.trim_end().ends_with("# EOF"), "{before}");
+
+    // A call to a number nobody answers is refused; then a phone registers (after: calls from
+    // its address would be challenged as the phone's).
+    assert!(
+        server.sipp("unknown_number.xml", "999").status.success(),
+        "{}",
+        server.log()
+    );
+    let registered = support::sipp(
+        server.port,
+        "register_auth.xml",
+        &[
+            "-s", "201", "-au", "201", "-ap", "pw201", "-m", "1", "-l", "1",
+        ],
+        30,
+    );
+    assert!(registered.status.success(), "{}", server.log());
+    let after = scrape();
+    assert_eq!(
+        metric(&after, "centralino_staff_phones_registered"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, "centralino_staff{status=\"available\"}"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(
+            &after,
+            "centralino_calls_refused_total{reason=\"unknown_number\"}"
+        ),
+        Some(1.0),
+        "{after}"
+    );
+}
+
+#[test]
+fn metrics_ask_for_the_token_when_one_is_configured() {
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("centralino.toml");
+    std::fs::write(&config, "[http]\nmetrics_token = \"a-long-random-token\"\n").unwrap();
+    let server = Server::start(&test_flows(), &["--config", config.to_str().unwrap()]);
+    let port = server.http_port;
+    let without = request(port, "GET", "/metrics", &[], "");
+    assert_eq!(without.status, 401);
+    assert_eq!(without.header("www-authenticate"), Some("bearer"));
+    let wrong = request(
+        port,
+        "GET",
+        "/metrics",
+        &["Authorization: Bearer a-long-random-tokeN".into()],
+        "",
+    );
+    assert_eq!(wrong.status, 401);
+    let scrape = || {
+        let right = request(
+            port,
+            "GET",
+            "/metrics",
+            &["Authorization: Bearer a-long-random-token".into()],
+            "",
+        );
+        assert_eq!(right.status, 200);
+        right.body
+    };
+    assert_eq!(metric(&scrape(), "centralino_calls_active"), Some(0.0));
+    if !have_sipp() {
+        return;
+    }
+    // An answered call is counted and its setup time observed once.
+    assert!(
+        server.sipp("dtmf_ticket.xml", "100").status.success(),
+        "{}",
+        server.log()
+    );
+    let after = scrape();
+    assert_eq!(
+        metric(&after, "centralino_calls_accepted_total"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, "centralino_calls_answered_total"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, "centralino_call_setup_seconds_count"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        metric(&after, "centralino_calls_active"),
+        Some(0.0),
+        "{after}"
+    );
+}

@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod console;
 pub mod directory;
 pub mod guard;
+pub mod metrics;
 pub mod session;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub struct HttpParts {
     pub contacts: Option<PathBuf>,
     /// The console's accounts file (`DATA/accounts.toml`, [`accounts::Accounts::path_in`]).
     pub accounts: PathBuf,
+    /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
+    pub metrics_token: Option<String>,
 }
 
 /// What every route can read; cheap to clone.
@@ -53,10 +56,11 @@ pub struct HttpState {
 
 /// Every route of the server: the address book (for desk phones, no login), the console's
 /// login form, and the console's staff routes (all behind its login check).
-pub fn router(state: HttpState, console: Arc<console::Console>) -> Router {
+pub fn router(state: HttpState, console: Arc<console::Console>, metrics: Router) -> Router {
     Router::new()
         .merge(directory::routes())
         .with_state(state)
+        .merge(metrics)
         .merge(console::public_routes(console.clone()))
         .merge(console::staff_routes(console))
 }
@@ -86,7 +90,7 @@ pub async fn serve(
 pub async fn run(
     parts: HttpParts,
     program: Arc<RwLock<Arc<Program>>>,
-    registry: Arc<crate::server::Registry>,
+    sources: metrics::MetricsSources,
     cancel: CancellationToken,
 ) {
     let address = parts.listener.local_addr().ok();
@@ -106,12 +110,17 @@ pub async fn run(
     };
     match address {
         Some(address) => {
-            tracing::info!(%address, "HTTP listening (address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
+            tracing::info!(%address, "HTTP listening (console: /, metrics: /metrics, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
         }
         None => tracing::info!("HTTP listening"),
     }
-    let console = Arc::new(console::Console::new(parts.accounts, registry, false));
-    if let Err(e) = serve(listener, router(state, console), cancel).await {
+    let console = Arc::new(console::Console::new(
+        parts.accounts,
+        sources.registry.clone(),
+        false,
+    ));
+    let metrics = metrics::routes(sources, parts.metrics_token);
+    if let Err(e) = serve(listener, router(state, console, metrics), cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
     }
 }

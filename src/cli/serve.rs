@@ -221,6 +221,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
             listener,
             contacts: settings.directory.contacts.clone(),
             accounts,
+            metrics_token: settings.http.metrics_token.clone(),
         })
     } else {
         None

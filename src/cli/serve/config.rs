@@ -169,6 +169,8 @@ pub struct HttpSection {
     pub enabled: bool,
     /// `IP:PORT`; loopback unless the phones must reach it.
     pub listen: SocketAddr,
+    /// A bearer token `/metrics` asks scrapers for; none: `/metrics` is open.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSection {
@@ -176,6 +178,7 @@ impl Default for HttpSection {
         HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_token: None,
         }
     }
 }
@@ -663,6 +666,7 @@ mod tests {
             http: HttpSection {
                 enabled: true,
                 listen: "127.0.0.1:8080".parse().unwrap(),
+                metrics_token: None,
             },
             directory: DirectorySection {
                 contacts: Some("/srv/centralino/contacts.csv".into()),
