@@ -333,6 +333,9 @@ pub enum StoreRequest {
         capacity: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Timestamp>,
+        /// Not this one (the time of the booking being moved).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        except: Option<Timestamp>,
         count: u32,
     },
     CancelBooking {
@@ -512,8 +515,9 @@ struct Offer {
     policy: BookingPolicy,
     /// How many times are offered at once.
     count: u32,
-    /// The booking being moved (its reference), or none for a new booking.
+    /// The booking being moved (its reference and its time), or none for a new booking.
     moving: Option<String>,
+    current: Option<Timestamp>,
     /// The times offered were searched after this one (none: from the first bookable time).
     after: Option<Timestamp>,
     /// The times offered now; key 1 is the first.
@@ -1112,6 +1116,7 @@ impl Session {
                     policy,
                     count,
                     moving: None,
+                    current: None,
                     after: None,
                     slots: Vec::new(),
                 });
@@ -1127,7 +1132,12 @@ impl Session {
         };
         offer.after = after;
         offer.slots.clear();
-        let (resource, policy, count) = (offer.resource.clone(), offer.policy.clone(), offer.count);
+        let (resource, policy, count, except) = (
+            offer.resource.clone(),
+            offer.policy.clone(),
+            offer.count,
+            offer.current,
+        );
         let request = self.request(None);
         self.out.push(Command::Store(StoreRequest::FreeSlots {
             request,
@@ -1136,6 +1146,7 @@ impl Session {
             slot_ms: policy.slot_ms,
             capacity: policy.capacity,
             after,
+            except,
             count,
         }));
     }
@@ -1174,10 +1185,12 @@ impl Session {
             }
             return;
         }
+        let offered = slots.len();
         offer.slots = slots;
         let Some(node) = self.node else {
             return;
         };
+        self.trace_here(&format!("free times offered: {offered}"));
         let playback = self.say_offer();
         self.wait = Wait::Input(Input {
             node,
@@ -1739,6 +1752,7 @@ impl Session {
                     policy,
                     count,
                     moving: Some(reference),
+                    current: Some(start),
                     after: None,
                     slots: Vec::new(),
                 });
@@ -1746,6 +1760,7 @@ impl Session {
             }
             Ok(StoreReply::NoSlot) if self.offer.is_some() => {
                 // The time chosen was taken meanwhile: say so and offer the free ones again.
+                self.trace_here("the time chosen was taken meanwhile");
                 self.say_system(speech::SystemText::SlotTaken);
                 let after = self.offer.as_ref().and_then(|o| o.after);
                 self.ask_free_slots(after);

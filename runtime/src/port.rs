@@ -692,13 +692,12 @@ fn carry_out(
             slot_ms,
             capacity,
             after,
+            except,
             count,
             ..
         } => {
             let mut candidates = bookable_slots(program, calendar.as_deref(), slot_ms, now);
-            if let Some(after) = after {
-                candidates.retain(|s| s.start > after);
-            }
+            candidates.retain(|s| after.is_none_or(|a| s.start > a) && Some(s.start) != except);
             let count = usize::try_from(count).unwrap_or(usize::MAX);
             let slots = store.free_slots(&resource, &candidates, capacity, count)?;
             (
