@@ -34,6 +34,7 @@ use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
 use centralino_runtime::sip::SipConfig;
 use centralino_runtime::store::{SledStore, Store, StoreConfig};
+use centralino_runtime::webhook::WebhookClient;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -224,6 +225,12 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         None
     };
     let registrar = Arc::new(start_registrar(&settings, &store)?);
+    let webhooks = WebhookClient::new(settings.webhooks.config()?)?;
+    if webhooks.config().allow.is_empty() {
+        tracing::info!(
+            "no webhook host is allowed ([webhooks] allow): every webhook takes its else"
+        );
+    }
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
@@ -233,6 +240,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         data_dir: data.clone(),
         http,
         registrar,
+        webhooks,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
