@@ -202,6 +202,15 @@ fn each_answer_of_the_city_system_takes_its_path_on_a_live_call() {
         matches!(elsewhere.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "a connection reached the address not on the allow-list"
     );
+    // serve warned at startup of the one webhook it will never call.
+    let elsewhere_addr = elsewhere.local_addr().unwrap().to_string();
+    assert_eq!(
+        server.lines_with(&["WARN", "always take its else", &elsewhere_addr]),
+        1,
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.count("always take its else"), 1, "{}", server.log());
     // Each failure is a WARN naming its cause.
     let log = server.log();
     for cause in [

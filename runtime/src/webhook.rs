@@ -193,6 +193,36 @@ impl AllowList {
     }
 }
 
+/// A webhook of the flows that can never be called: where it is written and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncallable {
+    /// `file:line:column` of its state.
+    pub at: String,
+    pub url: String,
+    pub error: WebhookError,
+}
+
+impl AllowList {
+    /// The flows' webhooks this list refuses, in the graph's order (`serve` warns of them at
+    /// startup: their calls will always take `else`).
+    pub fn uncallable(&self, graph: &centralino_compiler::graph::Graph) -> Vec<Uncallable> {
+        graph
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.action {
+                centralino_compiler::graph::Action::Webhook { url, .. } => {
+                    self.check(url).err().map(|error| Uncallable {
+                        at: node.location.to_string(),
+                        url: url.clone(),
+                        error,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// `[webhooks]` of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {

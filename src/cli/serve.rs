@@ -195,6 +195,15 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     let report = prompts.preload(&program.graph);
     tracing::info!(?report, "audio prompts loaded");
 
+    let webhooks = WebhookClient::new(settings.webhooks.config()?)?;
+    if webhooks.config().allow.is_empty() {
+        tracing::info!(
+            "no webhook host is allowed ([webhooks] allow): every webhook takes its else"
+        );
+    }
+    for refused in webhooks.config().allow.uncallable(&program.graph) {
+        tracing::warn!(at = %refused.at, url = %refused.url, error = %refused.error, "this webhook will always take its else");
+    }
     let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
     // One RTP socket per media thread, on the first free even ports of the range.
     let media = MediaLoops::per_core(RtpPorts {
@@ -225,12 +234,6 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         None
     };
     let registrar = Arc::new(start_registrar(&settings, &store)?);
-    let webhooks = WebhookClient::new(settings.webhooks.config()?)?;
-    if webhooks.config().allow.is_empty() {
-        tracing::info!(
-            "no webhook host is allowed ([webhooks] allow): every webhook takes its else"
-        );
-    }
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),

@@ -434,3 +434,59 @@ fn answers_that_are_json_or_empty() {
         Err(WebhookError::InvalidJson { .. })
     ));
 }
+
+#[test]
+fn the_flows_webhooks_the_list_refuses_are_named_with_their_place() {
+    let mut sources = centralino_compiler::Sources::new();
+    sources.add(
+        "main.flow",
+        r#"
+flow main answers "100" {
+  language it
+  avvisi: webhook "https://servizi.comune.perugia.it/avvisi" timeout 3s -> meteo else -> meteo
+  meteo: webhook "http://meteo.example/oggi" timeout 3s -> fine else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+"#,
+    );
+    let compiled = centralino_compiler::compile(&sources);
+    let graph = compiled.graph.expect("the flow compiles");
+    let list = AllowList::parse(&["servizi.comune.perugia.it"]).expect("list");
+    let refused = list.uncallable(&graph);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].url, "http://meteo.example/oggi");
+    assert!(
+        refused[0].at.starts_with("main.flow:5:"),
+        "{}",
+        refused[0].at
+    );
+    assert_eq!(
+        refused[0].error,
+        WebhookError::NotAllowed {
+            origin: "http://meteo.example:80".into()
+        }
+    );
+    assert_eq!(AllowList::default().uncallable(&graph).len(), 2);
+}
+
+#[tokio::test]
+async fn https_is_tls_a_plain_http_server_fails_the_handshake() {
+    let city = CitySystem::start().await;
+    let client = city.client_with(WebhookConfig {
+        allow: AllowList::parse(&[city.addr.to_string()]).expect("entry"),
+        ..WebhookConfig::default()
+    });
+    let answer = client
+        .call(
+            "c1",
+            &format!("https://{}/fast", city.addr),
+            &no_fields(),
+            AMPLE,
+        )
+        .await;
+    assert!(
+        matches!(&answer, Err(WebhookError::Connect { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(city.requests(), 0, "no HTTP request was read");
+}
