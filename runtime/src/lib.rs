@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   channel adapters (simulate/test, SIP/RTP; later chat, e-mail, the dialer)
+//!        │ (SIP calls' webhooks: webhook::WebhookClient, HTTP(S) to allow-listed hosts)
 //!        │ events                                   ▲ actions (play, record, transfer, hang up)
 //!        ▼                                          │
 //!   port::CallPort ──► engine::Session (sans-IO) ──► commands: timers, trace, call log,
@@ -23,5 +24,6 @@ pub mod reload;
 pub mod server;
 pub mod sip;
 pub mod store;
+pub mod webhook;
 
 pub use centralino_compiler::graph::Graph;

@@ -216,6 +216,8 @@ pub struct ServerParts {
     pub http: Option<crate::http::HttpParts>,
     /// Staff phones register here; its bindings are where staff can be reached.
     pub registrar: Arc<Registrar>,
+    /// The flows' webhooks (the `[webhooks]` allow-list and bounds).
+    pub webhooks: crate::webhook::WebhookClient,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -249,6 +251,7 @@ impl Server {
             desk,
             registrar: parts.registrar,
             handovers: Arc::default(),
+            webhooks: parts.webhooks,
         };
         // Phones registered before a restart are where they were: presence starts from them.
         let now = jiff::Timestamp::now();

@@ -131,6 +131,8 @@ pub struct Services {
     pub handovers: Arc<call::Handovers>,
     /// Staff phones' bindings (REGISTER): where staff can be reached (`people::Location`).
     pub registrar: Arc<crate::people::registrar::Registrar>,
+    /// The flows' webhooks: HTTP(S) to the allow-listed hosts, bounded server-wide.
+    pub webhooks: crate::webhook::WebhookClient,
 }
 
 impl Services {

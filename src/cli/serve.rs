@@ -34,6 +34,7 @@ use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
 use centralino_runtime::sip::SipConfig;
 use centralino_runtime::store::{SledStore, Store, StoreConfig};
+use centralino_runtime::webhook::WebhookClient;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -194,6 +195,15 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     let report = prompts.preload(&program.graph);
     tracing::info!(?report, "audio prompts loaded");
 
+    let webhooks = WebhookClient::new(settings.webhooks.config()?)?;
+    if webhooks.config().allow.is_empty() {
+        tracing::info!(
+            "no webhook host is allowed ([webhooks] allow): every webhook takes its else"
+        );
+    }
+    for refused in webhooks.config().allow.uncallable(&program.graph) {
+        tracing::warn!(at = %refused.at, url = %refused.url, error = %refused.error, "this webhook will always take its else");
+    }
     let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
     // One RTP socket per media thread, on the first free even ports of the range.
     let media = MediaLoops::per_core(RtpPorts {
@@ -236,6 +246,7 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         data_dir: data.clone(),
         http,
         registrar,
+        webhooks,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

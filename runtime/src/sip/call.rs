@@ -5,8 +5,11 @@
 //!   CallSignal (answer, ACK, INFO, re-INVITE, BYE) ──┐
 //!   MediaEvent (prompt finished, digit, audio) ──────┼─► Call::run ─► CallPort ─► Session::step
 //!   the port's timers ───────────────────────────────┤                  │ Action
-//!   finished blocking jobs (prompts, store) ─────────┘                  └─► leg / store job / BYE
+//!   finished jobs (prompts, store, webhooks) ────────┘                  └─► leg / job / BYE
 //! ```
+//!
+//! Jobs (a store write, a webhook's HTTP exchange, ringing staff) are the call's own: they run
+//! beside it in its `JoinSet` while media and keys go on, and are aborted when the call ends.
 //!
 //! The task sleeps between events: frames leave from the media thread on absolute deadlines,
 //! and RTP is accepted only from the address the caller's SDP gave. Everything between the
@@ -238,6 +241,11 @@ enum Job {
     },
     /// A NOTIFY of a transfer's outcome (and the BYE after it) went out.
     Notified,
+    /// A webhook's answer (or why it failed: the flow's `else`).
+    Webhook {
+        request: Id,
+        result: Result<serde_json::Value, String>,
+    },
 }
 
 /// Staff passed the call on (blind transfer): the target is ringing.
@@ -818,6 +826,14 @@ impl Call {
                 self.port.store_done(done);
                 self.act(Vec::new());
             }
+            Job::Webhook { request, result } => {
+                self.port.post(Event::WebhookResult {
+                    request,
+                    result,
+                    at: self.clock.now(),
+                });
+                self.act(Vec::new());
+            }
             Job::Recorded(finished) => {
                 let job = self.port.recorded(finished);
                 self.store(job);
@@ -893,14 +909,12 @@ impl Call {
                 max_wait_ms,
                 announce_position,
             }) => self.enqueue(request, office, music, max_wait_ms, announce_position),
-            Action::Channel(ChannelCommand::Webhook { request, url, .. }) => {
-                info!(call = %self.call_id(), %url, "webhooks are not called by this server yet: fallback path");
-                self.port.post(Event::WebhookResult {
-                    request,
-                    result: Err(String::from("webhooks are not configured")),
-                    at: now,
-                });
-            }
+            Action::Channel(ChannelCommand::Webhook {
+                request,
+                url,
+                body,
+                timeout_ms,
+            }) => self.webhook(request, url, body, timeout_ms),
             Action::Channel(ChannelCommand::JoinConference { request, room, .. }) => {
                 info!(call = %self.call_id(), %room, "conferences are not available on this server yet");
                 self.port.post(Event::ConferenceLeft { request, at: now });
@@ -919,6 +933,26 @@ impl Call {
                 info!(call = %self.call_id(), %reason, version = %self.program().version(), "call ended");
             }
         }
+    }
+
+    /// Call a webhook off the call's task: the answer comes back as `Job::Webhook`; media and
+    /// keys go on meanwhile. The task is the call's (a job): it is aborted when the call ends.
+    fn webhook(
+        &mut self,
+        request: Id,
+        url: String,
+        body: std::collections::BTreeMap<String, String>,
+        timeout_ms: u64,
+    ) {
+        let client = self.services.webhooks.clone();
+        let call_id = self.call_id().to_owned();
+        self.jobs.spawn(async move {
+            let result = client
+                .call(&call_id, &url, &body, Duration::from_millis(timeout_ms))
+                .await
+                .map_err(|e| e.to_string());
+            Job::Webhook { request, result }
+        });
     }
 
     /// Ring the office's present staff (devices registered for them); the answer comes back as

@@ -20,6 +20,7 @@ use centralino_runtime::media::legs::{InbandDtmf, RtpPorts};
 use centralino_runtime::media::prompt::valid_voice;
 use centralino_runtime::people::digest::HashKind;
 use centralino_runtime::sip::SipConfig;
+use centralino_runtime::webhook::{AllowEntryError, AllowList, WebhookConfig};
 use serde::Deserialize;
 
 /// The whole file.
@@ -37,6 +38,41 @@ pub struct ServeConfig {
     pub directory: DirectorySection,
     pub staff: StaffSection,
     pub console: ConsoleSection,
+    pub webhooks: WebhooksSection,
+}
+
+/// The flows' webhooks: which hosts they may call, how much they may answer, how many at once.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSection {
+    /// `host` / `host:port` (HTTPS) or `http://host:port`; empty: no webhook is called.
+    pub allow: Vec<String>,
+    /// A larger answer takes the flow's `else`.
+    pub max_body_bytes: usize,
+    /// Webhooks in flight server-wide; more take their `else` at once.
+    pub max_concurrent: usize,
+}
+
+impl Default for WebhooksSection {
+    fn default() -> Self {
+        let defaults = WebhookConfig::default();
+        WebhooksSection {
+            allow: Vec::new(),
+            max_body_bytes: defaults.max_body_bytes,
+            max_concurrent: defaults.max_concurrent,
+        }
+    }
+}
+
+impl WebhooksSection {
+    /// The runtime's configuration; the file was validated, so the entries read.
+    pub fn config(&self) -> Result<WebhookConfig, AllowEntryError> {
+        Ok(WebhookConfig {
+            allow: AllowList::parse(&self.allow)?,
+            max_body_bytes: self.max_body_bytes,
+            max_concurrent: self.max_concurrent,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -501,6 +537,21 @@ impl ServeConfig {
                 ));
             }
         }
+        if let Err(e) = AllowList::parse(&self.webhooks.allow) {
+            return Err(refuse("webhooks.allow", e.to_string()));
+        }
+        if self.webhooks.max_body_bytes == 0 {
+            return Err(refuse(
+                "webhooks.max_body_bytes",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.webhooks.max_concurrent == 0 {
+            return Err(refuse(
+                "webhooks.max_concurrent",
+                "must be at least 1 (an empty `allow` is how webhooks are turned off)".into(),
+            ));
+        }
         let level = self.log.level.trim();
         let bare = !level.contains([',', '=']);
         const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
@@ -673,6 +724,14 @@ mod tests {
             },
             staff: StaffSection::default(),
             console: ConsoleSection::default(),
+            webhooks: WebhooksSection {
+                allow: vec![
+                    "servizi.comune.perugia.it".into(),
+                    "http://127.0.0.1:8081".into(),
+                ],
+                max_body_bytes: 65_536,
+                max_concurrent: 200,
+            },
         };
         assert_eq!(config, expected);
     }
@@ -826,6 +885,20 @@ mod tests {
             ("[directory]\ncontacts = \"\"\n", "`directory.contacts`"),
             ("[directory]\nfile = \"c.csv\"\n", "`directory.file`"),
             ("[log]\nlevel = \"info,x=loud\"\n", "`log.level`"),
+            (
+                "[webhooks]\nallow = [\"servizi.comune.perugia.it/centralino\"]\n",
+                "`webhooks.allow`",
+            ),
+            ("[webhooks]\nallow = [\"ftp://host\"]\n", "`webhooks.allow`"),
+            ("[webhooks]\nallow = \"host\"\n", "`webhooks.allow`"),
+            (
+                "[webhooks]\nmax_body_bytes = 0\n",
+                "`webhooks.max_body_bytes`",
+            ),
+            (
+                "[webhooks]\nmax_concurrent = 0\n",
+                "`webhooks.max_concurrent`",
+            ),
             ("sip = 3\n", "`sip`"),
             ("[sip\nlisten = 1\n", "centralino.toml:1:"),
         ] {
