@@ -162,6 +162,42 @@ pub enum Unbalanced {
     },
 }
 
+/// A value the runtime uses as written, for E039.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ValueKind {
+    /// `staff "sip:201@comune.perugia.it"`
+    StaffAddress,
+    /// `answers "075 075 075"`
+    Number,
+    /// `conference "giunta" pin "1234"`
+    Pin,
+    /// `webhook "https://..."`
+    WebhookAddress,
+}
+
+/// What is wrong with the shape of a value, for E039.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ValueFault {
+    /// A space inside an address.
+    Space,
+    /// `pis:` or `...:sip` instead of `sip:` at the start.
+    SchemeBackwards { written: String },
+    /// No `sip:` (or `https://`) at the start.
+    NoScheme,
+    /// No `@` between the user and the host.
+    NoAt,
+    /// Nothing before the `@`.
+    NoUser,
+    /// Nothing (or something broken) after the `@` or `://`.
+    NoHost,
+    /// Letters or signs where only digits go.
+    NotDigits,
+    /// No digit at all.
+    NoDigits,
+    /// A `+` after the start of a number.
+    PlusInside,
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -348,6 +384,17 @@ pub enum Problem {
     },
     /// E034
     ScenarioIncomplete { fault: ScenarioFault, span: Span },
+    /// E038: the deployment has no flow at all, so no call is answered.
+    NoFlow { span: Span },
+    /// E039: a value the runtime will use does not have the shape it needs.
+    BadValue {
+        kind: ValueKind,
+        fault: ValueFault,
+        text: String,
+        span: Span,
+    },
+    /// W006: a file that defines nothing (empty, or only comments).
+    EmptyFile { file: String, span: Span },
     /// W001
     UnreachableState { state: String, span: Span },
     /// W002
@@ -564,6 +611,63 @@ fn template_message_words(message: &str) -> String {
         .replace("unexpected end of variable block", "unexpected `}}`")
 }
 
+/// The message, label and help of E039.
+fn value_words(kind: ValueKind, fault: &ValueFault, text: &str) -> (String, String, String) {
+    let (what, example) = match kind {
+        ValueKind::StaffAddress => ("staff address", "`staff \"sip:201@comune.perugia.it\"`"),
+        ValueKind::Number => ("number", "`answers \"075 075 075\"`"),
+        ValueKind::Pin => ("PIN", "`pin \"1234\"`"),
+        ValueKind::WebhookAddress => (
+            "webhook address",
+            "`webhook \"https://servizi.comune.perugia.it/avvisi\"`",
+        ),
+    };
+    let (problem, label) = match fault {
+        ValueFault::Space => (String::from("has a space in it"), "space"),
+        ValueFault::SchemeBackwards { written } => (
+            format!("has `{written}` where `sip:` goes, at the start"),
+            "`sip:` written backwards",
+        ),
+        ValueFault::NoScheme if kind == ValueKind::WebhookAddress => (
+            String::from("does not start with `https://` or `http://`"),
+            "`https://` missing",
+        ),
+        ValueFault::NoScheme => (String::from("does not start with `sip:`"), "`sip:` missing"),
+        ValueFault::NoAt => (
+            String::from("has no `@` between the extension and the host"),
+            "`@` missing",
+        ),
+        ValueFault::NoUser => (
+            String::from("has no extension before the `@`"),
+            "extension missing",
+        ),
+        ValueFault::NoHost => (String::from("has no host name"), "host missing"),
+        ValueFault::NotDigits => (String::from("may only have digits"), "not only digits"),
+        ValueFault::NoDigits => (String::from("has no digits"), "no digits"),
+        ValueFault::PlusInside => (
+            String::from("has a `+` that is not at the start"),
+            "`+` out of place",
+        ),
+    };
+    let shape = match kind {
+        ValueKind::StaffAddress => {
+            "a staff address is written `sip:EXTENSION@HOST`, with no spaces"
+        }
+        ValueKind::Number => {
+            "a number has digits, optionally a `+` at the start, spaces, `-`, `.`, `/` or brackets"
+        }
+        ValueKind::Pin => "a PIN is digits only, as the caller types them",
+        ValueKind::WebhookAddress => {
+            "a webhook address is a web address starting with `https://` (or `http://`)"
+        }
+    };
+    (
+        format!("the {what} \"{text}\" {problem}"),
+        String::from(label),
+        format!("{shape}, e.g. {example}"),
+    )
+}
+
 /// The message, label and help of E036.
 fn habit_words(habit: &Habit) -> (String, String, String) {
     match habit {
@@ -649,6 +753,9 @@ impl Problem {
             Problem::ScenarioUnknownName { .. } => "E032",
             Problem::ScenarioBadValue { .. } => "E033",
             Problem::ScenarioIncomplete { .. } => "E034",
+            Problem::NoFlow { .. } => "E038",
+            Problem::BadValue { .. } => "E039",
+            Problem::EmptyFile { .. } => "W006",
             Problem::UnreachableState { .. } => "W001",
             Problem::UnusedDefinition { .. } => "W002",
             Problem::CalendarWithoutTimeZone { .. } => "W003",
@@ -1184,6 +1291,31 @@ impl Problem {
                 };
                 (*span, message, String::from(label), String::from(help))
             }
+            Problem::NoFlow { span } => (
+                *span,
+                String::from("there is no flow: no call would be answered"),
+                String::from("no `flow` in any file"),
+                String::from(
+                    "write at least the main flow, e.g. `flow main answers \"075075075\" { benvenuto: say \"Buongiorno\" -> hangup }`",
+                ),
+            ),
+            Problem::BadValue {
+                kind,
+                fault,
+                text,
+                span,
+            } => {
+                let (message, label, help) = value_words(*kind, fault, text);
+                (*span, message, label, help)
+            }
+            Problem::EmptyFile { file, span } => (
+                *span,
+                format!("the file `{file}` defines nothing: it is empty or has only comments"),
+                String::from("nothing here"),
+                String::from(
+                    "write its flows or definitions, or remove the file; if a word processor saved it, save it again as plain text",
+                ),
+            ),
             Problem::UnreachableState { state, span } => (
                 *span,
                 format!("state `{state}` can never be reached"),

@@ -28,7 +28,7 @@ use crate::ast::{
 use crate::calendar::{
     HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
 };
-use crate::diagnostic::{Diagnostics, NameKind, OfficeLack, Problem};
+use crate::diagnostic::{Diagnostics, NameKind, OfficeLack, Problem, ValueKind};
 use crate::graph::{self, Function};
 use crate::load::normalize;
 use crate::source::{Sources, Span};
@@ -378,6 +378,18 @@ impl Names<'_, '_> {
         }
     }
 
+    /// E039 when a value the runtime uses as written does not have the shape it needs.
+    fn value_shape(&mut self, kind: ValueKind, value: &Str) {
+        if let Some(fault) = crate::check::values::fault(kind, &value.value) {
+            self.report(Problem::BadValue {
+                kind,
+                fault,
+                text: value.value.clone(),
+                span: value.span,
+            });
+        }
+    }
+
     fn value_within(&mut self, value: u64, span: Span, bound: &Bound) {
         if value < bound.min || value > bound.max {
             self.report(Problem::ValueOutOfRange {
@@ -704,6 +716,9 @@ fn timezone_candidates(name: &str) -> Vec<String> {
 
 impl Names<'_, '_> {
     fn office(&mut self, office: &ast::Office) {
+        for staff in &office.staff {
+            self.value_shape(ValueKind::StaffAddress, &staff.contact);
+        }
         if let Some(hours) = &office.hours {
             self.find_calendar(hours);
         }
@@ -1198,6 +1213,9 @@ impl Names<'_, '_> {
         for language in flow.language.iter().chain(&flow.fallback_language) {
             self.language(language);
         }
+        for number in &flow.answers {
+            self.value_shape(ValueKind::Number, number);
+        }
         self.duration_within(flow.max_duration, &MAX_DURATION);
         self.count_within(flow.max_visits, &MAX_VISITS);
         for state in &flow.states {
@@ -1305,13 +1323,21 @@ impl Names<'_, '_> {
                 self.prompt_ref(flow, prompt);
                 self.duration_within(*max, &RECORD_MAX);
             }
-            Action::Webhook { timeout, send, .. } => {
+            Action::Webhook {
+                url, timeout, send, ..
+            } => {
+                self.value_shape(ValueKind::WebhookAddress, url);
                 self.duration_within(*timeout, &WEBHOOK_TIMEOUT);
                 for field in send {
                     self.expr(&field.value);
                 }
             }
-            Action::Goto(_) | Action::Return | Action::Hangup | Action::Conference { .. } => {}
+            Action::Conference { pin, .. } => {
+                if let Some(pin) = pin {
+                    self.value_shape(ValueKind::Pin, pin);
+                }
+            }
+            Action::Goto(_) | Action::Return | Action::Hangup => {}
         }
     }
 }
@@ -1323,7 +1349,8 @@ impl Names<'_, '_> {
     /// Skipped when a definition failed to parse: it may be the one that used them.
     fn unused(&mut self) {
         let symbols = self.symbols;
-        if !symbols.broken.is_empty() {
+        // With no flow at all (E038) everything is unused: that says nothing more.
+        if !symbols.broken.is_empty() || symbols.all_flows.is_empty() {
             return;
         }
         let mut unused: Vec<(NameKind, &Ident)> = Vec::new();
