@@ -17,6 +17,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod graph;
 pub mod index;
+pub mod lang;
 pub mod load;
 pub mod render;
 pub mod scenario;
@@ -26,6 +27,7 @@ pub mod synthetic;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Problem, Severity};
 pub use graph::Graph;
+pub use lang::Lang;
 pub use source::{SourceId, Sources, Span};
 
 /// The outcome of a compilation: the graph when there were no errors, and every diagnostic.

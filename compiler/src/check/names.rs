@@ -28,7 +28,7 @@ use crate::ast::{
 use crate::calendar::{
     HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
 };
-use crate::diagnostic::{Diagnostics, NameKind, OfficeLack, Problem, ValueKind};
+use crate::diagnostic::{Allowed, Diagnostics, NameKind, OfficeLack, Problem, ValueKind};
 use crate::graph::{self, Function};
 use crate::load::normalize;
 use crate::source::{Sources, Span};
@@ -64,72 +64,103 @@ const DAY: u64 = 24 * HOUR;
 
 /// The range a duration (in milliseconds) or a count must fall in.
 struct Bound {
+    /// The message id of what is bounded (`what-timeout`...).
     what: &'static str,
     min: u64,
     max: u64,
-    /// The same range in words, for the help line.
-    allowed: &'static str,
+    /// The same range as written in flow files, for the help line.
+    allowed: Allowed,
 }
 
 const INPUT_TIMEOUT: Bound = Bound {
-    what: "timeout",
+    what: "what-timeout",
     min: SECOND,
     max: 60 * SECOND,
-    allowed: "between 1s and 60s",
+    allowed: Allowed::Between {
+        min: "1s",
+        max: "60s",
+    },
 };
 const RING: Bound = Bound {
-    what: "ring time",
+    what: "what-ring",
     min: 5 * SECOND,
     max: 120 * SECOND,
-    allowed: "between 5s and 120s",
+    allowed: Allowed::Between {
+        min: "5s",
+        max: "120s",
+    },
 };
 const MAX_WAIT: Bound = Bound {
-    what: "maximum wait",
+    what: "what-max-wait",
     min: 10 * SECOND,
     max: 60 * MINUTE,
-    allowed: "between 10s and 60m",
+    allowed: Allowed::Between {
+        min: "10s",
+        max: "60m",
+    },
 };
 const RECORD_MAX: Bound = Bound {
-    what: "maximum recording length",
+    what: "what-max-recording",
     min: SECOND,
     max: 10 * MINUTE,
-    allowed: "between 1s and 10m",
+    allowed: Allowed::Between {
+        min: "1s",
+        max: "10m",
+    },
 };
 const WEBHOOK_TIMEOUT: Bound = Bound {
-    what: "webhook timeout",
+    what: "what-webhook-timeout",
     min: 100,
     max: 30 * SECOND,
-    allowed: "between 100ms and 30s",
+    allowed: Allowed::Between {
+        min: "100ms",
+        max: "30s",
+    },
 };
 const MAX_DURATION: Bound = Bound {
-    what: "maximum call duration",
+    what: "what-max-duration",
     min: MINUTE,
     max: 4 * HOUR,
-    allowed: "between 1m and 4h",
+    allowed: Allowed::Between {
+        min: "1m",
+        max: "4h",
+    },
 };
 const SLOT: Bound = Bound {
-    what: "slot length",
+    what: "what-slot",
     min: 5 * MINUTE,
     max: 8 * HOUR,
-    allowed: "between 5m and 8h",
+    allowed: Allowed::Between {
+        min: "5m",
+        max: "8h",
+    },
 };
 const SLA: Bound = Bound {
-    what: "SLA",
+    what: "what-sla",
     min: HOUR,
     max: 365 * DAY,
-    allowed: "between 1h and 365d",
+    allowed: Allowed::Between {
+        min: "1h",
+        max: "365d",
+    },
 };
 const MAX_VISITS: Bound = Bound {
-    what: "max visits",
+    what: "what-max-visits",
     min: 1,
     max: 50,
-    allowed: "between 1 and 50",
+    allowed: Allowed::Between {
+        min: "1",
+        max: "50",
+    },
 };
 const CAPACITY: Bound = Bound {
-    what: "capacity",
+    what: "what-capacity",
     min: 1,
     max: 100,
-    allowed: "between 1 and 100",
+    allowed: Allowed::Between {
+        min: "1",
+        max: "100",
+    },
 };
 
 // ------------------------------------------------------------------ entry point
@@ -395,7 +426,7 @@ impl Names<'_, '_> {
             self.report(Problem::ValueOutOfRange {
                 what: bound.what,
                 span,
-                allowed: bound.allowed.to_owned(),
+                allowed: bound.allowed.clone(),
             });
         }
     }
@@ -431,9 +462,9 @@ impl Names<'_, '_> {
         let Some(end) = end else { return };
         if end.value != "#" && end.value != "*" {
             self.report(Problem::ValueOutOfRange {
-                what: "end key",
+                what: "what-end-key",
                 span: end.span,
-                allowed: String::from("`#` or `*`"),
+                allowed: Allowed::EndKey,
             });
         }
     }
@@ -597,11 +628,11 @@ impl Names<'_, '_> {
             ClosureWhen::Easter { offset_days } => {
                 if offset_days.unsigned_abs() > MAX_EASTER_OFFSET {
                     self.report(Problem::ValueOutOfRange {
-                        what: "distance from Easter",
+                        what: "what-easter",
                         span: when,
-                        allowed: format!(
-                            "at most {MAX_EASTER_OFFSET} days, from `easter-{MAX_EASTER_OFFSET}` to `easter+{MAX_EASTER_OFFSET}`"
-                        ),
+                        allowed: Allowed::Easter {
+                            max: MAX_EASTER_OFFSET,
+                        },
                     });
                 }
             }
@@ -751,7 +782,10 @@ impl Names<'_, '_> {
             None => self.report(Problem::ValueOutOfRange {
                 what: SLOT.what,
                 span: service.name.span,
-                allowed: format!("set: add for example `slot 30m` ({})", SLOT.allowed),
+                allowed: match SLOT.allowed {
+                    Allowed::Between { min, max } => Allowed::SlotMissing { min, max },
+                    other => other,
+                },
             }),
         }
         self.count_within(service.capacity, &CAPACITY);
@@ -1104,27 +1138,23 @@ impl Names<'_, '_> {
         };
         match known {
             Function::Open | Function::Closed | Function::Holiday => {
-                let takes = match known {
-                    Function::Open => "one calendar name, e.g. `open(uffici)`",
-                    Function::Closed => "one calendar name, e.g. `closed(uffici)`",
-                    _ => "one calendar name, e.g. `holiday(uffici)`",
-                };
+                let takes = "takes-calendar";
                 if let Some(name) = self.name_argument(function, args, span, takes) {
                     self.calendar_argument(function, name, takes);
                 }
             }
             Function::Available => {
-                let takes = "one office name, e.g. `available(anagrafe)`";
+                let takes = "takes-office";
                 if let Some(name) = self.name_argument(function, args, span, takes) {
                     self.office_argument(function, name, takes);
                 }
             }
             Function::StartsWith => {
-                let takes = "two texts, e.g. `starts_with(caller, \"+39\")`";
+                let takes = "takes-two-texts";
                 self.value_arguments(function, args, 2, span, takes);
             }
             Function::Len => {
-                let takes = "one text, e.g. `len(caller)`";
+                let takes = "takes-text";
                 self.value_arguments(function, args, 1, span, takes);
             }
         }
