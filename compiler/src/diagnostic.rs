@@ -663,6 +663,16 @@ impl Words {
                 "unexpected end of variable block",
                 &self.plain("template-unexpected-close"),
             )
+            .split(", ")
+            .map(|part| match part.strip_prefix("unexpected ") {
+                // "unexpected `}`": the token is code, the words around it are ours.
+                Some(token) if token.starts_with('`') => {
+                    self.t("template-unexpected", &args!(token = token))
+                }
+                _ => part.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The message, label and help of E036.

@@ -198,6 +198,7 @@ template-expected-close = expected `{"}}"}` to close the `{"{{"}`
 template-expected-block-end = expected `%{"}"}`
 template-input-ends = the text ends
 template-unexpected-close = unexpected `{"}}"}`
+template-unexpected = unexpected { $token }
 
 e013 = variable `{ $name }` is never set
     .label = undefined variable

@@ -214,6 +214,7 @@ template-expected-close = ci vuole `{"}}"}` per chiudere `{"{{"}`
 template-expected-block-end = ci vuole `%{"}"}`
 template-input-ends = il testo finisce
 template-unexpected-close = `{"}}"}` inattesa
+template-unexpected = { $token } inattesa
 
 e013 = la variabile `{ $name }` non riceve mai un valore
     .label = variabile senza valore
