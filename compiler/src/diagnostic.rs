@@ -1539,6 +1539,15 @@ pub fn summary(diagnostics: &Diagnostics) -> String {
     }
 }
 
+/// `error` / `warning` in a language.
+pub fn severity_word(lang: Lang, severity: Severity) -> String {
+    let id = match severity {
+        Severity::Error => "severity-error",
+        Severity::Warning => "severity-warning",
+    };
+    Words { lang }.plain(id)
+}
+
 /// `help: ...` in the language of the diagnostics.
 pub fn help_line(lang: Lang, help: &str) -> String {
     Words { lang }.t("help-prefix", &args!(help = help))

@@ -7,7 +7,7 @@ use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity, help_line};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity, help_line, severity_word};
 use crate::lang::Lang;
 use crate::source::Sources;
 
@@ -64,7 +64,7 @@ pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> Strin
             let location = sources.location(diagnostic.span);
             let line = format!(
                 "{}[{}]: {}\n  --> {}\n",
-                diagnostic.severity.word(),
+                severity_word(diagnostics.lang(), diagnostic.severity),
                 diagnostic.code,
                 diagnostic.message,
                 location
