@@ -54,9 +54,17 @@ struct Lsp {
 
 impl Lsp {
     fn start(dir: &Path) -> Lsp {
+        Lsp::start_in_locale(dir, "C.UTF-8")
+    }
+
+    /// The server started with `LANG=lang` (and no other locale variable).
+    fn start_in_locale(dir: &Path, lang: &str) -> Lsp {
         let mut child = Command::new(BIN)
             .arg("lsp")
             .current_dir(dir)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", lang)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -363,4 +371,42 @@ fn an_unknown_request_is_an_error_not_a_crash() {
     let missing = uri(&dir.path().join("nowhere.flow"));
     let nothing = lsp.request("textDocument/hover", at(&missing, 0, 0));
     assert_eq!(nothing, Value::Null);
+}
+
+/// The diagnostics speak the language of the `lang` initialization option, else of the locale.
+#[test]
+fn diagnostics_in_the_language_the_editor_or_the_locale_asks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path().canonicalize().unwrap().join("flussi");
+    std::fs::create_dir(&dir_path).unwrap();
+    std::fs::write(dir_path.join("prompts.flow"), PROMPTS).unwrap();
+    std::fs::write(dir_path.join("main.flow"), MAIN_ON_DISK).unwrap();
+    let main = uri(&dir_path.join("main.flow"));
+    for (locale, options, italian) in [
+        ("C.UTF-8", json!({"lang": "it"}), true),
+        ("it_IT.UTF-8", json!({}), true),
+        ("it_IT.UTF-8", json!({"lang": "en"}), false),
+    ] {
+        let mut lsp = Lsp::start_in_locale(&dir_path, locale);
+        lsp.request(
+            "initialize",
+            json!({"processId": null, "rootUri": uri(&dir_path), "capabilities": {},
+                   "initializationOptions": options}),
+        );
+        lsp.notify("initialized", json!({}));
+        lsp.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": main, "languageId": "centralino", "version": 1, "text": MAIN_OPEN}}),
+        );
+        let diagnostics = lsp.diagnostics(&main);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+        assert_eq!(diagnostics[0]["code"], "E002");
+        let message = diagnostics[0]["message"].as_str().unwrap();
+        let expected = if italian {
+            "stato `sclta` sconosciuto"
+        } else {
+            "unknown state `sclta`"
+        };
+        assert!(message.contains(expected), "{locale} {options}: {message}");
+    }
 }

@@ -256,6 +256,10 @@ pub struct Flow {
     pub max_visits: Option<Int>,
     pub states: Vec<State>,
     pub span: Span,
+    /// States that did not read (reported as syntax errors) and were left out: targets naming
+    /// them are not unknown, and reachability is not judged without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_states: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -13,6 +13,7 @@ pub mod exits;
 mod names;
 mod structure;
 pub mod templates;
+pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

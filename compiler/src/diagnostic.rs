@@ -1,12 +1,16 @@
-//! Diagnostics: every problem the compiler can find, as data, and ALL the wording.
+//! Diagnostics: every problem the compiler can find, as data, and how it is put into words.
 //!
 //! Checks report a [`Problem`] (what is wrong, where, with the facts needed to
 //! explain it). This module alone turns problems into words: a [`Diagnostic`]
 //! with a stable code, a message, a primary label, secondary labels and a
-//! help line. Renderers (human, JSON, GitHub, SARIF) only print diagnostics.
+//! help line. The words themselves are Fluent messages in `locales/en` and
+//! `locales/it` ([`crate::lang`]); this module picks the message and gives it
+//! the facts. Renderers (human, JSON, GitHub, SARIF) only print diagnostics.
 
+use fluent_bundle::{FluentArgs, FluentValue};
 use serde::Serialize;
 
+use crate::lang::{self, Lang};
 use crate::source::{Location, Sources, Span};
 
 /// How bad a diagnostic is.
@@ -35,6 +39,25 @@ pub enum NameKind {
 }
 
 impl NameKind {
+    /// The id of the Fluent message that names this kind in diagnostics.
+    pub fn message_id(self) -> &'static str {
+        match self {
+            NameKind::State => "kind-state",
+            NameKind::Flow => "kind-flow",
+            NameKind::Calendar => "kind-calendar",
+            NameKind::Office => "kind-office",
+            NameKind::Category => "kind-category",
+            NameKind::Service => "kind-service",
+            NameKind::Prompt => "kind-prompt",
+            NameKind::Function => "kind-function",
+            NameKind::Variable => "kind-variable",
+            NameKind::Language => "kind-language",
+            NameKind::HolidaySet => "kind-holiday-set",
+            NameKind::Priority => "kind-priority",
+        }
+    }
+
+    /// The kind in English words, for the language server's hover and completion.
     pub fn describe(self) -> &'static str {
         match self {
             NameKind::State => "state",
@@ -162,6 +185,61 @@ pub enum Unbalanced {
     },
 }
 
+/// A value the runtime uses as written, for E039.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ValueKind {
+    /// `staff "sip:201@comune.perugia.it"`
+    StaffAddress,
+    /// `answers "075 075 075"`
+    Number,
+    /// `conference "giunta" pin "1234"`
+    Pin,
+    /// `webhook "https://..."`
+    WebhookAddress,
+}
+
+/// What is wrong with the shape of a value, for E039.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ValueFault {
+    /// A space inside an address.
+    Space,
+    /// `pis:` or `...:sip` instead of `sip:` at the start.
+    SchemeBackwards { written: String },
+    /// No `sip:` (or `https://`) at the start.
+    NoScheme,
+    /// No `@` between the user and the host.
+    NoAt,
+    /// Nothing before the `@`.
+    NoUser,
+    /// Nothing (or something broken) after the `@` or `://`.
+    NoHost,
+    /// Letters or signs where only digits go.
+    NotDigits,
+    /// No digit at all.
+    NoDigits,
+    /// A `+` after the start of a number.
+    PlusInside,
+}
+
+/// The values a setting may take, for E022.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Allowed {
+    /// `between 1s and 60s`: the bounds as written in flow files.
+    Between {
+        min: &'static str,
+        max: &'static str,
+    },
+    /// An end key: `#` or `*`.
+    EndKey,
+    /// Days from Easter, at most `max` either way.
+    Easter { max: u64 },
+    /// A setting that must be written, within these bounds.
+    SlotMissing {
+        min: &'static str,
+        max: &'static str,
+    },
+}
+
 /// Every problem the compiler reports. Each variant has one stable code.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Problem {
@@ -211,7 +289,7 @@ pub enum Problem {
         state: String,
         action: &'static str,
         span: Span,
-        /// What the action needs, in words: "`-> next`", "`else -> target`"...
+        /// The message id of what the action needs (`needs-next`, `needs-else-failure`...).
         needs: &'static str,
     },
     /// E007: a cycle of states that never waits for the caller.
@@ -288,10 +366,10 @@ pub enum Problem {
     },
     /// E022
     ValueOutOfRange {
+        /// The message id of what is out of range (`what-timeout`...).
         what: &'static str,
         span: Span,
-        /// The allowed range in words, e.g. "between 1s and 60s".
-        allowed: String,
+        allowed: Allowed,
     },
     /// E023
     InvalidDateOrTime { text: String, span: Span },
@@ -303,7 +381,7 @@ pub enum Problem {
     WrongArguments {
         function: String,
         span: Span,
-        /// What the function takes, e.g. "one calendar name".
+        /// The message id of what the function takes (`takes-calendar`...).
         takes: &'static str,
     },
     /// E027
@@ -348,6 +426,17 @@ pub enum Problem {
     },
     /// E034
     ScenarioIncomplete { fault: ScenarioFault, span: Span },
+    /// E038: the deployment has no flow at all, so no call is answered.
+    NoFlow { span: Span },
+    /// E039: a value the runtime will use does not have the shape it needs.
+    BadValue {
+        kind: ValueKind,
+        fault: ValueFault,
+        text: String,
+        span: Span,
+    },
+    /// W006: a file that defines nothing (empty, or only comments).
+    EmptyFile { file: String, span: Span },
     /// W001
     UnreachableState { state: String, span: Span },
     /// W002
@@ -388,223 +477,287 @@ pub struct Diagnostic {
     pub help: String,
 }
 
-fn quoted_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|c| format!("`{c}`")).collect();
-    match quoted.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {}", init.join(", "), last),
-    }
+/// Arguments of a Fluent message: `args!(name = value, ...)`.
+macro_rules! args {
+    ($($key:ident = $value:expr),* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut args = FluentArgs::new();
+        $(args.set(stringify!($key), FluentValue::from($value));)*
+        args
+    }};
 }
 
-fn words_list(items: &[String]) -> String {
-    match items {
-        [] => String::from("something else"),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {}", init.join(", "), last),
-    }
+/// The words of one language: Fluent messages, with the lists and phrases built from them.
+#[derive(Debug, Clone, Copy)]
+struct Words {
+    lang: Lang,
 }
 
-fn did_you_mean(candidates: &[String], otherwise: String) -> String {
-    if candidates.is_empty() {
-        otherwise
-    } else {
-        format!("did you mean {}?", quoted_list(candidates))
+impl Words {
+    fn t(self, id: &str, args: &FluentArgs<'_>) -> String {
+        lang::text(self.lang, id, None, Some(args))
     }
-}
 
-/// What to do about an unknown name when nothing close is known.
-fn unknown_name_help(kind: NameKind) -> String {
-    match kind {
-        NameKind::Language => {
-            String::from("write a language as two lowercase letters, e.g. `it` or `en`")
-        }
-        NameKind::Priority => String::from("a priority is `low`, `normal`, `high` or `urgent`"),
-        NameKind::HolidaySet => String::from("the built-in holiday set is `italy`"),
-        NameKind::Function => String::from(
-            "the functions are `open`, `closed`, `holiday`, `available`, `starts_with` and `len`",
-        ),
-        other => format!("define the {} or correct the name", other.describe()),
+    fn plain(self, id: &str) -> String {
+        lang::text(self.lang, id, None, None)
     }
-}
 
-/// The message of an unknown name in a flow test, and the help when nothing is close.
-fn scenario_name_words(what: &ScenarioName, name: &str) -> (String, String) {
-    match what {
-        ScenarioName::Number => (
-            format!("no flow answers \"{name}\""),
-            String::from("call a number written in a flow's `answers`"),
-        ),
-        ScenarioName::Category => (
-            format!("unknown ticket category `{name}`"),
-            String::from("use the name of a `category` of the flows"),
-        ),
-        ScenarioName::Office => (
-            format!("unknown office `{name}`"),
-            String::from("use the name of an `office` of the flows"),
-        ),
-        ScenarioName::Bookable => (
-            format!("nothing called `{name}` can be booked"),
-            String::from("name an office with `appointments`, or a `service`"),
-        ),
-        ScenarioName::Flow => (
-            format!("unknown flow `{name}`"),
-            String::from("write the state as `flow.state`, e.g. `main.menu`"),
-        ),
-        ScenarioName::State { flow } => (
-            format!("flow `{flow}` has no state `{name}`"),
-            format!("use a state of flow `{flow}`"),
-        ),
-        ScenarioName::Priority => (
-            format!("unknown priority `{name}`"),
-            String::from("a priority is `low`, `normal`, `high` or `urgent`"),
-        ),
-        ScenarioName::Field { category } => (
-            format!("tickets of category `{category}` have no field `{name}`"),
-            format!("use a field that the flows' `ticket {category} with {{ ... }}` fill in"),
-        ),
-        ScenarioName::Language => (
-            format!("no prompt is written in language `{name}`"),
-            String::from("write a language as two lowercase letters, e.g. `it` or `en`"),
-        ),
-        ScenarioName::Contact => (
-            format!("no office has staff \"{name}\""),
-            String::from(
-                "copy the contact from a `staff` line, or name the office: `absent anagrafe`",
-            ),
-        ),
-        ScenarioName::Webhook => (
-            format!("no webhook of the flows has \"{name}\" in its address"),
-            String::from("use a part of the address written after `webhook` in the flows"),
-        ),
+    fn attr(self, id: &str, attribute: &str, args: &FluentArgs<'_>) -> String {
+        lang::text(self.lang, id, Some(attribute), Some(args))
     }
-}
 
-/// "for the menu of `scegli`", "for flow `main`"; empty when the owner is not known.
-fn brace_owner_words(owner: &BraceOwner) -> String {
-    match owner {
-        BraceOwner::Definition { keyword, name } => format!(" for {keyword} `{name}`"),
-        BraceOwner::State { state, action } if action == "menu" => {
-            format!(" for the menu of `{state}`")
-        }
-        BraceOwner::State { state, .. } => format!(" for the branches of `{state}`"),
-        BraceOwner::Fields { state: Some(state) } => format!(" for the fields of `{state}`"),
-        BraceOwner::Fields { state: None } => String::from(" for the fields"),
-        BraceOwner::Other => String::new(),
-    }
-}
-
-/// The message, label and help of E037, adding the other place to `secondary`.
-fn unbalanced_words(what: &Unbalanced, secondary: &mut Vec<Label>) -> (String, String, String) {
-    match what {
-        Unbalanced::UnclosedBrace {
-            owner,
-            line,
-            closer,
-        } => {
-            if let Some(closer) = closer {
-                secondary.push(Label {
-                    span: *closer,
-                    message: String::from("this `}` closes the block around it, not this one"),
-                });
-            }
-            (
-                format!(
-                    "the `{{` opened at line {line}{} is never closed",
-                    brace_owner_words(owner)
-                ),
-                String::from("opened here"),
-                String::from(
-                    "add a `}` where the block ends, indented like the line that opens it",
-                ),
-            )
-        }
-        Unbalanced::UnclosedText { line, end } => {
-            secondary.push(Label {
-                span: *end,
-                message: String::from("the text runs on to here"),
-            });
-            (
-                format!("this text, opened at line {line}, is never closed"),
-                String::from("the text starts here"),
-                String::from(
-                    "end the text with `\"` on the same line; a `\"` inside a text is written `\\\"`",
-                ),
-            )
-        }
-        Unbalanced::ExtraBrace { owner, closed } => {
-            if let Some(closed) = closed {
-                let whose = owner.as_ref().map(brace_owner_words).unwrap_or_default();
-                secondary.push(Label {
-                    span: *closed,
-                    message: format!("the `{{`{whose} is already closed here"),
-                });
-            }
-            (
-                String::from("one `}` too many: it closes nothing"),
-                String::from("nothing left to close"),
-                String::from(
-                    "remove the `}` that is too many: this one, or the one above that closes the block too early",
-                ),
-            )
-        }
-    }
-}
-
-/// A template engine's syntax error in plain words: `{{`/`}}` rather than "variable block".
-fn template_message_words(message: &str) -> String {
-    let message = message.strip_prefix("syntax error: ").unwrap_or(message);
-    message
-        .replace(
-            "expected end of variable block",
-            "expected `}}` to close the `{{`",
+    /// A message with its `.label` and `.help`.
+    fn three(self, id: &str, args: &FluentArgs<'_>) -> (String, String, String) {
+        (
+            self.t(id, args),
+            self.attr(id, "label", args),
+            self.attr(id, "help", args),
         )
-        .replace("expected end of block", "expected `%}`")
-        .replace("unexpected end of input", "the text ends")
-        .replace("unexpected end of variable block", "unexpected `}}`")
-}
+    }
 
-/// The message, label and help of E036.
-fn habit_words(habit: &Habit) -> (String, String, String) {
-    match habit {
-        Habit::CurlyQuote => (
-            String::from("this text is in curly quotes, as a word processor writes them"),
-            String::from("curly quote"),
-            String::from(
-                "use straight quotes \": write `\"Benvenuto\"`, not “Benvenuto”; copy flow files with a plain text editor",
+    /// A phrase of a syntax error: code (starting with a backtick) as it is, otherwise a message id.
+    fn phrase(self, phrase: &str) -> String {
+        if phrase.starts_with('`') || phrase.is_empty() {
+            phrase.to_owned()
+        } else {
+            self.plain(phrase)
+        }
+    }
+
+    /// `a`, `a or b`, `a, b or c`.
+    fn or_list(self, items: &[String]) -> String {
+        match items {
+            [] => self.plain("something-else"),
+            [one] => one.clone(),
+            [init @ .., last] => self.t(
+                "list-or",
+                &args!(init = init.join(", "), last = last.as_str()),
             ),
-        ),
-        Habit::SingleQuote => (
-            String::from("texts are written in double quotes, not single quotes"),
-            String::from("single quote"),
-            String::from("use straight double quotes \": write `\"Benvenuto\"`, not `'Benvenuto'`"),
-        ),
-        Habit::AccentedName { name, plain } => (
-            format!("the name `{name}` has an accented letter"),
-            String::from("accented letter"),
-            format!(
-                "names are written without accents (letters a-z, digits and `_`): write `{plain}`; texts in quotes may have accents"
+        }
+    }
+
+    fn quoted_or_list(self, items: &[String]) -> String {
+        let quoted: Vec<String> = items.iter().map(|c| format!("`{c}`")).collect();
+        if quoted.is_empty() {
+            String::new()
+        } else {
+            self.or_list(&quoted)
+        }
+    }
+
+    fn did_you_mean(self, candidates: &[String], otherwise: String) -> String {
+        if candidates.is_empty() {
+            otherwise
+        } else {
+            self.t(
+                "did-you-mean",
+                &args!(names = self.quoted_or_list(candidates)),
+            )
+        }
+    }
+
+    /// The word for a kind of name and its grammatical gender.
+    fn kind(self, kind: NameKind) -> (String, String) {
+        let id = kind.message_id();
+        (
+            self.plain(id),
+            lang::text(self.lang, id, Some("gender"), None),
+        )
+    }
+
+    /// What to do about an unknown name when nothing close is known.
+    fn unknown_name_help(self, kind: NameKind) -> String {
+        match kind {
+            NameKind::Language => self.plain("e002-help-language"),
+            NameKind::Priority => self.plain("e002-help-priority"),
+            NameKind::HolidaySet => self.plain("e002-help-holiday-set"),
+            NameKind::Function => self.plain("e002-help-function"),
+            other => {
+                let (what, gender) = self.kind(other);
+                self.t("e002-help", &args!(what = what, gender = gender))
+            }
+        }
+    }
+
+    /// " for the menu of `scegli`", " for flow `main`"; empty when the owner is not known.
+    fn brace_owner(self, owner: &BraceOwner) -> String {
+        let words = match owner {
+            BraceOwner::Definition { keyword, name } => self.t(
+                "owner-definition",
+                &args!(keyword = keyword.as_str(), name = name.as_str()),
             ),
-        ),
-        Habit::MissingColon { state } => (
-            format!("the state name `{state}` needs a `:` after it"),
-            String::from("`:` missing here"),
-            format!("write the state as `{state}: ...`, e.g. `{state}: say \"...\" -> next`"),
-        ),
-        Habit::DurationWithoutUnit { number } => (
-            format!("the duration `{number}` has no unit"),
-            String::from("seconds, minutes, hours or days?"),
-            format!(
-                "write the unit right after the number: `{number}s` (seconds), `{number}m` (minutes), `{number}h` (hours) or `{number}d` (days)"
+            BraceOwner::State { state, action } if action == "menu" => {
+                self.t("owner-menu", &args!(state = state.as_str()))
+            }
+            BraceOwner::State { state, .. } => {
+                self.t("owner-branches", &args!(state = state.as_str()))
+            }
+            BraceOwner::Fields { state: Some(state) } => {
+                self.t("owner-fields-of", &args!(state = state.as_str()))
+            }
+            BraceOwner::Fields { state: None } => self.plain("owner-fields"),
+            BraceOwner::Other => return String::new(),
+        };
+        format!(" {words}")
+    }
+
+    /// The message, label and help of E037, adding the other place to `secondary`.
+    fn unbalanced(self, what: &Unbalanced, secondary: &mut Vec<Label>) -> (String, String, String) {
+        match what {
+            Unbalanced::UnclosedBrace {
+                owner,
+                line,
+                closer,
+            } => {
+                if let Some(closer) = closer {
+                    secondary.push(Label {
+                        span: *closer,
+                        message: self.plain("e037-closer"),
+                    });
+                }
+                self.three(
+                    "e037-unclosed-brace",
+                    &args!(line = line.to_string(), owner = self.brace_owner(owner)),
+                )
+            }
+            Unbalanced::UnclosedText { line, end } => {
+                secondary.push(Label {
+                    span: *end,
+                    message: self.plain("e037-text-end"),
+                });
+                self.three("e037-unclosed-text", &args!(line = line.to_string()))
+            }
+            Unbalanced::ExtraBrace { owner, closed } => {
+                if let Some(closed) = closed {
+                    let whose = owner
+                        .as_ref()
+                        .map(|o| self.brace_owner(o))
+                        .unwrap_or_default();
+                    secondary.push(Label {
+                        span: *closed,
+                        message: self.t("e037-already-closed", &args!(owner = whose)),
+                    });
+                }
+                self.three("e037-extra-brace", &args!())
+            }
+        }
+    }
+
+    /// A template engine's syntax error in plain words: `{{`/`}}` rather than "variable block".
+    fn template_message(self, message: &str) -> String {
+        let message = message.strip_prefix("syntax error: ").unwrap_or(message);
+        message
+            .replace(
+                "expected end of variable block",
+                &self.plain("template-expected-close"),
+            )
+            .replace(
+                "expected end of block",
+                &self.plain("template-expected-block-end"),
+            )
+            .replace(
+                "unexpected end of input",
+                &self.plain("template-input-ends"),
+            )
+            .replace(
+                "unexpected end of variable block",
+                &self.plain("template-unexpected-close"),
+            )
+            .split(", ")
+            .map(|part| match part.strip_prefix("unexpected ") {
+                // "unexpected `}`": the token is code, the words around it are ours.
+                Some(token) if token.starts_with('`') => {
+                    self.t("template-unexpected", &args!(token = token))
+                }
+                _ => part.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The message, label and help of E036.
+    fn habit(self, habit: &Habit) -> (String, String, String) {
+        match habit {
+            Habit::CurlyQuote => self.three("e036-curly-quote", &args!()),
+            Habit::SingleQuote => self.three("e036-single-quote", &args!()),
+            Habit::AccentedName { name, plain } => self.three(
+                "e036-accented-name",
+                &args!(name = name.as_str(), plain = plain.as_str()),
             ),
-        ),
-        Habit::ItalianDay { day, english } => (
-            format!("days are written in English: `{day}` is `{english}`"),
-            String::from("day in Italian"),
-            format!(
-                "write `{english}`; the days are `mon`, `tue`, `wed`, `thu`, `fri`, `sat` and `sun`, e.g. `mon-fri 08:30-13:30`"
+            Habit::MissingColon { state } => {
+                self.three("e036-missing-colon", &args!(state = state.as_str()))
+            }
+            Habit::DurationWithoutUnit { number } => self.three(
+                "e036-duration-without-unit",
+                &args!(number = number.as_str()),
             ),
-        ),
+            Habit::ItalianDay { day, english } => self.three(
+                "e036-italian-day",
+                &args!(day = day.as_str(), english = *english),
+            ),
+        }
+    }
+
+    /// The message, label and help of E039.
+    fn value(self, kind: ValueKind, fault: &ValueFault, text: &str) -> (String, String, String) {
+        let kind = match kind {
+            ValueKind::StaffAddress => "staff",
+            ValueKind::Number => "number",
+            ValueKind::Pin => "pin",
+            ValueKind::WebhookAddress => "webhook",
+        };
+        let (fault, written) = match fault {
+            ValueFault::Space => ("space", ""),
+            ValueFault::SchemeBackwards { written } => ("backwards", written.as_str()),
+            ValueFault::NoScheme => ("no-scheme", ""),
+            ValueFault::NoAt => ("no-at", ""),
+            ValueFault::NoUser => ("no-user", ""),
+            ValueFault::NoHost => ("no-host", ""),
+            ValueFault::NotDigits => ("not-digits", ""),
+            ValueFault::NoDigits => ("no-digits", ""),
+            ValueFault::PlusInside => ("plus-inside", ""),
+        };
+        self.three(
+            "e039",
+            &args!(kind = kind, fault = fault, text = text, written = written),
+        )
+    }
+
+    /// The allowed range of E022 in words.
+    fn allowed(self, allowed: &Allowed) -> String {
+        match allowed {
+            Allowed::Between { min, max } => {
+                self.t("allowed-between", &args!(min = *min, max = *max))
+            }
+            Allowed::EndKey => self.plain("allowed-end-key"),
+            Allowed::Easter { max } => self.t("allowed-easter", &args!(max = max.to_string())),
+            Allowed::SlotMissing { min, max } => {
+                self.t("allowed-slot-missing", &args!(min = *min, max = *max))
+            }
+        }
+    }
+
+    /// The message and help of an unknown name in a flow test.
+    fn scenario_name(self, what: &ScenarioName, name: &str) -> (String, String) {
+        let (id, args) = match what {
+            ScenarioName::Number => ("e032-number", args!(name = name)),
+            ScenarioName::Category => ("e032-category", args!(name = name)),
+            ScenarioName::Office => ("e032-office", args!(name = name)),
+            ScenarioName::Bookable => ("e032-bookable", args!(name = name)),
+            ScenarioName::Flow => ("e032-flow", args!(name = name)),
+            ScenarioName::State { flow } => {
+                ("e032-state", args!(name = name, flow = flow.as_str()))
+            }
+            ScenarioName::Priority => ("e032-priority", args!(name = name)),
+            ScenarioName::Field { category } => (
+                "e032-field",
+                args!(name = name, category = category.as_str()),
+            ),
+            ScenarioName::Language => ("e032-language", args!(name = name)),
+            ScenarioName::Contact => ("e032-contact", args!(name = name)),
+            ScenarioName::Webhook => ("e032-webhook", args!(name = name)),
+        };
+        (self.t(id, &args), self.attr(id, "help", &args))
     }
 }
 
@@ -649,6 +802,9 @@ impl Problem {
             Problem::ScenarioUnknownName { .. } => "E032",
             Problem::ScenarioBadValue { .. } => "E033",
             Problem::ScenarioIncomplete { .. } => "E034",
+            Problem::NoFlow { .. } => "E038",
+            Problem::BadValue { .. } => "E039",
+            Problem::EmptyFile { .. } => "W006",
             Problem::UnreachableState { .. } => "W001",
             Problem::UnusedDefinition { .. } => "W002",
             Problem::CalendarWithoutTimeZone { .. } => "W003",
@@ -665,59 +821,67 @@ impl Problem {
         }
     }
 
-    /// Turn the problem into words. All user-facing text of the compiler is here.
-    pub fn to_diagnostic(&self) -> Diagnostic {
+    /// Turn the problem into words of a language. The words are in `locales/*/diagnostics.ftl`;
+    /// this picks the message and gives it the facts.
+    pub fn to_diagnostic(&self, lang: Lang) -> Diagnostic {
+        let w = Words { lang };
         let mut secondary = Vec::new();
-        let (span, message, label, help) = match self {
+        let mut also = |span: Span, message: String| secondary.push(Label { span, message });
+        let (span, (message, label, help)) = match self {
             Problem::Syntax {
                 span,
                 expected,
                 found,
-            } => (
-                *span,
-                format!(
-                    "this line does not read as flow language: expected {}",
-                    words_list(expected)
-                ),
-                format!("found {found}"),
-                String::from(
-                    "check the spelling and the order of the words; docs/language.md has an example of every construct",
-                ),
-            ),
-            Problem::Habit { habit, span } => {
-                let (message, label, help) = habit_words(habit);
-                (*span, message, label, help)
+            } => {
+                let expected: Vec<String> = expected.iter().map(|e| w.phrase(e)).collect();
+                (
+                    *span,
+                    w.three(
+                        "e001",
+                        &args!(expected = w.or_list(&expected), found = w.phrase(found)),
+                    ),
+                )
             }
+            Problem::Habit { habit, span } => (*span, w.habit(habit)),
             Problem::Unbalanced { what, span } => {
-                let (message, label, help) = unbalanced_words(what, &mut secondary);
-                (*span, message, label, help)
+                let mut labels = Vec::new();
+                let words = w.unbalanced(what, &mut labels);
+                for label in labels {
+                    also(label.span, label.message);
+                }
+                (*span, words)
             }
             Problem::UnknownName {
                 kind,
                 name,
                 span,
                 candidates,
-            } => (
-                *span,
-                format!("unknown {} `{name}`", kind.describe()),
-                format!("no {} is called `{name}`", kind.describe()),
-                did_you_mean(candidates, unknown_name_help(*kind)),
-            ),
+            } => {
+                let (what, gender) = w.kind(*kind);
+                let args = args!(what = what, gender = gender, name = name.as_str());
+                (
+                    *span,
+                    (
+                        w.t("e002", &args),
+                        w.attr("e002", "label", &args),
+                        w.did_you_mean(candidates, w.unknown_name_help(*kind)),
+                    ),
+                )
+            }
             Problem::DuplicateDefinition {
                 kind,
                 name,
                 span,
                 previous,
             } => {
-                secondary.push(Label {
-                    span: *previous,
-                    message: String::from("first defined here"),
-                });
+                also(*previous, w.plain("e003-first"));
+                let (what, gender) = w.kind(*kind);
                 (
                     *span,
-                    format!("{} `{name}` is defined twice", kind.describe()),
-                    String::from("defined again here"),
-                    String::from("rename one of them, or remove the copy"),
+                    w.three(
+                        "e003",
+                        &args!(what = what, gender = gender, name = name.as_str()),
+                    ),
                 )
             }
             Problem::DuplicateMenuKey {
@@ -725,16 +889,8 @@ impl Problem {
                 span,
                 previous,
             } => {
-                secondary.push(Label {
-                    span: *previous,
-                    message: String::from("first used here"),
-                });
-                (
-                    *span,
-                    format!("key `{key}` is used twice in this menu"),
-                    String::from("used again here"),
-                    String::from("each key can lead to one place only; pick another key"),
-                )
+                also(*previous, w.plain("e004-first"));
+                (*span, w.three("e004", &args!(key = key.as_str())))
             }
             Problem::DuplicateNumber {
                 number,
@@ -743,34 +899,17 @@ impl Problem {
                 previous,
                 previous_flow,
             } => {
+                let args = args!(
+                    number = number.as_str(),
+                    flow = flow.as_str(),
+                    previous = previous_flow.as_str()
+                );
                 if flow == previous_flow {
-                    secondary.push(Label {
-                        span: *previous,
-                        message: String::from("first listed here"),
-                    });
-                    (
-                        *span,
-                        format!("flow `{flow}` lists number \"{number}\" twice"),
-                        String::from("listed again here"),
-                        String::from(
-                            "numbers are compared by their digits, so `+39 075 075075` and `075075075` are the same; remove the repeat",
-                        ),
-                    )
+                    also(*previous, w.plain("e005-same-flow-first"));
+                    (*span, w.three("e005-same-flow", &args))
                 } else {
-                    secondary.push(Label {
-                        span: *previous,
-                        message: format!("answered by flow `{previous_flow}`"),
-                    });
-                    (
-                        *span,
-                        format!(
-                            "number \"{number}\" is answered by two flows, `{previous_flow}` and `{flow}`"
-                        ),
-                        format!("also answered by flow `{flow}`"),
-                        String::from(
-                            "a number is answered by one flow only; remove it from one of the two (numbers are compared by their digits)",
-                        ),
-                    )
+                    also(*previous, w.t("e005-first", &args));
+                    (*span, w.three("e005", &args))
                 }
             }
             Problem::DeadEnd {
@@ -780,9 +919,14 @@ impl Problem {
                 needs,
             } => (
                 *span,
-                format!("state `{state}` has no way on"),
-                format!("after this `{action}` the call has nowhere to go"),
-                format!("add {needs}, or end the call with `-> hangup`"),
+                w.three(
+                    "e006",
+                    &args!(
+                        state = state.as_str(),
+                        action = *action,
+                        needs = w.plain(needs)
+                    ),
+                ),
             ),
             Problem::LoopWithoutWaiting {
                 states,
@@ -790,327 +934,251 @@ impl Problem {
                 others,
             } => {
                 for other in others {
-                    secondary.push(Label {
-                        span: *other,
-                        message: String::from("part of the loop"),
-                    });
+                    also(*other, w.plain("e007-part"));
                 }
-                (
-                    *span,
-                    format!(
-                        "these states go round in a loop without waiting for the caller: {}",
-                        states.join(" -> ")
-                    ),
-                    String::from("the loop starts here"),
-                    String::from(
-                        "put a `menu`, `collect` or `record` in the loop, so the caller decides when it goes round again",
-                    ),
-                )
+                (*span, w.three("e007", &args!(states = states.join(" -> "))))
             }
-            Problem::UnboundedRetries { span, max } => (
-                *span,
-                format!("too many retries: a caller is asked again at most {max} times"),
-                String::from("too many retries"),
-                format!(
-                    "use `retries N` with N at most {max}, then send the caller somewhere useful with a `timeout`/`invalid` branch"
-                ),
-            ),
+            Problem::UnboundedRetries { span, max } => {
+                (*span, w.three("e008", &args!(max = max.to_string())))
+            }
             Problem::MenuWithoutFallback {
                 span,
                 missing_timeout,
                 missing_invalid,
                 example,
             } => {
-                let example = example.as_deref().unwrap_or("hangup");
                 let missing = match (missing_timeout, missing_invalid) {
-                    (true, true) => "`timeout` or `invalid` branch",
-                    (true, false) => "`timeout` branch",
-                    _ => "`invalid` branch",
+                    (true, true) => "both",
+                    (true, false) => "timeout",
+                    _ => "invalid",
                 };
+                let example = example.as_deref().unwrap_or("hangup");
                 (
                     *span,
-                    format!("this menu has no {missing}"),
-                    String::from("a caller who presses nothing or a wrong key is stuck here"),
-                    format!(
-                        "add for example `timeout, invalid -> {example}` to the menu's branches"
-                    ),
+                    w.three("e009", &args!(missing = missing, example = example)),
                 )
             }
-            Problem::AudioMissing { path, span } => (
-                *span,
-                format!("audio file \"{path}\" does not exist"),
-                String::from("file not found"),
-                String::from(
-                    "paths are relative to the flow file; check the name, or use a text prompt",
-                ),
-            ),
+            Problem::AudioMissing { path, span } => {
+                (*span, w.three("e010", &args!(path = path.as_str())))
+            }
             Problem::AudioUndecodable { path, reason, span } => (
                 *span,
-                format!("audio file \"{path}\" cannot be played: {reason}"),
-                String::from("this file does not decode"),
-                String::from("export it again as WAV (PCM), MP3, FLAC or Ogg Vorbis"),
+                w.three(
+                    "e011",
+                    &args!(path = path.as_str(), reason = reason.as_str()),
+                ),
             ),
             Problem::TemplateSyntax { message, span } => (
                 *span,
-                format!(
-                    "the text of this prompt has a template error: {}",
-                    template_message_words(message)
-                ),
-                String::from("template error"),
-                String::from(
-                    "variables are written `{{ name }}`; check that every `{{` has its `}}`",
-                ),
+                w.three("e012", &args!(error = w.template_message(message))),
             ),
             Problem::UndefinedVariable {
                 name,
                 span,
                 candidates,
-            } => (
-                *span,
-                format!("variable `{name}` is never set"),
-                String::from("undefined variable"),
-                did_you_mean(
-                    candidates,
-                    String::from(
-                        "set it first (`set`, `collect ... into`), or use a built-in such as `caller`",
+            } => {
+                let args = args!(name = name.as_str());
+                (
+                    *span,
+                    (
+                        w.t("e013", &args),
+                        w.attr("e013", "label", &args),
+                        w.did_you_mean(candidates, w.plain("e013-help")),
                     ),
-                ),
-            ),
+                )
+            }
             Problem::UnknownFilter {
                 name,
                 span,
                 candidates,
-            } => (
-                *span,
-                format!("template filter `{name}` does not exist"),
-                String::from("unknown filter"),
-                did_you_mean(
-                    candidates,
-                    String::from(
-                        "filters change a value as it is spoken, e.g. `{{ booking.ref | spell }}`; docs/language.md#templates lists them",
+            } => {
+                let args = args!(name = name.as_str());
+                (
+                    *span,
+                    (
+                        w.t("e035", &args),
+                        w.attr("e035", "label", &args),
+                        w.did_you_mean(candidates, w.plain("e035-help")),
                     ),
-                ),
-            ),
-            Problem::RangeEndsBeforeStart { span } => (
-                *span,
-                String::from("this range ends before it starts"),
-                String::from("end is not after start"),
-                String::from(
-                    "write the earlier time or date first, e.g. `08:30-13:30` or `2026-08-10..2026-08-14`",
-                ),
-            ),
+                )
+            }
+            Problem::RangeEndsBeforeStart { span } => (*span, w.three("e014", &args!())),
             Problem::OverlappingRanges {
                 day,
                 span,
                 previous,
             } => {
-                secondary.push(Label {
-                    span: *previous,
-                    message: String::from("overlaps this range"),
-                });
-                (
-                    *span,
-                    format!("opening hours overlap on {day}"),
-                    String::from("overlapping range"),
-                    String::from("merge the two ranges into one, or correct the times"),
-                )
+                also(*previous, w.plain("e015-other"));
+                (*span, w.three("e015", &args!(day = *day)))
             }
             Problem::UnknownTimeZone {
                 name,
                 span,
                 candidates,
-            } => (
-                *span,
-                format!("unknown time zone \"{name}\""),
-                String::from("not a time zone name"),
-                did_you_mean(
-                    candidates,
-                    String::from("use an IANA time zone name such as \"Europe/Rome\""),
-                ),
-            ),
-            Problem::NoOverflow { action, span } => (
-                *span,
-                format!("this `{action}` does not say where the call goes when nobody answers"),
-                String::from("what happens when nobody answers?"),
-                String::from(
-                    "add `else -> state` for when the office is closed, busy or does not answer (a callback is a good choice)",
-                ),
-            ),
+            } => {
+                let args = args!(name = name.as_str());
+                (
+                    *span,
+                    (
+                        w.t("e016", &args),
+                        w.attr("e016", "label", &args),
+                        w.did_you_mean(candidates, w.plain("e016-help")),
+                    ),
+                )
+            }
+            Problem::NoOverflow { action, span } => {
+                (*span, w.three("e017", &args!(action = *action)))
+            }
             Problem::ImportNotFound { path, span, reason } => (
                 *span,
-                format!("cannot import \"{path}\": {reason}"),
-                String::from("file not found"),
-                String::from("imports are relative to the importing file"),
+                w.three(
+                    "e018",
+                    &args!(path = path.as_str(), reason = reason.as_str()),
+                ),
             ),
-            Problem::BadPattern { message, span } => (
-                *span,
-                String::from("this pattern is not a valid regular expression"),
-                message.clone(),
-                String::from("a pattern such as \"[0-9]{5}\" accepts five digits"),
-            ),
+            Problem::BadPattern { message, span } => {
+                let args = args!();
+                (
+                    *span,
+                    (
+                        w.t("e019", &args),
+                        message.clone(),
+                        w.attr("e019", "help", &args),
+                    ),
+                )
+            }
             Problem::BadDigitsRange { min, max, span } => (
                 *span,
-                format!("digits {min}..{max} is not a valid range"),
-                String::from("invalid range"),
-                String::from(
-                    "write the smaller number first, between 1 and 32, e.g. `digits 1..4`",
-                ),
+                w.three("e020", &args!(min = min.to_string(), max = max.to_string())),
             ),
             Problem::UnknownBranch {
                 action,
                 label,
                 span,
                 expected,
-            } => (
-                *span,
-                format!("a `{action}` never ends with `{label}`"),
-                format!("not possible after `{action}`"),
-                format!(
-                    "after a `{action}` the call can go on with {}",
-                    quoted_list(&expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
-                ),
-            ),
+            } => {
+                let expected: Vec<String> = expected.iter().map(|e| (*e).to_owned()).collect();
+                (
+                    *span,
+                    w.three(
+                        "e021",
+                        &args!(
+                            action = *action,
+                            branch = label.as_str(),
+                            expected = w.quoted_or_list(&expected)
+                        ),
+                    ),
+                )
+            }
             Problem::ValueOutOfRange {
                 what,
                 span,
                 allowed,
             } => (
                 *span,
-                format!("{what} out of range"),
-                String::from("value out of range"),
-                format!("{what} must be {allowed}"),
-            ),
-            Problem::InvalidDateOrTime { text, span } => (
-                *span,
-                format!("`{text}` is not a valid date or time"),
-                String::from("no such date or time"),
-                String::from(
-                    "dates are written YYYY-MM-DD or MM-DD, times HH:MM from 00:00 to 24:00",
+                w.three(
+                    "e022",
+                    &args!(what = w.plain(what), allowed = w.allowed(allowed)),
                 ),
             ),
-            Problem::ReturnOutsideSubflow { flow, span } => (
-                *span,
-                format!("flow `{flow}` answers a number, so it cannot `return`"),
-                String::from("nothing to return to"),
-                String::from(
-                    "end the call with `hangup`, or move these states into a sub-flow that others `call`",
-                ),
-            ),
-            Problem::EmptyFlow { flow, span } => (
-                *span,
-                format!("flow `{flow}` has no states"),
-                String::from("empty flow"),
-                String::from("add at least one state, e.g. `start: say \"...\" -> hangup`"),
-            ),
+            Problem::InvalidDateOrTime { text, span } => {
+                (*span, w.three("e023", &args!(text = text.as_str())))
+            }
+            Problem::ReturnOutsideSubflow { flow, span } => {
+                (*span, w.three("e024", &args!(flow = flow.as_str())))
+            }
+            Problem::EmptyFlow { flow, span } => {
+                (*span, w.three("e025", &args!(flow = flow.as_str())))
+            }
             Problem::WrongArguments {
                 function,
                 span,
                 takes,
-            } => (
-                *span,
-                format!("wrong arguments to `{function}`"),
-                String::from("wrong arguments"),
-                format!("`{function}` takes {takes}"),
-            ),
-            Problem::ReservedName { name, span } => (
-                *span,
-                format!("`{name}` is a reserved name"),
-                String::from("reserved"),
-                format!("`-> {name}` already has a meaning; give this state another name"),
-            ),
+            } => {
+                let takes = w.t(takes, &args!(function = function.as_str()));
+                (
+                    *span,
+                    w.three("e026", &args!(function = function.as_str(), takes = takes)),
+                )
+            }
+            Problem::ReservedName { name, span } => {
+                (*span, w.three("e027", &args!(name = name.as_str())))
+            }
             Problem::OfficeCannot {
                 office,
                 lack,
                 span,
                 office_span,
             } => {
-                secondary.push(Label {
-                    span: *office_span,
-                    message: format!("office `{office}` is defined here"),
-                });
-                let (what, help) = match lack {
-                    OfficeLack::NoStaff => (
-                        "has no staff to ring",
-                        "add `staff \"sip:...\"` lines to the office",
-                    ),
-                    OfficeLack::NoAppointments => (
-                        "does not take appointments",
-                        "add `appointments 20m` (slot length) to the office",
-                    ),
-                    OfficeLack::NoHours => (
-                        "has no opening hours",
-                        "add `hours calendar_name` to the office",
-                    ),
+                let lack = match lack {
+                    OfficeLack::NoStaff => "staff",
+                    OfficeLack::NoAppointments => "appointments",
+                    OfficeLack::NoHours => "hours",
                 };
-                (
-                    *span,
-                    format!("office `{office}` {what}"),
-                    String::from("used here"),
-                    String::from(help),
-                )
+                let args = args!(office = office.as_str(), lack = lack);
+                also(*office_span, w.t("e028-office", &args));
+                (*span, w.three("e028", &args))
             }
-            Problem::RecursiveCall { flows, span } => (
-                *span,
-                format!(
-                    "sub-flows call each other in a loop: {}",
-                    flows.join(" -> ")
-                ),
-                String::from("this call closes the loop"),
-                String::from("use `return` to go back instead of calling the caller again"),
-            ),
+            Problem::RecursiveCall { flows, span } => {
+                (*span, w.three("e029", &args!(flows = flows.join(" -> "))))
+            }
             Problem::MissingPromptLanguage {
                 prompt,
                 language,
                 span,
                 available,
-            } => (
-                *span,
-                format!("prompt `{prompt}` has no `{language}` text"),
-                String::from("used here"),
-                if available.is_empty() {
-                    format!("add a variant for `{language}` to the prompt")
+            } => {
+                let args = args!(
+                    prompt = prompt.as_str(),
+                    language = language.as_str(),
+                    available = available
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let help = if available.is_empty() {
+                    w.t("e030-help", &args)
                 } else {
-                    format!(
-                        "add a variant for `{language}` to the prompt (it has {}), or set `fallback` on the flow",
-                        available
-                            .iter()
-                            .map(|a| format!("`{a}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-            ),
+                    w.t("e030-help-fallback", &args)
+                };
+                (
+                    *span,
+                    (w.t("e030", &args), w.attr("e030", "label", &args), help),
+                )
+            }
             Problem::ScenarioSyntax {
                 span,
                 expected,
                 found,
                 candidates,
-            } => (
-                *span,
-                format!(
-                    "this line does not read as a flow test: expected {}",
-                    words_list(expected)
-                ),
-                format!("found {found}"),
-                did_you_mean(
-                    candidates,
-                    String::from(
-                        "a scenario reads `scenario \"name\" { call \"075075075\" ... press 1 ... expect say \"...\" }`; docs/language.md#flow-tests lists every line",
+            } => {
+                let mut expected: Vec<String> = expected.iter().map(|e| w.phrase(e)).collect();
+                expected.sort();
+                let args = args!(expected = w.or_list(&expected), found = w.phrase(found));
+                (
+                    *span,
+                    (
+                        w.t("e031", &args),
+                        w.attr("e031", "label", &args),
+                        w.did_you_mean(candidates, w.plain("e031-help")),
                     ),
-                ),
-            ),
+                )
+            }
             Problem::ScenarioUnknownName {
                 what,
                 name,
                 span,
                 candidates,
             } => {
-                let (message, otherwise) = scenario_name_words(what, name);
+                let (message, otherwise) = w.scenario_name(what, name);
                 (
                     *span,
-                    message,
-                    String::from("not in the flows"),
-                    did_you_mean(candidates, otherwise),
+                    (
+                        message,
+                        w.plain("e032-label"),
+                        w.did_you_mean(candidates, otherwise),
+                    ),
                 )
             }
             Problem::ScenarioBadValue {
@@ -1119,116 +1187,69 @@ impl Problem {
                 reason,
                 span,
             } => {
-                let (message, help) = match what {
-                    ScenarioValue::Time => (
-                        format!("\"{text}\" is not a date and time: {reason}"),
-                        "write the time of the call as \"2026-11-24 10:00\" (Rome time), or add a zone: \"2026-11-24 09:00Z\", \"2026-11-24 10:00+01:00\"",
-                    ),
-                    ScenarioValue::Json => (
-                        format!("the webhook answer is not valid JSON: {reason}"),
-                        "write the answer as JSON, e.g. `returns { \"allerta\": \"gialla\" }`, or as text in quotes: `returns \"Scuole chiuse\"`",
-                    ),
+                let id = match what {
+                    ScenarioValue::Time => "e033-time",
+                    ScenarioValue::Json => "e033-json",
                 };
                 (
                     *span,
-                    message,
-                    String::from("cannot read this"),
-                    String::from(help),
+                    w.three(id, &args!(text = text.as_str(), reason = reason.as_str())),
                 )
             }
             Problem::ScenarioIncomplete { fault, span } => {
-                let (message, label, help) = match fault {
-                    ScenarioFault::NoCall => (
-                        String::from("this scenario makes no call"),
-                        "no `call` line",
-                        "add a line such as `call \"075075075\" at \"2026-11-24 10:00\"`",
-                    ),
+                let words = match fault {
+                    ScenarioFault::NoCall => w.three("e034-no-call", &args!()),
                     ScenarioFault::CallTwice { previous } => {
-                        secondary.push(Label {
-                            span: *previous,
-                            message: String::from("the call of this scenario"),
-                        });
-                        (
-                            String::from("a scenario makes one call only"),
-                            "a second call",
-                            "write the second call as a scenario of its own",
-                        )
+                        also(*previous, w.plain("e034-call-twice-first"));
+                        w.three("e034-call-twice", &args!())
                     }
                     ScenarioFault::AnswerTwice { what, previous } => {
-                        secondary.push(Label {
-                            span: *previous,
-                            message: String::from("first answer"),
-                        });
-                        (
-                            format!("how the {what} answers is said twice"),
-                            "said again here",
-                            "keep one answer; to try another, write another scenario",
-                        )
+                        also(*previous, w.plain("e034-answer-twice-first"));
+                        w.three("e034-answer-twice", &args!(what = *what))
                     }
-                    ScenarioFault::NoExpectation => (
-                        String::from("this scenario expects nothing, so it can never fail"),
-                        "no `expect` line",
-                        "add what must happen, e.g. `expect say \"...\"`, `expect ticket buche` or `expect hangup`",
-                    ),
+                    ScenarioFault::NoExpectation => w.three("e034-no-expectation", &args!()),
                     ScenarioFault::DuplicateName { name, previous } => {
-                        secondary.push(Label {
-                            span: *previous,
-                            message: String::from("first used here"),
-                        });
-                        (
-                            format!("two scenarios are called \"{name}\""),
-                            "used again here",
-                            "give each scenario its own name, so a failure points to one",
-                        )
+                        also(*previous, w.plain("e034-duplicate-name-first"));
+                        w.three("e034-duplicate-name", &args!(name = name.as_str()))
                     }
                 };
-                (*span, message, String::from(label), String::from(help))
+                (*span, words)
             }
-            Problem::UnreachableState { state, span } => (
-                *span,
-                format!("state `{state}` can never be reached"),
-                String::from("unreachable"),
-                String::from("send a caller here with `-> name` from another state, or remove it"),
-            ),
-            Problem::UnusedDefinition { kind, name, span } => (
-                *span,
-                format!("{} `{name}` is never used", kind.describe()),
-                String::from("unused"),
-                String::from("use it in a flow, or remove it"),
-            ),
-            Problem::CalendarWithoutTimeZone { calendar, span } => (
-                *span,
-                format!("calendar `{calendar}` has no time zone; Europe/Rome is assumed"),
-                String::from("no `timezone` line"),
-                String::from("add `timezone \"Europe/Rome\"` to make it explicit"),
-            ),
-            Problem::NothingAnswers { span } => (
-                *span,
-                String::from("no flow answers a phone number"),
-                String::from("nothing answers"),
-                String::from(
-                    "add `answers \"number\"` to the main flow, e.g. `flow main answers \"075075075\" { ... }`",
-                ),
-            ),
+            Problem::NoFlow { span } => (*span, w.three("e038", &args!())),
+            Problem::BadValue {
+                kind,
+                fault,
+                text,
+                span,
+            } => (*span, w.value(*kind, fault, text)),
+            Problem::EmptyFile { file, span } => {
+                (*span, w.three("w006", &args!(file = file.as_str())))
+            }
+            Problem::UnreachableState { state, span } => {
+                (*span, w.three("w001", &args!(state = state.as_str())))
+            }
+            Problem::UnusedDefinition { kind, name, span } => {
+                let (what, gender) = w.kind(*kind);
+                (
+                    *span,
+                    w.three(
+                        "w002",
+                        &args!(what = what, gender = gender, name = name.as_str()),
+                    ),
+                )
+            }
+            Problem::CalendarWithoutTimeZone { calendar, span } => {
+                (*span, w.three("w003", &args!(calendar = calendar.as_str())))
+            }
+            Problem::NothingAnswers { span } => (*span, w.three("w004", &args!())),
             Problem::RingAllWithOneStaff {
                 office,
                 span,
                 office_span,
             } => {
-                secondary.push(Label {
-                    span: *office_span,
-                    message: format!("office `{office}` has one `staff` line"),
-                });
-                (
-                    *span,
-                    format!(
-                        "`ring all` rings the staff of `{office}` at once, but it has only one person"
-                    ),
-                    String::from("nobody else to ring"),
-                    String::from(
-                        "add the other people of the office as `staff` lines, or write `ring 20s` to ring in turn",
-                    ),
-                )
+                let args = args!(office = office.as_str());
+                also(*office_span, w.t("w005-office", &args));
+                (*span, w.three("w005", &args))
             }
         };
         Diagnostic {
@@ -1244,9 +1265,20 @@ impl Problem {
 }
 
 /// Every diagnostic of one run, sorted by position (file, offset), errors first at equal positions.
-#[derive(Debug, Clone, Default, Serialize)]
+///
+/// Each keeps the problem it came from, so the whole run can be put into another language
+/// ([`Diagnostics::in_language`]); they are worded in English until then.
+#[derive(Debug, Clone, Default)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    problems: Vec<Problem>,
+    lang: Lang,
+}
+
+impl Serialize for Diagnostics {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(serializer)
+    }
 }
 
 impl Diagnostics {
@@ -1255,16 +1287,44 @@ impl Diagnostics {
     }
 
     pub fn report(&mut self, problem: Problem) {
-        self.items.push(problem.to_diagnostic());
+        self.items.push(problem.to_diagnostic(self.lang));
+        self.problems.push(problem);
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
-        self.items.extend(other.items);
+        for problem in other.problems {
+            self.report(problem);
+        }
+    }
+
+    /// The language the diagnostics are worded in.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// The same diagnostics worded in `lang` (codes, spans and order of positions unchanged).
+    pub fn in_language(self, lang: Lang) -> Diagnostics {
+        if lang == self.lang {
+            return self;
+        }
+        let mut translated = Diagnostics {
+            lang,
+            ..Diagnostics::default()
+        };
+        for problem in self.problems {
+            translated.report(problem);
+        }
+        translated.sort();
+        translated
     }
 
     /// Sort by position and drop exact duplicates.
     pub fn sort(&mut self) {
-        self.items.sort_by(|a, b| {
+        let mut both: Vec<(Diagnostic, Problem)> = std::mem::take(&mut self.items)
+            .into_iter()
+            .zip(std::mem::take(&mut self.problems))
+            .collect();
+        both.sort_by(|(a, _), (b, _)| {
             (a.span.source, a.span.start, a.severity, a.code, &a.message).cmp(&(
                 b.span.source,
                 b.span.start,
@@ -1273,7 +1333,8 @@ impl Diagnostics {
                 &b.message,
             ))
         });
-        self.items.dedup();
+        both.dedup_by(|(a, _), (b, _)| a == b);
+        (self.items, self.problems) = both.into_iter().unzip();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -1338,160 +1399,158 @@ impl Diagnostic {
     }
 }
 
-/// Words for a grammar rule, used in syntax errors ("expected a duration such as 6s").
-///
-/// The syntax module passes rule names as strings so pest types stay there;
+/// What a grammar rule stands for in a syntax error ("expected a duration such as 6s"): a
+/// message id of the words, or the code to write (starting with a backtick), which is the same
+/// in every language. The syntax module passes rule names as strings so pest types stay there;
 /// several rules share words (every action keyword reads "an action ...").
 pub fn rule_words(rule: &str) -> String {
-    let action = "an action such as `say`, `menu`, `collect`, `transfer` or `hangup`";
-    let definition =
-        "a definition (`flow`, `office`, `calendar`, `category`, `service`, `prompt` or `import`)";
-    let words = match rule {
-        "EOI" => "the end of the file",
-        "ident" | "target" => "a name",
-        "string" | "string_inner" => "a text in double quotes",
-        "int" => "a whole number",
-        "duration" => "a duration such as `6s`, `20m` or `5d`",
-        "time" | "time_range" => "a time range such as `08:30-13:30`",
-        "date" | "date_range" | "month_day" => "a date such as `2026-12-24` or `01-29`",
-        "dtmf_key" => "a key (0-9, * or #)",
-        "day" | "day_spec" | "days" | "weekly_hours" => "days such as `mon-fri`",
-        "closure_when" | "holiday_set" | "easter_offset" => {
-            "a closure such as `holidays italy`, `easter+1`, `01-29` or `2026-12-24`"
-        }
+    let id = match rule {
+        "EOI" => "rule-end",
+        "ident" | "target" => "rule-name",
+        "string" | "string_inner" => "rule-text",
+        "int" => "rule-int",
+        "duration" => "rule-duration",
+        "time" | "time_range" => "rule-time",
+        "date" | "date_range" | "month_day" => "rule-date",
+        "dtmf_key" => "rule-key",
+        "day" | "day_spec" | "days" | "weekly_hours" => "rule-days",
+        "closure_when" | "holiday_set" | "easter_offset" => "rule-closure",
         "kw_import" | "kw_calendar" | "kw_office" | "kw_category" | "kw_service" | "kw_prompt"
-        | "kw_flow" | "item" => definition,
+        | "kw_flow" | "item" => "rule-definition",
         "kw_say" | "kw_play" | "kw_menu" | "kw_collect" | "kw_set" | "kw_if" | "kw_goto"
         | "kw_call" | "kw_return" | "kw_transfer" | "kw_queue" | "kw_callback" | "kw_ticket"
         | "kw_appointment" | "kw_book" | "kw_cancel" | "kw_record" | "kw_conference"
-        | "kw_webhook" | "kw_hangup" | "action" => action,
-        "state" => "a state such as `menu: ...`",
-        "next" => "`-> state`",
-        "otherwise" => "`else -> state`",
-        "branches" => "a block of branches `{ 1 -> state ... }`",
-        "branch" | "branch_label" => "a branch such as `1 -> state`",
-        "prompt_ref" => "a prompt: text in quotes, `file \"...\"` or a prompt name",
+        | "kw_webhook" | "kw_hangup" | "action" => "rule-action",
+        "state" => "rule-state",
+        "next" => return String::from("`-> state`"),
+        "otherwise" => return String::from("`else -> state`"),
+        "branches" => "rule-branches",
+        "branch" | "branch_label" => "rule-branch",
+        "prompt_ref" => "rule-prompt",
         "expr" | "or_expr" | "and_expr" | "not_expr" | "comparison" | "sum" | "negation"
-        | "function_call" | "variable" | "boolean" => "an expression",
-        "cmp_op" => "a comparison (`==`, `!=`, `<`, `>`, ...)",
-        "add_op" => "`+` or `-`",
-        "field" => "a field such as `via: via_code`",
-        "offset_sign" => "`+` or `-`",
+        | "function_call" | "variable" | "boolean" => "rule-expression",
+        "cmp_op" => "rule-comparison",
+        "add_op" | "offset_sign" => "rule-sign",
+        "field" => "rule-field",
+        "prompt_variants" | "prompt_variant" => "rule-prompt-texts",
         other => {
             if let Some(keyword) = other.strip_prefix("kw_") {
                 return format!("`{keyword}`");
             }
-            return match other {
-                "timeout_opt" => String::from("`timeout 6s`"),
-                "retries_opt" => String::from("`retries 2`"),
-                "digits_opt" => String::from("`digits 1..4`"),
-                "end_opt" => String::from("`end \"#\"`"),
-                "pattern_opt" => String::from("`pattern \"...\"`"),
-                "music_opt" => String::from("`music prompt`"),
-                "max_wait_opt" => String::from("`max wait 5m`"),
-                "announce_opt" => String::from("`announce position`"),
-                "note_opt" => String::from("`note \"...\"`"),
-                "fields" => String::from("`with { field: value }`"),
-                "priority" => String::from("`priority normal`"),
-                "ring" => String::from("`ring 20s`"),
-                "pin_opt" => String::from("`pin \"1234\"`"),
-                "send_opt" => String::from("`send { field: value }`"),
-                "into_opt" => String::from("`into name`"),
-                "max_len_opt" => String::from("`max 2m`"),
-                "timezone" => String::from("`timezone \"Europe/Rome\"`"),
-                "closure" => String::from("`closed ...`"),
-                "hours_ref" => String::from("`hours calendar`"),
-                "staff" => String::from("`staff \"sip:...\"`"),
-                "appointments" => String::from("`appointments 20m`"),
-                "office_ref" => String::from("`office name`"),
-                "sla" => String::from("`sla 5d`"),
-                "slot" => String::from("`slot 30m`"),
-                "capacity" => String::from("`capacity 2`"),
-                "audio_file" => String::from("`file \"prompts/x.wav\"`"),
-                "prompt_variants" | "prompt_variant" => {
-                    String::from("prompt texts such as `it \"...\"`")
-                }
-                "answers" => String::from("`answers \"number\"`"),
-                "language" => String::from("`language it`"),
-                "max_duration" => String::from("`max duration 20m`"),
-                "max_visits" => String::from("`max visits 5`"),
-                "if_arm" => String::from("`if condition -> state`"),
-                _ => format!("`{other}`"),
-            };
+            return String::from(match other {
+                "timeout_opt" => "`timeout 6s`",
+                "retries_opt" => "`retries 2`",
+                "digits_opt" => "`digits 1..4`",
+                "end_opt" => "`end \"#\"`",
+                "pattern_opt" => "`pattern \"...\"`",
+                "music_opt" => "`music prompt`",
+                "max_wait_opt" => "`max wait 5m`",
+                "announce_opt" => "`announce position`",
+                "note_opt" => "`note \"...\"`",
+                "fields" => "`with { field: value }`",
+                "priority" => "`priority normal`",
+                "ring" => "`ring 20s`",
+                "pin_opt" => "`pin \"1234\"`",
+                "send_opt" => "`send { field: value }`",
+                "into_opt" => "`into name`",
+                "max_len_opt" => "`max 2m`",
+                "timezone" => "`timezone \"Europe/Rome\"`",
+                "closure" => "`closed ...`",
+                "hours_ref" => "`hours calendar`",
+                "staff" => "`staff \"sip:...\"`",
+                "appointments" => "`appointments 20m`",
+                "office_ref" => "`office name`",
+                "sla" => "`sla 5d`",
+                "slot" => "`slot 30m`",
+                "capacity" => "`capacity 2`",
+                "audio_file" => "`file \"prompts/x.wav\"`",
+                "answers" => "`answers \"number\"`",
+                "language" => "`language it`",
+                "max_duration" => "`max duration 20m`",
+                "max_visits" => "`max visits 5`",
+                "if_arm" => "`if condition -> state`",
+                _ => return format!("`{other}`"),
+            });
         }
     };
-    String::from(words)
+    String::from(id)
 }
 
-/// Words for a rule of the flow-test grammar (`grammars/scenario.pest`), for E031,
-/// with how specific they are: when a syntax error could be fixed in several
-/// ways, only the most specific words are shown (after `expect`, what can be
-/// expected; inside `with { ... }`, a field), not every line that could follow.
+/// What a rule of the flow-test grammar (`grammars/scenario.pest`) stands for, for E031 (a
+/// message id or code, as [`rule_words`]), with how specific it is: when a syntax error could
+/// be fixed in several ways, only the most specific words are shown (after `expect`, what can
+/// be expected; inside `with { ... }`, a field), not every line that could follow.
 pub fn scenario_rule_words(rule: &str) -> (u8, String) {
-    const STATEMENT: &str = "another line such as `press 1 2` or `expect ...`";
-    const KEYS: &str = "keys (0-9, * and #), `wait`, `hangup` or `booking`";
-    const EXPECTATION: &str = "what to expect: `say \"...\"`, `ticket`, `callback`, `booking`, `cancelled`, `transfer`, `queue`, `recording`, `conference`, `state`, `hangup` or `language`";
     let (specific, words) = match rule {
-        "EOI" => (1, "the end of the file"),
-        "kw_scenario" | "scenario" | "file" => (1, "`scenario \"name\" { ... }`"),
-        "string" | "string_inner" => (2, "a text in double quotes"),
-        "name" => (2, "a name"),
+        "EOI" => (1, "rule-end"),
+        "kw_scenario" | "scenario" | "file" => (1, "scenario-rule-scenario"),
+        "string" | "string_inner" => (2, "rule-text"),
+        "name" => (2, "rule-name"),
         "open_brace" => (2, "`{`"),
         "close_brace" => (1, "`}`"),
-        "keys" | "kw_wait" | "kw_hangup" | "kw_booking" => (1, KEYS),
+        "keys" | "kw_wait" | "kw_hangup" | "kw_booking" => (1, "scenario-rule-keys"),
         "kw_from" | "from_opt" => (1, "`from \"+39...\"`"),
         "kw_at" | "at_opt" => (1, "`at \"2026-11-24 10:00\"`"),
         "kw_call" | "call" | "kw_press" | "press" | "kw_type" | "type_text" | "kw_transfer"
         | "transfer_answer" | "kw_queue" | "queue_answer" | "kw_webhook" | "webhook_answer"
-        | "kw_absent" | "absent" | "kw_expect" | "expect" => (1, STATEMENT),
-        "kw_answered" | "kw_busy" | "kw_noanswer" | "kw_failed" | "kw_timeout" => (
-            2,
-            "an answer: `answered`, `busy`, `noanswer`, `failed` (or, for a queue, `timeout`)",
-        ),
-        "kw_returns" | "returns_opt" | "kw_fails" => (2, "`returns ...` or `fails`"),
-        "json_block" | "json_literal" => (
-            2,
-            "an answer in JSON such as `{ \"testo\": \"...\" }`, or a text in quotes",
-        ),
+        | "kw_absent" | "absent" | "kw_expect" | "expect" => (1, "scenario-rule-statement"),
+        "kw_answered" | "kw_busy" | "kw_noanswer" | "kw_failed" | "kw_timeout" => {
+            (2, "scenario-rule-answer")
+        }
+        "kw_returns" | "returns_opt" | "kw_fails" => (2, "scenario-rule-returns"),
+        "json_block" | "json_literal" => (2, "scenario-rule-json"),
         "kw_not" | "kw_say" | "expect_say" | "kw_ticket" | "expect_ticket" | "kw_callback"
         | "expect_callback" | "expect_booking" | "kw_cancelled" | "expect_cancelled"
         | "expect_transfer" | "expect_queue" | "kw_recording" | "expect_recording"
         | "kw_conference" | "expect_conference" | "kw_state" | "expect_state" | "expect_hangup"
-        | "kw_language" | "expect_language" => (2, EXPECTATION),
+        | "kw_language" | "expect_language" => (2, "scenario-rule-expectation"),
         "kw_priority" | "priority_opt" => (1, "`priority urgent`"),
         "kw_with" | "with_opt" => (1, "`with { field: \"value\" }`"),
-        "field" => (2, "a field such as `via: \"123\"`"),
-        "state_ref" => (2, "a state such as `main.menu`"),
+        "field" => (2, "scenario-rule-field"),
+        "state_ref" => (2, "scenario-rule-state-ref"),
         other => return (0, format!("`{other}`")),
     };
     (specific, String::from(words))
 }
 
-/// Words for what a syntax error found at a position.
+/// What a syntax error found at a position: the token as code, or the id of "the end of the file".
 pub fn found_words(token: Option<&str>) -> String {
     match token {
-        None => String::from("the end of the file"),
+        None => String::from("found-end"),
         Some(t) => format!("`{t}`"),
     }
 }
 
-/// `2 errors, 1 warning` / `no problems found`.
+/// `2 errors, 1 warning` / `no problems found`, in the language of the diagnostics.
 pub fn summary(diagnostics: &Diagnostics) -> String {
-    let errors = diagnostics.error_count();
-    let warnings = diagnostics.warning_count();
-    let plural = |n: usize, word: &str| {
-        if n == 1 {
-            format!("1 {word}")
-        } else {
-            format!("{n} {word}s")
-        }
+    let w = Words {
+        lang: diagnostics.lang(),
     };
-    match (errors, warnings) {
-        (0, 0) => String::from("no problems found"),
-        (e, 0) => plural(e, "error"),
-        (0, w) => plural(w, "warning"),
-        (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+    let errors = w.t("summary-errors", &args!(errors = diagnostics.error_count()));
+    let warnings = w.t(
+        "summary-warnings",
+        &args!(warnings = diagnostics.warning_count()),
+    );
+    match (diagnostics.error_count(), diagnostics.warning_count()) {
+        (0, 0) => w.plain("summary-none"),
+        (_, 0) => errors,
+        (0, _) => warnings,
+        (_, _) => w.t("summary-both", &args!(errors = errors, warnings = warnings)),
     }
+}
+
+/// `error` / `warning` in a language.
+pub fn severity_word(lang: Lang, severity: Severity) -> String {
+    let id = match severity {
+        Severity::Error => "severity-error",
+        Severity::Warning => "severity-warning",
+    };
+    Words { lang }.plain(id)
+}
+
+/// `help: ...` in the language of the diagnostics.
+pub fn help_line(lang: Lang, help: &str) -> String {
+    Words { lang }.t("help-prefix", &args!(help = help))
 }
 
 impl Severity {

@@ -192,7 +192,13 @@ impl Indexer {
         self.flows.push(FlowOutline {
             name: flow.name.name.clone(),
             span: flow.span,
-            states: flow.states.iter().map(|s| s.name.name.clone()).collect(),
+            // States that did not read (while one is being typed) are states all the same.
+            states: flow
+                .states
+                .iter()
+                .map(|s| s.name.name.clone())
+                .chain(flow.lost_states.iter().cloned())
+                .collect(),
         });
         let scope = Some(flow.name.name.as_str());
         for state in &flow.states {

@@ -17,6 +17,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod graph;
 pub mod index;
+pub mod lang;
 pub mod load;
 pub mod render;
 pub mod scenario;
@@ -26,6 +27,7 @@ pub mod synthetic;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Problem, Severity};
 pub use graph::Graph;
+pub use lang::Lang;
 pub use source::{SourceId, Sources, Span};
 
 /// The outcome of a compilation: the graph when there were no errors, and every diagnostic.
@@ -40,10 +42,36 @@ pub fn compile(sources: &Sources) -> Compiled {
     let mut diagnostics = Diagnostics::new();
     let mut files = Vec::new();
     let mut broken = Vec::new();
+    let mut syntax_errors = false;
     for (parsed, file_diagnostics) in parse_all(sources) {
+        syntax_errors |= file_diagnostics.has_errors();
+        if parsed.file.items.is_empty() && parsed.broken.is_empty() && file_diagnostics.is_empty() {
+            diagnostics.report(Problem::EmptyFile {
+                file: sources
+                    .get(parsed.file.source)
+                    .map(source::SourceFile::name)
+                    .unwrap_or_default(),
+                span: Span::empty_at(parsed.file.source),
+            });
+        }
         files.push(parsed.file);
         broken.extend(parsed.broken);
         diagnostics.extend(file_diagnostics);
+    }
+    let no_flow = !files
+        .iter()
+        .flat_map(|f| &f.items)
+        .any(|item| matches!(item, ast::Item::Flow(_)))
+        && !broken
+            .iter()
+            .any(|(kind, _)| *kind == diagnostic::NameKind::Flow);
+    if let Some((first, _)) = sources.iter().next()
+        && no_flow
+        && !syntax_errors
+    {
+        diagnostics.report(Problem::NoFlow {
+            span: Span::empty_at(first),
+        });
     }
     let checked = check::check(sources, &files, &broken, &mut diagnostics);
     let graph = if diagnostics.has_errors() {

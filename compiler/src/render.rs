@@ -7,7 +7,8 @@ use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity, help_line, severity_word};
+use crate::lang::Lang;
 use crate::source::Sources;
 
 fn files(sources: &Sources) -> SimpleFiles<String, &str> {
@@ -18,7 +19,7 @@ fn files(sources: &Sources) -> SimpleFiles<String, &str> {
     files
 }
 
-fn to_codespan(diagnostic: &Diagnostic) -> cs::Diagnostic<usize> {
+fn to_codespan(diagnostic: &Diagnostic, lang: Lang) -> cs::Diagnostic<usize> {
     let severity = match diagnostic.severity {
         Severity::Error => cs::Severity::Error,
         Severity::Warning => cs::Severity::Warning,
@@ -37,10 +38,11 @@ fn to_codespan(diagnostic: &Diagnostic) -> cs::Diagnostic<usize> {
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message)
         .with_labels(labels)
-        .with_notes(vec![format!("help: {}", diagnostic.help)])
+        .with_notes(vec![help_line(lang, &diagnostic.help)])
 }
 
-/// Every diagnostic with its source snippet, then a summary line.
+/// Every diagnostic with its source snippet, then a summary line, in the diagnostics' language
+/// (the `error[E001]` headers are codespan's and stay as they are, like the codes).
 /// `color` adds ANSI colours for terminals; tests and files use `false`.
 pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> String {
     let files = files(sources);
@@ -51,14 +53,18 @@ pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> Strin
         termcolor::Buffer::no_color()
     };
     for diagnostic in diagnostics.iter() {
-        let rendered =
-            term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(diagnostic));
+        let rendered = term::emit_to_write_style(
+            &mut buffer,
+            &config,
+            &files,
+            &to_codespan(diagnostic, diagnostics.lang()),
+        );
         if rendered.is_err() {
             // A span outside its file would be a compiler bug; still say what is wrong.
             let location = sources.location(diagnostic.span);
             let line = format!(
                 "{}[{}]: {}\n  --> {}\n",
-                diagnostic.severity.word(),
+                severity_word(diagnostics.lang(), diagnostic.severity),
                 diagnostic.code,
                 diagnostic.message,
                 location

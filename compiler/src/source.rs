@@ -16,6 +16,17 @@ pub struct Span {
     pub end: u32,
 }
 
+impl Span {
+    /// The empty span at the start of a file, for problems of a whole file.
+    pub fn empty_at(source: SourceId) -> Span {
+        Span {
+            source,
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
 impl Serialize for Span {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&format_args!(

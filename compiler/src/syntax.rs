@@ -72,11 +72,47 @@ pub fn parse(source: SourceId, text: &str, diagnostics: &mut Diagnostics) -> Par
                 base,
                 error,
             } => {
-                match unbalanced_problem(source, text, chunk, base) {
-                    Some(problem) => diagnostics.report(problem),
+                let recovered = match unbalanced_problem(source, text, chunk, base) {
+                    Some((problem, text_open)) => {
+                        diagnostics.report(problem);
+                        // A text never closed: without its line, the rest may still read.
+                        text_open.and_then(|open| {
+                            let (from, to) = line_around(chunk, open);
+                            let fixed = recover::blank(chunk, from, to);
+                            let lost = state_name(chunk.get(from..to).unwrap_or(""));
+                            let (problems, recovered) = recover_definition(
+                                source,
+                                &fixed,
+                                base,
+                                lost.into_iter().collect(),
+                            );
+                            let recovered = recovered?;
+                            for problem in problems {
+                                diagnostics.report(problem);
+                            }
+                            Some(recovered)
+                        })
+                    }
                     None => {
-                        for problem in syntax_problems(source, chunk, base, &error) {
+                        let (problems, recovered) = syntax_problems(source, chunk, base, &error);
+                        for problem in problems {
                             diagnostics.report(problem);
+                        }
+                        recovered
+                    }
+                };
+                // A flow keeps the states that read; other definitions are left out whole.
+                if let Some(recovered) = recovered
+                    && let Ok(mut pairs) = FlowParser::parse(Rule::file, &recovered.text)
+                    && let Some(file) = pairs.next()
+                {
+                    let lower = Lower {
+                        at: Origin { source, base },
+                    };
+                    for mut item in lower.items(file) {
+                        if let Item::Flow(flow) = &mut item {
+                            flow.lost_states = recovered.lost_states.clone();
+                            items.push(item);
                         }
                     }
                 }
@@ -133,18 +169,76 @@ fn chunk_names(chunk: &str) -> Vec<(NameKind, String)> {
 /// Most syntax errors reported for one definition.
 const MAX_ERRORS_PER_DEFINITION: usize = 20;
 
+/// A broken definition with every unit that did not read blanked out: it parses.
+struct Recovered {
+    text: String,
+    /// The names of the states blanked out (for a flow).
+    lost_states: Vec<String>,
+}
+
+/// The line of `text` around `offset`, as a range.
+fn line_around(text: &str, offset: usize) -> (usize, usize) {
+    let from = text
+        .get(..offset)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let to = text
+        .get(offset..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| offset + i);
+    (from, to)
+}
+
+/// The state a unit of a flow defines (`benvenuto: say ...` or `benvenuto say ...`): its first word.
+fn state_name(unit: &str) -> Option<String> {
+    let word: String = unit
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit())).then_some(word)
+}
+
+/// Every syntax error of the broken definition `chunk` (see [`syntax_problems`]), and, when the
+/// definition's own lines read, its text with the units that did not read blanked out.
+fn recover_definition(
+    source: SourceId,
+    chunk: &str,
+    base: usize,
+    lost: Vec<String>,
+) -> (Vec<Problem>, Option<Recovered>) {
+    match FlowParser::parse(Rule::file, chunk) {
+        Ok(_) => (
+            Vec::new(),
+            Some(Recovered {
+                text: chunk.to_owned(),
+                lost_states: lost,
+            }),
+        ),
+        Err(error) => {
+            let (problems, recovered) = syntax_problems(source, chunk, base, &error);
+            let recovered = recovered.map(|mut r| {
+                r.lost_states.splice(0..0, lost);
+                r
+            });
+            (problems, recovered)
+        }
+    }
+}
+
 /// Every syntax error of the broken definition `chunk`, in order (see [`recover`]);
-/// `error` is the parser's error for the whole of it.
+/// `error` is the parser's error for the whole of it. With them, the definition with
+/// the units that did not read blanked out, when its own lines read.
 fn syntax_problems(
     source: SourceId,
     chunk: &str,
     base: usize,
     error: &pest::error::Error<Rule>,
-) -> Vec<Problem> {
+) -> (Vec<Problem>, Option<Recovered>) {
     let units = recover::Units::of(chunk);
     let ranges = units.ranges();
     let body_end = units.body_end();
-    let whole = || vec![syntax_problem(source, chunk, base, error)];
+    let whole = || (vec![syntax_problem(source, chunk, base, error)], None);
     // The definition's own lines (its first line, its closing `}`) must read first.
     let Some(&(first, _)) = ranges.first() else {
         return whole();
@@ -153,6 +247,7 @@ fn syntax_problems(
         return whole();
     }
     let mut problems = Vec::new();
+    let mut lost_states = Vec::new();
     let mut text = chunk.to_owned();
     let mut next = 0;
     while problems.len() < MAX_ERRORS_PER_DEFINITION {
@@ -168,17 +263,27 @@ fn syntax_problems(
             break;
         };
         problems.push(syntax_problem(source, &probe, base, &e));
+        lost_states.extend(state_name(chunk.get(from..to).unwrap_or("")));
         text = recover::blank(&text, from, to);
         next = k + 1;
     }
     if problems.is_empty() {
         return whole();
     }
-    problems
+    let recovered = FlowParser::parse(Rule::file, &text)
+        .is_ok()
+        .then_some(Recovered { text, lost_states });
+    (problems, recovered)
 }
 
 /// E037 when the broken definition `chunk` (at `base` in `file`) has a delimiter without its partner.
-fn unbalanced_problem(source: SourceId, file: &str, chunk: &str, base: usize) -> Option<Problem> {
+/// With it, for a text never closed, the offset (in `chunk`) of its opening `"`.
+fn unbalanced_problem(
+    source: SourceId,
+    file: &str,
+    chunk: &str,
+    base: usize,
+) -> Option<(Problem, Option<usize>)> {
     let line = |offset: usize| {
         file.get(..base + offset)
             .map_or(0, |before| before.matches('\n').count())
@@ -225,7 +330,13 @@ fn unbalanced_problem(source: SourceId, file: &str, chunk: &str, base: usize) ->
             at(extra),
         ),
     };
-    Some(Problem::Unbalanced { what, span })
+    let text_open = match &what {
+        diagnostic::Unbalanced::UnclosedText { .. } => {
+            usize::try_from(span.start).ok().map(|s| s - base)
+        }
+        _ => None,
+    };
+    Some((Problem::Unbalanced { what, span }, text_open))
 }
 
 fn syntax_problem(
@@ -740,6 +851,7 @@ impl Lower {
             max_visits: None,
             states: Vec::new(),
             span: self.span(&pair),
+            lost_states: Vec::new(),
         };
         for item in pair.into_inner() {
             match item.as_rule() {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use centralino_compiler::{Sources, compile, render};
+use centralino_compiler::{Lang, Sources, compile, render};
 
 fn load(path: &Path) -> Sources {
     let text = std::fs::read_to_string(path).expect("fixture readable");
@@ -67,4 +67,34 @@ fn ok_fixtures() {
         let graph = compiled.graph.expect("graph");
         insta::assert_json_snapshot!(graph);
     });
+}
+
+/// A few fixtures rendered in Italian too (`--lang it`): the same diagnostics, in other words.
+#[test]
+fn error_fixtures_in_italian() {
+    for name in [
+        "err_e001_syntax",
+        "err_e002_unknown_state",
+        "err_e003_duplicate_state",
+        "err_e009_menu_without_fallbacks",
+        "err_e022_flow_bounds",
+        "err_e036_curly_quotes",
+        "err_e036_italian_days",
+        "err_e037_unclosed_text",
+        "err_e039_staff_address",
+        "err_w002_unused_definitions",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/ui")
+            .join(format!("{name}.flow"));
+        let sources = load(&path);
+        let english = compile(&sources).diagnostics;
+        let italian = english.clone().in_language(Lang::It);
+        let codes = |d: &centralino_compiler::Diagnostics| {
+            d.iter().map(|d| (d.code, d.span)).collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&english), codes(&italian), "{name}: same problems");
+        let rendered = render::human(&sources, &italian, false);
+        insta::assert_snapshot!(format!("{name}_it"), rendered);
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use centralino_compiler::{compile, render};
+use centralino_compiler::{Lang, compile, render};
 use clap::{Args, ValueEnum};
 
 use super::{CLEAN, Color, PROBLEMS, format, load_sources, output};
@@ -30,10 +30,10 @@ enum Format {
     Sarif,
 }
 
-pub fn run(args: &CheckArgs, color: Color) -> anyhow::Result<u8> {
+pub fn run(args: &CheckArgs, color: Color, lang: Lang) -> anyhow::Result<u8> {
     let sources = load_sources(&args.paths)?;
     let compiled = compile(&sources);
-    let diagnostics = &compiled.diagnostics;
+    let diagnostics = &compiled.diagnostics.in_language(lang);
     let text = match args.format {
         Format::Human => render::human(&sources, diagnostics, color.stdout()),
         Format::Json => format::json(&sources, diagnostics)?,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use centralino_compiler::{Graph, compile, render};
+use centralino_compiler::{Graph, Lang, compile, render};
 use clap::Args;
 
 use super::{CLEAN, Color, PROBLEMS, load_sources, output};
@@ -22,13 +22,18 @@ pub struct CompileArgs {
 pub(super) fn graph_or_diagnostics(
     paths: &[PathBuf],
     color: Color,
+    lang: Lang,
 ) -> anyhow::Result<Result<Graph, u8>> {
     let sources = load_sources(paths)?;
     let compiled = compile(&sources);
     if !compiled.diagnostics.is_empty() {
         eprint!(
             "{}",
-            render::human(&sources, &compiled.diagnostics, color.stderr())
+            render::human(
+                &sources,
+                &compiled.diagnostics.clone().in_language(lang),
+                color.stderr(),
+            )
         );
     }
     match compiled.graph {
@@ -39,8 +44,8 @@ pub(super) fn graph_or_diagnostics(
     }
 }
 
-pub fn run(args: &CompileArgs, color: Color) -> anyhow::Result<u8> {
-    let graph = match graph_or_diagnostics(&args.paths, color)? {
+pub fn run(args: &CompileArgs, color: Color, lang: Lang) -> anyhow::Result<u8> {
+    let graph = match graph_or_diagnostics(&args.paths, color, lang)? {
         Ok(graph) => graph,
         Err(code) => return Ok(code),
     };

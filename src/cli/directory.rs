@@ -56,7 +56,11 @@ impl From<Format> for directory::Format {
     }
 }
 
-pub fn run(args: &DirectoryArgs, color: Color) -> anyhow::Result<u8> {
+pub fn run(
+    args: &DirectoryArgs,
+    color: Color,
+    lang: centralino_compiler::Lang,
+) -> anyhow::Result<u8> {
     let config = match &args.config {
         Some(path) => Some(ServeConfig::load(path)?),
         None => None,
@@ -79,7 +83,11 @@ pub fn run(args: &DirectoryArgs, color: Color) -> anyhow::Result<u8> {
             // Only errors are shown: warnings are `check`'s business, not the phone book's.
             eprint!(
                 "{}",
-                render::human(&sources, &compiled.diagnostics, color.stderr())
+                render::human(
+                    &sources,
+                    &compiled.diagnostics.clone().in_language(lang),
+                    color.stderr(),
+                )
             );
             eprintln!("error: the flows have errors; no address book");
             return Ok(PROBLEMS);

@@ -32,8 +32,8 @@ enum Format {
     Svg,
 }
 
-pub fn run(args: &GraphArgs, color: Color) -> anyhow::Result<u8> {
-    let graph = match graph_or_diagnostics(&args.paths, color)? {
+pub fn run(args: &GraphArgs, color: Color, lang: centralino_compiler::Lang) -> anyhow::Result<u8> {
+    let graph = match graph_or_diagnostics(&args.paths, color, lang)? {
         Ok(graph) => graph,
         Err(code) => return Ok(code),
     };

@@ -30,7 +30,7 @@ use anyhow::Context as _;
 use centralino_compiler::diagnostic::NameKind;
 use centralino_compiler::index::{Index, Role, Symbol};
 use centralino_compiler::load::{flow_files, normalize, read_source};
-use centralino_compiler::{Severity, SourceId, Sources, compile, syntax};
+use centralino_compiler::{Lang, Severity, SourceId, Sources, compile, syntax};
 use clap::Args;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
@@ -61,7 +61,9 @@ pub struct LspArgs {
     stdio: bool,
 }
 
-pub fn run(args: &LspArgs) -> anyhow::Result<u8> {
+/// `lang` is `--lang` when given; otherwise the editor's `initializationOptions.lang` (`"it"`,
+/// `"en"`), otherwise the locale of the environment, as for `check`.
+pub fn run(args: &LspArgs, lang: Option<Lang>) -> anyhow::Result<u8> {
     let (connection, io_threads) = Connection::stdio();
     let capabilities = serde_json::to_value(capabilities())?;
     let params = connection
@@ -76,8 +78,18 @@ pub fn run(args: &LspArgs) -> anyhow::Result<u8> {
         .and_then(|flows| flows.as_str())
         .map(PathBuf::from);
     let flows = args.flows.clone().or(from_editor).map(|dir| absolute(&dir));
+    let lang_from_editor = params
+        .initialization_options
+        .as_ref()
+        .and_then(|options| options.get("lang"))
+        .and_then(|lang| lang.as_str())
+        .and_then(Lang::from_tag);
+    let lang = lang
+        .or(lang_from_editor)
+        .unwrap_or_else(|| super::choose_lang(None));
     let mut server = Server {
         flows,
+        lang,
         open: BTreeMap::new(),
     };
     main_loop(&connection, &mut server)?;
@@ -156,6 +168,8 @@ fn deployment_around(path: &Path) -> PathBuf {
 /// What the editor has open, and where deployments are.
 struct Server {
     flows: Option<PathBuf>,
+    /// The language of the diagnostics.
+    lang: Lang,
     /// Open `.flow` buffers by path, with their text as the editor has it.
     open: BTreeMap<PathBuf, String>,
 }
@@ -291,10 +305,10 @@ impl Server {
                 .collect();
         };
         let sources = &snapshot.sources;
-        let compiled = compile(sources);
+        let diagnostics = compile(sources).diagnostics.in_language(self.lang);
         let mut by_file: BTreeMap<SourceId, Vec<Diagnostic>> =
             sources.iter().map(|(id, _)| (id, Vec::new())).collect();
-        for diagnostic in compiled.diagnostics.iter() {
+        for diagnostic in diagnostics.iter() {
             if let Some(converted) = to_lsp(sources, diagnostic)
                 && let Some(list) = by_file.get_mut(&diagnostic.span.source)
             {

@@ -1,7 +1,7 @@
 //! The command line: clap types, dispatch, and exit codes.
 //!
 //! ```text
-//!  centralino check   [PATHS]...  --format human|json|github|sarif   diagnostics
+//!  centralino check   [PATHS]...  --format human|json|github|sarif   diagnostics (--lang it|en)
 //!  centralino compile [PATHS]...  -o graph.json                       the graph the runtime loads
 //!  centralino graph   [PATHS]...  --format dot|mermaid|svg -o FILE    a picture of the flows
 //!  centralino simulate [PATHS]... --number N [--input KEYS]           one call, as a transcript
@@ -39,8 +39,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use centralino_compiler::Sources;
 use centralino_compiler::load::load;
+use centralino_compiler::{Lang, Sources};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Run a city's citizen phone number from plain text flow files.
@@ -50,6 +50,11 @@ pub struct Cli {
     /// When to colour diagnostics: `auto` colours only a terminal (and honours NO_COLOR).
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
     color: Color,
+
+    /// The language of diagnostics: `it` (Italian) or `en` (English). Without it, the locale
+    /// decides (LC_ALL, LC_MESSAGES, LANG: `it_IT.UTF-8` is Italian); English otherwise.
+    #[arg(long, value_enum, global = true)]
+    lang: Option<LangArg>,
 
     #[command(subcommand)]
     command: Command,
@@ -95,6 +100,25 @@ enum Command {
     Serve(serve::ServeArgs),
     /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
     Lsp(lsp::LspArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LangArg {
+    It,
+    En,
+}
+
+/// The language of diagnostics: `--lang`, else the locale of the environment, else English.
+pub(crate) fn choose_lang(flag: Option<LangArg>) -> Lang {
+    match flag {
+        Some(LangArg::It) => Lang::It,
+        Some(LangArg::En) => Lang::En,
+        None => {
+            let var = |name: &str| std::env::var(name).ok();
+            let (all, messages, lang) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
+            Lang::from_locale([all.as_deref(), messages.as_deref(), lang.as_deref()])
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,17 +169,18 @@ const FAILED: u8 = 2;
 pub fn main() -> ExitCode {
     // Usage errors exit 2 (clap's own code); --help and --version exit 0.
     let cli = Cli::parse();
+    let lang = choose_lang(cli.lang);
     let result = match &cli.command {
-        Command::Check(args) => check::run(args, cli.color),
-        Command::Compile(args) => compile::run(args, cli.color),
-        Command::Graph(args) => graph::run(args, cli.color),
-        Command::Simulate(args) => simulate::run(args, cli.color),
+        Command::Check(args) => check::run(args, cli.color, lang),
+        Command::Compile(args) => compile::run(args, cli.color, lang),
+        Command::Graph(args) => graph::run(args, cli.color, lang),
+        Command::Simulate(args) => simulate::run(args, cli.color, lang),
         Command::Tickets(args) => records::run(records::Kind::Tickets, args),
         Command::Callbacks(args) => records::run(records::Kind::Callbacks, args),
         Command::Appointments(args) => records::run(records::Kind::Appointments, args),
-        Command::Test(args) => test::run(args, cli.color),
-        Command::Directory(args) => directory::run(args, cli.color),
-        Command::Serve(args) => serve::run(args, cli.color),
+        Command::Test(args) => test::run(args, cli.color, lang),
+        Command::Directory(args) => directory::run(args, cli.color, lang),
+        Command::Serve(args) => serve::run(args, cli.color, lang),
         Command::Status(args) => control::status(args),
         Command::Calls(args) => control::calls(args),
         Command::Versions(args) => control::versions(args),
@@ -164,7 +189,7 @@ pub fn main() -> ExitCode {
         Command::Registrations(args) => control::registrations(args),
         Command::Staff(args) => staff::run(args),
         Command::Users(args) => users::run(args),
-        Command::Lsp(args) => lsp::run(args),
+        Command::Lsp(args) => lsp::run(args, cli.lang.map(|_| lang)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

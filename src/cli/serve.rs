@@ -139,7 +139,7 @@ impl ServeArgs {
     }
 }
 
-pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
+pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> anyhow::Result<u8> {
     let settings = args.settings()?;
     init_logging(args.log_level.as_deref(), &settings.log.level, color)?;
 
@@ -148,7 +148,11 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
     if compiled.diagnostics.has_errors() {
         eprint!(
             "{}",
-            centralino_compiler::render::human(&sources, &compiled.diagnostics, color.stderr())
+            centralino_compiler::render::human(
+                &sources,
+                &compiled.diagnostics.clone().in_language(lang),
+                color.stderr(),
+            )
         );
         eprintln!("error: the flows have errors; not serving them");
         return Ok(PROBLEMS);

@@ -82,8 +82,12 @@ impl FromStr for Keys {
     }
 }
 
-pub fn run(args: &SimulateArgs, color: Color) -> anyhow::Result<u8> {
-    let graph = match compile::graph_or_diagnostics(&args.paths, color)? {
+pub fn run(
+    args: &SimulateArgs,
+    color: Color,
+    lang: centralino_compiler::Lang,
+) -> anyhow::Result<u8> {
+    let graph = match compile::graph_or_diagnostics(&args.paths, color, lang)? {
         Ok(graph) => graph,
         Err(code) => return Ok(code),
     };

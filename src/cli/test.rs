@@ -72,7 +72,7 @@ enum Format {
     Github,
 }
 
-pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
+pub fn run(args: &TestArgs, color: Color, lang: centralino_compiler::Lang) -> anyhow::Result<u8> {
     let paths = paths_or_default(&args.paths);
     // Flows come from the folders and `.flow` files given; tests from the folders and `.test` files.
     let flow_paths: Vec<PathBuf> = paths
@@ -86,7 +86,8 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
     let graph = match compiled.graph {
         Some(graph) if !compiled.diagnostics.has_errors() => graph,
         _ => {
-            let text = diagnostics_text(args.format, &sources, &compiled.diagnostics, colored);
+            let diagnostics = compiled.diagnostics.clone().in_language(lang);
+            let text = diagnostics_text(args.format, &sources, &diagnostics, colored);
             output::stdout(text.as_bytes())?;
             output::stdout(b"the flows have errors, so no scenario ran\n0 passed, 0 failed\n")?;
             return Ok(PROBLEMS);
@@ -109,6 +110,7 @@ pub fn run(args: &TestArgs, color: Color) -> anyhow::Result<u8> {
     let files = scenario::load(&test_files, &mut all_sources, &mut diagnostics)?;
     scenario::check(&files, &graph, &mut diagnostics);
     diagnostics.sort();
+    let diagnostics = diagnostics.in_language(lang);
     if !diagnostics.is_empty() {
         let text = diagnostics_text(args.format, &all_sources, &diagnostics, colored);
         output::stdout(text.as_bytes())?;

@@ -38,7 +38,14 @@ pub fn test_flows() -> PathBuf {
 /// rule: only on a terminal, which a test is not).
 pub fn command_in(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
-    command.args(args).current_dir(dir).env_remove("NO_COLOR");
+    // Diagnostics in English whatever the machine's locale, unless a test asks otherwise.
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
     command
 }
 

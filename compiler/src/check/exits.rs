@@ -110,7 +110,7 @@ pub fn resolve(state: &State) -> Resolved<'_> {
                     state: state.name.name.clone(),
                     action: keyword,
                     span: state.name.span,
-                    needs: "`else -> state` for when no condition holds",
+                    needs: "needs-else-condition",
                 }),
             }
             return out;
@@ -195,7 +195,7 @@ pub fn resolve(state: &State) -> Resolved<'_> {
             state: state.name.name.clone(),
             action: keyword,
             span: state.name.span,
-            needs: "`-> state` to say where the call goes next",
+            needs: "needs-next",
         });
     }
     let missing_failure = failures
@@ -213,7 +213,7 @@ pub fn resolve(state: &State) -> Resolved<'_> {
                 state: state.name.name.clone(),
                 action: keyword,
                 span: state.name.span,
-                needs: "`else -> state` for when it does not succeed",
+                needs: "needs-else-failure",
             }),
         }
     }
@@ -276,7 +276,7 @@ fn resolve_menu<'a>(state: &'a State, out: &mut Resolved<'a>) {
             state: state.name.name.clone(),
             action: "menu",
             span: state.name.span,
-            needs: "branches for the keys, e.g. `{ 1 -> state  timeout, invalid -> state }` with states of this flow",
+            needs: "needs-branches",
         });
     }
     let missing_timeout = !has(&EdgeLabel::Timeout);

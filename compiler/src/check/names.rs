@@ -28,7 +28,7 @@ use crate::ast::{
 use crate::calendar::{
     HolidaySet, is_known_timezone, is_valid_date, is_valid_month_day, timezone_names,
 };
-use crate::diagnostic::{Diagnostics, NameKind, OfficeLack, Problem};
+use crate::diagnostic::{Allowed, Diagnostics, NameKind, OfficeLack, Problem, ValueKind};
 use crate::graph::{self, Function};
 use crate::load::normalize;
 use crate::source::{Sources, Span};
@@ -64,79 +64,110 @@ const DAY: u64 = 24 * HOUR;
 
 /// The range a duration (in milliseconds) or a count must fall in.
 struct Bound {
+    /// The message id of what is bounded (`what-timeout`...).
     what: &'static str,
     min: u64,
     max: u64,
-    /// The same range in words, for the help line.
-    allowed: &'static str,
+    /// The same range as written in flow files, for the help line.
+    allowed: Allowed,
 }
 
 const INPUT_TIMEOUT: Bound = Bound {
-    what: "timeout",
+    what: "what-timeout",
     min: SECOND,
     max: 60 * SECOND,
-    allowed: "between 1s and 60s",
+    allowed: Allowed::Between {
+        min: "1s",
+        max: "60s",
+    },
 };
 const RING: Bound = Bound {
-    what: "ring time",
+    what: "what-ring",
     min: 5 * SECOND,
     max: 120 * SECOND,
-    allowed: "between 5s and 120s",
+    allowed: Allowed::Between {
+        min: "5s",
+        max: "120s",
+    },
 };
 const MAX_WAIT: Bound = Bound {
-    what: "maximum wait",
+    what: "what-max-wait",
     min: 10 * SECOND,
     max: 60 * MINUTE,
-    allowed: "between 10s and 60m",
+    allowed: Allowed::Between {
+        min: "10s",
+        max: "60m",
+    },
 };
 const RECORD_MAX: Bound = Bound {
-    what: "maximum recording length",
+    what: "what-max-recording",
     min: SECOND,
     max: 10 * MINUTE,
-    allowed: "between 1s and 10m",
+    allowed: Allowed::Between {
+        min: "1s",
+        max: "10m",
+    },
 };
 const WEBHOOK_TIMEOUT: Bound = Bound {
-    what: "webhook timeout",
+    what: "what-webhook-timeout",
     min: 100,
     max: 30 * SECOND,
-    allowed: "between 100ms and 30s",
+    allowed: Allowed::Between {
+        min: "100ms",
+        max: "30s",
+    },
 };
 const MAX_DURATION: Bound = Bound {
-    what: "maximum call duration",
+    what: "what-max-duration",
     min: MINUTE,
     max: 4 * HOUR,
-    allowed: "between 1m and 4h",
+    allowed: Allowed::Between {
+        min: "1m",
+        max: "4h",
+    },
 };
 const SLOT: Bound = Bound {
-    what: "slot length",
+    what: "what-slot",
     min: 5 * MINUTE,
     max: 8 * HOUR,
-    allowed: "between 5m and 8h",
+    allowed: Allowed::Between {
+        min: "5m",
+        max: "8h",
+    },
 };
 const SLA: Bound = Bound {
-    what: "SLA",
+    what: "what-sla",
     min: HOUR,
     max: 365 * DAY,
-    allowed: "between 1h and 365d",
+    allowed: Allowed::Between {
+        min: "1h",
+        max: "365d",
+    },
 };
 const MAX_VISITS: Bound = Bound {
-    what: "max visits",
+    what: "what-max-visits",
     min: 1,
     max: 50,
-    allowed: "between 1 and 50",
+    allowed: Allowed::Between {
+        min: "1",
+        max: "50",
+    },
 };
 /// `offer N`: keys 1 to N choose a time and N + 1 asks for others, all on one key.
 const OFFER: Bound = Bound {
-    what: "number of times offered",
+    what: "what-offer",
     min: 1,
     max: 8,
-    allowed: "between 1 and 8 (keys 1 to 8 choose a time, the next key asks for other times)",
+    allowed: Allowed::Between { min: "1", max: "8" },
 };
 const CAPACITY: Bound = Bound {
-    what: "capacity",
+    what: "what-capacity",
     min: 1,
     max: 100,
-    allowed: "between 1 and 100",
+    allowed: Allowed::Between {
+        min: "1",
+        max: "100",
+    },
 };
 
 // ------------------------------------------------------------------ entry point
@@ -385,12 +416,24 @@ impl Names<'_, '_> {
         }
     }
 
+    /// E039 when a value the runtime uses as written does not have the shape it needs.
+    fn value_shape(&mut self, kind: ValueKind, value: &Str) {
+        if let Some(fault) = crate::check::values::fault(kind, &value.value) {
+            self.report(Problem::BadValue {
+                kind,
+                fault,
+                text: value.value.clone(),
+                span: value.span,
+            });
+        }
+    }
+
     fn value_within(&mut self, value: u64, span: Span, bound: &Bound) {
         if value < bound.min || value > bound.max {
             self.report(Problem::ValueOutOfRange {
                 what: bound.what,
                 span,
-                allowed: bound.allowed.to_owned(),
+                allowed: bound.allowed.clone(),
             });
         }
     }
@@ -426,9 +469,9 @@ impl Names<'_, '_> {
         let Some(end) = end else { return };
         if end.value != "#" && end.value != "*" {
             self.report(Problem::ValueOutOfRange {
-                what: "end key",
+                what: "what-end-key",
                 span: end.span,
-                allowed: String::from("`#` or `*`"),
+                allowed: Allowed::EndKey,
             });
         }
     }
@@ -592,11 +635,11 @@ impl Names<'_, '_> {
             ClosureWhen::Easter { offset_days } => {
                 if offset_days.unsigned_abs() > MAX_EASTER_OFFSET {
                     self.report(Problem::ValueOutOfRange {
-                        what: "distance from Easter",
+                        what: "what-easter",
                         span: when,
-                        allowed: format!(
-                            "at most {MAX_EASTER_OFFSET} days, from `easter-{MAX_EASTER_OFFSET}` to `easter+{MAX_EASTER_OFFSET}`"
-                        ),
+                        allowed: Allowed::Easter {
+                            max: MAX_EASTER_OFFSET,
+                        },
                     });
                 }
             }
@@ -711,6 +754,9 @@ fn timezone_candidates(name: &str) -> Vec<String> {
 
 impl Names<'_, '_> {
     fn office(&mut self, office: &ast::Office) {
+        for staff in &office.staff {
+            self.value_shape(ValueKind::StaffAddress, &staff.contact);
+        }
         if let Some(hours) = &office.hours {
             self.find_calendar(hours);
         }
@@ -743,7 +789,10 @@ impl Names<'_, '_> {
             None => self.report(Problem::ValueOutOfRange {
                 what: SLOT.what,
                 span: service.name.span,
-                allowed: format!("set: add for example `slot 30m` ({})", SLOT.allowed),
+                allowed: match SLOT.allowed {
+                    Allowed::Between { min, max } => Allowed::SlotMissing { min, max },
+                    other => other,
+                },
             }),
         }
         self.count_within(service.capacity, &CAPACITY);
@@ -1096,27 +1145,23 @@ impl Names<'_, '_> {
         };
         match known {
             Function::Open | Function::Closed | Function::Holiday => {
-                let takes = match known {
-                    Function::Open => "one calendar name, e.g. `open(uffici)`",
-                    Function::Closed => "one calendar name, e.g. `closed(uffici)`",
-                    _ => "one calendar name, e.g. `holiday(uffici)`",
-                };
+                let takes = "takes-calendar";
                 if let Some(name) = self.name_argument(function, args, span, takes) {
                     self.calendar_argument(function, name, takes);
                 }
             }
             Function::Available => {
-                let takes = "one office name, e.g. `available(anagrafe)`";
+                let takes = "takes-office";
                 if let Some(name) = self.name_argument(function, args, span, takes) {
                     self.office_argument(function, name, takes);
                 }
             }
             Function::StartsWith => {
-                let takes = "two texts, e.g. `starts_with(caller, \"+39\")`";
+                let takes = "takes-two-texts";
                 self.value_arguments(function, args, 2, span, takes);
             }
             Function::Len => {
-                let takes = "one text, e.g. `len(caller)`";
+                let takes = "takes-text";
                 self.value_arguments(function, args, 1, span, takes);
             }
         }
@@ -1204,6 +1249,9 @@ impl Names<'_, '_> {
     fn flow(&mut self, flow: &ast::Flow) {
         for language in flow.language.iter().chain(&flow.fallback_language) {
             self.language(language);
+        }
+        for number in &flow.answers {
+            self.value_shape(ValueKind::Number, number);
         }
         self.duration_within(flow.max_duration, &MAX_DURATION);
         self.count_within(flow.max_visits, &MAX_VISITS);
@@ -1318,13 +1366,21 @@ impl Names<'_, '_> {
                 self.prompt_ref(flow, prompt);
                 self.duration_within(*max, &RECORD_MAX);
             }
-            Action::Webhook { timeout, send, .. } => {
+            Action::Webhook {
+                url, timeout, send, ..
+            } => {
+                self.value_shape(ValueKind::WebhookAddress, url);
                 self.duration_within(*timeout, &WEBHOOK_TIMEOUT);
                 for field in send {
                     self.expr(&field.value);
                 }
             }
-            Action::Goto(_) | Action::Return | Action::Hangup | Action::Conference { .. } => {}
+            Action::Conference { pin, .. } => {
+                if let Some(pin) = pin {
+                    self.value_shape(ValueKind::Pin, pin);
+                }
+            }
+            Action::Goto(_) | Action::Return | Action::Hangup => {}
         }
     }
 }
@@ -1336,7 +1392,8 @@ impl Names<'_, '_> {
     /// Skipped when a definition failed to parse: it may be the one that used them.
     fn unused(&mut self) {
         let symbols = self.symbols;
-        if !symbols.broken.is_empty() {
+        // With no flow at all (E038) everything is unused: that says nothing more.
+        if !symbols.broken.is_empty() || symbols.all_flows.is_empty() {
             return;
         }
         let mut unused: Vec<(NameKind, &Ident)> = Vec::new();

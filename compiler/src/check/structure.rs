@@ -32,7 +32,11 @@ fn waits(symbols: &Symbols<'_>, action: &Action) -> bool {
 
 fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics) {
     let answers = !flow.answers.is_empty();
+    let lost = |name: &str| flow.lost_states.iter().any(|s| s == name);
     if flow.states.is_empty() {
+        if !flow.lost_states.is_empty() {
+            return;
+        }
         diagnostics.report(Problem::EmptyFlow {
             flow: flow.name.name.clone(),
             span: flow.name.span,
@@ -93,6 +97,9 @@ fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics)
             });
         }
         for (_, target) in resolved.edges {
+            if lost(&target.name) {
+                continue;
+            }
             let found = resolve_target(flow, &index, target, answers, diagnostics);
             unknown_target |= found.is_none() && !BUILTIN_TARGETS.contains(&target.name.as_str());
             if let Some(j) = found
@@ -105,7 +112,8 @@ fn check_flow(symbols: &Symbols<'_>, flow: &Flow, diagnostics: &mut Diagnostics)
     }
 
     // A mistyped target usually pointed at the states that now look unreachable.
-    if !unknown_target {
+    // States that did not read may be the only way to others.
+    if !unknown_target && flow.lost_states.is_empty() {
         check_reachability(flow, &index, &successors, diagnostics);
     }
     check_waiting_loops(symbols, flow, &successors, diagnostics);

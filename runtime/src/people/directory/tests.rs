@@ -394,7 +394,7 @@ fn a_person_unnamed_in_one_office_takes_the_name_given_in_another() {
         &graph(
             r#"
 office a "Primo" { staff "sip:301@x.example" }
-office b "Secondo" { staff "sip:301@x.example" as "Lucia Neri"  staff "x.example" as "Portineria" }
+office b "Secondo" { staff "sip:301@x.example" as "Lucia Neri"  staff "sip:300@x.example" as "Portineria" }
 flow main answers "100" {
   language it
   inizio: say "Buongiorno." -> hangup
@@ -417,8 +417,8 @@ flow main answers "100" {
                 "301",
                 vec!["Primo".to_owned(), "Secondo".to_owned()]
             ),
-            // An address without a user part is dialled as written.
-            ("Portineria", "x.example", vec!["Secondo".to_owned()]),
+            // (A staff address without a user part, once dialled as written, is E039 now.)
+            ("Portineria", "300", vec!["Secondo".to_owned()]),
         ]
     );
 }
