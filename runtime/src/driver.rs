@@ -209,8 +209,8 @@ impl<'a> Driver<'a> {
             .with_presence(Arc::new(Absent(self.script.absent.clone())))
             .recording_route();
         let options = PortOptions {
-            call_log: None,
             journal: true,
+            ..PortOptions::default()
         };
         let mut run = Run {
             port: CallPort::new(session, options, at),
