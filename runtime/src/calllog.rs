@@ -613,7 +613,12 @@ flow main answers "100" {
     /// A live call as a channel adapter makes it: prompts take 2 s, store jobs run against
     /// the store, transfers are answered after 5 s, the caller presses `keys` (one when
     /// nothing else is due), and the call log is written at the end.
-    fn live_call(program: Arc<Program>, store: &Arc<SledStore>, id: &str, keys: &str) {
+    fn live_call(
+        program: Arc<Program>,
+        store: Arc<dyn Store>,
+        id: &str,
+        keys: &str,
+    ) -> Option<crate::engine::EndReason> {
         let presence = Arc::new(RecordedPresence::new(Arc::new(OnlyFirst)));
         let info = CallInfo {
             call_id: id.to_owned(),
@@ -621,9 +626,8 @@ flow main answers "100" {
             number: String::from("100"),
         };
         let session = Session::new(program, info).with_presence(presence.clone());
-        let log: Arc<dyn Store> = store.clone();
         let options = PortOptions {
-            call_log: Some(log),
+            call_log: Some(store.clone()),
             presence_log: Some(presence),
             channel: String::from("sip"),
             journal: false,
@@ -647,7 +651,7 @@ flow main answers "100" {
                         });
                     }
                     Action::Store(job) => {
-                        let done = job.run(&**store);
+                        let done = job.run(&*store);
                         port.store_done(done);
                     }
                     _ => {}
@@ -679,6 +683,7 @@ flow main answers "100" {
             port.bridged(now);
         }
         port.close(now);
+        port.outcome()
     }
 
     fn keep(store: &SledStore, program: &Program) {
@@ -713,7 +718,7 @@ flow main answers "100" {
         let program = program(FLOW);
         let store = Arc::new(SledStore::temporary().unwrap());
         keep(&store, &program);
-        live_call(program.clone(), &store, "call-1", "1");
+        live_call(program.clone(), store.clone(), "call-1", "1");
         let call = logged(&store, "call-1");
         assert_eq!(call.call.channel, "sip");
         assert_eq!(call.call.outcome.as_deref(), Some("the flow hung up"));
@@ -751,13 +756,27 @@ flow main answers "100" {
             rerun.steps
         );
         assert_eq!(rerun.inputs, vec![Input::Key('1')]);
+
+        // The recorded events and the rerun's transcript, one line each.
+        let mut lines: Vec<String> = events
+            .events
+            .iter()
+            .map(|e| format!("event {}", serde_json::to_string(e).unwrap()))
+            .collect();
+        lines.extend(
+            rerun
+                .steps
+                .iter()
+                .map(|s| format!("step  {}", serde_json::to_string(s).unwrap())),
+        );
+        insta::assert_snapshot!(lines.join("\n"));
     }
 
     #[test]
     fn a_changed_event_is_the_first_difference() {
         let program = program(FLOW);
         let store = Arc::new(SledStore::temporary().unwrap());
-        live_call(program.clone(), &store, "call-1", "1");
+        live_call(program.clone(), store.clone(), "call-1", "1");
         let call = logged(&store, "call-1");
         let mut events = call.events.clone().unwrap();
         for event in &mut events.events {
@@ -780,7 +799,7 @@ flow main answers "100" {
     fn presence_answers_are_kept_and_given_again() {
         let program = program(FLOW);
         let store = Arc::new(SledStore::temporary().unwrap());
-        live_call(program.clone(), &store, "call-2", "2");
+        live_call(program.clone(), store.clone(), "call-2", "2");
         let call = logged(&store, "call-2");
         let events = call.events.clone().unwrap();
         assert!(
@@ -818,7 +837,7 @@ flow main answers "100" {
     fn with_the_current_flows_the_same_keys_show_where_the_call_parts() {
         let program = program(FLOW);
         let store = Arc::new(SledStore::temporary().unwrap());
-        live_call(program.clone(), &store, "call-3", "1");
+        live_call(program.clone(), store.clone(), "call-3", "1");
         let call = logged(&store, "call-3");
         let events = call.events.clone().unwrap();
         let then = rerun(program.clone(), &call.call, &events);
@@ -853,8 +872,8 @@ flow main answers "100" {
         let program = program(FLOW);
         let store = Arc::new(SledStore::temporary().unwrap());
         keep(&store, &program);
-        live_call(program.clone(), &store, "call-1@host", "1");
-        live_call(program, &store, "call-2@host", "2");
+        live_call(program.clone(), store.clone(), "call-1@host", "1");
+        live_call(program, store.clone(), "call-2@host", "2");
         for question in [
             Question::List,
             Question::Show(CallId::parse("call-1@host").unwrap()),
@@ -878,5 +897,149 @@ flow main answers "100" {
             CallId::parse(&"x".repeat(300)),
             Err(BadCallId::TooLong { length: 300 })
         ));
+    }
+
+    /// The store, except that every call log write fails (a full disk).
+    struct LogFails(SledStore);
+
+    fn full() -> StoreError {
+        StoreError::Write(String::from("No space left on device"))
+    }
+
+    impl Store for LogFails {
+        fn create_ticket(
+            &self,
+            ticket: crate::store::NewTicket,
+        ) -> Result<crate::store::Ticket, StoreError> {
+            self.0.create_ticket(ticket)
+        }
+        fn create_callback(
+            &self,
+            callback: crate::store::NewCallback,
+        ) -> Result<crate::store::Callback, StoreError> {
+            self.0.create_callback(callback)
+        }
+        fn book(
+            &self,
+            booking: crate::store::NewBooking,
+        ) -> Result<Option<crate::store::Booking>, StoreError> {
+            self.0.book(booking)
+        }
+        fn cancel_booking(
+            &self,
+            reference: &str,
+        ) -> Result<Option<crate::store::Booking>, StoreError> {
+            self.0.cancel_booking(reference)
+        }
+        fn save_recording(&self, recording: crate::store::Recording) -> Result<(), StoreError> {
+            self.0.save_recording(recording)
+        }
+        fn save_call(&self, _: CallRecord) -> Result<(), StoreError> {
+            Err(full())
+        }
+        fn append_step(&self, _: StepRecord) -> Result<(), StoreError> {
+            Err(full())
+        }
+        fn save_call_events(&self, _: CallEvents) -> Result<(), StoreError> {
+            Err(full())
+        }
+        fn keep_version(&self, _: KeptVersion) -> Result<bool, StoreError> {
+            Err(full())
+        }
+        fn prune_call_log(&self, now: Timestamp) -> Result<usize, StoreError> {
+            self.0.prune_call_log(now)
+        }
+        fn tickets(&self) -> Result<Vec<crate::store::Ticket>, StoreError> {
+            self.0.tickets()
+        }
+        fn tickets_skipping_damaged(
+            &self,
+        ) -> Result<(Vec<crate::store::Ticket>, Vec<StoreError>), StoreError> {
+            self.0.tickets_skipping_damaged()
+        }
+        fn ticket(&self, reference: &str) -> Result<Option<crate::store::Ticket>, StoreError> {
+            self.0.ticket(reference)
+        }
+        fn callbacks(&self) -> Result<Vec<crate::store::Callback>, StoreError> {
+            self.0.callbacks()
+        }
+        fn bookings(&self) -> Result<Vec<crate::store::Booking>, StoreError> {
+            self.0.bookings()
+        }
+        fn booking(&self, reference: &str) -> Result<Option<crate::store::Booking>, StoreError> {
+            self.0.booking(reference)
+        }
+        fn calls(&self) -> Result<Vec<CallRecord>, StoreError> {
+            self.0.calls()
+        }
+        fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+            self.0.steps(call_id)
+        }
+        fn call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+            self.0.call(call_id)
+        }
+        fn call_events(&self, call_id: &str) -> Result<Option<CallEvents>, StoreError> {
+            self.0.call_events(call_id)
+        }
+        fn kept_version(&self, version: &str) -> Result<Option<KeptVersion>, StoreError> {
+            self.0.kept_version(version)
+        }
+        fn recordings(&self) -> Result<Vec<crate::store::Recording>, StoreError> {
+            self.0.recordings()
+        }
+        fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
+            self.0.verify()
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.0.flush()
+        }
+        fn keep_staff_message(
+            &self,
+            message: crate::people::messages::NewStaffMessage,
+            mailbox_limit: usize,
+        ) -> Result<Option<crate::people::messages::StaffMessage>, StoreError> {
+            self.0.keep_staff_message(message, mailbox_limit)
+        }
+        fn staff_messages_for(
+            &self,
+            extension: &str,
+        ) -> Result<Vec<crate::people::messages::StaffMessage>, StoreError> {
+            self.0.staff_messages_for(extension)
+        }
+        fn staff_messages(&self) -> Result<Vec<crate::people::messages::StaffMessage>, StoreError> {
+            self.0.staff_messages()
+        }
+        fn update_staff_message(
+            &self,
+            message: &crate::people::messages::StaffMessage,
+        ) -> Result<bool, StoreError> {
+            self.0.update_staff_message(message)
+        }
+        fn remove_staff_message(&self, extension: &str, id: u64) -> Result<bool, StoreError> {
+            self.0.remove_staff_message(extension, id)
+        }
+        fn save_registrations(
+            &self,
+            extension: &str,
+            registrations: &[crate::people::registrar::Registration],
+            durable: bool,
+        ) -> Result<(), StoreError> {
+            self.0.save_registrations(extension, registrations, durable)
+        }
+        fn registrations(&self) -> Result<Vec<crate::people::registrar::Registration>, StoreError> {
+            self.0.registrations()
+        }
+    }
+
+    #[test]
+    fn a_call_log_that_cannot_be_written_does_not_break_the_call() {
+        let program = program(FLOW);
+        let inner = SledStore::temporary().unwrap();
+        let store: Arc<dyn Store> = Arc::new(LogFails(inner.clone()));
+        let outcome = live_call(program, store.clone(), "call-4", "1");
+        assert_eq!(outcome, Some(crate::engine::EndReason::FlowHungUp));
+        // The caller's ticket was stored; the log has nothing, and says so without failing.
+        assert_eq!(inner.tickets().unwrap().len(), 1);
+        assert!(logged_call(&*store, "call-4").unwrap().is_none());
     }
 }
