@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{Driver, Input, Script};
+use crate::driver::{Driver, Input, InputSource, Script};
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, Presence, Program, Resource, Session, StoreReply,
     StoreRequest, Trace,
@@ -131,8 +131,11 @@ pub struct Rerun {
     pub steps: Vec<TimedStep>,
     /// The engine asked about staff presence other than it did on the live call.
     pub presence_differed: bool,
-    /// What the caller did, for [`Driver`] runs against other flows.
+    /// What the caller did, for [`Driver`] runs against other flows (keys the engine ignored
+    /// are left out: the simulator gives keys only when prompts end).
     pub inputs: Vec<Input>,
+    /// The caller hung up while a prompt played (the last input is then the hang-up).
+    pub hung_up_mid_prompt: bool,
     /// How the world answered, for the same.
     pub script: Script,
 }
@@ -190,6 +193,8 @@ pub fn rerun(program: Arc<Program>, call: &CallRecord, events: &CallEvents) -> R
     let mut max_duration_timers: BTreeSet<Id> = BTreeSet::new();
     let mut inputs = Vec::new();
     let mut script = Script::default();
+    let mut steps: Vec<TimedStep> = Vec::new();
+    let mut hung_up_mid_prompt = false;
     let mut transfer_seen = false;
     let mut queue_seen = false;
     for event in &events.events {
@@ -206,6 +211,7 @@ pub fn rerun(program: Arc<Program>, call: &CallRecord, events: &CallEvents) -> R
             Event::Hangup { .. } | Event::LineLost { .. } => {
                 port.note(Step::CallerHungUp, at);
                 inputs.push(Input::Hangup);
+                hung_up_mid_prompt = port.is_prompt_playing();
             }
             Event::TimerFired { timer, .. } => {
                 // The caller let a menu or collect run out (or the call's time): a silence.
@@ -328,6 +334,14 @@ pub fn rerun(program: Arc<Program>, call: &CallRecord, events: &CallEvents) -> R
         if port.session().is_bridged() && port.outcome().is_none() {
             port.bridged(at);
         }
+        let new = port.take_journal();
+        let ignored = new.iter().any(
+            |s| matches!(&s.step, Step::Entered(trace) if trace.note.ends_with("ignored here")),
+        );
+        if ignored && matches!(event, Event::Digit { .. } | Event::Text { .. }) {
+            inputs.pop();
+        }
+        steps.extend(new);
     }
     script.absent = events
         .presence
@@ -338,7 +352,8 @@ pub fn rerun(program: Arc<Program>, call: &CallRecord, events: &CallEvents) -> R
         .into_iter()
         .collect();
     Rerun {
-        steps: port.take_journal(),
+        steps,
+        hung_up_mid_prompt,
         presence_differed: presence.differed.load(Ordering::Relaxed),
         inputs,
         script,
@@ -467,8 +482,27 @@ pub fn with_current(
         caller: call.caller.clone(),
         number: call.number.clone(),
     };
-    let mut inputs: VecDeque<Input> = rerun.inputs.iter().cloned().collect();
-    Ok(driver.run(info, call.started_at, &mut inputs, &mut |_| {}))
+    let mut caller = Caller {
+        inputs: rerun.inputs.iter().cloned().collect(),
+        hangs_up_mid_prompt: rerun.hung_up_mid_prompt,
+    };
+    Ok(driver.run(info, call.started_at, &mut caller, &mut |_| {}))
+}
+
+/// The caller of a logged call, for the simulator.
+struct Caller {
+    inputs: VecDeque<Input>,
+    hangs_up_mid_prompt: bool,
+}
+
+impl InputSource for Caller {
+    fn next_input(&mut self) -> Option<Input> {
+        self.inputs.pop_front()
+    }
+
+    fn interrupts(&mut self) -> bool {
+        self.hangs_up_mid_prompt && self.inputs.front() == Some(&Input::Hangup)
+    }
 }
 
 /// A call id as a question may carry it: SIP Call-IDs are printable ASCII without spaces.
@@ -663,9 +697,16 @@ flow main answers "100" {
             if let Some(event) = port.next_pending() {
                 now = now.max(event.at());
                 actions = port.feed(event);
-            } else if let Some(playback) = playing.pop_front() {
+            } else if keys.front() != Some(&'h')
+                && let Some(playback) = playing.pop_front()
+            {
                 now = now.checked_add(SignedDuration::from_secs(2)).unwrap();
                 actions = port.playback_finished(playback, now);
+            } else if keys.front() == Some(&'h') {
+                // The caller hangs up at once, whatever plays.
+                keys.pop_front();
+                now = now.checked_add(SignedDuration::from_millis(300)).unwrap();
+                actions = port.feed(Event::Hangup { at: now });
             } else if let Some(key) = keys.pop_front() {
                 now = now.checked_add(SignedDuration::from_millis(700)).unwrap();
                 actions = port.feed(Event::Digit {
@@ -1041,5 +1082,24 @@ flow main answers "100" {
         // The caller's ticket was stored; the log has nothing, and says so without failing.
         assert_eq!(inner.tickets().unwrap().len(), 1);
         assert!(logged_call(&*store, "call-4").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_caller_who_hung_up_mid_prompt_hangs_up_there_again() {
+        let program = program(FLOW);
+        let store = Arc::new(SledStore::temporary().unwrap());
+        live_call(program.clone(), store.clone(), "call-5", "h");
+        let call = logged(&store, "call-5");
+        let then = rerun(program.clone(), &call.call, call.events.as_ref().unwrap());
+        assert!(then.hung_up_mid_prompt);
+        assert_eq!(states(&then.path()), ["main.benvenuto"]);
+        let now = with_current(program, &call.call, &then).unwrap();
+        assert!(
+            matches!(
+                compare_paths(&then.path(), &path_of(&now)),
+                Verdict::Same { .. }
+            ),
+            "{now:#?}"
+        );
     }
 }

@@ -60,6 +60,12 @@ impl Input {
 pub trait InputSource {
     /// The next input, or `None` when the caller has nothing more to do.
     fn next_input(&mut self) -> Option<Input>;
+
+    /// The caller's next input comes while a prompt still plays (a replayed caller who hung
+    /// up mid-prompt), not after it ended as usual.
+    fn interrupts(&mut self) -> bool {
+        false
+    }
 }
 
 impl InputSource for VecDeque<Input> {
@@ -260,6 +266,9 @@ impl<'a> Driver<'a> {
 
     /// What happens next when nothing is pending: the prompt ends, the caller acts, or a timer fires.
     fn next_event(&self, run: &mut Run<'_>, inputs: &mut dyn InputSource) -> Option<Event> {
+        if run.playing.is_some() && inputs.interrupts() {
+            run.playing = None;
+        }
         if let Some((playback, ends)) = run.playing.take() {
             run.now = run.now.max(ends);
             return Some(Event::PlaybackFinished {

@@ -224,6 +224,11 @@ impl CallPort {
         self.phase == Phase::HangingUp && self.playing.is_empty()
     }
 
+    /// Whether a prompt the engine gave is still playing.
+    pub fn is_prompt_playing(&self) -> bool {
+        !self.playing.is_empty()
+    }
+
     /// Whether the channel should still tell about this prompt.
     pub fn is_playing(&self, playback: Id) -> bool {
         self.playing.contains(&playback)
