@@ -118,7 +118,7 @@ fn a_changed_menu_branch_fails_the_scenarios_that_use_it() {
     );
     assert!(text.contains("caller presses 6"), "{text}");
     assert!(
-        text.contains("richiamata.tributi  flows/servizi.flow:222  set"),
+        text.contains("richiamata.tributi  flows/servizi.flow:234  set"),
         "the transcript names the state and its line: {text}"
     );
     // Scenarios that do not go through the swapped keys still pass.

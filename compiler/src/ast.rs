@@ -338,14 +338,23 @@ pub enum Action {
         priority: Option<Ident>,
         fields: Vec<Field>,
     },
+    /// `offer N`: the caller chooses among the next N free times.
     Appointment {
         office: Ident,
+        offer: Option<Int>,
     },
     Book {
         service: Ident,
+        offer: Option<Int>,
     },
     CancelBooking {
         reference: Ident,
+    },
+    /// `move booking VAR offer N`: the booking whose reference is in VAR moves to a time the
+    /// caller chooses.
+    MoveBooking {
+        reference: Ident,
+        offer: Int,
     },
     Record {
         prompt: PromptRef,
@@ -401,6 +410,7 @@ impl Action {
             Action::Appointment { .. } => "appointment",
             Action::Book { .. } => "book",
             Action::CancelBooking { .. } => "cancel booking",
+            Action::MoveBooking { .. } => "move booking",
             Action::Record { .. } => "record",
             Action::Conference { .. } => "conference",
             Action::Webhook { .. } => "webhook",

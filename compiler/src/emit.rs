@@ -218,9 +218,24 @@ fn describe(graph: &Graph, action: &Action, language: &str) -> String {
         } => format!("queue {office} (max {})", duration(*max_wait_ms)),
         Action::Callback { office, .. } => format!("callback {office}"),
         Action::Ticket { category, .. } => format!("ticket {category}"),
-        Action::Appointment { office } => format!("appointment {office}"),
-        Action::BookService { service } => format!("book {service}"),
+        Action::Appointment {
+            office,
+            offer: None,
+        } => format!("appointment {office}"),
+        Action::Appointment {
+            office,
+            offer: Some(n),
+        } => format!("appointment {office} (offer {n})"),
+        Action::BookService {
+            service,
+            offer: None,
+        } => format!("book {service}"),
+        Action::BookService {
+            service,
+            offer: Some(n),
+        } => format!("book {service} (offer {n})"),
         Action::CancelBooking { var } => format!("cancel booking {var}"),
+        Action::MoveBooking { var, offer } => format!("move booking {var} (offer {offer})"),
         Action::Record { var, max_ms, .. } => {
             format!("record {var} (max {})", duration(*max_ms))
         }

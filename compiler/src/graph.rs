@@ -211,14 +211,24 @@ pub enum Action {
         priority: String,
         fields: BTreeMap<String, Expr>,
     },
+    /// `offer`: how many free times the caller chooses among (none: the first is taken).
     Appointment {
         office: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offer: Option<u32>,
     },
     BookService {
         service: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offer: Option<u32>,
     },
     CancelBooking {
         var: String,
+    },
+    /// Moves the booking whose reference is in `var` to a time the caller chooses among `offer`.
+    MoveBooking {
+        var: String,
+        offer: u32,
     },
     Record {
         prompt: String,
@@ -262,6 +272,7 @@ impl Action {
             Action::Appointment { .. } => "appointment",
             Action::BookService { .. } => "book",
             Action::CancelBooking { .. } => "cancel booking",
+            Action::MoveBooking { .. } => "move booking",
             Action::Record { .. } => "record",
             Action::Conference { .. } => "conference",
             Action::Webhook { .. } => "webhook",

@@ -242,7 +242,7 @@ impl Indexer {
             Action::Call(name) => self.refer(NameKind::Flow, name),
             Action::Transfer { office, .. }
             | Action::Callback { office, .. }
-            | Action::Appointment { office } => self.refer(NameKind::Office, office),
+            | Action::Appointment { office, .. } => self.refer(NameKind::Office, office),
             Action::Queue { office, music, .. } => {
                 self.refer(NameKind::Office, office);
                 if let Some(music) = music {
@@ -257,13 +257,14 @@ impl Indexer {
                     self.expr(&field.value);
                 }
             }
-            Action::Book { service } => self.refer(NameKind::Service, service),
+            Action::Book { service, .. } => self.refer(NameKind::Service, service),
             Action::Webhook { send, .. } => {
                 for field in send {
                     self.expr(&field.value);
                 }
             }
             Action::CancelBooking { .. }
+            | Action::MoveBooking { .. }
             | Action::Return
             | Action::Conference { .. }
             | Action::Hangup => {}

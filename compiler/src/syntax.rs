@@ -958,9 +958,21 @@ impl Lower {
                     .map(|p| self.fields(p.clone()))
                     .unwrap_or_default(),
             },
-            Rule::appointment => Action::Appointment { office: ident() },
-            Rule::book => Action::Book { service: ident() },
+            Rule::appointment => Action::Appointment {
+                office: ident(),
+                offer: find(Rule::offer_opt).and_then(|p| self.child_int(p)),
+            },
+            Rule::book => Action::Book {
+                service: ident(),
+                offer: find(Rule::offer_opt).and_then(|p| self.child_int(p)),
+            },
             Rule::cancel => Action::CancelBooking { reference: ident() },
+            Rule::move_ => Action::MoveBooking {
+                reference: ident(),
+                offer: find(Rule::offer_opt)
+                    .and_then(|p| self.child_int(p))
+                    .unwrap_or(Int { value: 0, span }),
+            },
             Rule::record => Action::Record {
                 prompt: prompt(),
                 into: ident(),

@@ -972,6 +972,23 @@ flow main answers "100" {
         ) -> Result<Option<crate::store::Booking>, StoreError> {
             self.0.cancel_booking(reference)
         }
+        fn move_booking(
+            &self,
+            reference: &str,
+            slot: crate::store::Slot,
+            capacity: u32,
+        ) -> Result<crate::store::Moved, StoreError> {
+            self.0.move_booking(reference, slot, capacity)
+        }
+        fn free_slots(
+            &self,
+            resource: &Resource,
+            candidates: &[crate::store::Slot],
+            capacity: u32,
+            count: usize,
+        ) -> Result<Vec<crate::store::Slot>, StoreError> {
+            self.0.free_slots(resource, candidates, capacity, count)
+        }
         fn save_recording(&self, recording: crate::store::Recording) -> Result<(), StoreError> {
             self.0.save_recording(recording)
         }

@@ -40,7 +40,9 @@ use crate::people::presence::{
     CallState, Change, Direction, Notify, Presence, PresenceEvent, Status, SubscribeOutcome,
     SubscribeRequest, SubscriptionId, SubscriptionLimits, Subscriptions,
 };
-use crate::people::queue::{self, Absence, QueueOutcome, QueueSettings, Queues, TimerId};
+use crate::people::queue::{
+    self, Absence, QueueOutcome, QueueSettings, Queues, QueuesSnapshot, TimerId,
+};
 use crate::people::{Binding, extension_of};
 
 /// What the desk is told.
@@ -111,6 +113,8 @@ pub enum QueueOrder {
 pub struct Desk {
     events: mpsc::UnboundedSender<DeskEvent>,
     presence: Arc<Mutex<Presence>>,
+    /// The queues as the desk task last left them (for the console and metrics).
+    queues: Arc<Mutex<QueuesSnapshot>>,
     /// The receiving end of [`DeskOut`], until the SIP adapter takes it.
     outbox: Arc<Mutex<Option<mpsc::UnboundedReceiver<DeskOut>>>>,
 }
@@ -131,9 +135,11 @@ impl Desk {
             .map(|p| staff_extensions(&p))
             .unwrap_or_default();
         let presence = Arc::new(Mutex::new(Presence::new(staff)));
+        let queues_view = Arc::new(Mutex::new(QueuesSnapshot::default()));
         let desk = Desk {
             events,
             presence: presence.clone(),
+            queues: queues_view.clone(),
             outbox: Arc::new(Mutex::new(Some(outbox))),
         };
         let task = DeskTask {
@@ -142,6 +148,7 @@ impl Desk {
             version: String::new(),
             presence,
             queues: Queues::new(settings),
+            queues_view,
             routes: HashMap::new(),
             timers: BTreeMap::new(),
             subscriptions: Subscriptions::new(domain, SubscriptionLimits::default()),
@@ -170,6 +177,14 @@ impl Desk {
         self.presence.clone()
     }
 
+    /// Who waits in which office's queue, and its agents, as of the desk's last event.
+    pub fn queues(&self) -> QueuesSnapshot {
+        self.queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Every staff member's status, for the console and the control socket.
     pub fn statuses(&self) -> BTreeMap<String, Status> {
         self.presence
@@ -187,6 +202,8 @@ pub struct DeskTask {
     version: String,
     presence: Arc<Mutex<Presence>>,
     queues: Queues,
+    /// Where [`Desk::queues`] reads the queues from; written after every event.
+    queues_view: Arc<Mutex<QueuesSnapshot>>,
     routes: HashMap<String, mpsc::UnboundedSender<QueueOrder>>,
     /// The queues' timers: when each is due.
     timers: BTreeMap<TimerId, Timestamp>,
@@ -234,7 +251,17 @@ impl DeskTask {
                 },
                 () = sleep => self.fire(Timestamp::now()),
             }
+            self.publish_queues();
         }
+    }
+
+    /// Let [`Desk::queues`] see the queues as they are now.
+    fn publish_queues(&self) {
+        let snapshot = self.queues.snapshot();
+        *self
+            .queues_view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = snapshot;
     }
 
     fn next_deadline(&self) -> Option<Timestamp> {

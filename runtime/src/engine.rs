@@ -23,7 +23,7 @@ use centralino_compiler::graph::{Action, EdgeLabel, Flow, Node, NodeId, Target};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::store::Resource;
+pub use crate::store::{Resource, Slot};
 
 pub use eval::Value;
 pub use program::{Program, ProgramError};
@@ -187,8 +187,18 @@ pub enum StoreReply {
         reference: String,
         start: Timestamp,
     },
-    /// No slot with room.
+    /// No slot with room (for a chosen slot: it was taken meanwhile).
     NoSlot,
+    /// The free slots to offer, earliest first (empty: none).
+    Slots {
+        slots: Vec<Slot>,
+    },
+    /// The open booking a reference names.
+    Found {
+        reference: String,
+        resource: Resource,
+        start: Timestamp,
+    },
     Cancelled {
         reference: String,
     },
@@ -310,10 +320,40 @@ pub enum StoreRequest {
         calendar: Option<String>,
         slot_ms: u64,
         capacity: u32,
+        /// Exactly this slot (the caller chose it), not the first free one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<Slot>,
+    },
+    /// The first `count` free slots (after `after`, when given) to offer the caller.
+    FreeSlots {
+        request: Id,
+        resource: Resource,
+        calendar: Option<String>,
+        slot_ms: u64,
+        capacity: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Timestamp>,
+        /// Not this one (the time of the booking being moved).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        except: Option<Timestamp>,
+        count: u32,
     },
     CancelBooking {
         request: Id,
         reference: String,
+    },
+    /// The open booking with this reference (to move it).
+    FindBooking {
+        request: Id,
+        reference: String,
+    },
+    /// Move a booking to the slot the caller chose, if it still has room.
+    MoveBooking {
+        request: Id,
+        reference: String,
+        calendar: Option<String>,
+        slot: Slot,
+        capacity: u32,
     },
 }
 
@@ -324,7 +364,10 @@ impl StoreRequest {
             StoreRequest::CreateTicket { request, .. }
             | StoreRequest::CreateCallback { request, .. }
             | StoreRequest::Book { request, .. }
-            | StoreRequest::CancelBooking { request, .. } => *request,
+            | StoreRequest::FreeSlots { request, .. }
+            | StoreRequest::CancelBooking { request, .. }
+            | StoreRequest::FindBooking { request, .. }
+            | StoreRequest::MoveBooking { request, .. } => *request,
         }
     }
 }
@@ -465,6 +508,33 @@ enum Wait {
     Ended,
 }
 
+/// Free times offered to the caller (`book ... offer N`, `move booking ... offer N`).
+#[derive(Debug, Clone, PartialEq)]
+struct Offer {
+    resource: Resource,
+    policy: BookingPolicy,
+    /// How many times are offered at once.
+    count: u32,
+    /// The booking being moved (its reference and its time), or none for a new booking.
+    moving: Option<String>,
+    current: Option<Timestamp>,
+    /// The times offered were searched after this one (none: from the first bookable time).
+    after: Option<Timestamp>,
+    /// The times offered now; key 1 is the first.
+    slots: Vec<Slot>,
+}
+
+/// Where a resource's slots come from.
+#[derive(Debug, Clone, PartialEq)]
+struct BookingPolicy {
+    calendar: Option<String>,
+    slot_ms: u64,
+    capacity: u32,
+}
+
+/// Times offered again after no key or a wrong one, as for a menu with no `retries`.
+const OFFER_RETRIES: u32 = 2;
+
 #[derive(Debug, Clone, PartialEq)]
 struct Input {
     node: NodeId,
@@ -493,6 +563,8 @@ pub struct Session {
     steps_this_event: u32,
     /// The nodes entered and edges followed, when [`Session::recording_route`] asked.
     route: Option<Vec<Passage>>,
+    /// The times offered by the current booking node, if it offers any.
+    offer: Option<Offer>,
 }
 
 /// One step of a call's way through the graph: what `centralino test --coverage` counts.
@@ -529,6 +601,7 @@ impl Session {
             out: Vec::new(),
             steps_this_event: 0,
             route: None,
+            offer: None,
         }
     }
 
@@ -796,6 +869,7 @@ impl Session {
             return;
         }
         self.node = Some(id);
+        self.offer = None;
         let visits = self.visits.entry(id).or_insert(0);
         *visits += 1;
         let visits = *visits;
@@ -909,36 +983,19 @@ impl Session {
                     due_at,
                 }));
             }
-            Action::Appointment { office } => {
-                let definition = self.program.graph.offices.get(office).cloned();
-                match definition.and_then(|o| o.appointments.map(|p| (p, o.hours))) {
-                    Some((policy, calendar)) => {
-                        let request = self.request(None);
-                        self.out.push(Command::Store(StoreRequest::Book {
-                            request,
-                            resource: Resource::Office(office.clone()),
-                            calendar,
-                            slot_ms: policy.slot_ms,
-                            capacity: policy.capacity,
-                        }));
-                    }
-                    None => self.follow(&EdgeLabel::Failed),
-                }
+            Action::Appointment { office, offer } => {
+                self.book(Resource::Office(office.clone()), *offer);
             }
-            Action::BookService { service } => {
-                match self.program.graph.services.get(service).cloned() {
-                    Some(definition) => {
-                        let request = self.request(None);
-                        self.out.push(Command::Store(StoreRequest::Book {
-                            request,
-                            resource: Resource::Service(service.clone()),
-                            calendar: definition.hours,
-                            slot_ms: definition.slots.slot_ms,
-                            capacity: definition.slots.capacity,
-                        }));
-                    }
-                    None => self.follow(&EdgeLabel::Failed),
-                }
+            Action::BookService { service, offer } => {
+                self.book(Resource::Service(service.clone()), *offer);
+            }
+            Action::MoveBooking { var, .. } => {
+                let reference = self.vars.get(var).map(Value::to_string).unwrap_or_default();
+                let request = self.request(None);
+                self.out.push(Command::Store(StoreRequest::FindBooking {
+                    request,
+                    reference,
+                }));
             }
             Action::CancelBooking { var } => {
                 let reference = self.vars.get(var).map(Value::to_string).unwrap_or_default();
@@ -1000,6 +1057,199 @@ impl Session {
         let request = self.id();
         self.wait = Wait::Request { request, timer };
         request
+    }
+
+    // ------------------------------------------------------------- bookings
+
+    /// Where the slots of `resource` come from: an office's `appointments`, a service's `slot`.
+    fn policy_of(&self, resource: &Resource) -> Option<BookingPolicy> {
+        match resource {
+            Resource::Office(name) => {
+                let office = self.program.graph.offices.get(name)?;
+                let policy = office.appointments?;
+                Some(BookingPolicy {
+                    calendar: office.hours.clone(),
+                    slot_ms: policy.slot_ms,
+                    capacity: policy.capacity,
+                })
+            }
+            Resource::Service(name) => {
+                let service = self.program.graph.services.get(name)?;
+                Some(BookingPolicy {
+                    calendar: service.hours.clone(),
+                    slot_ms: service.slots.slot_ms,
+                    capacity: service.slots.capacity,
+                })
+            }
+        }
+    }
+
+    /// The time zone of a resource's calendar (for saying its times).
+    fn zone_of(&self, resource: &Resource) -> Option<String> {
+        self.policy_of(resource)
+            .and_then(|p| p.calendar)
+            .and_then(|c| self.program.graph.calendars.get(&c))
+            .map(|c| c.timezone.clone())
+    }
+
+    /// `book` / `appointment`: the first free slot, or (`offer N`) the first N to choose from.
+    fn book(&mut self, resource: Resource, offer: Option<u32>) {
+        let Some(policy) = self.policy_of(&resource) else {
+            self.follow(&EdgeLabel::Failed);
+            return;
+        };
+        match offer {
+            None => {
+                let request = self.request(None);
+                self.out.push(Command::Store(StoreRequest::Book {
+                    request,
+                    resource,
+                    calendar: policy.calendar,
+                    slot_ms: policy.slot_ms,
+                    capacity: policy.capacity,
+                    slot: None,
+                }));
+            }
+            Some(count) => {
+                self.offer = Some(Offer {
+                    resource,
+                    policy,
+                    count,
+                    moving: None,
+                    current: None,
+                    after: None,
+                    slots: Vec::new(),
+                });
+                self.ask_free_slots(None);
+            }
+        }
+    }
+
+    /// Ask the store for the next free times of the offer, after `after` (none: the first).
+    fn ask_free_slots(&mut self, after: Option<Timestamp>) {
+        let Some(offer) = self.offer.as_mut() else {
+            return;
+        };
+        offer.after = after;
+        offer.slots.clear();
+        let (resource, policy, count, except) = (
+            offer.resource.clone(),
+            offer.policy.clone(),
+            offer.count,
+            offer.current,
+        );
+        let request = self.request(None);
+        self.out.push(Command::Store(StoreRequest::FreeSlots {
+            request,
+            resource,
+            calendar: policy.calendar,
+            slot_ms: policy.slot_ms,
+            capacity: policy.capacity,
+            after,
+            except,
+            count,
+        }));
+    }
+
+    /// Say the offered times with their keys; returns the playback.
+    fn say_offer(&mut self) -> Option<Id> {
+        let offer = self.offer.as_ref()?;
+        let language = self.language();
+        let zone = self.zone_of(&offer.resource);
+        let starts: Vec<Timestamp> = offer.slots.iter().map(|s| s.start).collect();
+        let more = u32::try_from(starts.len()).unwrap_or(u32::MAX) >= offer.count;
+        let text = speech::offer_list(&starts, zone.as_deref(), &language, more);
+        let playback = self.id();
+        self.out.push(Command::Channel(ChannelCommand::Play {
+            playback,
+            prompt: String::from("system.offer"),
+            media: Media::Speech { text, language },
+        }));
+        Some(playback)
+    }
+
+    /// The store found free times: offer them and wait for a key.
+    fn offer_slots(&mut self, slots: Vec<Slot>) {
+        let Some(offer) = self.offer.as_mut() else {
+            self.follow(&EdgeLabel::Failed);
+            return;
+        };
+        if slots.is_empty() {
+            if offer.after.is_some() {
+                // Other times asked for, and there are none: the first ones again.
+                self.say_system(speech::SystemText::NoMoreSlots);
+                self.ask_free_slots(None);
+            } else {
+                self.trace_here("no free time to offer");
+                self.follow(&EdgeLabel::Failed);
+            }
+            return;
+        }
+        let offered = slots.len();
+        offer.slots = slots;
+        let Some(node) = self.node else {
+            return;
+        };
+        self.trace_here(&format!("free times offered: {offered}"));
+        let playback = self.say_offer();
+        self.wait = Wait::Input(Input {
+            node,
+            attempt: 0,
+            playback,
+            timer: None,
+            digits: String::new(),
+        });
+        if playback.is_none() {
+            self.start_input_timer();
+        }
+    }
+
+    /// A key while times are offered: book the one chosen, or look for other times.
+    fn on_offer_key(&mut self, node: &Node, key: &str) {
+        let Some(offer) = self.offer.clone() else {
+            return;
+        };
+        let more = u32::try_from(offer.slots.len()).unwrap_or(u32::MAX) >= offer.count;
+        let chosen = key
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1 && *n <= offer.slots.len() + usize::from(more));
+        let Some(n) = chosen else {
+            self.trace(node, format!("key {key} is not one of the times offered"));
+            self.retry_or(EdgeLabel::Invalid);
+            return;
+        };
+        self.cancel_input_timer();
+        match offer.slots.get(n - 1) {
+            Some(slot) => {
+                self.trace(node, format!("key {key}: {}", slot.start));
+                let slot = *slot;
+                let request = self.request(None);
+                let command = match offer.moving {
+                    Some(reference) => StoreRequest::MoveBooking {
+                        request,
+                        reference,
+                        calendar: offer.policy.calendar,
+                        slot,
+                        capacity: offer.policy.capacity,
+                    },
+                    None => StoreRequest::Book {
+                        request,
+                        resource: offer.resource,
+                        calendar: offer.policy.calendar,
+                        slot_ms: offer.policy.slot_ms,
+                        capacity: offer.policy.capacity,
+                        slot: Some(slot),
+                    },
+                };
+                self.out.push(Command::Store(command));
+            }
+            None => {
+                self.trace(node, format!("key {key}: other times"));
+                let last = offer.slots.last().map(|s| s.start);
+                self.ask_free_slots(last);
+            }
+        }
     }
 
     fn start_recording(&mut self, var: &str, max_ms: u64) {
@@ -1288,6 +1538,22 @@ impl Session {
                     }
                 }
             }
+            Action::Appointment { .. }
+            | Action::BookService { .. }
+            | Action::MoveBooking { .. } => {
+                if let Some(playback) = playing {
+                    self.out
+                        .push(Command::Channel(ChannelCommand::StopPlayback { playback }));
+                }
+                if let Wait::Input(state) = &mut self.wait {
+                    state.playback = None;
+                }
+                let key = match &input {
+                    InputEvent::Digit(d) => d.to_string(),
+                    InputEvent::Text(t) => t.trim().to_owned(),
+                };
+                self.on_offer_key(&node, &key);
+            }
             _ => {}
         }
     }
@@ -1330,6 +1596,7 @@ impl Session {
         let Some(node) = self.current().cloned() else {
             return;
         };
+        let offering = self.offer.is_some();
         let (retries, prompt) = match &node.action {
             Action::Menu {
                 retries, prompt, ..
@@ -1337,6 +1604,13 @@ impl Session {
             | Action::Collect {
                 retries, prompt, ..
             } => (*retries, prompt.clone()),
+            Action::Appointment { .. }
+            | Action::BookService { .. }
+            | Action::MoveBooking { .. }
+                if offering =>
+            {
+                (OFFER_RETRIES, String::new())
+            }
             _ => (0, String::new()),
         };
         let attempt = match &self.wait {
@@ -1344,6 +1618,8 @@ impl Session {
             _ => return,
         };
         if attempt >= retries {
+            // A booking node has no `timeout`/`invalid` ways: nothing chosen is its `else`.
+            let label = if offering { EdgeLabel::Failed } else { label };
             self.follow(&label);
             return;
         }
@@ -1351,7 +1627,11 @@ impl Session {
         if label == EdgeLabel::Invalid {
             self.say_system(speech::SystemText::InvalidChoice);
         }
-        let playback = self.play(&prompt);
+        let playback = if offering {
+            self.say_offer()
+        } else {
+            self.play(&prompt)
+        };
         self.wait = Wait::Input(Input {
             node: node.id,
             attempt: attempt + 1,
@@ -1414,24 +1694,21 @@ impl Session {
                 self.follow(&EdgeLabel::Ok);
             }
             Ok(StoreReply::Booked { reference, start }) => {
-                let (name, kind, tz) = match self.current().map(|n| n.action.clone()) {
-                    Some(Action::Appointment { office }) => {
-                        let tz = self.calendar_zone_of_office(&office);
-                        (office, "office", tz)
+                let resource = match self.current().map(|n| n.action.clone()) {
+                    Some(Action::Appointment { office, .. }) => Some(Resource::Office(office)),
+                    Some(Action::BookService { service, .. }) => Some(Resource::Service(service)),
+                    Some(Action::MoveBooking { .. }) => {
+                        self.offer.as_ref().map(|o| o.resource.clone())
                     }
-                    Some(Action::BookService { service }) => {
-                        let tz = self
-                            .program
-                            .graph
-                            .services
-                            .get(&service)
-                            .and_then(|s| s.hours.clone())
-                            .and_then(|c| self.program.graph.calendars.get(&c))
-                            .map(|c| c.timezone.clone());
-                        (service, "service", tz)
-                    }
-                    _ => (String::new(), "", None),
+                    _ => None,
                 };
+                let tz = resource.as_ref().and_then(|r| self.zone_of(r));
+                let (name, kind) = match resource {
+                    Some(Resource::Office(office)) => (office, "office"),
+                    Some(Resource::Service(service)) => (service, "service"),
+                    None => (String::new(), ""),
+                };
+                self.offer = None;
                 let language = self.language();
                 let spoken = speech::spoken_time(start, tz.as_deref(), &language);
                 self.vars
@@ -1447,22 +1724,53 @@ impl Session {
                     .insert(String::from("booking.ref"), Value::Str(reference));
                 self.follow(&EdgeLabel::Ok);
             }
+            Ok(StoreReply::Slots { slots }) => self.offer_slots(slots),
+            Ok(StoreReply::Found {
+                reference,
+                resource,
+                start,
+            }) => {
+                let count = match self.current().map(|n| &n.action) {
+                    Some(Action::MoveBooking { offer, .. }) => *offer,
+                    _ => 1,
+                };
+                let Some(policy) = self.policy_of(&resource) else {
+                    self.trace_here("the booking is for something these flows no longer book");
+                    self.follow(&EdgeLabel::Failed);
+                    return;
+                };
+                let language = self.language();
+                let zone = self.zone_of(&resource);
+                self.vars
+                    .insert(String::from("booking.ref"), Value::Str(reference.clone()));
+                self.vars.insert(
+                    String::from("booking.time"),
+                    Value::Str(speech::spoken_time(start, zone.as_deref(), &language)),
+                );
+                self.offer = Some(Offer {
+                    resource,
+                    policy,
+                    count,
+                    moving: Some(reference),
+                    current: Some(start),
+                    after: None,
+                    slots: Vec::new(),
+                });
+                self.ask_free_slots(None);
+            }
+            Ok(StoreReply::NoSlot) if self.offer.is_some() => {
+                // The time chosen was taken meanwhile: say so and offer the free ones again.
+                self.trace_here("the time chosen was taken meanwhile");
+                self.say_system(speech::SystemText::SlotTaken);
+                let after = self.offer.as_ref().and_then(|o| o.after);
+                self.ask_free_slots(after);
+            }
             Ok(StoreReply::NoSlot | StoreReply::NotFound) => self.follow(&EdgeLabel::Failed),
             Err(error) => {
                 self.trace_here(&format!("store error: {error}"));
                 self.follow(&EdgeLabel::Failed);
             }
         }
-    }
-
-    fn calendar_zone_of_office(&self, office: &str) -> Option<String> {
-        self.program
-            .graph
-            .offices
-            .get(office)
-            .and_then(|o| o.hours.clone())
-            .and_then(|c| self.program.graph.calendars.get(&c))
-            .map(|c| c.timezone.clone())
     }
 
     fn on_webhook_result(&mut self, request: Id, result: Result<serde_json::Value, String>) {

@@ -31,7 +31,7 @@ use crate::engine::{
     StoreReply, StoreRequest, Trace, TransferOutcome,
 };
 use crate::store::{
-    CallEvents, CallRecord, NewBooking, NewCallback, NewTicket, Recording, SCHEMA_VERSION,
+    CallEvents, CallRecord, Moved, NewBooking, NewCallback, NewTicket, Recording, SCHEMA_VERSION,
     StepRecord, Store, StoreError,
 };
 
@@ -74,6 +74,22 @@ pub enum Step {
     },
     NoSlot {
         resource: String,
+    },
+    /// Free times offered to the caller (none: nothing to offer).
+    Offered {
+        resource: String,
+        starts: Vec<Timestamp>,
+    },
+    /// A booking looked up by reference (to move it).
+    Found {
+        reference: String,
+        found: bool,
+    },
+    /// A booking moved to the time the caller chose.
+    Moved {
+        reference: String,
+        resource: String,
+        start: Timestamp,
     },
     Cancelled {
         reference: String,
@@ -591,6 +607,39 @@ impl StoreJob {
     }
 }
 
+fn resource_name(resource: &Resource) -> String {
+    match resource {
+        Resource::Office(name) | Resource::Service(name) => name.clone(),
+    }
+}
+
+/// The slots a calendar offers for booking: from tomorrow (24 hours after `now`) on, for
+/// [`BOOKING_DAYS`] days, in its opening hours; none without a calendar.
+fn bookable_slots(
+    program: &Program,
+    calendar: Option<&str>,
+    slot_ms: u64,
+    now: Timestamp,
+) -> Vec<crate::store::Slot> {
+    let from = now
+        .checked_add(SignedDuration::from_hours(24))
+        .unwrap_or(now);
+    calendar
+        .and_then(|c| program.graph.calendars.get(c))
+        .map(|calendar| {
+            crate::calendar::slots(
+                calendar,
+                centralino_compiler::graph::SlotPolicy {
+                    slot_ms,
+                    capacity: 1,
+                },
+                from,
+                BOOKING_DAYS,
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// One store request against the store: the answer for the flow and the step for the journal.
 fn carry_out(
     store: &dyn Store,
@@ -658,27 +707,15 @@ fn carry_out(
             calendar,
             slot_ms,
             capacity,
+            slot,
             ..
         } => {
-            let name = match &resource {
-                Resource::Office(name) | Resource::Service(name) => name.clone(),
-            };
-            // Slots from tomorrow on, in the calendar's opening hours.
-            let from = now
-                .checked_add(SignedDuration::from_hours(24))
-                .unwrap_or(now);
-            let candidates = calendar
-                .as_ref()
-                .and_then(|c| program.graph.calendars.get(c))
-                .map(|calendar| {
-                    crate::calendar::slots(
-                        calendar,
-                        centralino_compiler::graph::SlotPolicy { slot_ms, capacity },
-                        from,
-                        BOOKING_DAYS,
-                    )
-                })
-                .unwrap_or_default();
+            let name = resource_name(&resource);
+            let mut candidates = bookable_slots(program, calendar.as_deref(), slot_ms, now);
+            if let Some(chosen) = slot {
+                // Only the time the caller chose, and only if it is one the calendar offers.
+                candidates.retain(|s| *s == chosen);
+            }
             let booked = store.book(NewBooking {
                 resource,
                 candidates,
@@ -700,6 +737,100 @@ fn carry_out(
                     },
                 ),
                 None => (StoreReply::NoSlot, Step::NoSlot { resource: name }),
+            }
+        }
+        StoreRequest::FreeSlots {
+            resource,
+            calendar,
+            slot_ms,
+            capacity,
+            after,
+            except,
+            count,
+            ..
+        } => {
+            let mut candidates = bookable_slots(program, calendar.as_deref(), slot_ms, now);
+            candidates.retain(|s| after.is_none_or(|a| s.start > a) && Some(s.start) != except);
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            let slots = store.free_slots(&resource, &candidates, capacity, count)?;
+            (
+                StoreReply::Slots {
+                    slots: slots.clone(),
+                },
+                Step::Offered {
+                    resource: resource_name(&resource),
+                    starts: slots.iter().map(|s| s.start).collect(),
+                },
+            )
+        }
+        StoreRequest::FindBooking { reference, .. } => {
+            let open = if crate::store::is_valid_booking_reference(&reference) {
+                store
+                    .booking(&reference)?
+                    .filter(|b| b.status == crate::store::Status::Open)
+            } else {
+                None
+            };
+            match open {
+                Some(booking) => (
+                    StoreReply::Found {
+                        reference: booking.reference.clone(),
+                        resource: booking.resource.clone(),
+                        start: booking.slot.start,
+                    },
+                    Step::Found {
+                        reference,
+                        found: true,
+                    },
+                ),
+                None => (
+                    StoreReply::NotFound,
+                    Step::Found {
+                        reference,
+                        found: false,
+                    },
+                ),
+            }
+        }
+        StoreRequest::MoveBooking {
+            reference,
+            calendar,
+            slot,
+            capacity,
+            ..
+        } => {
+            let offered =
+                bookable_slots(program, calendar.as_deref(), slot.duration_ms, now).contains(&slot);
+            let moved = if offered {
+                store.move_booking(&reference, slot, capacity)?
+            } else {
+                Moved::Full
+            };
+            match moved {
+                Moved::Moved(booking) => (
+                    StoreReply::Booked {
+                        reference: booking.reference.clone(),
+                        start: booking.slot.start,
+                    },
+                    Step::Moved {
+                        reference: booking.reference,
+                        resource: resource_name(&booking.resource),
+                        start: booking.slot.start,
+                    },
+                ),
+                Moved::Full => (
+                    StoreReply::NoSlot,
+                    Step::NoSlot {
+                        resource: format!("booking {reference}"),
+                    },
+                ),
+                Moved::NotFound => (
+                    StoreReply::NotFound,
+                    Step::Found {
+                        reference,
+                        found: false,
+                    },
+                ),
             }
         }
         StoreRequest::CancelBooking { reference, .. } => match store.cancel_booking(&reference)? {

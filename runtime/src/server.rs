@@ -14,14 +14,16 @@
 //! [`CallEntry`] that keeps its line up to date and removes it when dropped, so a call that ends
 //! in any way (even a panic of its task) leaves the registry. A console and metrics read
 //! [`Registry::calls`] and [`Registry::counters`]; the control socket answers `calls` with them.
-//! The next issues add presence and queues here.
+//! `/metrics` reads them too ([`crate::http::metrics`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use jiff::Timestamp;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -97,6 +99,18 @@ pub struct Registry {
     ended: AtomicU64,
     refused_busy: AtomicU64,
     refused_unknown_number: AtomicU64,
+    setup: SetupTimes,
+}
+
+/// How long calls took from INVITE accepted to their flow started, for `/metrics`.
+#[derive(Debug)]
+struct SetupTimes(Histogram);
+
+impl Default for SetupTimes {
+    fn default() -> Self {
+        // 10 ms to ~20 s: answered at once, after `answer_after_ms`, or after a slow ACK.
+        SetupTimes(Histogram::new(exponential_buckets(0.01, 2.0, 12)))
+    }
 }
 
 impl Registry {
@@ -112,6 +126,7 @@ impl Registry {
         CallEntry {
             registry: self.clone(),
             key,
+            registered: Instant::now(),
         }
     }
 
@@ -143,6 +158,11 @@ impl Registry {
         }
     }
 
+    /// Setup times of the calls answered so far (seconds).
+    pub fn setup_times(&self) -> &Histogram {
+        &self.setup.0
+    }
+
     /// The map, also after a panic elsewhere while it was held (its lines are plain data).
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, LiveCall>> {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
@@ -154,6 +174,7 @@ impl Registry {
 pub struct CallEntry {
     registry: Arc<Registry>,
     key: u64,
+    registered: Instant,
 }
 
 impl CallEntry {
@@ -168,6 +189,10 @@ impl CallEntry {
     pub fn answered(&self) {
         self.update(|call| call.answered = true);
         self.registry.count(Count::Answered);
+        self.registry
+            .setup
+            .0
+            .observe(self.registered.elapsed().as_secs_f64());
     }
 }
 
@@ -279,7 +304,19 @@ impl Server {
         ));
         if let Some(http) = self.http {
             let program = self.deployment.current();
-            helpers.spawn(crate::http::run(http, program, helpers_token.child_token()));
+            let sources = crate::http::metrics::MetricsSources {
+                registry: self.services.registry.clone(),
+                deployment: self.deployment.clone(),
+                registrar: self.services.registrar.clone(),
+                desk: self.services.desk.clone(),
+                data_dir: self.services.data_dir.clone(),
+            };
+            helpers.spawn(crate::http::run(
+                http,
+                program,
+                sources,
+                helpers_token.child_token(),
+            ));
         }
         let served = sip::serve(self.sip, self.services, shutdown).await;
         helpers_token.cancel();

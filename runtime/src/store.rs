@@ -144,6 +144,17 @@ pub struct Booking {
     pub created_at: Timestamp,
 }
 
+/// What [`Store::move_booking`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Moved {
+    /// The booking now holds the new slot (same reference); the old slot is free.
+    Moved(Booking),
+    /// No open booking has that reference.
+    NotFound,
+    /// The new slot is full: nothing changed.
+    Full,
+}
+
 /// One call, as the call log keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
@@ -248,6 +259,19 @@ pub trait Store: Send + Sync {
     fn book(&self, booking: NewBooking) -> Result<Option<Booking>, StoreError>;
     /// *Durable.* Cancels a booking by reference; `None` when there is no such open booking.
     fn cancel_booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
+    /// *Durable.* Moves an open booking to `slot` of the same resource, atomically: the new slot
+    /// is counted and the old one freed together, or nothing changes.
+    fn move_booking(&self, reference: &str, slot: Slot, capacity: u32)
+    -> Result<Moved, StoreError>;
+    /// The first `count` of `candidates` (earliest first) that have room for one more booking
+    /// of `resource` now. A read: the room may be gone when the caller books.
+    fn free_slots(
+        &self,
+        resource: &Resource,
+        candidates: &[Slot],
+        capacity: u32,
+        count: usize,
+    ) -> Result<Vec<Slot>, StoreError>;
     /// *Durable.*
     fn save_recording(&self, recording: Recording) -> Result<(), StoreError>;
     /// Call log writes: flushed in the background, not before the caller hears anything.

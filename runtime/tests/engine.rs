@@ -640,3 +640,113 @@ fn the_office_closing_while_the_caller_queues_takes_the_closed_branch() {
     call.finish();
     insta::assert_snapshot!(call.transcript);
 }
+
+const OFFER: &str = r#"
+calendar ritiri {
+  timezone "Europe/Rome"
+  mon-fri 09:00-12:00
+}
+office ambiente "Ambiente" { hours ritiri  staff "sip:1001@comune.perugia.it" }
+service prova "Prova" { office ambiente hours ritiri slot 20m capacity 1 }
+flow main answers "1" {
+  language it fallback en
+  prenota: book prova offer 3 -> letto else -> nessuno
+  letto:   say "Prenotato {{ booking.time }}, codice {{ booking.ref }}." -> codice
+  codice:  set codice = booking.ref -> sposta
+  sposta:  move booking codice offer 2 -> spostato else -> nessuno
+  spostato: say "Spostato a {{ booking.time }}." -> hangup
+  nessuno: say "Nessun posto scelto." -> hangup
+}
+"#;
+
+fn slot(start: &str) -> centralino_runtime::engine::Slot {
+    centralino_runtime::engine::Slot {
+        start: start.parse().expect("instant"),
+        duration_ms: 20 * 60 * 1000,
+    }
+}
+
+/// `book ... offer 3`: three times said with their keys and "other times" as key 4; key 4 asks
+/// for the times after the last one; key 2 books exactly the second time; taken meanwhile, the
+/// caller hears so and the free times again. Then `move booking ... offer 2` finds the booking,
+/// offers two times, and moves it to the first.
+#[test]
+fn offered_times_are_chosen_by_key_and_a_taken_one_is_offered_again() {
+    let mut call = Call::new(OFFER, "1", TUESDAY_MORNING);
+    call.store(Ok(StoreReply::Slots {
+        slots: vec![
+            slot("2026-11-25T08:00:00Z"),
+            slot("2026-11-25T08:20:00Z"),
+            slot("2026-11-26T10:20:00Z"),
+        ],
+    }));
+    call.press('4'); // other times
+    call.store(Ok(StoreReply::Slots {
+        slots: vec![
+            slot("2026-11-26T10:40:00Z"),
+            slot("2026-12-01T08:00:00Z"),
+            slot("2026-12-01T11:00:00Z"),
+        ],
+    }));
+    call.press('7'); // not offered: "Scelta non valida" and the times again
+    call.finish();
+    call.press('2');
+    call.store(Ok(StoreReply::NoSlot)); // someone else took it meanwhile
+    call.store(Ok(StoreReply::Slots {
+        slots: vec![slot("2026-11-26T10:40:00Z"), slot("2026-12-01T08:20:00Z")],
+    }));
+    call.press('2');
+    call.store(Ok(StoreReply::Booked {
+        reference: String::from("10000008"),
+        start: "2026-12-01T08:20:00Z".parse().expect("instant"),
+    }));
+    call.finish();
+    call.store(Ok(StoreReply::Found {
+        reference: String::from("10000008"),
+        resource: centralino_runtime::engine::Resource::Service(String::from("prova")),
+        start: "2026-12-01T08:20:00Z".parse().expect("instant"),
+    }));
+    call.store(Ok(StoreReply::Slots {
+        slots: vec![slot("2026-11-25T08:00:00Z"), slot("2026-11-25T11:00:00Z")],
+    }));
+    call.press('1');
+    call.store(Ok(StoreReply::Booked {
+        reference: String::from("10000008"),
+        start: "2026-11-25T08:00:00Z".parse().expect("instant"),
+    }));
+    insta::assert_snapshot!(call.transcript);
+}
+
+/// Nothing free: `else` at once; no key after the times are said three times: `else`; other
+/// times asked for when there are none: said so, and the first times again.
+#[test]
+fn an_offer_with_nothing_free_or_nothing_chosen_takes_else() {
+    let mut empty = Call::new(OFFER, "1", TUESDAY_MORNING);
+    empty.store(Ok(StoreReply::Slots { slots: Vec::new() }));
+
+    let mut silent = Call::new(OFFER, "1", TUESDAY_MORNING);
+    silent.store(Ok(StoreReply::Slots {
+        slots: vec![slot("2026-11-25T08:00:00Z")],
+    }));
+    silent.finish();
+    silent.timeout();
+    silent.finish();
+    silent.timeout();
+    silent.finish();
+    silent.timeout();
+
+    let mut no_more = Call::new(OFFER, "1", TUESDAY_MORNING);
+    no_more.store(Ok(StoreReply::Slots {
+        slots: vec![
+            slot("2026-11-25T08:00:00Z"),
+            slot("2026-11-25T08:20:00Z"),
+            slot("2026-11-25T08:40:00Z"),
+        ],
+    }));
+    no_more.press('4');
+    no_more.store(Ok(StoreReply::Slots { slots: Vec::new() }));
+    insta::assert_snapshot!(format!(
+        "{}\n---\n{}\n---\n{}",
+        empty.transcript, silent.transcript, no_more.transcript
+    ));
+}

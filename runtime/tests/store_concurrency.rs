@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use centralino_runtime::store::{
-    NewBooking, NewTicket, Resource, SledStore, Slot, Status, Store, StoreConfig,
+    Moved, NewBooking, NewTicket, Resource, SledStore, Slot, Status, Store, StoreConfig,
 };
 use jiff::Timestamp;
 
@@ -150,4 +150,142 @@ fn sixteen_bookers_never_exceed_capacity() {
     assert_eq!(store.book(request(99, 2)).unwrap(), None);
     assert!(per_slot(&store).values().all(|&n| n == 2));
     assert!(store.verify().unwrap().is_empty());
+}
+
+/// Slots of 20 minutes from 9:00 on 3 June 2026 (UTC).
+fn slots(n: i64) -> Vec<Slot> {
+    (0..n)
+        .map(|i| Slot {
+            start: at("2026-06-03T09:00:00Z")
+                .checked_add(jiff::SignedDuration::from_mins(20 * i))
+                .unwrap(),
+            duration_ms: 20 * 60 * 1000,
+        })
+        .collect()
+}
+
+/// What a caller who picked one offered time does: book exactly that slot (as `book ... offer`
+/// does at the moment of choice), and when it was taken, look again and book the first free one.
+#[test]
+fn bookers_who_chose_the_same_last_place_get_it_once_and_the_others_the_next() {
+    const THREADS: usize = 8;
+    let store = SledStore::temporary().unwrap();
+    let resource = Resource::Service("prova".into());
+    let all = slots(THREADS as i64 + 1);
+    let chosen = all[0];
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = store.clone();
+            let barrier = Arc::clone(&barrier);
+            let resource = resource.clone();
+            let all = all.clone();
+            thread::spawn(move || {
+                let request = |candidates: Vec<Slot>| NewBooking {
+                    resource: resource.clone(),
+                    candidates,
+                    capacity: 1,
+                    caller: format!("caller-{t}"),
+                    call_id: format!("call-{t}"),
+                    created_at: at("2026-06-01T10:00:00Z"),
+                };
+                barrier.wait();
+                match store.book(request(vec![chosen])).unwrap() {
+                    Some(booking) => (true, booking),
+                    None => loop {
+                        // Taken meanwhile: offered again, the caller takes the first free time.
+                        let free = store.free_slots(&resource, &all, 1, 1).unwrap();
+                        let next = *free.first().expect("a free slot is left for every booker");
+                        if let Some(booking) = store.book(request(vec![next])).unwrap() {
+                            break (false, booking);
+                        }
+                    },
+                }
+            })
+        })
+        .collect();
+    let outcomes: Vec<(bool, _)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let winners: Vec<_> = outcomes.iter().filter(|(first, _)| *first).collect();
+    assert_eq!(winners.len(), 1, "exactly one booker gets the chosen slot");
+    assert_eq!(winners[0].1.slot, chosen);
+    let mut starts: Vec<Timestamp> = outcomes.iter().map(|(_, b)| b.slot.start).collect();
+    starts.sort_unstable();
+    let expected: Vec<Timestamp> = all[..THREADS].iter().map(|s| s.start).collect();
+    assert_eq!(
+        starts, expected,
+        "the others got the following slots, one each"
+    );
+    for slot in &all[..THREADS] {
+        assert_eq!(store.occupancy(&resource, slot.start).unwrap(), 1);
+    }
+    assert_eq!(store.occupancy(&resource, all[THREADS].start).unwrap(), 0);
+    assert!(store.verify().unwrap().is_empty());
+}
+
+#[test]
+fn bookings_moved_at_once_into_the_last_place_move_once() {
+    const THREADS: usize = 6;
+    let store = SledStore::temporary().unwrap();
+    let resource = Resource::Service("prova".into());
+    let all = slots(THREADS as i64 + 1);
+    let target = all[THREADS];
+    let references: Vec<String> = all[..THREADS]
+        .iter()
+        .enumerate()
+        .map(|(t, slot)| {
+            store
+                .book(NewBooking {
+                    resource: resource.clone(),
+                    candidates: vec![*slot],
+                    capacity: 1,
+                    caller: format!("caller-{t}"),
+                    call_id: format!("call-{t}"),
+                    created_at: at("2026-06-01T10:00:00Z"),
+                })
+                .unwrap()
+                .unwrap()
+                .reference
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = references
+        .iter()
+        .map(|reference| {
+            let store = store.clone();
+            let barrier = Arc::clone(&barrier);
+            let reference = reference.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                store.move_booking(&reference, target, 1).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Moved> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let moved: Vec<_> = outcomes
+        .iter()
+        .filter_map(|m| match m {
+            Moved::Moved(booking) => Some(booking),
+            Moved::Full | Moved::NotFound => None,
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "{outcomes:#?}");
+    assert_eq!(moved[0].slot, target);
+    assert_eq!(
+        outcomes.iter().filter(|m| **m == Moved::Full).count(),
+        THREADS - 1
+    );
+    // The mover's old slot is free; every other booking kept its place.
+    assert_eq!(store.occupancy(&resource, target.start).unwrap(), 1);
+    let freed = all
+        .iter()
+        .filter(|s| store.occupancy(&resource, s.start).unwrap() == 0)
+        .count();
+    assert_eq!(freed, 1);
+    assert!(store.verify().unwrap().is_empty());
+    // A cancelled booking cannot be moved.
+    store.cancel_booking(&moved[0].reference).unwrap().unwrap();
+    assert_eq!(
+        store.move_booking(&moved[0].reference, all[0], 1).unwrap(),
+        Moved::NotFound
+    );
 }

@@ -36,6 +36,7 @@ mod simulate;
 mod staff;
 mod test;
 mod transcript;
+mod users;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -95,6 +96,8 @@ enum Command {
     Registrations(control::ControlArgs),
     /// Staff accounts: `hash EXTENSION` prints the `[staff.accounts]` line for a password.
     Staff(staff::StaffArgs),
+    /// Staff console accounts: add, passwd, role, remove, list (passwords as argon2id hashes).
+    Users(users::UsersArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
     /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
@@ -168,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => control::rollback(args),
         Command::Registrations(args) => control::registrations(args),
         Command::Staff(args) => staff::run(args),
+        Command::Users(args) => users::run(args),
         Command::Lsp(args) => lsp::run(args),
     };
     match result {

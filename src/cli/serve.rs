@@ -229,9 +229,12 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
         let listen = settings.http.listen;
         let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("cannot listen for HTTP on {listen} (http.listen)"))?;
+        let accounts = prepare_accounts(&settings, data)?;
         Some(HttpParts {
             listener,
             contacts: settings.directory.contacts.clone(),
+            accounts,
+            metrics_token: settings.http.metrics_token.clone(),
         })
     } else {
         None
@@ -279,6 +282,48 @@ pub fn run(args: &ServeArgs, color: Color) -> anyhow::Result<u8> {
 }
 
 /// The registrar with the configured staff accounts and the bindings the store kept.
+/// The console's accounts file: read once so a damaged file stops `serve` with its problem;
+/// `[console] first_account` is written to it when it holds no account.
+fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use centralino_runtime::http::accounts::{Account, Accounts, Role};
+    let path = Accounts::path_in(data);
+    let mut accounts = Accounts::load(&path)?;
+    if let Some(first) = &settings.console.first_account
+        && accounts.accounts.is_empty()
+    {
+        let role = Role::parse(&first.role).with_context(|| {
+            format!(
+                "console.first_account.role `{}` is not a role (operator, office-staff, supervisor, flow-editor)",
+                first.role
+            )
+        })?;
+        anyhow::ensure!(
+            centralino_runtime::http::accounts::valid_name(&first.name),
+            "console.first_account.name `{}` is not a valid account name",
+            first.name
+        );
+        anyhow::ensure!(
+            first.hash.starts_with("$argon2"),
+            "console.first_account.hash is not an argon2 hash (make one with `centralino users hash`)"
+        );
+        accounts.accounts.insert(
+            first.name.clone(),
+            Account {
+                role,
+                hash: first.hash.clone(),
+            },
+        );
+        accounts.save(&path)?;
+        tracing::info!(name = %first.name, %role, "console: first account created");
+    }
+    if accounts.accounts.is_empty() {
+        tracing::info!(
+            "console: no account yet; add one with `centralino users add NAME --role supervisor`"
+        );
+    }
+    Ok(path)
+}
+
 fn start_registrar(settings: &ServeConfig, store: &dyn Store) -> anyhow::Result<Registrar> {
     let accounts: BTreeMap<String, Ha1> = settings
         .staff

@@ -84,6 +84,29 @@ impl Transcript {
                 clock::minute(*start)
             ),
             Step::NoSlot { resource } => format!("{IN}no free slot for {resource}"),
+            Step::Offered { resource, starts } => {
+                if starts.is_empty() {
+                    format!("{IN}no free time to offer for {resource}")
+                } else {
+                    let times: Vec<String> = starts.iter().map(|s| clock::minute(*s)).collect();
+                    format!("{IN}free times for {resource}: {}", times.join(", "))
+                }
+            }
+            Step::Found { reference, found } => {
+                if *found {
+                    format!("{IN}booking {reference} found")
+                } else {
+                    format!("{IN}no open booking {reference}")
+                }
+            }
+            Step::Moved {
+                reference,
+                resource,
+                start,
+            } => format!(
+                "{IN}booking {reference} for {resource} moved to {}",
+                clock::minute(*start)
+            ),
             Step::Cancelled { reference, found } => {
                 if *found {
                     format!("{IN}booking {reference} cancelled")

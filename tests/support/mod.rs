@@ -88,8 +88,8 @@ pub const AT: &str = "2026-03-02 10:00";
 pub const REPORT_POTHOLE: &str = "2 1 1 123 # 5 # 2";
 /// 6 call-back, 2 tax office, then end the call.
 pub const ASK_CALLBACK: &str = "6 2 2";
-/// 3 book, 1 identity card, 1 confirm, then end the call.
-pub const BOOK_ID_CARD: &str = "3 1 1 2";
+/// 3 book, 1 identity card, 1 confirm, 1 the first time offered, then end the call.
+pub const BOOK_ID_CARD: &str = "3 1 1 1 2";
 
 /// A temporary path as an argument.
 pub fn path(dir: &Path) -> &str {
@@ -167,6 +167,26 @@ impl Server {
 
     /// [`Server::start`] on a data directory prepared beforehand (a store with records).
     pub fn start_with_data(flows: &Path, data: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_with_filter(flows, data, extra, "info,rsipstack=warn")
+    }
+
+    /// [`Server::start`] with the calls' steps in the log (`step` lines with each state's
+    /// note), for a test that waits for a call to reach a point of its flow.
+    pub fn start_with_steps(flows: &Path, extra: &[&str]) -> Server {
+        Server::start_with_filter(
+            flows,
+            tempfile::tempdir().unwrap(),
+            extra,
+            "info,rsipstack=warn,centralino_runtime::port=debug",
+        )
+    }
+
+    fn start_with_filter(
+        flows: &Path,
+        data: tempfile::TempDir,
+        extra: &[&str],
+        filter: &str,
+    ) -> Server {
         let port = free_port();
         let rtp = free_port();
         let http_port = free_port();
@@ -178,7 +198,7 @@ impl Server {
             .args(["--rtp-ports", &format!("{rtp}-{}", rtp + 1000)])
             .args(["--http-listen", &format!("127.0.0.1:{http_port}")])
             .args(extra)
-            .env("RUST_LOG", "info,rsipstack=warn")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -29,6 +29,7 @@ fn failure_labels(action: &Action) -> &'static [(&'static str, EdgeLabel)] {
         | Action::Appointment { .. }
         | Action::Book { .. }
         | Action::CancelBooking { .. }
+        | Action::MoveBooking { .. }
         | Action::Webhook { .. } => &[("failed", EdgeLabel::Failed)],
         _ => &[],
     }
@@ -57,6 +58,7 @@ fn failure_required(action: &Action) -> bool {
             | Action::Appointment { .. }
             | Action::Book { .. }
             | Action::CancelBooking { .. }
+            | Action::MoveBooking { .. }
             | Action::Webhook { .. }
     )
 }

@@ -125,6 +125,13 @@ const MAX_VISITS: Bound = Bound {
     max: 50,
     allowed: "between 1 and 50",
 };
+/// `offer N`: keys 1 to N choose a time and N + 1 asks for others, all on one key.
+const OFFER: Bound = Bound {
+    what: "number of times offered",
+    min: 1,
+    max: 8,
+    allowed: "between 1 and 8 (keys 1 to 8 choose a time, the next key asks for other times)",
+};
 const CAPACITY: Bound = Bound {
     what: "capacity",
     min: 1,
@@ -1292,15 +1299,21 @@ impl Names<'_, '_> {
                     self.expr(&field.value);
                 }
             }
-            Action::Appointment { office } => {
+            Action::Appointment { office, offer } => {
                 if let Some(found) = self.find_office(office) {
                     self.office_can(found, office, OfficeLack::NoAppointments);
                 }
+                self.count_within(*offer, &OFFER);
             }
-            Action::Book { service } => {
+            Action::Book { service, offer } => {
                 self.find_service(service);
+                self.count_within(*offer, &OFFER);
             }
             Action::CancelBooking { reference } => self.variable(std::slice::from_ref(reference)),
+            Action::MoveBooking { reference, offer } => {
+                self.variable(std::slice::from_ref(reference));
+                self.count_within(Some(*offer), &OFFER);
+            }
             Action::Record { prompt, max, .. } => {
                 self.prompt_ref(flow, prompt);
                 self.duration_within(*max, &RECORD_MAX);

@@ -318,11 +318,17 @@ impl Lowering<'_> {
                     }),
                 fields: fields_map(fields),
             },
-            ast::Action::Appointment { office } => Action::Appointment {
+            ast::Action::Appointment { office, offer } => Action::Appointment {
                 office: office.name.clone(),
+                offer: offer.map(|o| offer_count(o.value)),
             },
-            ast::Action::Book { service } => Action::BookService {
+            ast::Action::Book { service, offer } => Action::BookService {
                 service: service.name.clone(),
+                offer: offer.map(|o| offer_count(o.value)),
+            },
+            ast::Action::MoveBooking { reference, offer } => Action::MoveBooking {
+                var: reference.name.clone(),
+                offer: offer_count(offer.value),
             },
             ast::Action::CancelBooking { reference } => Action::CancelBooking {
                 var: reference.name.clone(),
@@ -616,4 +622,9 @@ fn to_u32(n: usize) -> u32 {
 
 fn to_u32_u64(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The count of `offer N`, kept to the keys a caller has (the check reports anything else).
+fn offer_count(n: u64) -> u32 {
+    u32::try_from(n.clamp(1, 8)).unwrap_or(1)
 }

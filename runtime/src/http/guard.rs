@@ -57,6 +57,19 @@ impl GuardedListener {
     }
 }
 
+/// The client's address as routes read it (`ConnectInfo<ClientAddress>`), e.g. to slow down
+/// failed logins per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, GuardedListener>>
+    for ClientAddress
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, GuardedListener>) -> Self {
+        ClientAddress(*stream.remote_addr())
+    }
+}
+
 impl axum::serve::Listener for GuardedListener {
     type Io = GuardedStream;
     type Addr = SocketAddr;

@@ -234,7 +234,7 @@ pub enum AgentState {
 }
 
 /// The queues as they are now, for the console and the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueuesSnapshot {
     /// Every office a caller has queued for, by name.
     pub offices: Vec<OfficeSnapshot>,

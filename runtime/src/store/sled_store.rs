@@ -64,8 +64,8 @@ use sled::transaction::{
 use crate::people::registrar::Registration;
 
 use super::{
-    Booking, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion, NewBooking,
-    NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Status, StepRecord, Store,
+    Booking, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion, Moved, NewBooking,
+    NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status, StepRecord, Store,
     StoreError, Ticket,
 };
 use crate::people::messages::{NewStaffMessage, StaffMessage};
@@ -511,6 +511,78 @@ impl Store for SledStore {
             self.flush_durable()?;
         }
         Ok(cancelled)
+    }
+
+    fn move_booking(
+        &self,
+        reference: &str,
+        slot: Slot,
+        capacity: u32,
+    ) -> Result<Moved, StoreError> {
+        if !is_valid_booking_reference(reference) {
+            return Ok(Moved::NotFound);
+        }
+        let result = (&self.bookings, &self.slots).transaction(|(bookings, slots)| {
+            let Some(bytes) = bookings.get(reference.as_bytes())? else {
+                return Ok(Moved::NotFound);
+            };
+            let mut booking: Booking = decode(BOOKINGS, reference.as_bytes(), &bytes)
+                .map_err(ConflictableTransactionError::Abort)?;
+            if booking.status != Status::Open {
+                return Ok(Moved::NotFound);
+            }
+            if booking.slot.start == slot.start {
+                // Already there: it keeps its place.
+                return Ok(Moved::Moved(booking));
+            }
+            let new_key = slot_key(&booking.resource, slot.start);
+            let held = match slots.get(&new_key)? {
+                Some(bytes) => decode_u32(SLOTS, &new_key, &bytes)
+                    .map_err(ConflictableTransactionError::Abort)?,
+                None => 0,
+            };
+            if held >= capacity {
+                return Ok(Moved::Full);
+            }
+            let old_key = slot_key(&booking.resource, booking.slot.start);
+            if let Some(bytes) = slots.get(&old_key)? {
+                let old_held = decode_u32(SLOTS, &old_key, &bytes)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                slots.insert(old_key, old_held.saturating_sub(1).to_be_bytes().to_vec())?;
+            }
+            slots.insert(new_key, held.saturating_add(1).to_be_bytes().to_vec())?;
+            booking.slot = slot;
+            bookings.insert(
+                reference.as_bytes(),
+                encode(BOOKINGS, reference, &booking)
+                    .map_err(ConflictableTransactionError::Abort)?,
+            )?;
+            Ok(Moved::Moved(booking))
+        });
+        let moved = transaction_result(result)?;
+        if matches!(moved, Moved::Moved(_)) {
+            self.flush_durable()?;
+        }
+        Ok(moved)
+    }
+
+    fn free_slots(
+        &self,
+        resource: &Resource,
+        candidates: &[Slot],
+        capacity: u32,
+        count: usize,
+    ) -> Result<Vec<Slot>, StoreError> {
+        let mut free = Vec::with_capacity(count);
+        for slot in candidates {
+            if free.len() >= count {
+                break;
+            }
+            if self.occupancy(resource, slot.start)? < capacity {
+                free.push(*slot);
+            }
+        }
+        Ok(free)
     }
 
     fn save_recording(&self, recording: Recording) -> Result<(), StoreError> {

@@ -128,8 +128,14 @@ pub fn keyword(word: &str) -> Option<&'static str> {
         "appointment" => {
             "`appointment OFFICE -> a else -> b`: books the first free appointment with an office that has `appointments`; `else` when no slot is free."
         }
+        "offer" => {
+            "`book SERVICE offer 3 -> a else -> b`: the caller hears the next three free times and picks one by key (the key after them: other times)."
+        }
+        "move" => {
+            "`move booking VARIABLE offer 3 -> a else -> b`: moves the booking whose reference is in a variable to a time the caller picks; `else` when no such booking exists or nothing is chosen."
+        }
         "book" => {
-            "`book SERVICE -> a else -> b`: books the first free slot of a service; `else` when none is free."
+            "`book SERVICE -> a else -> b`: books the first free slot of a service (`offer 3`: the caller picks among three); `else` when none is free."
         }
         "cancel" | "booking" => {
             "`cancel booking VARIABLE -> a else -> b`: cancels the booking whose reference is in a variable; `else` when no such booking exists."

@@ -1,7 +1,7 @@
 //! The keywords of the flow language (the `kw_*` rules of grammars/flow.pest), for
 //! completion and hover; a test keeps the list in step with the grammar.
 
-pub const KEYWORDS: [&str; 70] = [
+pub const KEYWORDS: [&str; 72] = [
     "import",
     "calendar",
     "timezone",
@@ -61,6 +61,8 @@ pub const KEYWORDS: [&str; 70] = [
     "book",
     "cancel",
     "booking",
+    "offer",
+    "move",
     "record",
     "conference",
     "pin",
@@ -75,7 +77,7 @@ pub const KEYWORDS: [&str; 70] = [
 ];
 
 /// The words that start an action, after `state:`.
-pub const ACTIONS: [&str; 19] = [
+pub const ACTIONS: [&str; 20] = [
     "say",
     "play",
     "menu",
@@ -92,6 +94,7 @@ pub const ACTIONS: [&str; 19] = [
     "appointment",
     "book",
     "cancel",
+    "move",
     "record",
     "conference",
     "webhook",

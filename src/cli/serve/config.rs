@@ -36,6 +36,7 @@ pub struct ServeConfig {
     pub http: HttpSection,
     pub directory: DirectorySection,
     pub staff: StaffSection,
+    pub console: ConsoleSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -174,6 +175,8 @@ pub struct HttpSection {
     pub enabled: bool,
     /// `IP:PORT`; loopback unless the phones must reach it.
     pub listen: SocketAddr,
+    /// A bearer token `/metrics` asks scrapers for; none: `/metrics` is open.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpSection {
@@ -181,8 +184,26 @@ impl Default for HttpSection {
         HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_token: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    /// The account created at start when the accounts file has none (a first supervisor).
+    pub first_account: Option<FirstAccount>,
+}
+
+/// `[console] first_account = { name = "admin", role = "supervisor", hash = "$argon2id$…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstAccount {
+    pub name: String,
+    pub role: String,
+    /// The password's argon2id hash (`centralino users hash`), never the password.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -653,11 +674,13 @@ mod tests {
             http: HttpSection {
                 enabled: true,
                 listen: "127.0.0.1:8080".parse().unwrap(),
+                metrics_token: None,
             },
             directory: DirectorySection {
                 contacts: Some("/srv/centralino/contacts.csv".into()),
             },
             staff: StaffSection::default(),
+            console: ConsoleSection::default(),
         };
         assert_eq!(config, expected);
     }
