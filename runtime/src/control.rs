@@ -1,5 +1,6 @@
 //! The control socket of a running server: `status`, `versions`, `reload`,
-//! `rollback ID`, `calls`, `registrations`, and the records (`records tickets list`, `records callbacks
+//! `rollback ID`, `calls`, `registrations`, the call log (`calllog list`, `calllog show ID`), and the
+//! records (`records tickets list`, `records callbacks
 //! show RC-2026-000001`).
 //!
 //! A Unix socket in the data directory (`control.sock`), one request line and
@@ -27,6 +28,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::calllog;
 use crate::people::registrar::Registrar;
 use crate::reload::{Deployment, Outcome};
 use crate::server::Registry;
@@ -54,15 +56,19 @@ pub enum Request {
     Calls,
     /// Staff phones registered now (the registrar's bindings).
     Registrations,
+    /// The call log: `calllog list`, `calllog show CALL-ID`.
+    CallLog(calllog::Question),
 }
 
 /// Why a request line is not a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF"
+        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, calllog list, calllog show CALL-ID"
     )]
     Unknown,
+    #[error("{0}")]
+    BadCallId(#[from] calllog::BadCallId),
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
     RecordsKind(String),
     #[error("records KIND takes list or show REF (not {0:?})")]
@@ -85,6 +91,10 @@ impl Request {
             ["registrations"] => Ok(Request::Registrations),
             ["rollback", id, ..] => Ok(Request::Rollback((*id).to_owned())),
             ["records", rest @ ..] => Request::parse_records(rest).map(Request::Records),
+            ["calllog", "list"] => Ok(Request::CallLog(calllog::Question::List)),
+            ["calllog", "show", id] => Ok(Request::CallLog(calllog::Question::Show(
+                calllog::CallId::parse(id)?,
+            ))),
             _ => Err(RequestError::Unknown),
         }
     }
@@ -115,6 +125,10 @@ impl fmt::Display for Request {
             Request::Calls => f.write_str("calls"),
             Request::Registrations => f.write_str("registrations"),
             Request::Rollback(id) => write!(f, "rollback {id}"),
+            Request::CallLog(calllog::Question::List) => f.write_str("calllog list"),
+            Request::CallLog(calllog::Question::Show(id)) => {
+                write!(f, "calllog show {}", id.as_str())
+            }
             Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
             Request::Records(Question::Show(kind, reference)) => {
                 write!(f, "records {} show {}", kind.plural(), reference.as_str())
@@ -226,6 +240,13 @@ async fn reply(request: Request, context: Context) -> Value {
             Ok(id) => json!({"ok": true, "current": id}),
             Err(e) => json!({"ok": false, "error": e}),
         },
+        Request::CallLog(question) => {
+            match tokio::task::spawn_blocking(move || calllog::answer(&*store, &question)).await {
+                Ok(Ok(answer)) => json!({"ok": true, "calllog": answer}),
+                Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
+            }
+        }
         Request::Records(question) => {
             // Store reads touch the disk: off the reactor.
             match tokio::task::spawn_blocking(move || records::answer(&*store, &question)).await {
@@ -281,6 +302,13 @@ mod tests {
         assert_eq!(error("status now"), RequestError::Unknown);
         assert_eq!(error("tickets list"), RequestError::Unknown);
         assert_eq!(error("records"), RequestError::RecordsKind(String::new()));
+        assert_eq!(error("calllog show"), RequestError::Unknown);
+        assert_eq!(
+            error("calllog show a\u{7f}b"),
+            RequestError::BadCallId(calllog::BadCallId::Character {
+                character: '\u{7f}'
+            })
+        );
         assert_eq!(
             error("records parking list"),
             RequestError::RecordsKind("parking".into())
@@ -333,6 +361,10 @@ mod tests {
             records(Kind::Tickets, None),
             records(Kind::Callbacks, Some("RC-2026-000001")),
             records(Kind::Appointments, Some("10000008")),
+            Request::CallLog(calllog::Question::List),
+            Request::CallLog(calllog::Question::Show(
+                calllog::CallId::parse("a84b4c76e66710@pc33.example.it").unwrap(),
+            )),
         ] {
             assert_eq!(Request::parse(&request.to_string()), Ok(request));
         }

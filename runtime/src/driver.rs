@@ -60,6 +60,12 @@ impl Input {
 pub trait InputSource {
     /// The next input, or `None` when the caller has nothing more to do.
     fn next_input(&mut self) -> Option<Input>;
+
+    /// The caller's next input comes while a prompt still plays (a replayed caller who hung
+    /// up mid-prompt), not after it ended as usual.
+    fn interrupts(&mut self) -> bool {
+        false
+    }
 }
 
 impl InputSource for VecDeque<Input> {
@@ -209,8 +215,8 @@ impl<'a> Driver<'a> {
             .with_presence(Arc::new(Absent(self.script.absent.clone())))
             .recording_route();
         let options = PortOptions {
-            call_log: None,
             journal: true,
+            ..PortOptions::default()
         };
         let mut run = Run {
             port: CallPort::new(session, options, at),
@@ -260,6 +266,9 @@ impl<'a> Driver<'a> {
 
     /// What happens next when nothing is pending: the prompt ends, the caller acts, or a timer fires.
     fn next_event(&self, run: &mut Run<'_>, inputs: &mut dyn InputSource) -> Option<Event> {
+        if run.playing.is_some() && inputs.interrupts() {
+            run.playing = None;
+        }
         if let Some((playback, ends)) = run.playing.take() {
             run.now = run.now.max(ends);
             return Some(Event::PlaybackFinished {

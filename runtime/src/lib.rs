@@ -12,6 +12,7 @@
 //! ```
 
 pub mod calendar;
+pub mod calllog;
 pub mod control;
 pub mod desk;
 pub mod driver;

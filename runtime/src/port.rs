@@ -25,13 +25,14 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use tracing::{debug, warn};
 
+use crate::calllog::{MAX_LOGGED_EVENTS, RecordedPresence};
 use crate::engine::{
     CallInfo, ChannelCommand, Command, EndReason, Event, Id, Media, Program, Resource, Session,
     StoreReply, StoreRequest, Trace, TransferOutcome,
 };
 use crate::store::{
-    CallRecord, Moved, NewBooking, NewCallback, NewTicket, Recording, SCHEMA_VERSION, StepRecord,
-    Store, StoreError,
+    CallEvents, CallRecord, Moved, NewBooking, NewCallback, NewTicket, Recording, SCHEMA_VERSION,
+    StepRecord, Store, StoreError,
 };
 
 /// Days ahead in which bookings are offered.
@@ -165,8 +166,13 @@ pub enum Phase {
 /// How a port keeps what happened.
 #[derive(Clone, Default)]
 pub struct PortOptions {
-    /// Live calls: write each step to the store's step trace and the call record at the end.
+    /// Live calls: write each step to the store's step trace, and at the end the call
+    /// record and every event the engine was given ([`CallEvents`], for replay).
     pub call_log: Option<Arc<dyn Store>>,
+    /// The presence the session asks, recording its answers for the call log.
+    pub presence_log: Option<Arc<RecordedPresence>>,
+    /// How the call came, for the call log (`sip`).
+    pub channel: String,
     /// Keep every [`TimedStep`] for [`CallPort::take_journal`] (the simulator's transcripts).
     pub journal: bool,
 }
@@ -184,6 +190,9 @@ pub struct CallPort {
     outcome: Option<EndReason>,
     journal: Vec<TimedStep>,
     traced: u32,
+    /// Every event given to the session (live calls only), up to [`MAX_LOGGED_EVENTS`].
+    events: Vec<Event>,
+    events_truncated: bool,
 }
 
 impl CallPort {
@@ -200,6 +209,8 @@ impl CallPort {
             outcome: None,
             journal: Vec::new(),
             traced: 0,
+            events: Vec::new(),
+            events_truncated: false,
         }
     }
 
@@ -229,6 +240,11 @@ impl CallPort {
         self.phase == Phase::HangingUp && self.playing.is_empty()
     }
 
+    /// Whether a prompt the engine gave is still playing.
+    pub fn is_prompt_playing(&self) -> bool {
+        !self.playing.is_empty()
+    }
+
     /// Whether the channel should still tell about this prompt.
     pub fn is_playing(&self, playback: Id) -> bool {
         self.playing.contains(&playback)
@@ -247,6 +263,13 @@ impl CallPort {
     /// Give the session one event; the actions are for the channel.
     pub fn feed(&mut self, event: Event) -> Vec<Action> {
         self.now = self.now.max(event.at());
+        if self.options.call_log.is_some() {
+            if self.events.len() < MAX_LOGGED_EVENTS {
+                self.events.push(event.clone());
+            } else {
+                self.events_truncated = true;
+            }
+        }
         let commands = self.session.step(event);
         let mut actions = Vec::new();
         for command in commands {
@@ -273,6 +296,11 @@ impl CallPort {
     /// The next pending event, oldest first.
     pub fn next_pending(&mut self) -> Option<Event> {
         self.pending.pop_front()
+    }
+
+    /// The timers running now.
+    pub fn timer_ids(&self) -> impl Iterator<Item = Id> + '_ {
+        self.timers.keys().copied()
     }
 
     /// When the next timer is due.
@@ -364,10 +392,27 @@ impl CallPort {
             started_at: self.started_at,
             ended_at: Some(at),
             outcome: self.outcome.map(String::from),
-            call_id: call.call_id,
+            call_id: call.call_id.clone(),
             caller: call.caller,
             number: call.number,
+            channel: self.options.channel.clone(),
         };
+        let events = CallEvents {
+            schema: SCHEMA_VERSION,
+            call_id: call.call_id,
+            events: std::mem::take(&mut self.events),
+            presence: self
+                .options
+                .presence_log
+                .as_ref()
+                .map(|p| p.answers())
+                .unwrap_or_default(),
+            truncated: self.events_truncated,
+        };
+        // Events first: a listed call can then always be replayed.
+        if let Err(e) = store.save_call_events(events) {
+            warn!(call = %self.call().call_id, error = %e, "the call's events could not be written to the call log");
+        }
         if let Err(e) = store.save_call(record) {
             warn!(call = %self.call().call_id, error = %e, "the call log could not be written");
         }
@@ -497,6 +542,14 @@ pub struct StoreDone {
 }
 
 impl StoreJob {
+    /// The flow's request, when it is one (not a finished recording).
+    pub fn request(&self) -> Option<&StoreRequest> {
+        match &self.work {
+            Work::Request(request) => Some(request),
+            Work::Recording(_) => None,
+        }
+    }
+
     /// Carry the request out against `store`.
     pub fn run(self, store: &dyn Store) -> StoreDone {
         match self.work {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use centralino_compiler::{compile, load, render};
+use centralino_compiler::{Sources, compile, load, render};
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,7 @@ use tracing::{info, warn};
 
 use crate::engine::Program;
 use crate::media::prompt::PromptCache;
+use crate::store::{KeptVersion, SCHEMA_VERSION, Store};
 
 /// How many published versions are kept for `rollback`.
 pub const KEPT_VERSIONS: usize = 5;
@@ -76,6 +77,8 @@ pub struct Deployment {
     history: Mutex<VecDeque<Published>>,
     status: Mutex<ReloadStatus>,
     prompts: Arc<PromptCache>,
+    /// Where each published version is kept (graph and sources) for the call log's replay.
+    archive: Mutex<Option<Arc<dyn Store>>>,
 }
 
 impl Deployment {
@@ -99,7 +102,20 @@ impl Deployment {
                 publish_ms: None,
             }),
             prompts,
+            archive: Mutex::new(None),
         })
+    }
+
+    /// Keep every version published from now on in `store` (once per content hash), starting
+    /// with the current one, compiled from `sources`. A failed write is a WARN: calls go on,
+    /// only their replay will miss the version.
+    pub fn keep_versions_in(&self, store: Arc<dyn Store>, sources: &Sources) {
+        if let Ok(current) = self.current.read() {
+            keep_version(&*store, &current.graph, sources);
+        }
+        if let Ok(mut archive) = self.archive.lock() {
+            *archive = Some(store);
+        }
     }
 
     /// The handle new calls read their version from.
@@ -195,6 +211,10 @@ impl Deployment {
                 failed = report.failed.len(),
                 "reload: some audio prompts did not load"
             );
+        }
+        let archive = self.archive.lock().ok().and_then(|a| a.clone());
+        if let Some(store) = archive {
+            keep_version(&*store, &program.graph, &sources);
         }
         let id = self.publish(program);
         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -301,5 +321,26 @@ impl Deployment {
 
     pub fn flows(&self) -> &Path {
         &self.flows
+    }
+}
+
+/// Keeps `graph` and the text of its `sources` under the graph's content hash.
+fn keep_version(store: &dyn Store, graph: &centralino_compiler::graph::Graph, sources: &Sources) {
+    let kept = KeptVersion {
+        schema: SCHEMA_VERSION,
+        version: graph.content_hash.clone(),
+        kept_at: Timestamp::now(),
+        sources: sources
+            .iter()
+            .map(|(_, file)| (file.name(), file.text.clone()))
+            .collect(),
+        graph: graph.clone(),
+    };
+    match store.keep_version(kept) {
+        Ok(true) => info!(version = %graph.content_hash, "version kept for the call log"),
+        Ok(false) => {}
+        Err(e) => {
+            warn!(version = %graph.content_hash, error = %e, "the version could not be kept: calls it serves cannot be replayed")
+        }
     }
 }

@@ -168,6 +168,59 @@ pub struct CallRecord {
     pub started_at: Timestamp,
     pub ended_at: Option<Timestamp>,
     pub outcome: Option<String>,
+    /// How the call came (`sip`); empty in records written before the call log kept it.
+    #[serde(default)]
+    pub channel: String,
+}
+
+/// What a live call's engine was given, in order, with the times it came with: enough to
+/// run the call again exactly (`centralino replay`). Kept next to its [`CallRecord`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEvents {
+    pub schema: u32,
+    pub call_id: String,
+    pub events: Vec<crate::engine::Event>,
+    /// Each question the engine asked about staff presence, and the answer, in order.
+    pub presence: Vec<PresenceAnswer>,
+    /// More events came than the log keeps ([`crate::calllog::MAX_LOGGED_EVENTS`]): the
+    /// first ones are kept, the call cannot be replayed to its end.
+    pub truncated: bool,
+}
+
+/// One answer about staff presence a call was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceAnswer {
+    pub contact: String,
+    pub present: bool,
+}
+
+/// A graph version that served calls, kept once by its content hash so a call can be run
+/// again on it: the compiled graph, and the source files it was compiled from (to show).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptVersion {
+    pub schema: u32,
+    /// The graph's content hash (`sha256:...`).
+    pub version: String,
+    pub kept_at: Timestamp,
+    /// File name (as the compiler names it) to its text.
+    pub sources: BTreeMap<String, String>,
+    pub graph: centralino_compiler::graph::Graph,
+}
+
+/// How much of the call log is kept: the newest `max_calls` calls, none older than `max_age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLogRetention {
+    pub max_calls: usize,
+    pub max_age: jiff::SignedDuration,
+}
+
+impl Default for CallLogRetention {
+    fn default() -> Self {
+        CallLogRetention {
+            max_calls: 100_000,
+            max_age: jiff::SignedDuration::from_hours(24 * 90),
+        }
+    }
 }
 
 /// One step of one call (a node entered), for tracing and reports.
@@ -224,6 +277,13 @@ pub trait Store: Send + Sync {
     /// Call log writes: flushed in the background, not before the caller hears anything.
     fn save_call(&self, call: CallRecord) -> Result<(), StoreError>;
     fn append_step(&self, step: StepRecord) -> Result<(), StoreError>;
+    /// The events of a call ([`CallEvents`]); written once, at the end of the call.
+    fn save_call_events(&self, events: CallEvents) -> Result<(), StoreError>;
+    /// Keeps a graph version by its hash; `false` (and nothing written) when it is kept already.
+    fn keep_version(&self, version: KeptVersion) -> Result<bool, StoreError>;
+    /// Removes the calls (record, steps, events) beyond the retention, oldest first, and the
+    /// versions no kept call used; `now` is the newest call's start. The number of calls removed.
+    fn prune_call_log(&self, now: Timestamp) -> Result<usize, StoreError>;
 
     fn tickets(&self) -> Result<Vec<Ticket>, StoreError>;
     /// Every ticket that can be read, and a [`StoreError::Corrupt`] for each that
@@ -236,6 +296,9 @@ pub trait Store: Send + Sync {
     fn booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
     fn calls(&self) -> Result<Vec<CallRecord>, StoreError>;
     fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError>;
+    fn call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError>;
+    fn call_events(&self, call_id: &str) -> Result<Option<CallEvents>, StoreError>;
+    fn kept_version(&self, version: &str) -> Result<Option<KeptVersion>, StoreError>;
     fn recordings(&self) -> Result<Vec<Recording>, StoreError>;
     /// Reads every record and checks the store's own bookkeeping (e.g. slot
     /// counts). Returns the problems found (empty when the store is sound); fails

@@ -101,6 +101,7 @@ fn disk_full_writer() {
         started_at: at,
         ended_at: None,
         outcome: None,
+        channel: String::from("sip"),
     });
     let flushed = call.and_then(|()| store.flush());
     writeln!(out, "L {flushed:?}").unwrap();

@@ -8,6 +8,8 @@
 //!  centralino tickets|callbacks|appointments list|show REF [--data DIR]  what calls stored
 //!  centralino test    [PATHS]...  --format human|github --filter TEXT   run the .test scenarios
 //!  centralino directory [SEARCH] [--flows DIR] [--contacts FILE] --format text|yealink|snom|vcard
+//!  centralino calls [list|show ID]                                     live calls; the call log
+//!  centralino replay ID [--with-current [FLOWS]]                      a logged call run again
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
 //!  centralino registrations                                           staff phones registered
 //!  centralino staff hash EXTENSION [--realm R]  < password             a [staff.accounts] line
@@ -18,6 +20,7 @@
 //! warnings under `--deny-warnings`), 2 the command could not run (bad
 //! usage, unreadable paths, output not written, Graphviz missing).
 
+mod calls;
 mod check;
 mod clock;
 mod compile;
@@ -80,8 +83,12 @@ enum Command {
     Test(test::TestArgs),
     /// What the running server serves, and its last reload (with diagnostics if it failed).
     Status(control::ControlArgs),
-    /// The calls the running server has now: who, where in the flow, since when, which version.
-    Calls(control::ControlArgs),
+    /// The calls the running server has now (who, where in the flow, since when, which
+    /// version); `list` / `show ID`: the call log of calls that ended.
+    Calls(calls::CallsArgs),
+    /// Run a logged call again on the version that served it and check the engine takes the
+    /// same steps; `--with-current`: where the same caller would go with the flows now.
+    Replay(calls::ReplayArgs),
     /// The versions the running server keeps (for rollback).
     Versions(control::ControlArgs),
     /// Ask the running server to recompile and publish the flows now.
@@ -182,7 +189,8 @@ pub fn main() -> ExitCode {
         Command::Directory(args) => directory::run(args, cli.color, lang),
         Command::Serve(args) => serve::run(args, cli.color, lang),
         Command::Status(args) => control::status(args),
-        Command::Calls(args) => control::calls(args),
+        Command::Calls(args) => calls::calls(args),
+        Command::Replay(args) => calls::replay(args),
         Command::Versions(args) => control::versions(args),
         Command::Reload(args) => control::reload(args),
         Command::Rollback(args) => control::rollback(args),

@@ -79,7 +79,7 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
 }
 
 /// Refuses a directory that holds no store (exit 2): opening it would create one.
-fn must_hold_a_store(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn must_hold_a_store(dir: &Path) -> anyhow::Result<()> {
     let shown = dir.display();
     if !dir.exists() {
         anyhow::bail!(
@@ -408,22 +408,22 @@ fn cut(text: &str) -> String {
 }
 
 /// Columns padded to their widest cell, two spaces apart; the last is not padded.
-struct Table {
+pub(super) struct Table {
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Table {
+    pub(super) fn new(header: &[&str]) -> Table {
         Table {
             rows: vec![header.iter().map(|h| (*h).to_owned()).collect()],
         }
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut widths: Vec<usize> = Vec::new();
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate() {

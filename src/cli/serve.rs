@@ -33,7 +33,7 @@ use centralino_runtime::people::registrar::{Registrar, RegistrarConfig};
 use centralino_runtime::reload::Deployment;
 use centralino_runtime::server::{Server, ServerParts};
 use centralino_runtime::sip::SipConfig;
-use centralino_runtime::store::{SledStore, Store, StoreConfig};
+use centralino_runtime::store::{CallLogRetention, SledStore, Store, StoreConfig};
 use centralino_runtime::webhook::WebhookClient;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -172,7 +172,18 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let store = SledStore::open(data, StoreConfig::default())
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
+        .with_context(|| format!("cannot open the store in {}", data.display()))?
+        .with_call_log_retention(CallLogRetention {
+            max_calls: settings.data.keep_calls,
+            max_age: jiff::SignedDuration::from_hours(
+                i64::from(settings.data.keep_calls_days) * 24,
+            ),
+        });
+    match store.prune_call_log(jiff::Timestamp::now()) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "call log: calls beyond the retention removed"),
+        Err(e) => tracing::warn!(error = %e, "call log: old calls could not be removed"),
+    }
 
     let tts = &settings.tts;
     let mut speech = speech_program_runs(&tts.program);
@@ -209,6 +220,8 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
         tracing::warn!(at = %refused.at, url = %refused.url, error = %refused.error, "this webhook will always take its else");
     }
     let deployment = Deployment::new(settings.flows.dir.clone(), program, prompts.clone());
+    let store: Arc<dyn Store> = Arc::new(store);
+    deployment.keep_versions_in(store.clone(), &sources);
     // One RTP socket per media thread, on the first free even ports of the range.
     let media = MediaLoops::per_core(RtpPorts {
         ip: settings.sip.listen.ip(),
@@ -240,11 +253,11 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
     } else {
         None
     };
-    let registrar = Arc::new(start_registrar(&settings, &store)?);
+    let registrar = Arc::new(start_registrar(&settings, &*store)?);
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
-        store: Arc::new(store),
+        store,
         prompts,
         media: Arc::new(media),
         data_dir: data.clone(),
@@ -326,7 +339,7 @@ fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::R
     Ok(path)
 }
 
-fn start_registrar(settings: &ServeConfig, store: &SledStore) -> anyhow::Result<Registrar> {
+fn start_registrar(settings: &ServeConfig, store: &dyn Store) -> anyhow::Result<Registrar> {
     let accounts: BTreeMap<String, Ha1> = settings
         .staff
         .accounts

@@ -32,6 +32,7 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
+use crate::calllog::RecordedPresence;
 use crate::desk::{DeskEvent, QueueOrder};
 use crate::engine::speech;
 use crate::engine::{
@@ -461,10 +462,13 @@ impl Call {
             .services
             .handovers
             .register(&call_info.call_id, handover_sender);
-        let session =
-            Session::new(setup.program, call_info).with_presence(setup.services.desk.presence());
+        // The presence answers are kept with the call's events, so it can be replayed exactly.
+        let presence = Arc::new(RecordedPresence::new(setup.services.desk.presence()));
+        let session = Session::new(setup.program, call_info).with_presence(presence.clone());
         let options = PortOptions {
             call_log: Some(setup.services.store.clone()),
+            presence_log: Some(presence),
+            channel: String::from("sip"),
             journal: false,
         };
         Ok(Call {

@@ -10,6 +10,12 @@
 //!   slots       resource key ‖ FF ‖ start (16 B)      u32 BE: open bookings in the slot
 //!   calls       call id                               CallRecord (JSON)
 //!   steps       call id ‖ FF ‖ seq (u32 BE)           StepRecord (JSON)
+//!   call_events call id                               CallEvents (JSON): what the engine was
+//!                                                     given, for `centralino replay`
+//!   calls_by_time  started (16 B) ‖ call id           empty: the call log in time order
+//!                                                     (listing, retention)
+//!   versions    content hash ("sha256:...")           KeptVersion (JSON): graph and sources
+//!                                                     of a version that served calls
 //!   recordings  created (16 B) ‖ call id ‖ FF ‖ var   Recording (JSON)
 //!   staff_messages  recipient ‖ FF ‖ id (u64 BE)      StaffMessage (JSON), oldest first
 //!   counters    "staff_messages"                      u64 BE: the last message id given out
@@ -43,6 +49,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -57,8 +64,9 @@ use sled::transaction::{
 use crate::people::registrar::Registration;
 
 use super::{
-    Booking, CallRecord, Callback, Moved, NewBooking, NewCallback, NewTicket, Recording, Resource,
-    SCHEMA_VERSION, Slot, Status, StepRecord, Store, StoreError, Ticket,
+    Booking, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion, Moved, NewBooking,
+    NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status, StepRecord, Store,
+    StoreError, Ticket,
 };
 use crate::people::messages::{NewStaffMessage, StaffMessage};
 
@@ -70,6 +78,11 @@ const BOOKINGS: &str = "bookings";
 const SLOTS: &str = "slots";
 const CALLS: &str = "calls";
 const STEPS: &str = "steps";
+const CALL_EVENTS: &str = "call_events";
+const CALLS_BY_TIME: &str = "calls_by_time";
+const VERSIONS: &str = "versions";
+/// The call log is pruned on the first call saved and then every this many.
+const PRUNE_EVERY: u64 = 64;
 const RECORDINGS: &str = "recordings";
 const STAFF_MESSAGES: &str = "staff_messages";
 const REGISTRATIONS: &str = "registrations";
@@ -122,10 +135,16 @@ pub struct SledStore {
     slots: sled::Tree,
     calls: sled::Tree,
     steps: sled::Tree,
+    call_events: sled::Tree,
+    calls_by_time: sled::Tree,
+    versions: sled::Tree,
     recordings: sled::Tree,
     staff_messages: sled::Tree,
     registrations: sled::Tree,
     config: Arc<StoreConfig>,
+    retention: CallLogRetention,
+    /// Calls saved through this handle (and its clones), for pruning now and then.
+    calls_saved: Arc<AtomicU64>,
     time_zone: TimeZone,
     location: Arc<str>,
 }
@@ -259,6 +278,11 @@ impl SledStore {
             slots: tree(SLOTS)?,
             calls: tree(CALLS)?,
             steps: tree(STEPS)?,
+            call_events: tree(CALL_EVENTS)?,
+            calls_by_time: tree(CALLS_BY_TIME)?,
+            versions: tree(VERSIONS)?,
+            retention: CallLogRetention::default(),
+            calls_saved: Arc::new(AtomicU64::new(0)),
             recordings: tree(RECORDINGS)?,
             staff_messages: tree(STAFF_MESSAGES)?,
             registrations: tree(REGISTRATIONS)?,
@@ -267,6 +291,26 @@ impl SledStore {
             time_zone,
             location: location.into(),
         })
+    }
+
+    /// How much of the call log this handle keeps ([`Store::prune_call_log`]).
+    pub fn with_call_log_retention(mut self, retention: CallLogRetention) -> SledStore {
+        self.retention = retention;
+        self
+    }
+
+    /// Removes one call's record, steps and events.
+    fn forget_call(&self, index_key: &[u8], call_id: &str) -> Result<(), StoreError> {
+        self.calls.remove(call_id.as_bytes()).map_err(write_error)?;
+        self.call_events
+            .remove(call_id.as_bytes())
+            .map_err(write_error)?;
+        for item in self.steps.scan_prefix(step_prefix(call_id)).keys() {
+            let key = item.map_err(read_error)?;
+            self.steps.remove(key).map_err(write_error)?;
+        }
+        self.calls_by_time.remove(index_key).map_err(write_error)?;
+        Ok(())
     }
 
     /// The configuration the store was opened with.
@@ -564,7 +608,93 @@ impl Store for SledStore {
         self.calls
             .insert(call.call_id.as_bytes(), value)
             .map_err(write_error)?;
+        let mut index = timestamp_key(call.started_at).to_vec();
+        index.extend_from_slice(call.call_id.as_bytes());
+        self.calls_by_time
+            .insert(index, &[][..])
+            .map_err(write_error)?;
+        if self
+            .calls_saved
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
+        {
+            self.prune_call_log(call.started_at)?;
+        }
         Ok(())
+    }
+
+    fn save_call_events(&self, events: CallEvents) -> Result<(), StoreError> {
+        let events = CallEvents {
+            schema: SCHEMA_VERSION,
+            ..events
+        };
+        let value = encode(CALL_EVENTS, &events.call_id, &events)?;
+        self.call_events
+            .insert(events.call_id.as_bytes(), value)
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    fn keep_version(&self, version: KeptVersion) -> Result<bool, StoreError> {
+        if self
+            .versions
+            .contains_key(version.version.as_bytes())
+            .map_err(read_error)?
+        {
+            return Ok(false);
+        }
+        let version = KeptVersion {
+            schema: SCHEMA_VERSION,
+            ..version
+        };
+        let value = encode(VERSIONS, &version.version, &version)?;
+        self.versions
+            .insert(version.version.as_bytes(), value)
+            .map_err(write_error)?;
+        Ok(true)
+    }
+
+    fn prune_call_log(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let cutoff = now
+            .checked_sub(self.retention.max_age)
+            .unwrap_or(Timestamp::MIN);
+        let total = self.calls_by_time.len();
+        let mut removed = 0;
+        for item in self.calls_by_time.iter().keys() {
+            let key = item.map_err(read_error)?;
+            let Some(started) = key.get(..16).and_then(timestamp_from_key) else {
+                continue;
+            };
+            let over_count = total - removed > self.retention.max_calls;
+            if !over_count && started >= cutoff {
+                break;
+            }
+            let call_id = String::from_utf8_lossy(key.get(16..).unwrap_or_default()).into_owned();
+            self.forget_call(&key, &call_id)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            // Versions no kept call used, kept before the oldest kept call began.
+            let oldest = match self.calls_by_time.first().map_err(read_error)? {
+                Some((key, _)) => key.get(..16).and_then(timestamp_from_key),
+                None => Some(now),
+            };
+            let used: std::collections::BTreeSet<String> = scan::<CallRecord>(&self.calls, CALLS)?
+                .0
+                .into_iter()
+                .map(|c| c.graph_version)
+                .collect();
+            for item in self.versions.iter() {
+                let (key, value) = item.map_err(read_error)?;
+                let Ok(kept) = decode::<KeptVersion>(VERSIONS, &key, &value) else {
+                    continue;
+                };
+                if !used.contains(&kept.version) && oldest.is_some_and(|o| kept.kept_at < o) {
+                    self.versions.remove(key).map_err(write_error)?;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn append_step(&self, step: StepRecord) -> Result<(), StoreError> {
@@ -603,6 +733,8 @@ impl Store for SledStore {
         problems.extend(scan::<Callback>(&self.callbacks, CALLBACKS)?.1);
         problems.extend(scan::<CallRecord>(&self.calls, CALLS)?.1);
         problems.extend(scan::<StepRecord>(&self.steps, STEPS)?.1);
+        problems.extend(scan::<CallEvents>(&self.call_events, CALL_EVENTS)?.1);
+        problems.extend(scan::<KeptVersion>(&self.versions, VERSIONS)?.1);
         problems.extend(scan::<Recording>(&self.recordings, RECORDINGS)?.1);
         problems.extend(scan::<StoredRegistrations>(&self.registrations, REGISTRATIONS)?.1);
         problems.extend(self.verify_staff_messages()?);
@@ -676,6 +808,18 @@ impl Store for SledStore {
     }
 
     /// In sequence order.
+    fn call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        SledStore::get(&self.calls, CALLS, call_id.as_bytes())
+    }
+
+    fn call_events(&self, call_id: &str) -> Result<Option<CallEvents>, StoreError> {
+        SledStore::get(&self.call_events, CALL_EVENTS, call_id.as_bytes())
+    }
+
+    fn kept_version(&self, version: &str) -> Result<Option<KeptVersion>, StoreError> {
+        SledStore::get(&self.versions, VERSIONS, version.as_bytes())
+    }
+
     fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError> {
         let mut steps = Vec::new();
         for item in self.steps.scan_prefix(step_prefix(call_id)) {
@@ -1099,6 +1243,113 @@ fn read_error(error: sled::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_call_log_keeps_the_newest_calls_within_the_retention() {
+        use crate::engine::{Event, Trace};
+        let store = SledStore::temporary()
+            .unwrap()
+            .with_call_log_retention(CallLogRetention {
+                max_calls: 3,
+                max_age: jiff::SignedDuration::from_hours(24),
+            });
+        let day: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let hours = |h: i64| {
+            day.checked_add(jiff::SignedDuration::from_hours(h))
+                .unwrap()
+        };
+        let graph = |version: &str| centralino_compiler::graph::Graph {
+            content_hash: version.to_owned(),
+            ..serde_json::from_value(serde_json::json!({
+                "format_version": 1, "content_hash": "", "sources": [], "numbers": {},
+                "flows": [], "nodes": [], "prompts": {}, "calendars": {}, "offices": {},
+                "categories": {}, "services": {}
+            }))
+            .unwrap()
+        };
+        for (version, kept_at) in [("sha256:old", hours(-100)), ("sha256:new", hours(-1))] {
+            let kept = KeptVersion {
+                schema: SCHEMA_VERSION,
+                version: version.to_owned(),
+                kept_at,
+                sources: BTreeMap::new(),
+                graph: graph(version),
+            };
+            assert!(store.keep_version(kept.clone()).unwrap());
+            assert!(!store.keep_version(kept).unwrap(), "kept once per version");
+        }
+        // Six calls an hour apart, the first (the old version's) far in the past.
+        let starts = [hours(-48), hours(0), hours(1), hours(2), hours(3), hours(4)];
+        for (i, started_at) in starts.into_iter().enumerate() {
+            let call_id = format!("call-{i}");
+            store
+                .save_call(CallRecord {
+                    schema: SCHEMA_VERSION,
+                    call_id: call_id.clone(),
+                    caller: String::new(),
+                    number: "100".into(),
+                    flow: "main".into(),
+                    graph_version: if i == 0 { "sha256:old" } else { "sha256:new" }.into(),
+                    started_at,
+                    ended_at: None,
+                    outcome: None,
+                    channel: "sip".into(),
+                })
+                .unwrap();
+            store
+                .append_step(StepRecord {
+                    schema: SCHEMA_VERSION,
+                    call_id: call_id.clone(),
+                    seq: 1,
+                    at: started_at,
+                    trace: Trace {
+                        flow: "main".into(),
+                        state: "menu".into(),
+                        location: "main.flow:3:3".into(),
+                        note: "menu".into(),
+                    },
+                })
+                .unwrap();
+            store
+                .save_call_events(CallEvents {
+                    schema: SCHEMA_VERSION,
+                    call_id,
+                    events: vec![Event::Started { at: started_at }],
+                    presence: Vec::new(),
+                    truncated: false,
+                })
+                .unwrap();
+        }
+        assert_eq!(store.prune_call_log(hours(4)).unwrap(), 3);
+        let kept: Vec<String> = store
+            .calls()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.call_id)
+            .collect();
+        assert_eq!(kept, ["call-3", "call-4", "call-5"]);
+        for gone in ["call-0", "call-1", "call-2"] {
+            assert!(store.steps(gone).unwrap().is_empty());
+            assert!(store.call_events(gone).unwrap().is_none());
+            assert!(store.call(gone).unwrap().is_none());
+        }
+        assert_eq!(store.steps("call-3").unwrap().len(), 1);
+        assert!(store.call_events("call-3").unwrap().is_some());
+        // The version only the removed calls used is gone; the one still used stays.
+        assert!(store.kept_version("sha256:old").unwrap().is_none());
+        assert!(store.kept_version("sha256:new").unwrap().is_some());
+        // By age: a day later only calls of the last 24 hours stay.
+        assert_eq!(store.prune_call_log(hours(28)).unwrap(), 2);
+        let kept: Vec<String> = store
+            .calls()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.call_id)
+            .collect();
+        assert_eq!(kept, ["call-5"]);
+        assert!(store.verify().unwrap().is_empty());
+    }
 
     #[test]
     fn booking_references_carry_a_luhn_check_digit() {

@@ -144,12 +144,18 @@ impl Default for FlowsSection {
 #[serde(deny_unknown_fields, default)]
 pub struct DataSection {
     pub dir: PathBuf,
+    /// The call log keeps at most this many calls (the oldest go first).
+    pub keep_calls: usize,
+    /// ... and none older than this many days.
+    pub keep_calls_days: u32,
 }
 
 impl Default for DataSection {
     fn default() -> Self {
         DataSection {
             dir: PathBuf::from("data"),
+            keep_calls: 100_000,
+            keep_calls_days: 90,
         }
     }
 }
@@ -701,6 +707,8 @@ mod tests {
             },
             data: DataSection {
                 dir: "/var/lib/centralino".into(),
+                keep_calls: 200_000,
+                keep_calls_days: 180,
             },
             shutdown: ShutdownSection { grace_s: 60 },
             tts: TtsSection {
