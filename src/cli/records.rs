@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use centralino_runtime::control::Request;
+use centralino_runtime::store::dialing::{DialState, Dialing};
 pub use centralino_runtime::store::records::Kind;
 use centralino_runtime::store::records::{self, Answer, Question, Record, Records, Reference};
 use centralino_runtime::store::{
@@ -237,6 +238,7 @@ fn callback_rows(callbacks: &[Callback]) -> Table {
         "CREATED",
         "OFFICE",
         "STATUS",
+        "DIALER",
         "CALL BACK",
         "NOTE",
     ]);
@@ -247,6 +249,7 @@ fn callback_rows(callbacks: &[Callback]) -> Table {
             clock::minute(r.created_at),
             r.office.clone(),
             status(c.status).to_owned(),
+            dialer_cell(&c.dialing),
             or_dash(&r.number),
             cut(r.note.as_deref().unwrap_or("-")),
         ]);
@@ -328,7 +331,7 @@ fn ticket_fields(t: &Ticket) -> Vec<(String, String)> {
 
 fn callback_fields(c: &Callback) -> Vec<(String, String)> {
     let r = &c.request;
-    vec![
+    let mut out = vec![
         field("reference", &c.reference),
         field("status", status(c.status)),
         field("office", &r.office),
@@ -337,7 +340,57 @@ fn callback_fields(c: &Callback) -> Vec<(String, String)> {
         field("created", &clock::full(r.created_at)),
         field("call", &r.call_id),
         field("schema", &c.schema.to_string()),
-    ]
+    ];
+    out.extend(dialing_fields(&c.dialing));
+    out
+}
+
+/// The dialer's state in a cell: `pending`, `failed, 3 attempts`.
+fn dialer_cell(dialing: &Dialing) -> String {
+    match dialing.attempts.len() {
+        0 => dialing.state.name().to_owned(),
+        1 => format!("{}, 1 attempt", dialing.state.name()),
+        n => format!("{}, {n} attempts", dialing.state.name()),
+    }
+}
+
+fn dialing_fields(dialing: &Dialing) -> Vec<(String, String)> {
+    let state = match &dialing.state {
+        DialState::Pending | DialState::Reached => dialing.state.name().to_owned(),
+        DialState::Working { lease } => format!(
+            "working ({} until {})",
+            lease.holder,
+            clock::full(lease.until)
+        ),
+        DialState::Closed { at, by, note } => {
+            let mut text = format!("closed {}", clock::full(*at));
+            if let Some(by) = by {
+                text.push_str(&format!(" by {by}"));
+            }
+            if let Some(note) = note {
+                text.push_str(&format!(": {}", cut(note)));
+            }
+            text
+        }
+        DialState::Failed { at, reason } => {
+            format!("failed {}: {}", clock::full(*at), cut(reason))
+        }
+    };
+    let mut out = vec![field("dialer", &state)];
+    if let Some(next) = dialing.next_attempt_at {
+        out.push(field("next attempt", &clock::full(next)));
+    }
+    for (n, attempt) in dialing.attempts.iter().enumerate() {
+        let mut text = format!("{} {}", clock::full(attempt.at), attempt.outcome.name());
+        if let Some(staff) = &attempt.staff {
+            text.push_str(&format!(", staff {staff}"));
+        }
+        if let Some(detail) = &attempt.detail {
+            text.push_str(&format!(": {}", cut(detail)));
+        }
+        out.push((format!("· attempt {}", n + 1), text));
+    }
+    out
 }
 
 fn booking_fields(b: &Booking) -> Vec<(String, String)> {

@@ -143,6 +143,10 @@ pub enum Record {
 }
 
 /// The answer to a [`Question`].
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one answer per command; boxing would only add noise at every use"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
@@ -285,6 +289,7 @@ mod tests {
                 note: None,
                 call_id: "call-2".into(),
                 created_at: at("2026-03-02T08:01:00Z"),
+                window: None,
             })
             .unwrap();
         let booking = store
