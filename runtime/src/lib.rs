@@ -13,6 +13,7 @@
 pub mod calendar;
 pub mod control;
 pub mod desk;
+pub mod dialer;
 pub mod driver;
 pub mod engine;
 pub mod http;
