@@ -12,3 +12,4 @@
 //! - [`schedule`]: which request is worked next, and what follows an attempt.
 
 pub mod rule;
+pub mod schedule;

@@ -213,6 +213,7 @@ impl Dialing {
                         until: *until,
                     },
                 };
+                next.next_attempt_at = None;
             }
             Change::FinishAttempt {
                 holder,
