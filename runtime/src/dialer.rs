@@ -10,6 +10,8 @@
 //!
 //! - [`rule`]: which numbers may be called (toll-fraud guard).
 //! - [`schedule`]: which request is worked next, and what follows an attempt.
+//! - [`trunk`]: the outbound trunk's SIP URI template.
 
 pub mod rule;
 pub mod schedule;
+pub mod trunk;
