@@ -1,4 +1,5 @@
-//! `centralino tickets|callbacks|appointments list|show`: what calls left in the store.
+//! `centralino tickets|callbacks|appointments list|show`: what calls left in the store;
+//! `centralino callbacks close REF [--note]` closes a callback request.
 //!
 //! ```text
 //!   --data DIR (default ./data) ──SledStore──────────────► records::answer ──► Answer
@@ -22,9 +23,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use centralino_runtime::control::Request;
+use centralino_runtime::store::dialing::Refusal;
 use centralino_runtime::store::dialing::{DialState, Dialing};
 pub use centralino_runtime::store::records::Kind;
-use centralino_runtime::store::records::{self, Answer, Question, Record, Records, Reference};
+use centralino_runtime::store::records::{
+    self, Answer, Note, Question, Record, Records, Reference,
+};
 use centralino_runtime::store::{
     Booking, Callback, Resource, SledStore, Status, StoreConfig, StoreError, Ticket,
 };
@@ -51,6 +55,16 @@ enum Action {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Close a callback request (callbacks only): the dialer stops working it.
+    Close {
+        /// The callback request's reference (`RC-2026-000001`).
+        reference: String,
+        /// What was done, kept with the request (one line).
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +82,11 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
     let (store, reference) = match &args.action {
         Action::List(store) => (store, None),
         Action::Show { reference, store } => (store, Some(reference.trim())),
+        Action::Close {
+            reference,
+            note,
+            store,
+        } => return close(kind, reference.trim(), note.as_deref(), store),
     };
     must_hold_a_store(&store.data)?;
     let answer = match reference.map(Reference::parse) {
@@ -77,6 +96,25 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
         Some(Err(_)) => Answer::Shown { record: None },
     };
     print(kind, reference.unwrap_or_default(), &answer, store)
+}
+
+/// `callbacks close REF [--note]`, in the store or through the running server.
+fn close(kind: Kind, reference: &str, note: Option<&str>, store: &StoreArgs) -> anyhow::Result<u8> {
+    if kind != Kind::Callbacks {
+        anyhow::bail!(
+            "{} cannot be closed from here; `callbacks close REF` closes a callback request",
+            kind.plural()
+        );
+    }
+    let note = Note::parse(note.unwrap_or_default())?;
+    must_hold_a_store(&store.data)?;
+    let answer = match Reference::parse(reference) {
+        Ok(reference) => ask(&store.data, &Question::CloseCallback(reference, note))?,
+        Err(_) => Answer::NotClosed {
+            reason: Refusal::NotFound.to_string(),
+        },
+    };
+    print(kind, reference, &answer, store)
 }
 
 /// Refuses a directory that holds no store (exit 2): opening it would create one.
@@ -171,6 +209,22 @@ fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyh
             };
             output::stdout(text.as_bytes())?;
             Ok(CLEAN)
+        }
+        Answer::Closed { record } => {
+            let text = match record {
+                Record::Callback(c) => present(args.json, c, callback_fields)?,
+                Record::Ticket(t) => present(args.json, t, ticket_fields)?,
+                Record::Appointment(b) => present(args.json, b, booking_fields)?,
+            };
+            output::stdout(text.as_bytes())?;
+            Ok(CLEAN)
+        }
+        Answer::NotClosed { reason } => {
+            eprintln!(
+                "error: {} {reference} not closed: {reason}",
+                kind.singular()
+            );
+            Ok(PROBLEMS)
         }
         Answer::Shown { record: None } => {
             eprintln!(
