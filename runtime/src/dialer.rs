@@ -8,10 +8,12 @@
 //!                                                                call the citizen, bridge)
 //! ```
 //!
+//! - [`attempt`]: one attempt, staff first: brief, call, bridge, close from the phone.
 //! - [`rule`]: which numbers may be called (toll-fraud guard).
 //! - [`schedule`]: which request is worked next, and what follows an attempt.
 //! - [`trunk`]: the outbound trunk's SIP URI template.
 
+pub mod attempt;
 pub mod rule;
 pub mod schedule;
 pub mod trunk;
