@@ -11,9 +11,11 @@
 //! - [`attempt`]: one attempt, staff first: brief, call, bridge, close from the phone.
 //! - [`rule`]: which numbers may be called (toll-fraud guard).
 //! - [`schedule`]: which request is worked next, and what follows an attempt.
+//! - [`task`]: the owned task tying the scheduler, the store and the SIP side together.
 //! - [`trunk`]: the outbound trunk's SIP URI template.
 
 pub mod attempt;
 pub mod rule;
 pub mod schedule;
+pub mod task;
 pub mod trunk;
