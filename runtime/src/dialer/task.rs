@@ -189,6 +189,8 @@ impl DialerTask {
                     now,
                     until: later(now, self.settings.lease),
                 };
+                // Not taken: out of the scheduler's in-flight set; the Release it answers
+                // with is not ours to write (no lease held), so it is dropped.
                 match self.store.change_callback(&reference, &take) {
                     Ok(Ok(_)) => {}
                     Ok(Err(refusal)) => {
