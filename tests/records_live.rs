@@ -191,3 +191,69 @@ fn a_held_store_without_a_server_answering_is_the_clear_error() {
     }
     drop(held);
 }
+
+/// `callbacks close REF --note` while serving goes through the control socket to the
+/// server's store; once is closed, twice is refused; the store keeps the note.
+#[test]
+fn a_callback_is_closed_through_the_running_server() {
+    let mut server = Server::start_with_data(&test_flows(), store_with_records(), &[]);
+    wait_for_control_socket(&server);
+    let data = server.data.path().to_owned();
+    let close = |reference: &str| {
+        centralino(&[
+            "callbacks",
+            "close",
+            reference,
+            "--note",
+            "certificato  spedito\tper posta",
+            "--data",
+            path(&data),
+        ])
+    };
+
+    let closed = close("RC-2026-000001");
+    assert_eq!(code(&closed), 0, "{}", stderr(&closed));
+    let shown = stdout(&closed);
+    assert!(shown.contains("closed"), "{shown}");
+    assert!(shown.contains("certificato spedito per posta"), "{shown}");
+    assert!(server.alive(), "the server held the store throughout");
+
+    let again = close("RC-2026-000001");
+    assert_eq!(code(&again), 1);
+    assert_eq!(
+        stderr(&again),
+        "error: callback RC-2026-000001 not closed: the request is already closed\n"
+    );
+    let missing = close("RC-2026-000099");
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing).contains("no callback request has this reference"),
+        "{}",
+        stderr(&missing)
+    );
+    let ticket = centralino(&["tickets", "close", "PG-2026-000002", "--data", path(&data)]);
+    assert_ne!(code(&ticket), 0);
+    assert!(
+        stderr(&ticket).contains("`callbacks close REF`"),
+        "{}",
+        stderr(&ticket)
+    );
+
+    assert!(server.stop().success(), "clean shutdown:\n{}", server.log());
+    let stored = centralino(&[
+        "callbacks",
+        "show",
+        "RC-2026-000001",
+        "--json",
+        "--data",
+        path(&data),
+    ]);
+    let stored: Value = serde_json::from_str(&stdout(&stored)).unwrap();
+    assert_eq!(stored["status"], "closed", "{stored}");
+    assert_eq!(stored["dialing"]["state"], "closed", "{stored}");
+    assert_eq!(stored["dialing"]["by"], "command line", "{stored}");
+    assert_eq!(
+        stored["dialing"]["note"], "certificato spedito per posta",
+        "{stored}"
+    );
+}

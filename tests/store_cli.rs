@@ -126,6 +126,12 @@ fn callbacks_and_appointments_are_listed_and_shown() {
     let callback: Value = serde_json::from_str(&stdout(&callback)).unwrap();
     assert_eq!(callback["office"], "tributi");
     assert_eq!(callback["number"], "+393331234567");
+    assert_eq!(callback["schema"], 2);
+    assert_eq!(callback["dialing"]["state"], "pending");
+    assert_eq!(callback["dialing"]["attempts"], serde_json::json!([]));
+    let shown = records(dir.path(), &["callbacks", "show", "RC-2026-000001"]);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    assert!(stdout(&shown).contains("dialer"), "{}", stdout(&shown));
 
     let appointments = records(dir.path(), &["appointments", "list"]);
     assert_eq!(code(&appointments), 0, "{}", stderr(&appointments));

@@ -1007,6 +1007,17 @@ flow main answers "100" {
         fn prune_call_log(&self, now: Timestamp) -> Result<usize, StoreError> {
             self.0.prune_call_log(now)
         }
+        fn callback(&self, reference: &str) -> Result<Option<crate::store::Callback>, StoreError> {
+            self.0.callback(reference)
+        }
+        fn change_callback(
+            &self,
+            reference: &str,
+            change: &crate::store::dialing::Change,
+        ) -> Result<Result<crate::store::Callback, crate::store::dialing::Refusal>, StoreError>
+        {
+            self.0.change_callback(reference, change)
+        }
         fn tickets(&self) -> Result<Vec<crate::store::Ticket>, StoreError> {
             self.0.tickets()
         }

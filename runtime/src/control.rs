@@ -33,7 +33,7 @@ use crate::people::registrar::Registrar;
 use crate::reload::{Deployment, Outcome};
 use crate::server::Registry;
 use crate::store::Store;
-use crate::store::records::{self, BadReference, Kind, Question, Reference};
+use crate::store::records::{self, BadNote, BadReference, Kind, Note, Question, Reference};
 
 /// The socket's name inside the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -64,19 +64,21 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, calllog list, calllog show CALL-ID"
+        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, records callbacks close REF [NOTE], calllog list, calllog show CALL-ID"
     )]
     Unknown,
     #[error("{0}")]
     BadCallId(#[from] calllog::BadCallId),
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
     RecordsKind(String),
-    #[error("records KIND takes list or show REF (not {0:?})")]
+    #[error("records KIND takes list, show REF, or (callbacks) close REF [NOTE] (not {0:?})")]
     RecordsVerb(String),
-    #[error("records KIND show takes one reference")]
+    #[error("records KIND show takes one reference (close: a reference, then the note)")]
     RecordsReference,
     #[error("{0}")]
     BadReference(#[from] BadReference),
+    #[error("{0}")]
+    BadNote(#[from] BadNote),
 }
 
 impl Request {
@@ -109,6 +111,13 @@ impl Request {
             ["list"] => Ok(Question::List(kind)),
             ["show", reference] => Ok(Question::Show(kind, Reference::parse(reference)?)),
             ["show", ..] => Err(RequestError::RecordsReference),
+            ["close", reference, note @ ..] if kind == Kind::Callbacks => {
+                Ok(Question::CloseCallback(
+                    Reference::parse(reference)?,
+                    Note::parse(&note.join(" "))?,
+                ))
+            }
+            ["close"] => Err(RequestError::RecordsReference),
             [verb, ..] => Err(RequestError::RecordsVerb((*verb).to_owned())),
             [] => Err(RequestError::RecordsVerb(String::new())),
         }
@@ -132,6 +141,13 @@ impl fmt::Display for Request {
             Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
             Request::Records(Question::Show(kind, reference)) => {
                 write!(f, "records {} show {}", kind.plural(), reference.as_str())
+            }
+            Request::Records(Question::CloseCallback(reference, note)) => {
+                write!(f, "records callbacks close {}", reference.as_str())?;
+                match note {
+                    Some(note) => write!(f, " {}", note.as_str()),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -268,6 +284,34 @@ mod tests {
             None => Question::List(kind),
             Some(r) => Question::Show(kind, Reference::parse(r).unwrap()),
         })
+    }
+
+    #[test]
+    fn a_callback_close_line_carries_its_note() {
+        let request =
+            Request::parse("records callbacks close RC-2026-000001 spedito  per posta\n").unwrap();
+        assert_eq!(
+            request,
+            Request::Records(Question::CloseCallback(
+                Reference::parse("RC-2026-000001").unwrap(),
+                Note::parse("spedito per posta").unwrap()
+            ))
+        );
+        assert_eq!(
+            request.to_string(),
+            "records callbacks close RC-2026-000001 spedito per posta"
+        );
+        assert_eq!(Request::parse(&request.to_string()), Ok(request));
+        let bare = Request::parse("records callbacks close RC-2026-000001").unwrap();
+        assert_eq!(bare.to_string(), "records callbacks close RC-2026-000001");
+        assert_eq!(
+            Request::parse("records tickets close PG-2026-000001"),
+            Err(RequestError::RecordsVerb("close".into()))
+        );
+        assert_eq!(
+            Request::parse("records callbacks close"),
+            Err(RequestError::RecordsReference)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod calllog;
 pub mod control;
 pub mod desk;
+pub mod dialer;
 pub mod driver;
 pub mod engine;
 pub mod http;

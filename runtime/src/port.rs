@@ -691,6 +691,7 @@ fn carry_out(
                 note,
                 call_id: call.call_id.clone(),
                 created_at: now,
+                window: None,
             })?;
             (
                 StoreReply::Callback {

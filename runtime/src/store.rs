@@ -8,6 +8,7 @@
 //! to the caller (a reference number, a booked time) are flushed to disk before
 //! the call returns.
 
+pub mod dialing;
 pub mod records;
 mod sled_store;
 
@@ -22,6 +23,10 @@ pub use sled_store::{SledStore, StoreConfig, is_valid_booking_reference};
 
 /// Current schema version of every record.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Schema of the callback records written now: 2 carries [`dialing::Dialing`]
+/// (state, lease, attempts); schema-1 records read as pending with no attempts.
+pub const CALLBACK_SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -83,6 +88,17 @@ pub struct NewCallback {
     pub note: Option<String>,
     pub call_id: String,
     pub created_at: Timestamp,
+    /// When the citizen asked to be called, in the office's time zone; `None`: any
+    /// time the office is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<CallWindow>,
+}
+
+/// A daily time window (local times, `from` before `until`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallWindow {
+    pub from: jiff::civil::Time,
+    pub until: jiff::civil::Time,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +109,9 @@ pub struct Callback {
     pub status: Status,
     #[serde(flatten)]
     pub request: NewCallback,
+    /// The dialer's state, lease and attempts (absent in schema-1 records).
+    #[serde(default)]
+    pub dialing: dialing::Dialing,
 }
 
 /// What is booked: an appointment with an office, or a service.
@@ -292,6 +311,17 @@ pub trait Store: Send + Sync {
     fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError>;
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
     fn callbacks(&self) -> Result<Vec<Callback>, StoreError>;
+    /// One callback request by reference.
+    fn callback(&self, reference: &str) -> Result<Option<Callback>, StoreError>;
+    /// *Durable.* Applies `change` to a callback request's dialing state atomically
+    /// (compare-and-swap: a concurrent change makes it read and decide again), so
+    /// two workers never both take one request. Closing sets the status to closed.
+    /// The inner error says why the change was not made (nothing written then).
+    fn change_callback(
+        &self,
+        reference: &str,
+        change: &dialing::Change,
+    ) -> Result<Result<Callback, dialing::Refusal>, StoreError>;
     fn bookings(&self) -> Result<Vec<Booking>, StoreError>;
     fn booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
     fn calls(&self) -> Result<Vec<CallRecord>, StoreError>;

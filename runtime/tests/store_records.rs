@@ -39,6 +39,7 @@ fn new_callback(office: &str, created_at: Timestamp) -> NewCallback {
         note: Some("certificato di residenza".into()),
         call_id: "call-cb".into(),
         created_at,
+        window: None,
     }
 }
 

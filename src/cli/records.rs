@@ -1,4 +1,5 @@
-//! `centralino tickets|callbacks|appointments list|show`: what calls left in the store.
+//! `centralino tickets|callbacks|appointments list|show`: what calls left in the store;
+//! `centralino callbacks close REF [--note]` closes a callback request.
 //!
 //! ```text
 //!   --data DIR (default ./data) ──SledStore──────────────► records::answer ──► Answer
@@ -22,8 +23,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use centralino_runtime::control::Request;
+use centralino_runtime::store::dialing::Refusal;
+use centralino_runtime::store::dialing::{DialState, Dialing};
 pub use centralino_runtime::store::records::Kind;
-use centralino_runtime::store::records::{self, Answer, Question, Record, Records, Reference};
+use centralino_runtime::store::records::{
+    self, Answer, Note, Question, Record, Records, Reference,
+};
 use centralino_runtime::store::{
     Booking, Callback, Resource, SledStore, Status, StoreConfig, StoreError, Ticket,
 };
@@ -50,6 +55,16 @@ enum Action {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Close a callback request (callbacks only): the dialer stops working it.
+    Close {
+        /// The callback request's reference (`RC-2026-000001`).
+        reference: String,
+        /// What was done, kept with the request (one line).
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +82,11 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
     let (store, reference) = match &args.action {
         Action::List(store) => (store, None),
         Action::Show { reference, store } => (store, Some(reference.trim())),
+        Action::Close {
+            reference,
+            note,
+            store,
+        } => return close(kind, reference.trim(), note.as_deref(), store),
     };
     must_hold_a_store(&store.data)?;
     let answer = match reference.map(Reference::parse) {
@@ -76,6 +96,25 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
         Some(Err(_)) => Answer::Shown { record: None },
     };
     print(kind, reference.unwrap_or_default(), &answer, store)
+}
+
+/// `callbacks close REF [--note]`, in the store or through the running server.
+fn close(kind: Kind, reference: &str, note: Option<&str>, store: &StoreArgs) -> anyhow::Result<u8> {
+    if kind != Kind::Callbacks {
+        anyhow::bail!(
+            "{} cannot be closed from here; `callbacks close REF` closes a callback request",
+            kind.plural()
+        );
+    }
+    let note = Note::parse(note.unwrap_or_default())?;
+    must_hold_a_store(&store.data)?;
+    let answer = match Reference::parse(reference) {
+        Ok(reference) => ask(&store.data, &Question::CloseCallback(reference, note))?,
+        Err(_) => Answer::NotClosed {
+            reason: Refusal::NotFound.to_string(),
+        },
+    };
+    print(kind, reference, &answer, store)
 }
 
 /// Refuses a directory that holds no store (exit 2): opening it would create one.
@@ -171,6 +210,22 @@ fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyh
             output::stdout(text.as_bytes())?;
             Ok(CLEAN)
         }
+        Answer::Closed { record } => {
+            let text = match record {
+                Record::Callback(c) => present(args.json, c, callback_fields)?,
+                Record::Ticket(t) => present(args.json, t, ticket_fields)?,
+                Record::Appointment(b) => present(args.json, b, booking_fields)?,
+            };
+            output::stdout(text.as_bytes())?;
+            Ok(CLEAN)
+        }
+        Answer::NotClosed { reason } => {
+            eprintln!(
+                "error: {} {reference} not closed: {reason}",
+                kind.singular()
+            );
+            Ok(PROBLEMS)
+        }
         Answer::Shown { record: None } => {
             eprintln!(
                 "error: no {} {reference} in {}",
@@ -237,6 +292,7 @@ fn callback_rows(callbacks: &[Callback]) -> Table {
         "CREATED",
         "OFFICE",
         "STATUS",
+        "DIALER",
         "CALL BACK",
         "NOTE",
     ]);
@@ -247,6 +303,7 @@ fn callback_rows(callbacks: &[Callback]) -> Table {
             clock::minute(r.created_at),
             r.office.clone(),
             status(c.status).to_owned(),
+            dialer_cell(&c.dialing),
             or_dash(&r.number),
             cut(r.note.as_deref().unwrap_or("-")),
         ]);
@@ -328,7 +385,7 @@ fn ticket_fields(t: &Ticket) -> Vec<(String, String)> {
 
 fn callback_fields(c: &Callback) -> Vec<(String, String)> {
     let r = &c.request;
-    vec![
+    let mut out = vec![
         field("reference", &c.reference),
         field("status", status(c.status)),
         field("office", &r.office),
@@ -337,7 +394,57 @@ fn callback_fields(c: &Callback) -> Vec<(String, String)> {
         field("created", &clock::full(r.created_at)),
         field("call", &r.call_id),
         field("schema", &c.schema.to_string()),
-    ]
+    ];
+    out.extend(dialing_fields(&c.dialing));
+    out
+}
+
+/// The dialer's state in a cell: `pending`, `failed, 3 attempts`.
+fn dialer_cell(dialing: &Dialing) -> String {
+    match dialing.attempts.len() {
+        0 => dialing.state.name().to_owned(),
+        1 => format!("{}, 1 attempt", dialing.state.name()),
+        n => format!("{}, {n} attempts", dialing.state.name()),
+    }
+}
+
+fn dialing_fields(dialing: &Dialing) -> Vec<(String, String)> {
+    let state = match &dialing.state {
+        DialState::Pending | DialState::Reached => dialing.state.name().to_owned(),
+        DialState::Working { lease } => format!(
+            "working ({} until {})",
+            lease.holder,
+            clock::full(lease.until)
+        ),
+        DialState::Closed { at, by, note } => {
+            let mut text = format!("closed {}", clock::full(*at));
+            if let Some(by) = by {
+                text.push_str(&format!(" by {by}"));
+            }
+            if let Some(note) = note {
+                text.push_str(&format!(": {}", cut(note)));
+            }
+            text
+        }
+        DialState::Failed { at, reason } => {
+            format!("failed {}: {}", clock::full(*at), cut(reason))
+        }
+    };
+    let mut out = vec![field("dialer", &state)];
+    if let Some(next) = dialing.next_attempt_at {
+        out.push(field("next attempt", &clock::full(next)));
+    }
+    for (n, attempt) in dialing.attempts.iter().enumerate() {
+        let mut text = format!("{} {}", clock::full(attempt.at), attempt.outcome.name());
+        if let Some(staff) = &attempt.staff {
+            text.push_str(&format!(", staff {staff}"));
+        }
+        if let Some(detail) = &attempt.detail {
+            text.push_str(&format!(": {}", cut(detail)));
+        }
+        out.push((format!("· attempt {}", n + 1), text));
+    }
+    out
 }
 
 fn booking_fields(b: &Booking) -> Vec<(String, String)> {

@@ -14,6 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dialing::Change;
 use super::{Booking, Callback, Store, StoreError, Ticket};
 
 /// Which records a question is about.
@@ -107,6 +108,45 @@ impl Reference {
     }
 }
 
+/// Staff's note when closing a request: one line of at most [`Note::MAX_LENGTH`]
+/// characters, white space folded to single spaces (so it crosses the control
+/// socket's one-line requests unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note(String);
+
+/// Why a text is not a [`Note`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadNote {
+    #[error(
+        "the note is {length} characters long (at most {} are allowed)",
+        Note::MAX_LENGTH
+    )]
+    TooLong { length: usize },
+    #[error("the note has the control character {character:?}")]
+    Control { character: char },
+}
+
+impl Note {
+    pub const MAX_LENGTH: usize = 500;
+
+    /// The note, or `None` for an empty (or all-blank) text.
+    pub fn parse(text: &str) -> Result<Option<Note>, BadNote> {
+        let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(character) = folded.chars().find(|c| c.is_control()) {
+            return Err(BadNote::Control { character });
+        }
+        let length = folded.chars().count();
+        if length > Note::MAX_LENGTH {
+            return Err(BadNote::TooLong { length });
+        }
+        Ok((!folded.is_empty()).then_some(Note(folded)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What a records command asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Question {
@@ -114,12 +154,16 @@ pub enum Question {
     List(Kind),
     /// One record by its reference.
     Show(Kind, Reference),
+    /// Close a callback request (staff reached the citizen, or it is no longer
+    /// needed), with an optional note; the dialer stops working it.
+    CloseCallback(Reference, Option<Note>),
 }
 
 impl Question {
     pub fn kind(&self) -> Kind {
         match self {
             Question::List(kind) | Question::Show(kind, _) => *kind,
+            Question::CloseCallback(..) => Kind::Callbacks,
         }
     }
 }
@@ -143,6 +187,10 @@ pub enum Record {
 }
 
 /// The answer to a [`Question`].
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one answer per command; boxing would only add noise at every use"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
@@ -155,6 +203,10 @@ pub enum Answer {
     Unlistable { damaged: Vec<String> },
     /// The record with the reference asked for, or none.
     Shown { record: Option<Record> },
+    /// The callback request as closed.
+    Closed { record: Record },
+    /// Why the request was not closed (no such request, already closed).
+    NotClosed { reason: String },
 }
 
 /// Answers `question` from `store`. Fails when the store cannot be read, or
@@ -163,8 +215,26 @@ pub fn answer(store: &dyn Store, question: &Question) -> Result<Answer, StoreErr
     match question {
         Question::List(kind) => list(store, *kind),
         Question::Show(kind, reference) => show(store, *kind, reference.as_str()),
+        Question::CloseCallback(reference, note) => {
+            let change = Change::Close {
+                at: jiff::Timestamp::now(),
+                by: Some(CLOSED_FROM_COMMAND.to_owned()),
+                note: note.as_ref().map(|n| n.as_str().to_owned()),
+            };
+            Ok(match store.change_callback(reference.as_str(), &change)? {
+                Ok(callback) => Answer::Closed {
+                    record: Record::Callback(callback),
+                },
+                Err(refusal) => Answer::NotClosed {
+                    reason: refusal.to_string(),
+                },
+            })
+        }
     }
 }
+
+/// Who closed a request closed with `centralino callbacks close`.
+pub const CLOSED_FROM_COMMAND: &str = "command line";
 
 fn list(store: &dyn Store, kind: Kind) -> Result<Answer, StoreError> {
     let strict = match kind {
@@ -211,12 +281,7 @@ fn damaged_in(
 fn show(store: &dyn Store, kind: Kind, reference: &str) -> Result<Answer, StoreError> {
     let record = match kind {
         Kind::Tickets => store.ticket(reference)?.map(Record::Ticket),
-        // The store has no lookup by callback reference; callbacks are few.
-        Kind::Callbacks => store
-            .callbacks()?
-            .into_iter()
-            .find(|c| c.reference == reference)
-            .map(Record::Callback),
+        Kind::Callbacks => store.callback(reference)?.map(Record::Callback),
         Kind::Appointments => store.booking(reference)?.map(Record::Appointment),
     };
     Ok(Answer::Shown { record })
@@ -285,6 +350,7 @@ mod tests {
                 note: None,
                 call_id: "call-2".into(),
                 created_at: at("2026-03-02T08:01:00Z"),
+                window: None,
             })
             .unwrap();
         let booking = store
@@ -326,6 +392,68 @@ mod tests {
         assert_eq!(
             answer(&store, &questions[6]).unwrap(),
             Answer::Shown { record: None }
+        );
+    }
+
+    #[test]
+    fn a_callback_is_closed_once_with_its_note() {
+        use crate::store::dialing::DialState;
+        use crate::store::{NewCallback, SledStore, Status};
+
+        let store = SledStore::temporary().unwrap();
+        let callback = store
+            .create_callback(NewCallback {
+                office: "prova".into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "call-1".into(),
+                created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
+                window: None,
+            })
+            .unwrap();
+        let reference = Reference::parse(&callback.reference).unwrap();
+        let note = Note::parse("  certificato\tspedito \n per posta ").unwrap();
+        assert_eq!(
+            note.as_ref().unwrap().as_str(),
+            "certificato spedito per posta"
+        );
+        let close = Question::CloseCallback(reference, note);
+        let Answer::Closed {
+            record: Record::Callback(closed),
+        } = answer(&store, &close).unwrap()
+        else {
+            panic!("not closed");
+        };
+        assert_eq!(closed.status, Status::Closed);
+        let DialState::Closed { by, note, .. } = &closed.dialing.state else {
+            panic!("{closed:?}");
+        };
+        assert_eq!(by.as_deref(), Some(CLOSED_FROM_COMMAND));
+        assert_eq!(note.as_deref(), Some("certificato spedito per posta"));
+        assert_eq!(
+            answer(&store, &close).unwrap(),
+            Answer::NotClosed {
+                reason: "the request is already closed".into()
+            }
+        );
+        assert_eq!(
+            answer(
+                &store,
+                &Question::CloseCallback(Reference::parse("RC-2026-000099").unwrap(), None)
+            )
+            .unwrap(),
+            Answer::NotClosed {
+                reason: "no callback request has this reference".into()
+            }
+        );
+        assert_eq!(
+            Note::parse(&"x".repeat(501)),
+            Err(BadNote::TooLong { length: 501 })
+        );
+        assert_eq!(Note::parse(" \t "), Ok(None));
+        assert_eq!(
+            Note::parse("a\u{7}b"),
+            Err(BadNote::Control { character: '\u{7}' })
         );
     }
 

@@ -5,7 +5,9 @@
 //!   meta        "schema"                              decimal text: the store's schema version
 //!   counters    "tickets/PG/2026", "bookings"         u64 BE: the last number given out
 //!   tickets     "PG-2026-000001"                      Ticket (JSON)
-//!   callbacks   "RC-2026-000001"                      Callback (JSON)
+//!   callbacks   "RC-2026-000001"                      Callback (JSON); schema 2 adds
+//!                                                     `dialing` (state, lease, attempts),
+//!                                                     changed by compare-and-swap only
 //!   bookings    "10000009"                            Booking (JSON)
 //!   slots       resource key ‖ FF ‖ start (16 B)      u32 BE: open bookings in the slot
 //!   calls       call id                               CallRecord (JSON)
@@ -63,10 +65,11 @@ use sled::transaction::{
 
 use crate::people::registrar::Registration;
 
+use super::dialing::{Change, DialState, Dialing, Refusal};
 use super::{
-    Booking, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion, Moved, NewBooking,
-    NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status, StepRecord, Store,
-    StoreError, Ticket,
+    Booking, CALLBACK_SCHEMA, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion,
+    Moved, NewBooking, NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status,
+    StepRecord, Store, StoreError, Ticket,
 };
 use crate::people::messages::{NewStaffMessage, StaffMessage};
 
@@ -416,10 +419,11 @@ impl Store for SledStore {
             prefix,
             callback.created_at,
             |reference| Callback {
-                schema: SCHEMA_VERSION,
+                schema: CALLBACK_SCHEMA,
                 reference,
                 status: Status::Open,
                 request: callback.clone(),
+                dialing: Dialing::default(),
             },
         )
     }
@@ -788,6 +792,51 @@ impl Store for SledStore {
     }
 
     /// Sorted by reference (the order they were made).
+    fn callback(&self, reference: &str) -> Result<Option<Callback>, StoreError> {
+        SledStore::get(&self.callbacks, CALLBACKS, reference.as_bytes())
+    }
+
+    fn change_callback(
+        &self,
+        reference: &str,
+        change: &Change,
+    ) -> Result<Result<Callback, Refusal>, StoreError> {
+        let key = reference.as_bytes();
+        loop {
+            let Some(old_bytes) = self.callbacks.get(key).map_err(read_error)? else {
+                return Ok(Err(Refusal::NotFound));
+            };
+            let old: Callback = decode(CALLBACKS, key, &old_bytes)?;
+            let dialing = match old.dialing.apply(change) {
+                Ok(dialing) => dialing,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let status = match dialing.state {
+                DialState::Closed { .. } => Status::Closed,
+                _ => old.status,
+            };
+            let new = Callback {
+                schema: CALLBACK_SCHEMA,
+                status,
+                dialing,
+                ..old
+            };
+            let new_bytes = encode(CALLBACKS, reference, &new)?;
+            match self
+                .callbacks
+                .compare_and_swap(key, Some(old_bytes), Some(new_bytes))
+                .map_err(write_error)?
+            {
+                Ok(()) => {
+                    self.flush_durable()?;
+                    return Ok(Ok(new));
+                }
+                // Changed under us: read it again and decide again.
+                Err(_) => continue,
+            }
+        }
+    }
+
     fn bookings(&self) -> Result<Vec<Booking>, StoreError> {
         let mut bookings = scan_strict::<Booking>(&self.bookings, BOOKINGS)?;
         bookings.sort_by(|a, b| {

@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use centralino_runtime::dialer::schedule::DialerSettings;
+use centralino_runtime::dialer::trunk::TrunkUri;
 use centralino_runtime::media::legs::{InbandDtmf, RtpPorts};
 use centralino_runtime::media::prompt::valid_voice;
 use centralino_runtime::people::digest::HashKind;
@@ -39,6 +41,8 @@ pub struct ServeConfig {
     pub staff: StaffSection,
     pub console: ConsoleSection,
     pub webhooks: WebhooksSection,
+    pub trunk: TrunkSection,
+    pub dialer: DialerSection,
 }
 
 /// The flows' webhooks: which hosts they may call, how much they may answer, how many at once.
@@ -274,6 +278,56 @@ pub struct StaffSection {
     pub algorithms: Vec<DigestAlgorithm>,
     /// Extension → its hashes; only these extensions may register.
     pub accounts: BTreeMap<String, StaffAccount>,
+}
+
+/// The outbound trunk the dialer calls citizens through.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkSection {
+    /// A SIP URI template, `{number}` standing for the number to call
+    /// (`sip:{number}@gateway.example.net`); `None`: no trunk, callbacks are not dialled.
+    pub uri: Option<String>,
+    /// Digest credentials, when the gateway challenges.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// The callback dialer's limits and numbering rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialerSection {
+    /// Callback requests of one office worked at once.
+    pub per_office: usize,
+    /// Attempts at reaching the citizen before the request is marked failed.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubled for each later one.
+    pub backoff_s: u64,
+    /// The longest wait between attempts.
+    pub backoff_max_s: u64,
+    /// Wait before offering a request again that staff skipped or nobody took.
+    pub skip_delay_s: u64,
+    /// Allow numbers of other countries (premium-rate and short codes never are).
+    pub international: bool,
+    /// Prefixes never called (national form, or `+` and the country code).
+    pub deny_prefixes: Vec<String>,
+    /// When not empty, only numbers with one of these prefixes are called.
+    pub only_prefixes: Vec<String>,
+}
+
+impl Default for DialerSection {
+    fn default() -> Self {
+        let defaults = DialerSettings::default();
+        DialerSection {
+            per_office: defaults.per_office,
+            max_attempts: defaults.max_attempts,
+            backoff_s: defaults.backoff.as_secs(),
+            backoff_max_s: defaults.backoff_max.as_secs(),
+            skip_delay_s: defaults.skip_delay.as_secs(),
+            international: defaults.rule.international,
+            deny_prefixes: defaults.rule.deny,
+            only_prefixes: defaults.rule.only,
+        }
+    }
 }
 
 /// `"SHA-256"` or `"MD5"`.
@@ -558,6 +612,45 @@ impl ServeConfig {
                 "must be at least 1 (an empty `allow` is how webhooks are turned off)".into(),
             ));
         }
+        if let Some(template) = &self.trunk.uri
+            && let Err(problem) = TrunkUri::parse(template)
+        {
+            return Err(refuse("trunk.uri", format!("`{template}` {problem}")));
+        }
+        if self.trunk.password.is_some() && self.trunk.username.is_none() {
+            return Err(refuse(
+                "trunk.username",
+                "a password needs a username".into(),
+            ));
+        }
+        if self.dialer.per_office == 0 {
+            return Err(refuse("dialer.per_office", "must be at least 1".into()));
+        }
+        if self.dialer.max_attempts == 0 {
+            return Err(refuse("dialer.max_attempts", "must be at least 1".into()));
+        }
+        if self.dialer.backoff_max_s < self.dialer.backoff_s {
+            return Err(refuse(
+                "dialer.backoff_max_s",
+                format!("must be at least backoff_s ({} s)", self.dialer.backoff_s),
+            ));
+        }
+        for (key, prefixes) in [
+            ("dialer.deny_prefixes", &self.dialer.deny_prefixes),
+            ("dialer.only_prefixes", &self.dialer.only_prefixes),
+        ] {
+            if let Some(bad) = prefixes.iter().find(|p| {
+                let digits = p.strip_prefix('+').unwrap_or(p);
+                digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit())
+            }) {
+                return Err(refuse(
+                    key,
+                    format!(
+                        "`{bad}` is not a prefix: digits, with a leading `+` for a country code"
+                    ),
+                ));
+            }
+        }
         let level = self.log.level.trim();
         let bare = !level.contains([',', '=']);
         const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
@@ -740,6 +833,21 @@ mod tests {
                 max_body_bytes: 65_536,
                 max_concurrent: 200,
             },
+            trunk: TrunkSection {
+                uri: Some("sip:{number}@gateway.perugia.example:5060".into()),
+                username: Some("centralino".into()),
+                password: Some("change-me".into()),
+            },
+            dialer: DialerSection {
+                per_office: 2,
+                max_attempts: 3,
+                backoff_s: 900,
+                backoff_max_s: 14_400,
+                skip_delay_s: 300,
+                international: false,
+                deny_prefixes: Vec::new(),
+                only_prefixes: Vec::new(),
+            },
         };
         assert_eq!(config, expected);
     }
@@ -839,6 +947,74 @@ mod tests {
                 error.contains(key) && error.contains(why),
                 "{text}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn the_trunk_and_dialer_are_read_and_checked() {
+        let config = parse(
+            "[trunk]\nuri = \"sip:{number}@127.0.0.1:5064\"\n\
+             [dialer]\nper_office = 1\nmax_attempts = 2\nbackoff_s = 2\nbackoff_max_s = 4\n\
+             international = true\ndeny_prefixes = [\"06\", \"+44\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.trunk.uri.as_deref(),
+            Some("sip:{number}@127.0.0.1:5064")
+        );
+        let dialer = &config.dialer;
+        assert_eq!(dialer.per_office, 1);
+        assert_eq!(dialer.max_attempts, 2);
+        assert_eq!(dialer.backoff_s, 2);
+        assert_eq!(dialer.backoff_max_s, 4);
+        assert_eq!(dialer.skip_delay_s, 300);
+        assert!(dialer.international);
+        assert_eq!(
+            dialer.deny_prefixes,
+            vec!["06".to_string(), "+44".to_string()]
+        );
+        assert_eq!(parse("").unwrap().trunk.uri, None);
+        for (text, wanted) in [
+            (
+                "[trunk]\nuri = \"sip:gw.example.net\"",
+                "`trunk.uri`: `sip:gw.example.net` must hold `{number}` once",
+            ),
+            (
+                "[trunk]\nuri = \"tel:{number}\"",
+                "`trunk.uri`: `tel:{number}` must be a SIP URI",
+            ),
+            (
+                "[trunk]\nuri = \"sip:{number}@gw x\"",
+                "has the character ' '",
+            ),
+            (
+                "[trunk]\npassword = \"x\"",
+                "`trunk.username`: a password needs a username",
+            ),
+            (
+                "[dialer]\nper_office = 0",
+                "`dialer.per_office`: must be at least 1",
+            ),
+            (
+                "[dialer]\nmax_attempts = 0",
+                "`dialer.max_attempts`: must be at least 1",
+            ),
+            (
+                "[dialer]\nbackoff_s = 60\nbackoff_max_s = 30",
+                "`dialer.backoff_max_s`: must be at least backoff_s (60 s)",
+            ),
+            (
+                "[dialer]\ndeny_prefixes = [\"89x\"]",
+                "`dialer.deny_prefixes`: `89x` is not a prefix",
+            ),
+            (
+                "[dialer]\nonly_prefixes = [\"\"]",
+                "`dialer.only_prefixes`: `` is not a prefix",
+            ),
+            ("[dialer]\nrule = 1", "rule"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(wanted), "{text}: {error}");
         }
     }
 
