@@ -11,6 +11,7 @@
 //! ```
 
 pub mod calendar;
+pub mod conference;
 pub mod control;
 pub mod desk;
 pub mod driver;

@@ -224,6 +224,7 @@ impl Server {
             desk,
             registrar: parts.registrar,
             handovers: Arc::default(),
+            rooms: Arc::default(),
         };
         // Phones registered before a restart are where they were: presence starts from them.
         let now = jiff::Timestamp::now();

@@ -131,6 +131,8 @@ pub struct Services {
     pub handovers: Arc<call::Handovers>,
     /// Staff phones' bindings (REGISTER): where staff can be reached (`people::Location`).
     pub registrar: Arc<crate::people::registrar::Registrar>,
+    /// The conference rooms callers are in, by name.
+    pub rooms: Arc<crate::conference::Rooms>,
 }
 
 impl Services {

@@ -15,6 +15,14 @@ pub enum SystemText {
     NowAway,
     /// Staff dialled `*20`.
     NowBack,
+    /// A conference room asks for its PIN.
+    ConferencePin,
+    /// A wrong PIN: asked again.
+    ConferenceWrongPin,
+    /// The last wrong PIN: the flow goes on without the room.
+    ConferenceRefused,
+    /// In the room: how to mute.
+    ConferenceWelcome,
 }
 
 impl SystemText {
@@ -26,6 +34,10 @@ impl SystemText {
             SystemText::NobodyAnswered => "nobody_answered",
             SystemText::NowAway => "now_away",
             SystemText::NowBack => "now_back",
+            SystemText::ConferencePin => "conference_pin",
+            SystemText::ConferenceWrongPin => "conference_wrong_pin",
+            SystemText::ConferenceRefused => "conference_refused",
+            SystemText::ConferenceWelcome => "conference_welcome",
         }
     }
 
@@ -45,6 +57,18 @@ impl SystemText {
             (SystemText::NowAway, _) => "Ora risulta assente: non le saranno passate chiamate.",
             (SystemText::NowBack, "en") => "Welcome back: calls will be put through to you again.",
             (SystemText::NowBack, _) => "Bentornato: le chiamate le saranno di nuovo passate.",
+            (SystemText::ConferencePin, "en") => "Please enter the room's PIN, then hash.",
+            (SystemText::ConferencePin, _) => "Digiti il codice della sala, poi cancelletto.",
+            (SystemText::ConferenceWrongPin, "en") => "That PIN is not right. Please try again.",
+            (SystemText::ConferenceWrongPin, _) => "Il codice non è giusto. Riprovi.",
+            (SystemText::ConferenceRefused, "en") => "That PIN is not right.",
+            (SystemText::ConferenceRefused, _) => "Il codice non è giusto.",
+            (SystemText::ConferenceWelcome, "en") => {
+                "You are in the room. To mute or unmute your microphone, press star six."
+            }
+            (SystemText::ConferenceWelcome, _) => {
+                "È nella sala. Per spegnere o riaccendere il microfono prema asterisco sei."
+            }
             (SystemText::NobodyAnswered, _) => {
                 "Ci scusi, in questo momento nessuno può rispondere. Richiami più tardi. Arrivederci."
             }

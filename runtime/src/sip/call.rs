@@ -29,13 +29,16 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
+use crate::conference::{MuteKeys, PinEntry, PinStep};
 use crate::desk::{DeskEvent, QueueOrder};
 use crate::engine::speech;
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
-use crate::media::legs::{FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, Source};
+use crate::media::legs::{
+    FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, RoomId, Source,
+};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::people::extension_of;
@@ -238,6 +241,48 @@ enum Job {
     },
     /// A NOTIFY of a transfer's outcome (and the BYE after it) went out.
     Notified,
+    /// The caller answered the re-INVITE that moves their audio to a conference room's
+    /// media thread (the answer's SDP), or did not (`None`).
+    MovedToRoom(Option<Vec<u8>>),
+}
+
+/// The caller and a conference room of the flow (`conference "sala" pin "1234"`).
+struct Conference {
+    /// The flow's request: answered with `ConferenceLeft` when the caller does not get in.
+    request: Id,
+    /// The room's name in the flows.
+    name: String,
+    stage: RoomStage,
+}
+
+enum RoomStage {
+    /// Typing the PIN (the prompt asking for it, while it plays); a try ends at `deadline`.
+    Pin { entry: PinEntry, deadline: Instant },
+    /// Entered (counted in `Rooms`): the caller's audio moves to the room's media thread.
+    Moving(RoomId),
+    /// The welcome (how to mute) plays; then the leg joins the room.
+    Welcome { room: RoomId, prompt: Id },
+    /// In the room.
+    In { keys: MuteKeys, muted: bool },
+}
+
+impl RoomStage {
+    /// Whether the caller was counted in the room (everything after the PIN).
+    fn entered(&self) -> bool {
+        !matches!(self, RoomStage::Pin { .. })
+    }
+}
+
+/// How long a caller has to type a room's PIN before it counts as a wrong try.
+const PIN_TIME: Duration = Duration::from_secs(15);
+
+async fn pin_deadline(conference: Option<&Conference>) {
+    match conference.map(|c| &c.stage) {
+        Some(RoomStage::Pin { deadline, .. }) => {
+            tokio::time::sleep_until((*deadline).into()).await;
+        }
+        _ => std::future::pending().await,
+    }
 }
 
 /// Staff passed the call on (blind transfer): the target is ringing.
@@ -392,6 +437,8 @@ pub struct Call {
     handovers: mpsc::UnboundedReceiver<HandOver>,
     /// During an attended transfer: the bridge being replaced (the staff member transferring).
     bridge_before_move: Option<Bridge>,
+    /// In, or entering, a conference room.
+    conference: Option<Conference>,
     /// A staff member placing the call (a colleague, an office, a star code): presence shows
     /// them on it.
     staff_caller: Option<String>,
@@ -474,6 +521,7 @@ impl Call {
             kind: Some(setup.kind),
             handovers,
             bridge_before_move: None,
+            conference: None,
             rtp_timeout: setup.rtp_timeout,
             inband_dtmf: setup.inband_dtmf,
             clock,
@@ -560,6 +608,7 @@ impl Call {
                     None => break,
                 },
                 () = sleep_until(timer_deadline) => self.fire_timers(),
+                () = pin_deadline(self.conference.as_ref()) => self.pin_timed_out(),
                 () = sleep_until(self.answer_at) => {
                     self.answer_at = None;
                     self.answer();
@@ -574,6 +623,7 @@ impl Call {
             .handovers
             .remove(self.port.call().call_id.as_str());
         self.end_bridge().await;
+        self.leave_room();
         if let Some(extension) = self.staff_caller.take() {
             self.services.desk.send(DeskEvent::StaffLeg {
                 extension,
@@ -738,10 +788,7 @@ impl Call {
     fn on_media(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Finished(playback) if self.own_playbacks.contains(&playback) => {
-                self.own_playbacks.retain(|p| *p != playback);
-                if self.is_announcing(playback) {
-                    self.resume_music();
-                }
+                self.own_prompt_ended(playback);
             }
             MediaEvent::Finished(playback) => {
                 let actions = self.port.playback_finished(playback, self.clock.now());
@@ -784,6 +831,10 @@ impl Call {
             self.finish_recording();
             return;
         }
+        if self.conference.is_some() {
+            self.conference_key(digit);
+            return;
+        }
         let at = self.clock.now();
         self.feed(Event::Digit { digit, at });
     }
@@ -810,8 +861,12 @@ impl Call {
                         debug!(call = %self.call_id(), error = %e, "prompt skipped");
                     }
                     self.media.send(LegCommand::Drop(playback));
-                    let actions = self.port.playback_finished(playback, self.clock.now());
-                    self.act(actions);
+                    if self.own_playbacks.contains(&playback) {
+                        self.own_prompt_ended(playback);
+                    } else {
+                        let actions = self.port.playback_finished(playback, self.clock.now());
+                        self.act(actions);
+                    }
                 }
             },
             Job::Stored(done) => {
@@ -839,6 +894,7 @@ impl Call {
             Job::Referred { target, dialled } => self.referred(&target, dialled),
             Job::DirectDialled(dialled) => self.direct_dialled(dialled),
             Job::Notified => {}
+            Job::MovedToRoom(answer) => self.moved_to_room(answer),
         }
     }
 
@@ -901,9 +957,8 @@ impl Call {
                     at: now,
                 });
             }
-            Action::Channel(ChannelCommand::JoinConference { request, room, .. }) => {
-                info!(call = %self.call_id(), %room, "conferences are not available on this server yet");
-                self.port.post(Event::ConferenceLeft { request, at: now });
+            Action::Channel(ChannelCommand::JoinConference { request, room, pin }) => {
+                self.join_conference(request, room, pin);
             }
             Action::Channel(ChannelCommand::Record {
                 request,
@@ -1240,7 +1295,7 @@ impl Call {
         playback
     }
 
-    fn system_prompt(&mut self, text: speech::SystemText) {
+    fn system_prompt(&mut self, text: speech::SystemText) -> Id {
         let language = self
             .port
             .session()
@@ -1250,7 +1305,246 @@ impl Call {
             text: text.words(&language).to_owned(),
             language,
         };
-        self.own_prompt(media);
+        self.own_prompt(media)
+    }
+
+    /// One of the channel's own prompts played to its end (or could not be played).
+    fn own_prompt_ended(&mut self, playback: Id) {
+        self.own_playbacks.retain(|p| *p != playback);
+        if self.is_announcing(playback) {
+            self.resume_music();
+        }
+        if let Some(Conference {
+            stage: RoomStage::Welcome { room, prompt },
+            ..
+        }) = self.conference.as_ref()
+            && *prompt == playback
+        {
+            let room = *room;
+            self.join_room(room);
+        }
+    }
+
+    // ------------------------------------------------------------------ conference rooms
+
+    /// The flow's `conference`: ask for the PIN if the room has one, else enter.
+    fn join_conference(&mut self, request: Id, name: String, pin: Option<String>) {
+        self.leave_room();
+        match pin {
+            Some(pin) => {
+                info!(call = %self.call_id(), room = %name, "conference: asking for the PIN");
+                self.system_prompt(speech::SystemText::ConferencePin);
+                self.conference = Some(Conference {
+                    request,
+                    name,
+                    stage: RoomStage::Pin {
+                        entry: PinEntry::new(&pin),
+                        deadline: Instant::now() + PIN_TIME,
+                    },
+                });
+            }
+            None => self.enter_room(request, name),
+        }
+    }
+
+    /// The caller may enter: counted in the room, whose media room is made on this call's
+    /// media thread when nobody is in it. A caller whose audio is on another thread is moved
+    /// there first (re-INVITE); then the welcome plays, then the leg joins.
+    fn enter_room(&mut self, request: Id, name: String) {
+        let media = self.services.media.clone();
+        let group = self.media.group();
+        let room = self.services.rooms.enter(&name, || media.room(group));
+        let members = self.services.rooms.members(&name);
+        info!(call = %self.call_id(), room = %name, members, "conference: entering");
+        let stage = if room.thread() == self.media.thread() {
+            self.welcome(room)
+        } else {
+            self.move_to_room(room);
+            RoomStage::Moving(room)
+        };
+        self.conference = Some(Conference {
+            request,
+            name,
+            stage,
+        });
+    }
+
+    fn welcome(&mut self, room: RoomId) -> RoomStage {
+        let prompt = self.system_prompt(speech::SystemText::ConferenceWelcome);
+        RoomStage::Welcome { room, prompt }
+    }
+
+    /// Offer the caller the room's media thread's address (a re-INVITE, off the task).
+    fn move_to_room(&mut self, room: RoomId) {
+        let Some(local) = self.services.media.local_addr(room.group()) else {
+            // Unreachable: rooms are made on the server's own threads.
+            return;
+        };
+        let offer = sdp::offer(local, self.sdp.session_id, self.sdp.version + 1);
+        let dialog = self.dialog.clone();
+        info!(call = %self.call_id(), "conference: moving the caller's audio to the room's media thread");
+        self.jobs.spawn(async move {
+            let headers = vec![Header::ContentType("application/sdp".into())];
+            let answered = tokio::time::timeout(
+                HANDOVER_TIME,
+                dialog.reinvite(Some(headers), Some(offer.into_bytes())),
+            )
+            .await;
+            Job::MovedToRoom(match answered {
+                Ok(Ok(Some(response)))
+                    if response.status_code.kind() == StatusCodeKind::Successful =>
+                {
+                    Some(response.body)
+                }
+                _ => None,
+            })
+        });
+    }
+
+    /// The caller's answer to the move: a new leg on the room's thread (the old one goes),
+    /// then the welcome. No answer: the caller does not get in (the flow goes on).
+    fn moved_to_room(&mut self, answer: Option<Vec<u8>>) {
+        let Some(Conference {
+            stage: RoomStage::Moving(room),
+            ..
+        }) = self.conference.as_ref()
+        else {
+            return;
+        };
+        let room = *room;
+        let negotiated = answer.and_then(|body| sdp::negotiate(&body).ok());
+        let placed = negotiated.and_then(|negotiated| {
+            let (events, media_events) = mpsc::unbounded_channel();
+            let leg = Leg::new(negotiated.clone(), self.rtp_timeout, events)
+                .with_inband(self.inband_dtmf);
+            let handle = self.services.media.add_to(room.group(), leg).ok()?;
+            Some((negotiated, handle, media_events))
+        });
+        let Some((negotiated, handle, media_events)) = placed else {
+            warn!(call = %self.call_id(), "conference: the caller's audio could not be moved to the room");
+            self.room_failed();
+            return;
+        };
+        handle.send(LegCommand::Start);
+        self.sdp.version += 1;
+        self.sdp.local = handle.local_addr();
+        self.sdp.negotiated = negotiated;
+        // The old leg (and any prompt queued on it) goes with its handle.
+        self.media = handle;
+        self.media_events = media_events;
+        self.own_playbacks.clear();
+        let leg = self.sdp.describe();
+        self.entry.update(|call| call.legs = vec![leg]);
+        let stage = self.welcome(room);
+        if let Some(conference) = self.conference.as_mut() {
+            conference.stage = stage;
+        }
+    }
+
+    /// The welcome played: the leg joins the room (the others hear the join cue).
+    fn join_room(&mut self, room: RoomId) {
+        if let Err(e) = self.media.join(room) {
+            // Unreachable: the leg was placed on the room's thread.
+            warn!(call = %self.call_id(), error = %e, "conference");
+            self.room_failed();
+            return;
+        }
+        let call = self.call_id().to_owned();
+        if let Some(conference) = self.conference.as_mut() {
+            conference.stage = RoomStage::In {
+                keys: MuteKeys::default(),
+                muted: false,
+            };
+            info!(%call, room = %conference.name, "conference: joined");
+        }
+    }
+
+    /// A key while asking for the PIN or in the room (`*6` mutes and unmutes).
+    fn conference_key(&mut self, key: char) {
+        let call = self.call_id().to_owned();
+        let Some(conference) = self.conference.as_mut() else {
+            return;
+        };
+        match &mut conference.stage {
+            RoomStage::Pin { entry, deadline } => {
+                *deadline = Instant::now() + PIN_TIME;
+                let step = entry.key(key);
+                self.pin_step(step);
+            }
+            RoomStage::In { keys, muted } => {
+                if keys.key(key) {
+                    *muted = !*muted;
+                    let muted = *muted;
+                    info!(%call, room = %conference.name, muted, "conference: microphone");
+                    self.media.send(LegCommand::Mute(muted));
+                }
+            }
+            RoomStage::Moving(_) | RoomStage::Welcome { .. } => {}
+        }
+    }
+
+    /// No key for [`PIN_TIME`] while asking for the PIN: a wrong try.
+    fn pin_timed_out(&mut self) {
+        let step = match self.conference.as_mut().map(|c| &mut c.stage) {
+            Some(RoomStage::Pin { entry, deadline }) => {
+                *deadline = Instant::now() + PIN_TIME;
+                entry.timed_out()
+            }
+            _ => return,
+        };
+        self.pin_step(step);
+    }
+
+    fn pin_step(&mut self, step: PinStep) {
+        let Some(conference) = self.conference.as_ref() else {
+            return;
+        };
+        let (request, name) = (conference.request, conference.name.clone());
+        match step {
+            PinStep::Typing => {}
+            PinStep::Accepted => {
+                self.conference = None;
+                self.enter_room(request, name);
+            }
+            PinStep::Wrong { tries_left } => {
+                info!(call = %self.call_id(), room = %name, tries_left, "conference: wrong PIN");
+                self.system_prompt(speech::SystemText::ConferenceWrongPin);
+            }
+            PinStep::Refused => {
+                info!(call = %self.call_id(), room = %name, "conference: wrong PIN, refused");
+                self.system_prompt(speech::SystemText::ConferenceRefused);
+                self.conference = None;
+                let at = self.clock.now();
+                self.port.post(Event::ConferenceLeft { request, at });
+                self.act(Vec::new());
+            }
+        }
+    }
+
+    /// The caller entered but could not be put in the room: the flow goes on.
+    fn room_failed(&mut self) {
+        let Some(request) = self.conference.as_ref().map(|c| c.request) else {
+            return;
+        };
+        self.leave_room();
+        let at = self.clock.now();
+        self.port.post(Event::ConferenceLeft { request, at });
+        self.act(Vec::new());
+    }
+
+    /// Out of the room (the call ends, or entering failed): no longer counted; the leg leaves
+    /// the mix (the others hear the leave cue; a leg that is dropped leaves by itself).
+    fn leave_room(&mut self) {
+        let Some(conference) = self.conference.take() else {
+            return;
+        };
+        if matches!(conference.stage, RoomStage::In { .. }) {
+            self.media.send(LegCommand::Leave);
+        }
+        if conference.stage.entered() {
+            let left = self.services.rooms.leave(&conference.name);
+            info!(call = %self.call_id(), room = %conference.name, left, "conference: left");
+        }
     }
 
     /// Staff pass the call on (REFER, a blind transfer) to an extension or an office. Only
