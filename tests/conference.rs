@@ -1,0 +1,275 @@
+//! Conference rooms on live SIP (issue 10): callers of examples/office press 3, type the PIN of
+//! room `sala` and talk together. Each caller (the test's own user agent, `support::ua`) sends a
+//! tone of its own; what each one receives is searched for every tone (Goertzel, `support::tone`):
+//! the others' and never its own. A caller hangs up, the others go on; `*6` mutes and unmutes.
+//!
+//! The server runs one media thread per core: a caller whose audio is on another thread than
+//! the room's is moved there by a re-INVITE, which the user agent answers (`Caller::serve`).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use support::tone::{describe, has_tone, tone_power};
+use support::ua::Caller;
+use support::{Server, root};
+
+/// Signalling and prompts under load: generous.
+const SETUP: Duration = Duration::from_secs(30);
+/// How long the audio is given to show a tone.
+const HEAR: Duration = Duration::from_secs(15);
+/// The cue of a join or a leave lasts 200 ms: audio is looked at from a bit after it.
+const AFTER_CUE: Duration = Duration::from_millis(600);
+
+fn start() -> Server {
+    let example = root().join("examples/office");
+    let config = example.join("centralino.toml");
+    Server::start(
+        &example.join("flows"),
+        &["--config", config.to_str().unwrap()],
+    )
+}
+
+fn sip(server: &Server) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port))
+}
+
+/// Poll `done` every 100 ms until it holds (true) or `limit` passes (false).
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the server logged a line about this call holding `text`.
+fn logged(server: &Server, caller: &Caller, text: &str) -> bool {
+    server.lines_with(&[&caller.sip.call_id, text]) > 0
+}
+
+/// A citizen calls 100, presses 3, types `pin`; answers the re-INVITE that may move its audio.
+/// Returns once the server has it in the room (panics otherwise).
+fn enter(server: &Server, caller_number: &str, pin: &str) -> Caller {
+    let mut caller = Caller::call_from(sip(server), "100", caller_number);
+    caller.press('3');
+    assert!(
+        wait_until(SETUP, || logged(
+            server,
+            &caller,
+            "conference: asking for the PIN"
+        )),
+        "{}",
+        server.log()
+    );
+    for key in pin.chars() {
+        caller.press(key);
+    }
+    let deadline = Instant::now() + SETUP;
+    while !logged(server, &caller, "conference: joined") {
+        assert!(
+            Instant::now() < deadline,
+            "not in the room:\n{}",
+            server.log()
+        );
+        caller.serve(Duration::from_millis(100));
+    }
+    caller
+}
+
+/// Each of `callers` hears the tones of `heard` and not those of `unheard`, since `since`.
+fn assert_hear(
+    callers: &[(&Caller, f32)],
+    since: Instant,
+    heard: &[f32],
+    unheard: &[f32],
+    what: &str,
+) {
+    let all_heard = wait_until(HEAR, || {
+        callers.iter().all(|(caller, own)| {
+            let pcm = caller.heard_pcm_since(since);
+            heard
+                .iter()
+                .filter(|hz| *hz != own)
+                .all(|hz| has_tone(&pcm, *hz))
+        })
+    });
+    for (caller, own) in callers {
+        let pcm = caller.heard_pcm_since(since);
+        let report: Vec<String> = heard
+            .iter()
+            .chain(unheard)
+            .chain([own])
+            .map(|hz| describe(&pcm, *hz))
+            .collect();
+        assert!(
+            all_heard,
+            "{what}: caller with {own} Hz: {}",
+            report.join("; ")
+        );
+        // Its own tone and the unheard ones: at most a trace (G.711 noise, the cues).
+        for hz in unheard.iter().chain([own]) {
+            assert!(
+                !has_tone(&pcm, *hz) && tone_power(&pcm, *hz) < 0.02,
+                "{what}: caller with {own} Hz hears {hz} Hz: {}",
+                report.join("; ")
+            );
+        }
+    }
+}
+
+#[test]
+fn three_callers_in_sala_hear_each_other_but_not_themselves_and_two_go_on_when_one_leaves() {
+    let server = start();
+    let tones = [1000.0_f32, 1400.0, 1800.0];
+    let mut anna = enter(&server, "3330000001", "1234");
+    let mut bruno = enter(&server, "3330000002", "1234");
+    let mut carla = enter(&server, "3330000003", "1234#");
+    for (caller, hz) in [(&anna, tones[0]), (&bruno, tones[1]), (&carla, tones[2])] {
+        caller.send_tone(hz);
+    }
+    let since = Instant::now() + AFTER_CUE;
+    assert_hear(
+        &[(&anna, tones[0]), (&bruno, tones[1]), (&carla, tones[2])],
+        since,
+        &tones,
+        &[],
+        "three in the room",
+    );
+
+    // Carla hangs up: Anna and Bruno go on, hearing each other and no longer her.
+    carla.hang_up();
+    assert!(
+        wait_until(SETUP, || logged(&server, &carla, "conference: left")),
+        "{}",
+        server.log()
+    );
+    let since = Instant::now() + AFTER_CUE;
+    assert_hear(
+        &[(&anna, tones[0]), (&bruno, tones[1])],
+        since,
+        &tones[..2],
+        &tones[2..],
+        "after Carla left",
+    );
+    assert!(server.log().contains("left=2"), "{}", server.log());
+
+    anna.hang_up();
+    bruno.hang_up();
+    assert!(
+        wait_until(SETUP, || server.count("conference: left") == 3),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("left=0"),
+        "the last one out ends the room"
+    );
+    // Nothing was refused or lost on the way; with several media threads, callers are spread
+    // over them (round robin), so at least one of the three was moved to the room's thread.
+    assert_eq!(server.count("could not be moved"), 0, "{}", server.log());
+    if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        assert!(
+            server.count("conference: moving the caller's audio") >= 1,
+            "{}",
+            server.log()
+        );
+    }
+}
+
+#[test]
+fn star_six_mutes_and_unmutes_and_a_wrong_pin_goes_on_with_the_flow() {
+    let server = start();
+    let tones = [1000.0_f32, 1400.0];
+    let mut anna = enter(&server, "3330000011", "1234");
+    let mut bruno = enter(&server, "3330000012", "1234");
+    anna.send_tone(tones[0]);
+    bruno.send_tone(tones[1]);
+    let since = Instant::now() + AFTER_CUE;
+    assert_hear(
+        &[(&anna, tones[0]), (&bruno, tones[1])],
+        since,
+        &tones,
+        &[],
+        "both talking",
+    );
+
+    // *6: Anna is muted; she still hears Bruno, he no longer hears her.
+    anna.press('*');
+    anna.press('6');
+    assert!(
+        wait_until(SETUP, || logged(&server, &anna, "muted=true")),
+        "{}",
+        server.log()
+    );
+    let since = Instant::now() + Duration::from_millis(200);
+    std::thread::sleep(Duration::from_secs(2));
+    let bruno_heard = bruno.heard_pcm_since(since);
+    assert!(
+        !has_tone(&bruno_heard, tones[0]) && tone_power(&bruno_heard, tones[0]) < 0.02,
+        "muted Anna is heard: {}",
+        describe(&bruno_heard, tones[0])
+    );
+    let anna_heard = anna.heard_pcm_since(since);
+    assert!(
+        has_tone(&anna_heard, tones[1]),
+        "muted Anna still hears Bruno: {}",
+        describe(&anna_heard, tones[1])
+    );
+
+    // *6 again: heard again.
+    anna.press('*');
+    anna.press('6');
+    assert!(
+        wait_until(SETUP, || logged(&server, &anna, "muted=false")),
+        "{}",
+        server.log()
+    );
+    let since = Instant::now() + Duration::from_millis(200);
+    assert!(
+        wait_until(HEAR, || has_tone(&bruno.heard_pcm_since(since), tones[0])),
+        "unmuted Anna is not heard: {}",
+        describe(&bruno.heard_pcm_since(since), tones[0])
+    );
+
+    // A caller who types three wrong PINs is not let in: the flow says goodbye and hangs up.
+    let mut stranger = Caller::call_from(sip(&server), "100", "3330000019");
+    stranger.press('3');
+    assert!(
+        wait_until(SETUP, || logged(
+            &server,
+            &stranger,
+            "conference: asking for the PIN"
+        )),
+        "{}",
+        server.log()
+    );
+    for pin in ["1111", "2222", "3333"] {
+        for key in pin.chars() {
+            stranger.press(key);
+        }
+    }
+    assert!(
+        wait_until(SETUP, || logged(
+            &server,
+            &stranger,
+            "conference: wrong PIN, refused"
+        )),
+        "{}",
+        server.log()
+    );
+    assert!(stranger.await_bye(SETUP).is_some(), "{}", server.log());
+    assert!(!logged(&server, &stranger, "conference: joined"));
+    assert!(!logged(&server, &stranger, "conference: entering"));
+
+    anna.hang_up();
+    bruno.hang_up();
+}
