@@ -3,6 +3,9 @@
 //! tone of its own; what each one receives is searched for every tone (Goertzel, `support::tone`):
 //! the others' and never its own. A caller hangs up, the others go on; `*6` mutes and unmutes.
 //!
+//! Staff open a three-way call from a bridged call: `*3`, an extension, `#` (baresip phones
+//! 201 and 202 of the example, sending tones of their own).
+//!
 //! The server runs one media thread per core: a caller whose audio is on another thread than
 //! the room's is moved there by a re-INVITE, which the user agent answers (`Caller::serve`).
 
@@ -13,6 +16,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use support::baresip::{Baresip, BaresipConfig, have_baresip};
 use support::tone::{describe, has_tone, tone_power};
 use support::ua::Caller;
 use support::{Server, root};
@@ -272,4 +276,90 @@ fn star_six_mutes_and_unmutes_and_a_wrong_pin_goes_on_with_the_flow() {
 
     anna.hang_up();
     bruno.hang_up();
+}
+
+fn staff(server: &Server, extension: &str, tone: f32) -> Baresip {
+    let password = format!("pw{extension}");
+    let phone = Baresip::start(BaresipConfig::staff(extension, &password, sip(server)).tone(tone));
+    phone.wait_registered(SETUP);
+    phone
+}
+
+#[test]
+fn staff_add_a_colleague_with_star_three_and_the_three_hear_each_other() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let (citizen_hz, anna_hz, bruno_hz) = (1000.0_f32, 600.0_f32, 1400.0_f32);
+    let anna = staff(&server, "201", anna_hz);
+    let bruno = staff(&server, "202", bruno_hz);
+    let mut citizen = Caller::call_from(sip(&server), "100", "3330000021");
+    citizen.press('1');
+    anna.wait_event("CALL_ESTABLISHED", SETUP);
+    citizen.send_tone(citizen_hz);
+
+    // Anna adds Bruno: *3 202 #. Her keys do not reach the citizen.
+    anna.command("sndcode", "*3202#").unwrap();
+    assert!(
+        wait_until(SETUP, || server.count("three-way: joined") == 1),
+        "{}",
+        server.log()
+    );
+    bruno.wait_event("CALL_ESTABLISHED", SETUP);
+    let since = Instant::now() + AFTER_CUE;
+    let all_heard = wait_until(HEAR, || {
+        let heard = citizen.heard_pcm_since(since);
+        has_tone(&heard, anna_hz)
+            && has_tone(&heard, bruno_hz)
+            && has_tone(&anna.recording(), bruno_hz)
+            && has_tone(&bruno.recording(), citizen_hz)
+            && has_tone(&bruno.recording(), anna_hz)
+    });
+    let heard = citizen.heard_pcm_since(since);
+    assert!(
+        all_heard,
+        "citizen: {} / {}; Anna: {}; Bruno: {} / {}",
+        describe(&heard, anna_hz),
+        describe(&heard, bruno_hz),
+        describe(&anna.recording(), bruno_hz),
+        describe(&bruno.recording(), citizen_hz),
+        describe(&bruno.recording(), anna_hz)
+    );
+    assert!(has_tone(&anna.recording(), citizen_hz));
+    assert!(
+        !has_tone(&heard, citizen_hz),
+        "{}",
+        describe(&heard, citizen_hz)
+    );
+    assert!(!has_tone(&bruno.recording(), bruno_hz));
+    assert!(!has_tone(&anna.recording(), anna_hz));
+    // No key of the code reached the citizen: it was held back, not passed on.
+    assert!(
+        citizen
+            .arrivals()
+            .iter()
+            .all(|a| a.bytes.get(1).map(|b| b & 0x7f) != Some(101)),
+        "a telephone-event reached the citizen"
+    );
+
+    // Anna hangs up: the citizen and Bruno go on together.
+    anna.hangup();
+    assert!(
+        wait_until(SETUP, || server.count("three-way: the staff member left")
+            == 1),
+        "{}",
+        server.log()
+    );
+    let since = Instant::now() + AFTER_CUE;
+    assert!(
+        wait_until(HEAR, || has_tone(&citizen.heard_pcm_since(since), bruno_hz)),
+        "{}",
+        describe(&citizen.heard_pcm_since(since), bruno_hz)
+    );
+    let heard = citizen.heard_pcm_since(since);
+    assert!(!has_tone(&heard, anna_hz), "{}", describe(&heard, anna_hz));
+    assert!(bruno.is_in_call());
+    citizen.hang_up();
+    bruno.wait_event("CALL_CLOSED", SETUP);
 }

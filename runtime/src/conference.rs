@@ -2,6 +2,9 @@
 //! room, the key that mutes and unmutes, and which media room each named room is while
 //! someone is in it. The SIP call (`sip::call`) asks and plays; this module decides.
 //!
+//! Staff in a bridged call open a three-way call with `*3`, the number, `#`
+//! ([`StaffKeys`]): the colleague or office is rung and, on answer, the three share a room.
+//!
 //! ```text
 //!   flow: conference "sala" pin "1234"
 //!     │ (pin)  "enter the PIN, then #"  ──keys──► PinEntry ──► Accepted │ Wrong (ask again) │ Refused
@@ -118,6 +121,72 @@ impl MuteKeys {
         let toggle = self.star && key == MUTE_KEY;
         self.star = key == '*';
         toggle
+    }
+}
+
+/// The key after `*` that starts a three-way call from a bridged call (`*3` + number + `#`).
+pub const THREE_WAY_KEY: char = '3';
+
+/// Digits of a number kept at most (longer is not an extension or an office).
+const NUMBER_MAX_KEYS: usize = 16;
+
+/// What a staff member's key in a bridged call does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffKey {
+    /// Held back: it may start a code (`*`), or it is part of one.
+    Held,
+    /// Passed on to the caller (a `*` held back, then this key, gives two).
+    Pass(Vec<char>),
+    /// `*3`, a number and `#`: add this extension or office to the call.
+    AddParty(String),
+    /// A code given up (`*` again, or `#` with no number): nothing is sent.
+    Dropped,
+}
+
+/// The keys staff press in a bridged call: passed on to the caller, except `*3` + number + `#`.
+/// A `*` is held back until the next key says whether it starts the code.
+#[derive(Debug, Clone, Default)]
+pub struct StaffKeys {
+    state: StaffKeysState,
+}
+
+#[derive(Debug, Clone, Default)]
+enum StaffKeysState {
+    #[default]
+    Idle,
+    Star,
+    Number(String),
+}
+
+impl StaffKeys {
+    pub fn key(&mut self, key: char) -> StaffKey {
+        match std::mem::take(&mut self.state) {
+            StaffKeysState::Idle if key == '*' => {
+                self.state = StaffKeysState::Star;
+                StaffKey::Held
+            }
+            StaffKeysState::Idle => StaffKey::Pass(vec![key]),
+            StaffKeysState::Star if key == THREE_WAY_KEY => {
+                self.state = StaffKeysState::Number(String::new());
+                StaffKey::Held
+            }
+            StaffKeysState::Star if key == '*' => {
+                self.state = StaffKeysState::Star;
+                StaffKey::Pass(vec!['*'])
+            }
+            StaffKeysState::Star => StaffKey::Pass(vec!['*', key]),
+            StaffKeysState::Number(number) if key == '#' && number.is_empty() => StaffKey::Dropped,
+            StaffKeysState::Number(number) if key == '#' => StaffKey::AddParty(number),
+            StaffKeysState::Number(mut number) if key.is_ascii_digit() => {
+                if number.len() < NUMBER_MAX_KEYS {
+                    number.push(key);
+                }
+                self.state = StaffKeysState::Number(number);
+                StaffKey::Held
+            }
+            // `*` (or a letter) gives the code up.
+            StaffKeysState::Number(_) => StaffKey::Dropped,
+        }
     }
 }
 
@@ -242,6 +311,47 @@ mod tests {
             [
                 false, true, false, false, false, false, false, false, true, false, false, false,
                 true
+            ]
+        );
+    }
+
+    #[test]
+    fn staff_keys_pass_on_except_star_three_number_hash() {
+        let mut keys = StaffKeys::default();
+        let pressed = |keys: &mut StaffKeys, text: &str| -> Vec<StaffKey> {
+            text.chars().map(|key| keys.key(key)).collect()
+        };
+        assert_eq!(
+            pressed(&mut keys, "5*1"),
+            [
+                StaffKey::Pass(vec!['5']),
+                StaffKey::Held,
+                StaffKey::Pass(vec!['*', '1'])
+            ]
+        );
+        assert_eq!(
+            pressed(&mut keys, "*3202#"),
+            [
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::AddParty(String::from("202"))
+            ]
+        );
+        assert_eq!(
+            pressed(&mut keys, "**3#*32*7"),
+            [
+                StaffKey::Held,
+                StaffKey::Pass(vec!['*']),
+                StaffKey::Held,
+                StaffKey::Dropped,
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::Held,
+                StaffKey::Dropped,
+                StaffKey::Pass(vec!['7'])
             ]
         );
     }

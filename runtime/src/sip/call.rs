@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 use super::Services;
 use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
-use crate::conference::{MuteKeys, PinEntry, PinStep};
+use crate::conference::{MuteKeys, PinEntry, PinStep, StaffKey, StaffKeys};
 use crate::desk::{DeskEvent, QueueOrder};
 use crate::engine::speech;
 use crate::engine::{
@@ -244,6 +244,11 @@ enum Job {
     /// The caller answered the re-INVITE that moves their audio to a conference room's
     /// media thread (the answer's SDP), or did not (`None`).
     MovedToRoom(Option<Vec<u8>>),
+    /// The colleague or office staff added to a bridged call (`*3`) answered, or not.
+    ThirdDialled {
+        number: String,
+        dialled: Dialled,
+    },
 }
 
 /// The caller and a conference room of the flow (`conference "sala" pin "1234"`).
@@ -439,6 +444,12 @@ pub struct Call {
     bridge_before_move: Option<Bridge>,
     /// In, or entering, a conference room.
     conference: Option<Conference>,
+    /// The staff member's keys in a bridge (`*3` + number + `#` adds a party).
+    staff_keys: StaffKeys,
+    /// A party staff added (three-way call): the caller, staff and they share a room.
+    third: Option<Bridge>,
+    /// That party's phones ringing.
+    third_ringing: Option<tokio::task::AbortHandle>,
     /// A staff member placing the call (a colleague, an office, a star code): presence shows
     /// them on it.
     staff_caller: Option<String>,
@@ -522,6 +533,9 @@ impl Call {
             handovers,
             bridge_before_move: None,
             conference: None,
+            staff_keys: StaffKeys::default(),
+            third: None,
+            third_ringing: None,
             rtp_timeout: setup.rtp_timeout,
             inband_dtmf: setup.inband_dtmf,
             clock,
@@ -593,6 +607,7 @@ impl Call {
                         break;
                     }
                 }
+                event = next_bridge_event(&mut self.third) => self.on_third_event(event).await,
                 signal = signals.recv() => match signal {
                     Some(signal) => self.on_signal(signal).await,
                     None => break,
@@ -895,6 +910,7 @@ impl Call {
             Job::DirectDialled(dialled) => self.direct_dialled(dialled),
             Job::Notified => {}
             Job::MovedToRoom(answer) => self.moved_to_room(answer),
+            Job::ThirdDialled { number, dialled } => self.third_dialled(&number, dialled),
         }
     }
 
@@ -1105,6 +1121,9 @@ impl Call {
             Ok(DialogState::Terminated(_, reason)) => {
                 info!(call = %self.call_id(), ?reason, "staff hung up");
                 self.forget_bridge();
+                if self.third_takes_over() {
+                    return false;
+                }
                 if self.referral.is_some() {
                     // A blind transfer: the caller waits for the next person.
                     return false;
@@ -1114,6 +1133,9 @@ impl Call {
             }
             Err(None) => {
                 self.forget_bridge();
+                if self.third_takes_over() {
+                    return false;
+                }
                 if self.referral.is_some() {
                     return false;
                 }
@@ -1156,7 +1178,7 @@ impl Call {
             // Staff keys and audio are theirs; prompts never play on the staff leg.
             // Staff keys sent as events pass on to the caller (in-band ones are in the audio).
             Err(Some(MediaEvent::Key(key))) => {
-                self.media.send(LegCommand::SendKey(key));
+                self.staff_key(key);
                 false
             }
             Err(Some(MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_))) => {
@@ -1167,26 +1189,8 @@ impl Call {
 
     /// Staff put the call on hold, took it back, or moved their audio.
     async fn staff_reinvite(&mut self, request: &Request, handle: TransactionHandle) {
-        let Some(bridge) = self.bridge.as_mut() else {
-            return;
-        };
-        match sdp::negotiate(&request.body) {
-            Ok(negotiated) => {
-                bridge.sdp.version += 1;
-                bridge
-                    .leg
-                    .send(LegCommand::Renegotiated(negotiated.clone()));
-                bridge.sdp.negotiated = negotiated;
-                let headers = vec![Header::ContentType("application/sdp".into())];
-                let body = bridge.sdp.answer();
-                let _ = handle
-                    .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
-                    .await;
-            }
-            Err(e) => {
-                debug!(error = %e, "staff re-INVITE refused");
-                let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-            }
+        if let Some(bridge) = self.bridge.as_mut() {
+            answer_staff_reinvite(bridge, request, handle).await;
         }
     }
 
@@ -1199,8 +1203,18 @@ impl Call {
         }
     }
 
-    /// Hang up on staff (the caller left, or the call ends).
+    /// Hang up on staff (the caller left, or the call ends), and on a party they added.
     async fn end_bridge(&mut self) {
+        if let Some(ringing) = self.third_ringing.take() {
+            ringing.abort();
+        }
+        if let Some(third) = self.third.take() {
+            if let Err(e) = third.dialog.bye().await {
+                debug!(call = %self.call_id(), error = %e, "BYE to the added party");
+            }
+            self.outbound.dialogs.remove_dialog(&third.dialog.id());
+            self.bridge_ended(&third);
+        }
         if let Some(bridge) = self.bridge.take() {
             if let Err(e) = bridge.dialog.bye().await {
                 debug!(call = %self.call_id(), error = %e, "BYE to staff");
@@ -1224,6 +1238,196 @@ impl Call {
                     call: self.call_id().to_owned(),
                     agent: bridge.extension.clone(),
                 }));
+        }
+    }
+
+    // ------------------------------------------------------------------ three-way calls
+
+    /// A key from the bridged staff member: passed on to the caller, or part of `*3`.
+    fn staff_key(&mut self, key: char) {
+        match self.staff_keys.key(key) {
+            StaffKey::Held | StaffKey::Dropped => {}
+            StaffKey::Pass(keys) => {
+                for key in keys {
+                    self.media.send(LegCommand::SendKey(key));
+                }
+            }
+            StaffKey::AddParty(number) => self.add_party(number),
+        }
+    }
+
+    /// Staff dialled `*3` + `number` + `#`: ring that colleague or office (only the staff and
+    /// offices of the flows: never an outside number); on answer the three share a room.
+    fn add_party(&mut self, number: String) {
+        let Some(staff) = self.bridge.as_ref().map(|b| b.extension.clone()) else {
+            return;
+        };
+        if self.third.is_some() || self.third_ringing.is_some() {
+            info!(call = %self.call_id(), %number, "three-way: a party is already added or ringing");
+            return;
+        }
+        if number == staff {
+            return;
+        }
+        let Some((rounds, ring_time)) = self.refer_target(&number) else {
+            info!(call = %self.call_id(), %number, "three-way: no staff member or office");
+            return;
+        };
+        let media = self.services.media.local_addr(self.media.group());
+        let (false, Some(media)) = (rounds.is_empty(), media) else {
+            info!(call = %self.call_id(), %number, "three-way: nobody to ring");
+            return;
+        };
+        info!(call = %self.call_id(), %number, by = %staff, "three-way: ringing");
+        let caller = &self.port.call().caller;
+        let ring = dial::Ring {
+            rounds,
+            ring_time,
+            caller: caller.clone(),
+            display: display_name(&format!("{caller} - conferenza ({staff})")),
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
+        };
+        let outbound = self.outbound.clone();
+        self.third_ringing = Some(self.jobs.spawn(async move {
+            Job::ThirdDialled {
+                number,
+                dialled: dial::ring(&outbound, ring).await,
+            }
+        }));
+    }
+
+    /// The added party answered: the caller, the staff member and they join one room of the
+    /// caller's media thread (each hears the other two).
+    fn third_dialled(&mut self, number: &str, dialled: Dialled) {
+        self.third_ringing = None;
+        let answered = match dialled {
+            Dialled::Answered(answered) if self.bridge.is_some() => *answered,
+            Dialled::Answered(answered) => {
+                self.hang_up_staff(*answered);
+                return;
+            }
+            Dialled::Busy | Dialled::NoAnswer | Dialled::Failed => {
+                info!(call = %self.call_id(), %number, "three-way: not answered");
+                return;
+            }
+        };
+        let (events, media_events) = mpsc::unbounded_channel();
+        let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events)
+            .with_inband(self.inband_dtmf);
+        let handle = match self.services.media.add_to(self.media.group(), leg) {
+            Ok(handle) => handle,
+            Err(e) => {
+                warn!(call = %self.call_id(), error = %e, "three-way: no media for the added party");
+                self.hang_up_staff(answered);
+                return;
+            }
+        };
+        handle.send(LegCommand::Start);
+        let room = self.services.media.room(self.media.group());
+        let joined = [
+            Some(&self.media),
+            self.bridge.as_ref().map(|b| &b.leg),
+            Some(&handle),
+        ]
+        .into_iter()
+        .flatten()
+        .try_for_each(|leg| leg.join(room));
+        if let Err(e) = joined {
+            // Unreachable: every leg is on the caller's thread.
+            warn!(call = %self.call_id(), error = %e, "three-way");
+        }
+        let sdp = SdpSession {
+            local: handle.local_addr(),
+            negotiated: answered.negotiated,
+            session_id: u64::from(handle.local_addr().port()) << 32 | u64::from(fastrand::u32(..)),
+            version: 1,
+        };
+        let leg = format!("added {}: {}", answered.extension, sdp.describe());
+        self.entry.update(|call| call.legs.push(leg));
+        info!(call = %self.call_id(), extension = %answered.extension, "three-way: joined");
+        let staff_call_id = answered.dialog.id().call_id.clone();
+        self.services.desk.send(DeskEvent::StaffLeg {
+            extension: answered.extension.clone(),
+            call_id: staff_call_id.clone(),
+            state: CallState::Confirmed,
+        });
+        self.third = Some(Bridge {
+            dialog: answered.dialog,
+            states: answered.states,
+            leg: handle,
+            events: media_events,
+            sdp,
+            extension: answered.extension,
+            staff_call_id,
+            from_queue: false,
+        });
+    }
+
+    /// The staff member left a three-way call: the added party takes their place (the room
+    /// goes on with the caller and them). Whether there was one.
+    fn third_takes_over(&mut self) -> bool {
+        let Some(third) = self.third.take() else {
+            return false;
+        };
+        info!(call = %self.call_id(), extension = %third.extension, "three-way: the staff member left, the call goes on");
+        self.bridge = Some(third);
+        true
+    }
+
+    /// Something from the added party's side.
+    async fn on_third_event(&mut self, event: BridgeEvent) {
+        let event = match event {
+            BridgeEvent::State(state) => Ok(*state),
+            BridgeEvent::Media(media) => Err(Some(media)),
+            BridgeEvent::Closed => Err(None),
+        };
+        match event {
+            Ok(DialogState::Terminated(..)) | Err(None) => {
+                if let Some(third) = self.third.take() {
+                    info!(call = %self.call_id(), extension = %third.extension, "three-way: the added party left");
+                    self.outbound.dialogs.remove_dialog(&third.dialog.id());
+                    self.bridge_ended(&third);
+                }
+            }
+            Err(Some(MediaEvent::Silent)) => {
+                if let Some(third) = self.third.take() {
+                    warn!(call = %self.call_id(), "no RTP from the added party: hanging up on them");
+                    let _ = third.dialog.bye().await;
+                    self.outbound.dialogs.remove_dialog(&third.dialog.id());
+                    self.bridge_ended(&third);
+                }
+            }
+            Ok(DialogState::Updated(_, request, handle)) => {
+                if let Some(third) = self.third.as_mut() {
+                    answer_staff_reinvite(third, &request, handle).await;
+                }
+            }
+            Ok(DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle)) => {
+                let _ = handle.reply(StatusCode::OK).await;
+            }
+            Ok(
+                DialogState::Refer(_, _, handle)
+                | DialogState::Notify(_, _, handle)
+                | DialogState::Message(_, _, handle)
+                | DialogState::Publish(_, _, handle),
+            ) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+            }
+            Ok(
+                DialogState::Calling(_)
+                | DialogState::Trying(_)
+                | DialogState::Early(..)
+                | DialogState::WaitAck(..)
+                | DialogState::Confirmed(..),
+            )
+            | Err(Some(
+                MediaEvent::Key(_)
+                | MediaEvent::Digit(_)
+                | MediaEvent::Audio(_)
+                | MediaEvent::Finished(_),
+            )) => {}
         }
     }
 
@@ -2259,4 +2463,26 @@ fn sanitize(text: &str) -> String {
         })
         .take(64)
         .collect()
+}
+
+/// Staff (or a party they added) put the call on hold, took it back, or moved their audio.
+async fn answer_staff_reinvite(bridge: &mut Bridge, request: &Request, handle: TransactionHandle) {
+    match sdp::negotiate(&request.body) {
+        Ok(negotiated) => {
+            bridge.sdp.version += 1;
+            bridge
+                .leg
+                .send(LegCommand::Renegotiated(negotiated.clone()));
+            bridge.sdp.negotiated = negotiated;
+            let headers = vec![Header::ContentType("application/sdp".into())];
+            let body = bridge.sdp.answer();
+            let _ = handle
+                .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
+                .await;
+        }
+        Err(e) => {
+            debug!(error = %e, "staff re-INVITE refused");
+            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+        }
+    }
 }
