@@ -29,12 +29,15 @@ const HEAR: Duration = Duration::from_secs(15);
 const AFTER_CUE: Duration = Duration::from_millis(600);
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let example = root().join("examples/office");
     let config = example.join("centralino.toml");
-    Server::start(
-        &example.join("flows"),
-        &["--config", config.to_str().unwrap()],
-    )
+    let mut args = vec!["--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(&example.join("flows"), &args)
 }
 
 fn sip(server: &Server) -> SocketAddr {
@@ -274,6 +277,46 @@ fn star_six_mutes_and_unmutes_and_a_wrong_pin_goes_on_with_the_flow() {
     assert!(!logged(&server, &stranger, "conference: joined"));
     assert!(!logged(&server, &stranger, "conference: entering"));
 
+    anna.hang_up();
+    bruno.hang_up();
+}
+
+#[test]
+fn a_caller_whose_line_is_lost_leaves_the_room_and_the_others_go_on() {
+    // No audio for 3 s: the line is lost.
+    let server = start_with(&["--rtp-timeout", "3"]);
+    let tones = [1000.0_f32, 1400.0, 1800.0];
+    let mut anna = enter(&server, "3330000031", "1234");
+    let mut bruno = enter(&server, "3330000032", "1234");
+    let mut carla = enter(&server, "3330000033", "1234");
+    for (caller, hz) in [(&anna, tones[0]), (&bruno, tones[1]), (&carla, tones[2])] {
+        caller.send_tone(hz);
+    }
+    // Carla's phone goes dead: no BYE, no more RTP.
+    let since = Instant::now();
+    carla.stop_media();
+    assert!(
+        wait_until(SETUP, || logged(&server, &carla, "conference: left")),
+        "{}",
+        server.log()
+    );
+    assert!(
+        logged(&server, &carla, "no RTP from the caller"),
+        "{}",
+        server.log()
+    );
+    assert!(
+        since.elapsed() >= Duration::from_secs(2),
+        "left on the timeout"
+    );
+    let since = Instant::now() + AFTER_CUE;
+    assert_hear(
+        &[(&anna, tones[0]), (&bruno, tones[1])],
+        since,
+        &tones[..2],
+        &tones[2..],
+        "after Carla's line was lost",
+    );
     anna.hang_up();
     bruno.hang_up();
 }

@@ -590,6 +590,7 @@ impl Call {
                 () = self.token.cancelled() => {
                     info!(call = %self.call_id(), "ending the call (shutdown)");
                     self.line_gone(Some(LineLoss::Shutdown));
+                    self.leave_room();
                     self.bye().await;
                     break;
                 }
@@ -616,6 +617,8 @@ impl Call {
                     Some(MediaEvent::Silent) => {
                         warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
                         self.line_gone(Some(LineLoss::Silence));
+                        // Out of the room at once: a BYE to a dead line waits its whole timeout.
+                        self.leave_room();
                         self.bye().await;
                         break;
                     }
