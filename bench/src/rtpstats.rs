@@ -18,6 +18,10 @@
 //!   below the highest seen.
 //! - **frames skipped**: in-sequence packets whose timestamp advanced by more than one frame
 //!   (160): the server's pacer dropped frames after a stall (`RtpStream::skip_frames`).
+//! - **new streams**: a packet of another SSRC than the last (the server moved the call's
+//!   audio, e.g. to a conference room's media thread after a re-INVITE): the statistics above
+//!   start again from it (sequence gaps of the earlier stream are kept), so the switch is not
+//!   counted as lateness.
 
 use serde::Serialize;
 
@@ -44,8 +48,18 @@ pub struct StreamStats {
     pub jitter_ms: f64,
     /// Largest RFC 3550 jitter during the call, ms.
     pub max_jitter_ms: f64,
+    /// Streams after the first (another SSRC).
+    pub new_streams: u64,
     #[serde(skip)]
     state: Option<State>,
+    #[serde(skip)]
+    ssrc: Option<u32>,
+    /// Sequence gaps of the streams before the current one.
+    #[serde(skip)]
+    earlier_gaps: u64,
+    /// Packets of the streams before the current one.
+    #[serde(skip)]
+    earlier_packets: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +86,21 @@ impl StreamStats {
 
     /// Packets never received.
     pub fn sequence_gaps(&self) -> u64 {
-        self.expected().saturating_sub(self.packets)
+        self.earlier_gaps
+            + self
+                .expected()
+                .saturating_sub(self.packets - self.earlier_packets)
+    }
+
+    /// The SSRC of the next packet: another one than before starts a new stream.
+    pub fn source(&mut self, ssrc: u32) {
+        if self.ssrc.is_some_and(|before| before != ssrc) && self.state.is_some() {
+            self.earlier_gaps = self.sequence_gaps();
+            self.earlier_packets = self.packets;
+            self.state = None;
+            self.new_streams += 1;
+        }
+        self.ssrc = Some(ssrc);
     }
 
     /// One packet: `arrival_ns` is the kernel's receive time (any epoch); lateness values (ms)
@@ -185,5 +213,26 @@ mod tests {
         assert_eq!(s.frames_skipped, 1);
         assert!(s.max_jitter_ms > 1.0);
         assert!((s.max_lateness_ms - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_new_ssrc_starts_a_new_stream_keeping_the_earlier_gaps() {
+        let mut h = Histogram::new(0.05, 1000);
+        let mut s = StreamStats::default();
+        let at = |k: i64| k * 20 * MS;
+        s.source(1);
+        s.push(0, 0, 0, 172, at(0), &mut h);
+        s.source(1);
+        s.push(2, 320, 0, 172, at(2), &mut h); // seq 1 lost
+        // The call moves: another SSRC, sequence and clock from elsewhere, on time.
+        for k in 0..5u16 {
+            s.source(2);
+            let ts = 9_000_000 + u32::from(k) * 160;
+            s.push(40_000 + k, ts, 0, 172, at(3 + i64::from(k)), &mut h);
+        }
+        assert_eq!(s.new_streams, 1);
+        assert_eq!(s.sequence_gaps(), 1);
+        assert_eq!(s.late_5ms, 0);
+        assert_eq!(s.out_of_order, 0);
     }
 }

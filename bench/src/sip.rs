@@ -58,16 +58,26 @@ impl Dialog {
         )
     }
 
-    /// The INVITE, offering PCMU and telephone-event (101) at `rtp`.
-    pub fn invite(&self, rtp: SocketAddr, session: u64) -> String {
+    /// The caller's SDP: PCMU and telephone-event (101) at `rtp`.
+    pub fn sdp(rtp: SocketAddr, session: u64) -> String {
         let ip = rtp.ip();
         let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-        let body = format!(
+        format!(
             "v=0\r\no=load-caller {session} 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
              m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
              a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
             port = rtp.port()
-        );
+        )
+    }
+
+    /// The Contact of this side.
+    pub fn contact(&self) -> String {
+        format!("<sip:{}@{}>", self.from_user, self.local)
+    }
+
+    /// The INVITE, offering PCMU and telephone-event (101) at `rtp`.
+    pub fn invite(&self, rtp: SocketAddr, session: u64) -> String {
+        let body = Dialog::sdp(rtp, session);
         format!(
             "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\nMax-Forwards: 70\r\n\
              From: {from}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
@@ -226,6 +236,20 @@ impl Message {
             out.push_str("\r\n");
         }
         out.push_str("Content-Length: 0\r\n\r\n");
+        out
+    }
+
+    /// A response to this request (a re-INVITE) with `contact` and an SDP body.
+    pub fn response_with_sdp(&self, status: &str, contact: &str, sdp: &str) -> String {
+        let mut out = format!("SIP/2.0 {status}\r\n");
+        for h in &self.reply_headers {
+            out.push_str(h);
+            out.push_str("\r\n");
+        }
+        out.push_str(&format!(
+            "Contact: {contact}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ));
         out
     }
 }

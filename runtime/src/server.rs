@@ -252,6 +252,7 @@ impl Server {
             registrar: parts.registrar,
             handovers: Arc::default(),
             webhooks: parts.webhooks,
+            rooms: Arc::default(),
         };
         // Phones registered before a restart are where they were: presence starts from them.
         let now = jiff::Timestamp::now();

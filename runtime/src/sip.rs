@@ -133,6 +133,8 @@ pub struct Services {
     pub registrar: Arc<crate::people::registrar::Registrar>,
     /// The flows' webhooks: HTTP(S) to the allow-listed hosts, bounded server-wide.
     pub webhooks: crate::webhook::WebhookClient,
+    /// The conference rooms callers are in, by name.
+    pub rooms: Arc<crate::conference::Rooms>,
 }
 
 impl Services {

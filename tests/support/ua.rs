@@ -326,6 +326,28 @@ impl SipCall {
         }
     }
 
+    /// Answers the other side's requests for up to `limit`: a re-INVITE gets 200 OK with the
+    /// call's SDP, and where its offer wants RTP is returned (the last one, if several came).
+    /// Other requests get 200 OK; responses are left alone.
+    pub fn serve(&mut self, limit: Duration) -> Option<SocketAddr> {
+        let deadline = Instant::now() + limit;
+        let mut moved = None;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Some(message) = self.recv(left) else {
+                break;
+            };
+            match message.method() {
+                Some("INVITE") => {
+                    moved = Some(parse_answer(&message.body).rtp);
+                    self.reply_ok(&message);
+                }
+                Some("ACK") | None => {}
+                Some(_) => self.reply_ok(&message),
+            }
+        }
+        moved
+    }
+
     /// Answers a request from the other side with 200 OK (with the call's SDP to an INVITE).
     fn reply_ok(&self, request: &SipMessage) {
         let mut reply = String::from("SIP/2.0 200 OK\r\n");
@@ -520,6 +542,8 @@ pub fn audio_slots(pcm: &[i16]) -> Vec<Slot> {
 /// [`Talker::tone`]), else silence, as a phone does.
 pub struct Talker {
     queue: Arc<Mutex<VecDeque<Slot>>>,
+    /// Where the packets go (a re-INVITE may move it).
+    to: Arc<Mutex<SocketAddr>>,
     /// The frequency of the tone sent when nothing is queued, if any.
     tone: Arc<Mutex<Option<f32>>>,
     stop: Arc<AtomicBool>,
@@ -531,7 +555,8 @@ impl Talker {
         let queue = Arc::new(Mutex::new(VecDeque::<Slot>::new()));
         let tone = Arc::new(Mutex::new(None::<f32>));
         let stop = Arc::new(AtomicBool::new(false));
-        let (q, t, s) = (queue.clone(), tone.clone(), stop.clone());
+        let to = Arc::new(Mutex::new(to));
+        let (q, t, s, destination) = (queue.clone(), tone.clone(), stop.clone(), to.clone());
         let thread = std::thread::spawn(move || {
             let mut writer = RtpWriter::new(0x7e57_ca11);
             let anchor = Instant::now();
@@ -548,6 +573,7 @@ impl Talker {
                     }
                     None => Slot::Audio(vec![0; FRAME_SAMPLES]),
                 });
+                let to = *destination.lock().unwrap();
                 let _ = socket.send_to(&writer.packet(&slot), to);
                 sent += 1;
                 let next = anchor + FRAME * u32::try_from(sent).unwrap_or(u32::MAX);
@@ -559,10 +585,16 @@ impl Talker {
         });
         Talker {
             queue,
+            to,
             tone,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Send to `to` from the next packet on.
+    pub fn retarget(&self, to: SocketAddr) {
+        *self.to.lock().unwrap() = to;
     }
 
     /// Queue slots to send next, one per 20 ms, before anything else.
@@ -725,6 +757,17 @@ impl Caller {
     /// (a key pressed just before goes out first).
     pub fn send_tone(&self, freq: f32) {
         self.talker().tone(Some(freq));
+    }
+
+    /// Answer the server's requests for up to `limit` (see [`SipCall::serve`]); a re-INVITE
+    /// moves the audio: sent to, and heard from, the address it offers. Whether one did.
+    pub fn serve(&mut self, limit: Duration) -> bool {
+        let Some(moved) = self.sip.serve(limit) else {
+            return false;
+        };
+        self.answer.rtp = moved;
+        self.talker().retarget(moved);
+        true
     }
 
     /// Send silence from now on (after whatever is queued).

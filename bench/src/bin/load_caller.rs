@@ -79,6 +79,10 @@ struct Args {
     /// The number called (the request URI's user part).
     #[arg(long, default_value = "100")]
     number: String,
+    /// Spread the calls over this many numbers, as many calls to each (a numeric `--number`:
+    /// `number` to `number + N - 1`), e.g. one conference room per number.
+    #[arg(long, default_value_t = 1)]
+    number_spread: u32,
     /// Calls to place.
     #[arg(long, default_value_t = 1)]
     calls: usize,
@@ -195,6 +199,8 @@ struct CallResult {
     /// Seconds from the answer to the end (BYE sent or received).
     held_s: f64,
     keys_sent: u32,
+    /// Re-INVITEs from the server answered during the call.
+    reinvites: u32,
     rtp_sent: u64,
     #[serde(skip)]
     answered_at: Option<Instant>,
@@ -326,7 +332,11 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
                 continue;
             }
             let arrival = arrival_ns.unwrap_or_else(realtime_ns);
-            out.streams.entry(index).or_default().push(
+            let stream = out.streams.entry(index).or_default();
+            if let Some(ssrc) = data.get(8..12).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+                stream.source(u32::from_be_bytes(ssrc));
+            }
+            stream.push(
                 u16::from_be_bytes(seq),
                 u32::from_be_bytes(ts),
                 b1 & 0x7f,
@@ -465,7 +475,17 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
         return result;
     };
     let target = args.target;
-    let mut dialog = Dialog::new(&args.number, target, local, &format!("3{index:09}"));
+    let number = match args.number.parse::<u64>() {
+        Ok(first) if args.number_spread > 1 => {
+            // Each block of `spread` calls covers every number once, shifted by one per
+            // block: consecutive callers of one number are not all of one parity (the
+            // server gives calls to its media threads in turn).
+            let spread = args.number_spread;
+            (first + u64::from((index % spread + index / spread) % spread)).to_string()
+        }
+        _ => args.number.clone(),
+    };
+    let mut dialog = Dialog::new(&number, target, local, &format!("3{index:09}"));
     let (sender, mut incoming) = mpsc::unbounded_channel();
     lock(&shared.calls).insert(dialog.call_id.clone(), sender);
     let media_ip = call_ip(index);
@@ -576,6 +596,16 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
                     result.ended_by_server = true;
                     result.ended_at = Some(at);
                     break;
+                } else if message.status == 0 && message.method == "INVITE" {
+                    // A re-INVITE (a conference room moving the call's audio to its media
+                    // thread): answered with this call's SDP, and the audio follows it.
+                    if let Some(moved) = message.sdp_audio() {
+                        server_rtp = Some(moved);
+                    }
+                    result.reinvites += 1;
+                    let sdp = Dialog::sdp(SocketAddr::from((media_ip, rtp.port)), u64::from(index));
+                    let answer = message.response_with_sdp("200 OK", &dialog.contact(), &sdp);
+                    send_sip(&sip, &answer, target).await;
                 } else if message.status == 0 && message.method != "ACK" {
                     send_sip(&sip, &message.response("200 OK"), target).await;
                 }
@@ -950,6 +980,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "keepalive_ms": args.keepalive_ms,
             "rtp_packets_sent": results.iter().map(|r| r.rtp_sent).sum::<u64>(),
             "keys_sent": results.iter().map(|r| u64::from(r.keys_sent)).sum::<u64>(),
+            "reinvites_answered": results.iter().map(|r| u64::from(r.reinvites)).sum::<u64>(),
         },
         "duration_s": end.duration_since(start).as_secs_f64(),
         "load_average": {"start": load_start, "end": load_end},

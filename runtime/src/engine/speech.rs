@@ -19,6 +19,14 @@ pub enum SystemText {
     SlotTaken,
     /// The caller asked for other times and there are none: the first ones again.
     NoMoreSlots,
+    /// A conference room asks for its PIN.
+    ConferencePin,
+    /// A wrong PIN: asked again.
+    ConferenceWrongPin,
+    /// The last wrong PIN: the flow goes on without the room.
+    ConferenceRefused,
+    /// In the room: how to mute.
+    ConferenceWelcome,
 }
 
 impl SystemText {
@@ -32,6 +40,10 @@ impl SystemText {
             SystemText::NowBack => "now_back",
             SystemText::SlotTaken => "slot_taken",
             SystemText::NoMoreSlots => "no_more_slots",
+            SystemText::ConferencePin => "conference_pin",
+            SystemText::ConferenceWrongPin => "conference_wrong_pin",
+            SystemText::ConferenceRefused => "conference_refused",
+            SystemText::ConferenceWelcome => "conference_welcome",
         }
     }
 
@@ -62,6 +74,18 @@ impl SystemText {
             }
             (SystemText::NoMoreSlots, _) => {
                 "Non ci sono altri orari liberi. Ecco di nuovo i primi."
+            }
+            (SystemText::ConferencePin, "en") => "Please enter the room's PIN, then hash.",
+            (SystemText::ConferencePin, _) => "Digiti il codice della sala, poi cancelletto.",
+            (SystemText::ConferenceWrongPin, "en") => "That PIN is not right. Please try again.",
+            (SystemText::ConferenceWrongPin, _) => "Il codice non è giusto. Riprovi.",
+            (SystemText::ConferenceRefused, "en") => "That PIN is not right.",
+            (SystemText::ConferenceRefused, _) => "Il codice non è giusto.",
+            (SystemText::ConferenceWelcome, "en") => {
+                "You are in the room. To mute or unmute your microphone, press star six."
+            }
+            (SystemText::ConferenceWelcome, _) => {
+                "È nella sala. Per spegnere o riaccendere il microfono prema asterisco sei."
             }
             (SystemText::NobodyAnswered, _) => {
                 "Ci scusi, in questo momento nessuno può rispondere. Richiami più tardi. Arrivederci."

@@ -32,7 +32,9 @@
 //! thread, never through a channel. What a leg received on its tick waits, decoded, in the
 //! listener's small jitter buffer (a few frames; the oldest are dropped on overflow, silence
 //! goes out on underrun) and is encoded for the listener's codec when it sends. A room mixes
-//! once per 20 ms on its own slot: each member hears the sum of the others (N-1). Unrelated
+//! once per 20 ms on its own slot: each member hears the sum of the others (N-1), and a short
+//! cue when someone joins (rising) or leaves (falling); a muted member hears without being
+//! heard. Unrelated
 //! legs are spread round robin. A leg that nobody listens to and that is in no room pays
 //! nothing for any of this: its received audio is not copied.
 
@@ -115,6 +117,9 @@ pub enum LegCommand {
     Join(RoomId),
     /// Leave the room; if the room was the source, back to `Source::Prompts`.
     Leave,
+    /// Keep this member's audio out of its room's mix (`true`) or put it back (`false`); it
+    /// still hears the others. Joining a room starts unmuted.
+    Mute(bool),
     /// Send a key to the far end as RFC 4733 events (100 ms, in place of the audio of those
     /// frames), when it accepted telephone-event; otherwise nothing is sent.
     SendKey(char),
@@ -151,6 +156,13 @@ impl RoomId {
     /// The media thread that mixes the room.
     pub fn thread(self) -> usize {
         self.thread
+    }
+
+    /// The group of the room's thread: its members' legs are added to it.
+    pub fn group(self) -> Group {
+        Group {
+            thread: self.thread,
+        }
     }
 }
 

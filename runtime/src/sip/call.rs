@@ -33,13 +33,16 @@ use super::Services;
 use super::dial::{self, Dialled, Outbound};
 use super::sdp::{self, Negotiated};
 use crate::calllog::RecordedPresence;
+use crate::conference::{MuteKeys, PinEntry, PinStep, StaffKey, StaffKeys};
 use crate::desk::{DeskEvent, QueueOrder};
 use crate::engine::speech;
 use crate::engine::{
     CallInfo, ChannelCommand, Event, Id, LineLoss, Media, Program, Session, TransferOutcome,
 };
 use crate::media::dtmf::parse_info_body;
-use crate::media::legs::{FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, Source};
+use crate::media::legs::{
+    FarEndInUse, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, RoomId, Source,
+};
 use crate::media::prompt::{EncodedPrompt, PromptError};
 use crate::media::wav::Recorder;
 use crate::people::extension_of;
@@ -247,6 +250,53 @@ enum Job {
         request: Id,
         result: Result<serde_json::Value, String>,
     },
+    /// The caller answered the re-INVITE that moves their audio to a conference room's
+    /// media thread (the answer's SDP), or did not (`None`).
+    MovedToRoom(Option<Vec<u8>>),
+    /// The colleague or office staff added to a bridged call (`*3`) answered, or not.
+    ThirdDialled {
+        number: String,
+        dialled: Dialled,
+    },
+}
+
+/// The caller and a conference room of the flow (`conference "sala" pin "1234"`).
+struct Conference {
+    /// The flow's request: answered with `ConferenceLeft` when the caller does not get in.
+    request: Id,
+    /// The room's name in the flows.
+    name: String,
+    stage: RoomStage,
+}
+
+enum RoomStage {
+    /// Typing the PIN (the prompt asking for it, while it plays); a try ends at `deadline`.
+    Pin { entry: PinEntry, deadline: Instant },
+    /// Entered (counted in `Rooms`): the caller's audio moves to the room's media thread.
+    Moving(RoomId),
+    /// The welcome (how to mute) plays; then the leg joins the room.
+    Welcome { room: RoomId, prompt: Id },
+    /// In the room.
+    In { keys: MuteKeys, muted: bool },
+}
+
+impl RoomStage {
+    /// Whether the caller was counted in the room (everything after the PIN).
+    fn entered(&self) -> bool {
+        !matches!(self, RoomStage::Pin { .. })
+    }
+}
+
+/// How long a caller has to type a room's PIN before it counts as a wrong try.
+const PIN_TIME: Duration = Duration::from_secs(15);
+
+async fn pin_deadline(conference: Option<&Conference>) {
+    match conference.map(|c| &c.stage) {
+        Some(RoomStage::Pin { deadline, .. }) => {
+            tokio::time::sleep_until((*deadline).into()).await;
+        }
+        _ => std::future::pending().await,
+    }
 }
 
 /// Staff passed the call on (blind transfer): the target is ringing.
@@ -401,6 +451,14 @@ pub struct Call {
     handovers: mpsc::UnboundedReceiver<HandOver>,
     /// During an attended transfer: the bridge being replaced (the staff member transferring).
     bridge_before_move: Option<Bridge>,
+    /// In, or entering, a conference room.
+    conference: Option<Conference>,
+    /// The staff member's keys in a bridge (`*3` + number + `#` adds a party).
+    staff_keys: StaffKeys,
+    /// A party staff added (three-way call): the caller, staff and they share a room.
+    third: Option<Bridge>,
+    /// That party's phones ringing.
+    third_ringing: Option<tokio::task::AbortHandle>,
     /// A staff member placing the call (a colleague, an office, a star code): presence shows
     /// them on it.
     staff_caller: Option<String>,
@@ -486,6 +544,10 @@ impl Call {
             kind: Some(setup.kind),
             handovers,
             bridge_before_move: None,
+            conference: None,
+            staff_keys: StaffKeys::default(),
+            third: None,
+            third_ringing: None,
             rtp_timeout: setup.rtp_timeout,
             inband_dtmf: setup.inband_dtmf,
             clock,
@@ -540,6 +602,7 @@ impl Call {
                 () = self.token.cancelled() => {
                     info!(call = %self.call_id(), "ending the call (shutdown)");
                     self.line_gone(Some(LineLoss::Shutdown));
+                    self.leave_room();
                     self.bye().await;
                     break;
                 }
@@ -557,6 +620,7 @@ impl Call {
                         break;
                     }
                 }
+                event = next_bridge_event(&mut self.third) => self.on_third_event(event).await,
                 signal = signals.recv() => match signal {
                     Some(signal) => self.on_signal(signal).await,
                     None => break,
@@ -565,6 +629,8 @@ impl Call {
                     Some(MediaEvent::Silent) => {
                         warn!(call = %self.call_id(), "no RTP from the caller: ending the call");
                         self.line_gone(Some(LineLoss::Silence));
+                        // Out of the room at once: a BYE to a dead line waits its whole timeout.
+                        self.leave_room();
                         self.bye().await;
                         break;
                     }
@@ -572,6 +638,7 @@ impl Call {
                     None => break,
                 },
                 () = sleep_until(timer_deadline) => self.fire_timers(),
+                () = pin_deadline(self.conference.as_ref()) => self.pin_timed_out(),
                 () = sleep_until(self.answer_at) => {
                     self.answer_at = None;
                     self.answer();
@@ -586,6 +653,7 @@ impl Call {
             .handovers
             .remove(self.port.call().call_id.as_str());
         self.end_bridge().await;
+        self.leave_room();
         if let Some(extension) = self.staff_caller.take() {
             self.services.desk.send(DeskEvent::StaffLeg {
                 extension,
@@ -750,10 +818,7 @@ impl Call {
     fn on_media(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Finished(playback) if self.own_playbacks.contains(&playback) => {
-                self.own_playbacks.retain(|p| *p != playback);
-                if self.is_announcing(playback) {
-                    self.resume_music();
-                }
+                self.own_prompt_ended(playback);
             }
             MediaEvent::Finished(playback) => {
                 let actions = self.port.playback_finished(playback, self.clock.now());
@@ -796,6 +861,10 @@ impl Call {
             self.finish_recording();
             return;
         }
+        if self.conference.is_some() {
+            self.conference_key(digit);
+            return;
+        }
         let at = self.clock.now();
         self.feed(Event::Digit { digit, at });
     }
@@ -822,8 +891,12 @@ impl Call {
                         debug!(call = %self.call_id(), error = %e, "prompt skipped");
                     }
                     self.media.send(LegCommand::Drop(playback));
-                    let actions = self.port.playback_finished(playback, self.clock.now());
-                    self.act(actions);
+                    if self.own_playbacks.contains(&playback) {
+                        self.own_prompt_ended(playback);
+                    } else {
+                        let actions = self.port.playback_finished(playback, self.clock.now());
+                        self.act(actions);
+                    }
                 }
             },
             Job::Stored(done) => {
@@ -859,6 +932,8 @@ impl Call {
             Job::Referred { target, dialled } => self.referred(&target, dialled),
             Job::DirectDialled(dialled) => self.direct_dialled(dialled),
             Job::Notified => {}
+            Job::MovedToRoom(answer) => self.moved_to_room(answer),
+            Job::ThirdDialled { number, dialled } => self.third_dialled(&number, dialled),
         }
     }
 
@@ -890,7 +965,6 @@ impl Call {
     }
 
     fn act_one(&mut self, action: Action) {
-        let now = self.clock.now();
         match action {
             Action::Channel(ChannelCommand::Play {
                 playback, media, ..
@@ -919,9 +993,8 @@ impl Call {
                 body,
                 timeout_ms,
             }) => self.webhook(request, url, body, timeout_ms),
-            Action::Channel(ChannelCommand::JoinConference { request, room, .. }) => {
-                info!(call = %self.call_id(), %room, "conferences are not available on this server yet");
-                self.port.post(Event::ConferenceLeft { request, at: now });
+            Action::Channel(ChannelCommand::JoinConference { request, room, pin }) => {
+                self.join_conference(request, room, pin);
             }
             Action::Channel(ChannelCommand::Record {
                 request,
@@ -1088,6 +1161,9 @@ impl Call {
             Ok(DialogState::Terminated(_, reason)) => {
                 info!(call = %self.call_id(), ?reason, "staff hung up");
                 self.forget_bridge();
+                if self.third_takes_over() {
+                    return false;
+                }
                 if self.referral.is_some() {
                     // A blind transfer: the caller waits for the next person.
                     return false;
@@ -1097,6 +1173,9 @@ impl Call {
             }
             Err(None) => {
                 self.forget_bridge();
+                if self.third_takes_over() {
+                    return false;
+                }
                 if self.referral.is_some() {
                     return false;
                 }
@@ -1139,7 +1218,7 @@ impl Call {
             // Staff keys and audio are theirs; prompts never play on the staff leg.
             // Staff keys sent as events pass on to the caller (in-band ones are in the audio).
             Err(Some(MediaEvent::Key(key))) => {
-                self.media.send(LegCommand::SendKey(key));
+                self.staff_key(key);
                 false
             }
             Err(Some(MediaEvent::Digit(_) | MediaEvent::Audio(_) | MediaEvent::Finished(_))) => {
@@ -1150,26 +1229,8 @@ impl Call {
 
     /// Staff put the call on hold, took it back, or moved their audio.
     async fn staff_reinvite(&mut self, request: &Request, handle: TransactionHandle) {
-        let Some(bridge) = self.bridge.as_mut() else {
-            return;
-        };
-        match sdp::negotiate(&request.body) {
-            Ok(negotiated) => {
-                bridge.sdp.version += 1;
-                bridge
-                    .leg
-                    .send(LegCommand::Renegotiated(negotiated.clone()));
-                bridge.sdp.negotiated = negotiated;
-                let headers = vec![Header::ContentType("application/sdp".into())];
-                let body = bridge.sdp.answer();
-                let _ = handle
-                    .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
-                    .await;
-            }
-            Err(e) => {
-                debug!(error = %e, "staff re-INVITE refused");
-                let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-            }
+        if let Some(bridge) = self.bridge.as_mut() {
+            answer_staff_reinvite(bridge, request, handle).await;
         }
     }
 
@@ -1182,8 +1243,18 @@ impl Call {
         }
     }
 
-    /// Hang up on staff (the caller left, or the call ends).
+    /// Hang up on staff (the caller left, or the call ends), and on a party they added.
     async fn end_bridge(&mut self) {
+        if let Some(ringing) = self.third_ringing.take() {
+            ringing.abort();
+        }
+        if let Some(third) = self.third.take() {
+            if let Err(e) = third.dialog.bye().await {
+                debug!(call = %self.call_id(), error = %e, "BYE to the added party");
+            }
+            self.outbound.dialogs.remove_dialog(&third.dialog.id());
+            self.bridge_ended(&third);
+        }
         if let Some(bridge) = self.bridge.take() {
             if let Err(e) = bridge.dialog.bye().await {
                 debug!(call = %self.call_id(), error = %e, "BYE to staff");
@@ -1207,6 +1278,196 @@ impl Call {
                     call: self.call_id().to_owned(),
                     agent: bridge.extension.clone(),
                 }));
+        }
+    }
+
+    // ------------------------------------------------------------------ three-way calls
+
+    /// A key from the bridged staff member: passed on to the caller, or part of `*3`.
+    fn staff_key(&mut self, key: char) {
+        match self.staff_keys.key(key) {
+            StaffKey::Held | StaffKey::Dropped => {}
+            StaffKey::Pass(keys) => {
+                for key in keys {
+                    self.media.send(LegCommand::SendKey(key));
+                }
+            }
+            StaffKey::AddParty(number) => self.add_party(number),
+        }
+    }
+
+    /// Staff dialled `*3` + `number` + `#`: ring that colleague or office (only the staff and
+    /// offices of the flows: never an outside number); on answer the three share a room.
+    fn add_party(&mut self, number: String) {
+        let Some(staff) = self.bridge.as_ref().map(|b| b.extension.clone()) else {
+            return;
+        };
+        if self.third.is_some() || self.third_ringing.is_some() {
+            info!(call = %self.call_id(), %number, "three-way: a party is already added or ringing");
+            return;
+        }
+        if number == staff {
+            return;
+        }
+        let Some((rounds, ring_time)) = self.refer_target(&number) else {
+            info!(call = %self.call_id(), %number, "three-way: no staff member or office");
+            return;
+        };
+        let media = self.services.media.local_addr(self.media.group());
+        let (false, Some(media)) = (rounds.is_empty(), media) else {
+            info!(call = %self.call_id(), %number, "three-way: nobody to ring");
+            return;
+        };
+        info!(call = %self.call_id(), %number, by = %staff, "three-way: ringing");
+        let caller = &self.port.call().caller;
+        let ring = dial::Ring {
+            rounds,
+            ring_time,
+            caller: caller.clone(),
+            display: display_name(&format!("{caller} - conferenza ({staff})")),
+            media,
+            session_id: u64::from(media.port()) << 32 | u64::from(fastrand::u32(..)),
+            desk: self.services.desk.clone(),
+        };
+        let outbound = self.outbound.clone();
+        self.third_ringing = Some(self.jobs.spawn(async move {
+            Job::ThirdDialled {
+                number,
+                dialled: dial::ring(&outbound, ring).await,
+            }
+        }));
+    }
+
+    /// The added party answered: the caller, the staff member and they join one room of the
+    /// caller's media thread (each hears the other two).
+    fn third_dialled(&mut self, number: &str, dialled: Dialled) {
+        self.third_ringing = None;
+        let answered = match dialled {
+            Dialled::Answered(answered) if self.bridge.is_some() => *answered,
+            Dialled::Answered(answered) => {
+                self.hang_up_staff(*answered);
+                return;
+            }
+            Dialled::Busy | Dialled::NoAnswer | Dialled::Failed => {
+                info!(call = %self.call_id(), %number, "three-way: not answered");
+                return;
+            }
+        };
+        let (events, media_events) = mpsc::unbounded_channel();
+        let leg = Leg::new(answered.negotiated.clone(), self.rtp_timeout, events)
+            .with_inband(self.inband_dtmf);
+        let handle = match self.services.media.add_to(self.media.group(), leg) {
+            Ok(handle) => handle,
+            Err(e) => {
+                warn!(call = %self.call_id(), error = %e, "three-way: no media for the added party");
+                self.hang_up_staff(answered);
+                return;
+            }
+        };
+        handle.send(LegCommand::Start);
+        let room = self.services.media.room(self.media.group());
+        let joined = [
+            Some(&self.media),
+            self.bridge.as_ref().map(|b| &b.leg),
+            Some(&handle),
+        ]
+        .into_iter()
+        .flatten()
+        .try_for_each(|leg| leg.join(room));
+        if let Err(e) = joined {
+            // Unreachable: every leg is on the caller's thread.
+            warn!(call = %self.call_id(), error = %e, "three-way");
+        }
+        let sdp = SdpSession {
+            local: handle.local_addr(),
+            negotiated: answered.negotiated,
+            session_id: u64::from(handle.local_addr().port()) << 32 | u64::from(fastrand::u32(..)),
+            version: 1,
+        };
+        let leg = format!("added {}: {}", answered.extension, sdp.describe());
+        self.entry.update(|call| call.legs.push(leg));
+        info!(call = %self.call_id(), extension = %answered.extension, "three-way: joined");
+        let staff_call_id = answered.dialog.id().call_id.clone();
+        self.services.desk.send(DeskEvent::StaffLeg {
+            extension: answered.extension.clone(),
+            call_id: staff_call_id.clone(),
+            state: CallState::Confirmed,
+        });
+        self.third = Some(Bridge {
+            dialog: answered.dialog,
+            states: answered.states,
+            leg: handle,
+            events: media_events,
+            sdp,
+            extension: answered.extension,
+            staff_call_id,
+            from_queue: false,
+        });
+    }
+
+    /// The staff member left a three-way call: the added party takes their place (the room
+    /// goes on with the caller and them). Whether there was one.
+    fn third_takes_over(&mut self) -> bool {
+        let Some(third) = self.third.take() else {
+            return false;
+        };
+        info!(call = %self.call_id(), extension = %third.extension, "three-way: the staff member left, the call goes on");
+        self.bridge = Some(third);
+        true
+    }
+
+    /// Something from the added party's side.
+    async fn on_third_event(&mut self, event: BridgeEvent) {
+        let event = match event {
+            BridgeEvent::State(state) => Ok(*state),
+            BridgeEvent::Media(media) => Err(Some(media)),
+            BridgeEvent::Closed => Err(None),
+        };
+        match event {
+            Ok(DialogState::Terminated(..)) | Err(None) => {
+                if let Some(third) = self.third.take() {
+                    info!(call = %self.call_id(), extension = %third.extension, "three-way: the added party left");
+                    self.outbound.dialogs.remove_dialog(&third.dialog.id());
+                    self.bridge_ended(&third);
+                }
+            }
+            Err(Some(MediaEvent::Silent)) => {
+                if let Some(third) = self.third.take() {
+                    warn!(call = %self.call_id(), "no RTP from the added party: hanging up on them");
+                    let _ = third.dialog.bye().await;
+                    self.outbound.dialogs.remove_dialog(&third.dialog.id());
+                    self.bridge_ended(&third);
+                }
+            }
+            Ok(DialogState::Updated(_, request, handle)) => {
+                if let Some(third) = self.third.as_mut() {
+                    answer_staff_reinvite(third, &request, handle).await;
+                }
+            }
+            Ok(DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle)) => {
+                let _ = handle.reply(StatusCode::OK).await;
+            }
+            Ok(
+                DialogState::Refer(_, _, handle)
+                | DialogState::Notify(_, _, handle)
+                | DialogState::Message(_, _, handle)
+                | DialogState::Publish(_, _, handle),
+            ) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+            }
+            Ok(
+                DialogState::Calling(_)
+                | DialogState::Trying(_)
+                | DialogState::Early(..)
+                | DialogState::WaitAck(..)
+                | DialogState::Confirmed(..),
+            )
+            | Err(Some(
+                MediaEvent::Key(_)
+                | MediaEvent::Digit(_)
+                | MediaEvent::Audio(_)
+                | MediaEvent::Finished(_),
+            )) => {}
         }
     }
 
@@ -1278,7 +1539,7 @@ impl Call {
         playback
     }
 
-    fn system_prompt(&mut self, text: speech::SystemText) {
+    fn system_prompt(&mut self, text: speech::SystemText) -> Id {
         let language = self
             .port
             .session()
@@ -1288,7 +1549,246 @@ impl Call {
             text: text.words(&language).to_owned(),
             language,
         };
-        self.own_prompt(media);
+        self.own_prompt(media)
+    }
+
+    /// One of the channel's own prompts played to its end (or could not be played).
+    fn own_prompt_ended(&mut self, playback: Id) {
+        self.own_playbacks.retain(|p| *p != playback);
+        if self.is_announcing(playback) {
+            self.resume_music();
+        }
+        if let Some(Conference {
+            stage: RoomStage::Welcome { room, prompt },
+            ..
+        }) = self.conference.as_ref()
+            && *prompt == playback
+        {
+            let room = *room;
+            self.join_room(room);
+        }
+    }
+
+    // ------------------------------------------------------------------ conference rooms
+
+    /// The flow's `conference`: ask for the PIN if the room has one, else enter.
+    fn join_conference(&mut self, request: Id, name: String, pin: Option<String>) {
+        self.leave_room();
+        match pin {
+            Some(pin) => {
+                info!(call = %self.call_id(), room = %name, "conference: asking for the PIN");
+                self.system_prompt(speech::SystemText::ConferencePin);
+                self.conference = Some(Conference {
+                    request,
+                    name,
+                    stage: RoomStage::Pin {
+                        entry: PinEntry::new(&pin),
+                        deadline: Instant::now() + PIN_TIME,
+                    },
+                });
+            }
+            None => self.enter_room(request, name),
+        }
+    }
+
+    /// The caller may enter: counted in the room, whose media room is made on this call's
+    /// media thread when nobody is in it. A caller whose audio is on another thread is moved
+    /// there first (re-INVITE); then the welcome plays, then the leg joins.
+    fn enter_room(&mut self, request: Id, name: String) {
+        let media = self.services.media.clone();
+        let group = self.media.group();
+        let room = self.services.rooms.enter(&name, || media.room(group));
+        let members = self.services.rooms.members(&name);
+        info!(call = %self.call_id(), room = %name, members, "conference: entering");
+        let stage = if room.thread() == self.media.thread() {
+            self.welcome(room)
+        } else {
+            self.move_to_room(room);
+            RoomStage::Moving(room)
+        };
+        self.conference = Some(Conference {
+            request,
+            name,
+            stage,
+        });
+    }
+
+    fn welcome(&mut self, room: RoomId) -> RoomStage {
+        let prompt = self.system_prompt(speech::SystemText::ConferenceWelcome);
+        RoomStage::Welcome { room, prompt }
+    }
+
+    /// Offer the caller the room's media thread's address (a re-INVITE, off the task).
+    fn move_to_room(&mut self, room: RoomId) {
+        let Some(local) = self.services.media.local_addr(room.group()) else {
+            // Unreachable: rooms are made on the server's own threads.
+            return;
+        };
+        let offer = sdp::offer(local, self.sdp.session_id, self.sdp.version + 1);
+        let dialog = self.dialog.clone();
+        info!(call = %self.call_id(), "conference: moving the caller's audio to the room's media thread");
+        self.jobs.spawn(async move {
+            let headers = vec![Header::ContentType("application/sdp".into())];
+            let answered = tokio::time::timeout(
+                HANDOVER_TIME,
+                dialog.reinvite(Some(headers), Some(offer.into_bytes())),
+            )
+            .await;
+            Job::MovedToRoom(match answered {
+                Ok(Ok(Some(response)))
+                    if response.status_code.kind() == StatusCodeKind::Successful =>
+                {
+                    Some(response.body)
+                }
+                _ => None,
+            })
+        });
+    }
+
+    /// The caller's answer to the move: a new leg on the room's thread (the old one goes),
+    /// then the welcome. No answer: the caller does not get in (the flow goes on).
+    fn moved_to_room(&mut self, answer: Option<Vec<u8>>) {
+        let Some(Conference {
+            stage: RoomStage::Moving(room),
+            ..
+        }) = self.conference.as_ref()
+        else {
+            return;
+        };
+        let room = *room;
+        let negotiated = answer.and_then(|body| sdp::negotiate(&body).ok());
+        let placed = negotiated.and_then(|negotiated| {
+            let (events, media_events) = mpsc::unbounded_channel();
+            let leg = Leg::new(negotiated.clone(), self.rtp_timeout, events)
+                .with_inband(self.inband_dtmf);
+            let handle = self.services.media.add_to(room.group(), leg).ok()?;
+            Some((negotiated, handle, media_events))
+        });
+        let Some((negotiated, handle, media_events)) = placed else {
+            warn!(call = %self.call_id(), "conference: the caller's audio could not be moved to the room");
+            self.room_failed();
+            return;
+        };
+        handle.send(LegCommand::Start);
+        self.sdp.version += 1;
+        self.sdp.local = handle.local_addr();
+        self.sdp.negotiated = negotiated;
+        // The old leg (and any prompt queued on it) goes with its handle.
+        self.media = handle;
+        self.media_events = media_events;
+        self.own_playbacks.clear();
+        let leg = self.sdp.describe();
+        self.entry.update(|call| call.legs = vec![leg]);
+        let stage = self.welcome(room);
+        if let Some(conference) = self.conference.as_mut() {
+            conference.stage = stage;
+        }
+    }
+
+    /// The welcome played: the leg joins the room (the others hear the join cue).
+    fn join_room(&mut self, room: RoomId) {
+        if let Err(e) = self.media.join(room) {
+            // Unreachable: the leg was placed on the room's thread.
+            warn!(call = %self.call_id(), error = %e, "conference");
+            self.room_failed();
+            return;
+        }
+        let call = self.call_id().to_owned();
+        if let Some(conference) = self.conference.as_mut() {
+            conference.stage = RoomStage::In {
+                keys: MuteKeys::default(),
+                muted: false,
+            };
+            info!(%call, room = %conference.name, "conference: joined");
+        }
+    }
+
+    /// A key while asking for the PIN or in the room (`*6` mutes and unmutes).
+    fn conference_key(&mut self, key: char) {
+        let call = self.call_id().to_owned();
+        let Some(conference) = self.conference.as_mut() else {
+            return;
+        };
+        match &mut conference.stage {
+            RoomStage::Pin { entry, deadline } => {
+                *deadline = Instant::now() + PIN_TIME;
+                let step = entry.key(key);
+                self.pin_step(step);
+            }
+            RoomStage::In { keys, muted } => {
+                if keys.key(key) {
+                    *muted = !*muted;
+                    let muted = *muted;
+                    info!(%call, room = %conference.name, muted, "conference: microphone");
+                    self.media.send(LegCommand::Mute(muted));
+                }
+            }
+            RoomStage::Moving(_) | RoomStage::Welcome { .. } => {}
+        }
+    }
+
+    /// No key for [`PIN_TIME`] while asking for the PIN: a wrong try.
+    fn pin_timed_out(&mut self) {
+        let step = match self.conference.as_mut().map(|c| &mut c.stage) {
+            Some(RoomStage::Pin { entry, deadline }) => {
+                *deadline = Instant::now() + PIN_TIME;
+                entry.timed_out()
+            }
+            _ => return,
+        };
+        self.pin_step(step);
+    }
+
+    fn pin_step(&mut self, step: PinStep) {
+        let Some(conference) = self.conference.as_ref() else {
+            return;
+        };
+        let (request, name) = (conference.request, conference.name.clone());
+        match step {
+            PinStep::Typing => {}
+            PinStep::Accepted => {
+                self.conference = None;
+                self.enter_room(request, name);
+            }
+            PinStep::Wrong { tries_left } => {
+                info!(call = %self.call_id(), room = %name, tries_left, "conference: wrong PIN");
+                self.system_prompt(speech::SystemText::ConferenceWrongPin);
+            }
+            PinStep::Refused => {
+                info!(call = %self.call_id(), room = %name, "conference: wrong PIN, refused");
+                self.system_prompt(speech::SystemText::ConferenceRefused);
+                self.conference = None;
+                let at = self.clock.now();
+                self.port.post(Event::ConferenceLeft { request, at });
+                self.act(Vec::new());
+            }
+        }
+    }
+
+    /// The caller entered but could not be put in the room: the flow goes on.
+    fn room_failed(&mut self) {
+        let Some(request) = self.conference.as_ref().map(|c| c.request) else {
+            return;
+        };
+        self.leave_room();
+        let at = self.clock.now();
+        self.port.post(Event::ConferenceLeft { request, at });
+        self.act(Vec::new());
+    }
+
+    /// Out of the room (the call ends, or entering failed): no longer counted; the leg leaves
+    /// the mix (the others hear the leave cue; a leg that is dropped leaves by itself).
+    fn leave_room(&mut self) {
+        let Some(conference) = self.conference.take() else {
+            return;
+        };
+        if matches!(conference.stage, RoomStage::In { .. }) {
+            self.media.send(LegCommand::Leave);
+        }
+        if conference.stage.entered() {
+            let left = self.services.rooms.leave(&conference.name);
+            info!(call = %self.call_id(), room = %conference.name, left, "conference: left");
+        }
     }
 
     /// Staff pass the call on (REFER, a blind transfer) to an extension or an office. Only
@@ -2003,4 +2503,26 @@ fn sanitize(text: &str) -> String {
         })
         .take(64)
         .collect()
+}
+
+/// Staff (or a party they added) put the call on hold, took it back, or moved their audio.
+async fn answer_staff_reinvite(bridge: &mut Bridge, request: &Request, handle: TransactionHandle) {
+    match sdp::negotiate(&request.body) {
+        Ok(negotiated) => {
+            bridge.sdp.version += 1;
+            bridge
+                .leg
+                .send(LegCommand::Renegotiated(negotiated.clone()));
+            bridge.sdp.negotiated = negotiated;
+            let headers = vec![Header::ContentType("application/sdp".into())];
+            let body = bridge.sdp.answer();
+            let _ = handle
+                .respond(StatusCode::OK, Some(headers), Some(body.into_bytes()))
+                .await;
+        }
+        Err(e) => {
+            debug!(error = %e, "staff re-INVITE refused");
+            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+        }
+    }
 }

@@ -131,9 +131,13 @@ impl Leg {
     pub(super) fn command(&mut self, command: LegCommand) {
         match command {
             // The wheel handles these: Start picks a slot; a source, a room and leaving it
-            // change the lists of who hears whom (the wheel then calls `set_source`).
-            LegCommand::Start | LegCommand::Source(_) | LegCommand::Join(_) | LegCommand::Leave => {
-            }
+            // change the lists of who hears whom (the wheel then calls `set_source`); the
+            // room keeps who is muted.
+            LegCommand::Start
+            | LegCommand::Source(_)
+            | LegCommand::Join(_)
+            | LegCommand::Leave
+            | LegCommand::Mute(_) => {}
             LegCommand::SendKey(key) => self.queue_key(key),
             LegCommand::Enqueue(playback) => self.queue.push_back(Queued {
                 playback,

@@ -372,6 +372,11 @@ fn talk_and_listen(caller: &UdpSocket, leg: SocketAddr, codec: Codec, frequency:
 }
 
 /// Asserts that `heard` holds each of `expected` loudly and `absent` hardly at all.
+/// What a room member heard after the cues of the joins (each 200 ms, from the join on).
+fn after_the_join_cue(heard: Vec<i16>) -> Vec<i16> {
+    heard.get(3_200..).unwrap_or_default().to_vec()
+}
+
 fn assert_heard(who: &str, heard: &[i16], expected: &[f64], absent: f64) {
     let unwanted = power_at(heard, absent);
     for frequency in expected {
@@ -450,12 +455,52 @@ fn each_member_of_a_room_hears_the_others_but_not_itself() {
                 scope.spawn(move || talk_and_listen(caller, *addr, *codec, tone))
             })
             .collect();
-        talks.into_iter().map(|talk| talk.join().unwrap()).collect()
+        talks
+            .into_iter()
+            .map(|talk| after_the_join_cue(talk.join().unwrap()))
+            .collect()
     });
     for (index, heard) in heard.iter().enumerate() {
         let others: Vec<f64> = (0..3).filter(|i| *i != index).map(|i| tones[i]).collect();
         assert_heard(&format!("member {index}"), heard, &others, tones[index]);
     }
+}
+
+#[test]
+fn a_muted_member_hears_the_room_and_is_not_heard() {
+    let loops = loops(1);
+    let group = loops.group();
+    let room = loops.room(group);
+    let tones = [450.0, 1000.0, 1750.0];
+    let members: Vec<_> = tones
+        .iter()
+        .map(|_| {
+            let (leg, caller, events) = leg_with(Codec::Pcmu, Duration::from_secs(60));
+            let handle = loops.add_to(group, leg).unwrap();
+            let addr = handle.local_addr();
+            handle.join(room).unwrap();
+            handle.send(LegCommand::Start);
+            (handle, caller, addr, events)
+        })
+        .collect();
+    members[0].0.send(LegCommand::Mute(true));
+    let heard: Vec<Vec<i16>> = std::thread::scope(|scope| {
+        let talks: Vec<_> = members
+            .iter()
+            .zip(tones)
+            .map(|((_, caller, addr, _), tone)| {
+                scope.spawn(move || talk_and_listen(caller, *addr, Codec::Pcmu, tone))
+            })
+            .collect();
+        talks
+            .into_iter()
+            .map(|talk| after_the_join_cue(talk.join().unwrap()))
+            .collect()
+    });
+    // The muted member still hears both others; they hear each other and not it.
+    assert_heard("muted member 0", &heard[0], &[tones[1], tones[2]], tones[0]);
+    assert_heard("member 1", &heard[1], &[tones[2]], tones[0]);
+    assert_heard("member 2", &heard[2], &[tones[1]], tones[0]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tracing::warn;
 
 use super::leg::{Leg, far_end};
-use super::room::{Room, SILENT};
+use super::room::{Cue, Room, SILENT};
 use super::socket::{Outbox, RtpSocket};
 use super::thread::Control;
 use super::{LegCommand, LegId, RoomId, Source};
@@ -104,6 +104,7 @@ impl Wheel {
             }
             Control::Command(id, LegCommand::Join(room)) => self.join(id, room, current),
             Control::Command(id, LegCommand::Leave) => self.leave(id),
+            Control::Command(id, LegCommand::Mute(muted)) => self.mute(id, muted),
             Control::Command(id, LegCommand::Renegotiated(negotiated)) => {
                 if let Some((leg, slot)) = self.legs.get_mut(&id) {
                     let before = leg.far_end();
@@ -236,7 +237,21 @@ impl Wheel {
             entry.slot = slot;
         }
         entry.members.push(id);
+        entry.cue(Cue::Joined);
         self.set_source(id, Source::Room(room), current);
+    }
+
+    /// Leave `id`'s audio out of its room's mix, or put it back.
+    fn mute(&mut self, id: LegId, muted: bool) {
+        let Some(room) = self.legs.get(&id).and_then(|(leg, _)| leg.room) else {
+            return;
+        };
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            entry.muted.retain(|member| *member != id);
+            if muted {
+                entry.muted.push(id);
+            }
+        }
     }
 
     /// `id` leaves its room, if in one; a room it heard gives way to the prompts.
@@ -254,8 +269,11 @@ impl Wheel {
         }
         if let Some(entry) = self.rooms.get_mut(&room) {
             entry.members.retain(|member| *member != id);
+            entry.muted.retain(|member| *member != id);
             if entry.is_empty() {
                 self.rooms.remove(&room);
+            } else if !entry.members.is_empty() {
+                entry.cue(Cue::Left);
             }
         }
     }
@@ -394,7 +412,7 @@ fn mix(room: &mut Room, legs: &mut HashMap<LegId, (Leg, Option<usize>), FastHash
         let taken = legs
             .get_mut(member)
             .is_some_and(|(leg, _)| leg.to_room.pop_frame(frame));
-        if !taken {
+        if !taken || room.muted.contains(member) {
             *frame = SILENT;
         }
     }
@@ -471,8 +489,14 @@ mod tests {
         command(&mut wheel, b, LegCommand::Join(room));
         assert_eq!(wheel.rooms[&room].members, [a, b]);
         assert_eq!(wheel.rooms[&room].listeners, [a, b]);
+        command(&mut wheel, a, LegCommand::Mute(true));
+        assert!(wheel.rooms[&room].is_muted(a));
+        command(&mut wheel, a, LegCommand::Mute(false));
+        assert!(!wheel.rooms[&room].is_muted(a));
+        command(&mut wheel, a, LegCommand::Mute(true));
         assert_eq!(wheel.legs[&a].0.source, Source::Room(room));
         command(&mut wheel, a, LegCommand::Leave);
+        assert!(!wheel.rooms[&room].is_muted(a), "leaving forgets the mute");
         assert_eq!(wheel.legs[&a].0.source, Source::Prompts);
         assert_eq!(wheel.legs[&a].0.room, None);
         assert_eq!(wheel.rooms[&room].members, [b]);
