@@ -40,9 +40,9 @@ fn found(report: &str) -> Vec<(String, u32, String)> {
     let mut found = Vec::new();
     let mut code = None;
     for line in report.lines() {
-        if let Some(rest) = line
-            .strip_prefix("error[")
-            .or_else(|| line.strip_prefix("warning["))
+        if let Some(rest) = ["error[", "warning[", "errore[", "avviso["]
+            .iter()
+            .find_map(|header| line.strip_prefix(header))
         {
             code = rest.split(']').next().map(str::to_owned);
         } else if let Some(at) = line.split("┌─ ").nth(1)
@@ -75,6 +75,10 @@ fn every_mistake_of_the_broken_perugia_flows_in_italian() {
     assert_eq!(found(&report), expected(), "{report}");
     assert!(report.ends_with("20 errori\n"), "{report}");
     assert!(report.contains("suggerimento: "), "{report}");
+    assert!(
+        !report.contains("error["),
+        "the headers are in Italian too: {report}"
+    );
     insta::assert_snapshot!("check_perugia_broken_it", report);
 }
 

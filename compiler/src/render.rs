@@ -41,38 +41,56 @@ fn to_codespan(diagnostic: &Diagnostic, lang: Lang) -> cs::Diagnostic<usize> {
         .with_notes(vec![help_line(lang, &diagnostic.help)])
 }
 
+/// `rendered` with the severity word of its first line (codespan's `error[`/`warning[`) in `lang`.
+fn header_in(lang: Lang, severity: Severity, rendered: &str) -> String {
+    let english = match severity {
+        Severity::Error => "error[",
+        Severity::Warning => "warning[",
+    };
+    let (first, rest) = rendered.split_at(rendered.find('\n').unwrap_or(rendered.len()));
+    match first.find(english) {
+        Some(at) => format!(
+            "{}{}[{}{rest}",
+            &first[..at],
+            severity_word(lang, severity),
+            &first[at + english.len()..]
+        ),
+        None => rendered.to_string(),
+    }
+}
+
 /// Every diagnostic with its source snippet, then a summary line, in the diagnostics' language
-/// (the `error[E001]` headers are codespan's and stay as they are, like the codes).
-/// `color` adds ANSI colours for terminals; tests and files use `false`.
+/// (codespan writes the headers' `error[E001]` in English: the word is put in the language of
+/// the diagnostics, the code stays). `color` adds ANSI colours for terminals; tests and files
+/// use `false`.
 pub fn human(sources: &Sources, diagnostics: &Diagnostics, color: bool) -> String {
     let files = files(sources);
     let config = term::Config::default();
-    let mut buffer = if color {
-        termcolor::Buffer::ansi()
-    } else {
-        termcolor::Buffer::no_color()
-    };
+    let lang = diagnostics.lang();
+    let mut out = String::new();
     for diagnostic in diagnostics.iter() {
-        let rendered = term::emit_to_write_style(
-            &mut buffer,
-            &config,
-            &files,
-            &to_codespan(diagnostic, diagnostics.lang()),
-        );
+        let mut buffer = if color {
+            termcolor::Buffer::ansi()
+        } else {
+            termcolor::Buffer::no_color()
+        };
+        let rendered =
+            term::emit_to_write_style(&mut buffer, &config, &files, &to_codespan(diagnostic, lang));
         if rendered.is_err() {
             // A span outside its file would be a compiler bug; still say what is wrong.
             let location = sources.location(diagnostic.span);
-            let line = format!(
+            out.push_str(&format!(
                 "{}[{}]: {}\n  --> {}\n",
-                severity_word(diagnostics.lang(), diagnostic.severity),
+                severity_word(lang, diagnostic.severity),
                 diagnostic.code,
                 diagnostic.message,
                 location
-            );
-            let _ = std::io::Write::write_all(&mut buffer, line.as_bytes());
+            ));
+            continue;
         }
+        let text = String::from_utf8_lossy(buffer.as_slice());
+        out.push_str(&header_in(lang, diagnostic.severity, &text));
     }
-    let mut out = String::from_utf8_lossy(buffer.as_slice()).into_owned();
     out.push_str(&crate::diagnostic::summary(diagnostics));
     out.push('\n');
     out
