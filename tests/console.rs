@@ -8,44 +8,16 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use support::http::{Reply, exchange};
 use support::{Server, code, command, have_sipp, stderr, stdout, test_flows};
-
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    /// The value of the first `Set-Cookie: name=value` for `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let value = line.strip_prefix("set-cookie: ")?;
-            let pair = value.split(';').next()?;
-            let (key, value) = pair.split_once('=')?;
-            (key == name).then(|| value.to_string())
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
-    }
-}
 
 /// One HTTP/1.1 request on a fresh connection; `headers` are extra header lines.
 fn request(port: u16, method: &str, target: &str, headers: &[String], body: &str) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let mut raw =
         format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for header in headers {
@@ -58,21 +30,7 @@ fn request(port: u16, method: &str, target: &str, headers: &[String], body: &str
     }
     raw.push_str("\r\n");
     raw.push_str(body);
-    stream.write_all(raw.as_bytes()).unwrap();
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {text:?}"));
-    Reply {
-        status,
-        head: head.to_lowercase(),
-        body: body.to_owned(),
-    }
+    exchange(port, raw.as_bytes())
 }
 
 /// `name=value` pairs as a form body, percent-encoded.
@@ -119,6 +77,18 @@ fn users(data: &Path, args: &[&str], password: Option<&str>) -> std::process::Ou
     }
     drop(stdin);
     child.wait_with_output().unwrap()
+}
+
+/// `serve` on the test flows, with one console account: `anna`, password `anna-password`.
+fn serve_with_anna(role: &str) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let added = users(
+        data.path(),
+        &["add", "anna", "--role", role],
+        Some("anna-password"),
+    );
+    assert_eq!(code(&added), 0, "{}", stderr(&added));
+    Server::start_with_data(&test_flows(), data, &[])
 }
 
 /// Log in as `name`; the session cookie and the session's CSRF token (from the home page).
@@ -229,14 +199,7 @@ fn users_are_kept_as_argon2id_hashes_in_a_private_file() {
 
 #[test]
 fn staff_log_in_and_every_page_and_form_refuses_strangers() {
-    let data = tempfile::tempdir().unwrap();
-    let added = users(
-        data.path(),
-        &["add", "anna", "--role", "supervisor"],
-        Some("anna-password"),
-    );
-    assert_eq!(code(&added), 0, "{}", stderr(&added));
-    let server = Server::start_with_data(&test_flows(), data, &[]);
+    let server = serve_with_anna("supervisor");
     let port = server.http_port;
 
     // Without a session: a browser is sent to the login page, anything else gets 401.
@@ -435,14 +398,7 @@ fn staff_log_in_and_every_page_and_form_refuses_strangers() {
 
 #[test]
 fn guessing_passwords_is_slowed_down_even_for_the_right_one() {
-    let data = tempfile::tempdir().unwrap();
-    let added = users(
-        data.path(),
-        &["add", "anna", "--role", "operator"],
-        Some("anna-password"),
-    );
-    assert_eq!(code(&added), 0, "{}", stderr(&added));
-    let server = Server::start_with_data(&test_flows(), data, &[]);
+    let server = serve_with_anna("operator");
     let port = server.http_port;
     let try_password = |password: &str| {
         let page = request(port, "GET", "/login", &[], "");
@@ -484,14 +440,7 @@ fn a_live_call_is_on_the_live_calls_page_while_it_lasts() {
     if !have_sipp() {
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    let added = users(
-        data.path(),
-        &["add", "anna", "--role", "operator"],
-        Some("anna-password"),
-    );
-    assert_eq!(code(&added), 0, "{}", stderr(&added));
-    let server = Server::start_with_data(&test_flows(), data, &[]);
+    let server = serve_with_anna("operator");
     let port = server.http_port;
     let (session, _) = log_in(port, "anna", "anna-password");
     let home = || {
@@ -537,6 +486,13 @@ fn metric(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Each `(series, value)` is in the scrape with that value.
+fn expect_metrics(scrape: &str, expected: &[(&str, f64)]) {
+    for (series, value) in expected {
+        assert_eq!(metric(scrape, series), Some(*value), "{series}: {scrape}");
+    }
+}
+
 /// `/metrics` follows calls, refusals, registrations and the flows' version; with
 /// `[http] metrics_token` it asks for the token.
 #[test]
@@ -560,30 +516,15 @@ fn metrics_follow_calls_registrations_and_the_flows() {
         reply.body
     };
     let before = scrape();
-    assert_eq!(
-        metric(&before, "centralino_calls_active"),
-        Some(0.0),
-        "{before}"
-    );
-    assert_eq!(
-        metric(&before, "centralino_calls_accepted_total"),
-        Some(0.0),
-        "{before}"
-    );
-    assert_eq!(
-        metric(&before, "centralino_staff_phones_registered"),
-        Some(0.0),
-        "{before}"
-    );
-    assert_eq!(
-        metric(&before, "centralino_call_setup_seconds_count"),
-        Some(0.0),
-        "{before}"
-    );
-    assert_eq!(
-        metric(&before, "centralino_flows_last_reload_failed"),
-        Some(0.0),
-        "{before}"
+    expect_metrics(
+        &before,
+        &[
+            ("centralino_calls_active", 0.0),
+            ("centralino_calls_accepted_total", 0.0),
+            ("centralino_staff_phones_registered", 0.0),
+            ("centralino_call_setup_seconds_count", 0.0),
+            ("centralino_flows_last_reload_failed", 0.0),
+        ],
     );
     assert!(
         before.contains("centralino_flows_version{version=\""),
@@ -612,23 +553,16 @@ fn metrics_follow_calls_registrations_and_the_flows() {
     );
     assert!(registered.status.success(), "{}", server.log());
     let after = scrape();
-    assert_eq!(
-        metric(&after, "centralino_staff_phones_registered"),
-        Some(1.0),
-        "{after}"
-    );
-    assert_eq!(
-        metric(&after, "centralino_staff{status=\"available\"}"),
-        Some(1.0),
-        "{after}"
-    );
-    assert_eq!(
-        metric(
-            &after,
-            "centralino_calls_refused_total{reason=\"unknown_number\"}"
-        ),
-        Some(1.0),
-        "{after}"
+    expect_metrics(
+        &after,
+        &[
+            ("centralino_staff_phones_registered", 1.0),
+            ("centralino_staff{status=\"available\"}", 1.0),
+            (
+                "centralino_calls_refused_total{reason=\"unknown_number\"}",
+                1.0,
+            ),
+        ],
     );
 }
 
@@ -672,24 +606,13 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
         server.log()
     );
     let after = scrape();
-    assert_eq!(
-        metric(&after, "centralino_calls_accepted_total"),
-        Some(1.0),
-        "{after}"
-    );
-    assert_eq!(
-        metric(&after, "centralino_calls_answered_total"),
-        Some(1.0),
-        "{after}"
-    );
-    assert_eq!(
-        metric(&after, "centralino_call_setup_seconds_count"),
-        Some(1.0),
-        "{after}"
-    );
-    assert_eq!(
-        metric(&after, "centralino_calls_active"),
-        Some(0.0),
-        "{after}"
+    expect_metrics(
+        &after,
+        &[
+            ("centralino_calls_accepted_total", 1.0),
+            ("centralino_calls_answered_total", 1.0),
+            ("centralino_call_setup_seconds_count", 1.0),
+            ("centralino_calls_active", 0.0),
+        ],
     );
 }

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
@@ -26,34 +26,7 @@ Carabinieri;112;Emergenze
 Idraulico \"Da Zoë\";+39 075 123 456;Fornitori
 ";
 
-/// One HTTP/1.1 exchange on a fresh connection: status, head (lower-cased), body.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-fn request(port: u16, raw: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(raw).unwrap();
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
-    let text = String::from_utf8(bytes).expect("the reply is UTF-8");
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {text:?}"));
-    Reply {
-        status,
-        head: head.to_lowercase(),
-        body: body.to_owned(),
-    }
-}
+use support::http::{Reply, exchange as request};
 
 fn get(port: u16, target: &str) -> Reply {
     request(

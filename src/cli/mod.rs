@@ -170,6 +170,22 @@ fn load_sources(paths: &[PathBuf]) -> anyhow::Result<Sources> {
 
 /// How a command ended, when it ran.
 const CLEAN: u8 = 0;
+
+/// A password from standard input: its first line (at most 4 KiB read), never from the
+/// command line, where the process list shows it. `example` shows how to give one.
+fn password_from_stdin(example: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .map_err(|e| anyhow::anyhow!("reading the password from standard input: {e}"))?;
+    let password = input.lines().next().unwrap_or_default().to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input (e.g. `{example}`)");
+    }
+    Ok(password)
+}
 const PROBLEMS: u8 = 1;
 const FAILED: u8 = 2;
 

@@ -2,9 +2,6 @@
 //! member, from a password read on standard input. The configuration keeps only these hashes
 //! (`H(extension:realm:password)`, MD5 and SHA-256), never the password.
 
-use std::io::Read;
-
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use centralino_runtime::people::digest::{HashKind, ha1};
@@ -48,18 +45,8 @@ fn run_hash(args: &HashArgs) -> anyhow::Result<u8> {
             args.extension
         );
     }
-    let mut input = String::new();
-    std::io::stdin()
-        .take(4096)
-        .read_to_string(&mut input)
-        .context("reading the password from standard input")?;
-    let password = input.lines().next().unwrap_or_default();
-    if password.is_empty() {
-        anyhow::bail!(
-            "no password on standard input (e.g. `echo 'secret' | centralino staff hash 201`)"
-        );
-    }
-    println!("{}", account_line(&args.extension, &args.realm, password));
+    let password = super::password_from_stdin("echo 'secret' | centralino staff hash 201")?;
+    println!("{}", account_line(&args.extension, &args.realm, &password));
     Ok(CLEAN)
 }
 

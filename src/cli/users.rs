@@ -5,10 +5,8 @@
 //! Passwords are read on standard input (one line), never from the command line, where other
 //! users of the machine could read them in the process list.
 
-use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use centralino_runtime::http::accounts::{AccountError, Accounts, Role, hash_password};
@@ -55,20 +53,8 @@ fn parse_role(text: &str) -> Result<Role, String> {
     })
 }
 
-/// One line of standard input, without its line ending.
 fn read_password() -> anyhow::Result<String> {
-    let mut input = String::new();
-    std::io::stdin()
-        .take(4096)
-        .read_to_string(&mut input)
-        .context("reading the password from standard input")?;
-    let password = input.lines().next().unwrap_or_default().to_string();
-    if password.is_empty() {
-        anyhow::bail!(
-            "no password on standard input (e.g. `echo 'the password' | centralino users add anna --role operator`)"
-        );
-    }
-    Ok(password)
+    super::password_from_stdin("echo 'the password' | centralino users add anna --role operator")
 }
 
 pub fn run(args: &UsersArgs) -> anyhow::Result<u8> {

@@ -9,6 +9,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod baresip;
+pub mod http;
 pub mod tone;
 pub mod ua;
 

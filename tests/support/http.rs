@@ -1,0 +1,57 @@
+//! One HTTP/1.1 exchange with the server's HTTP side on a fresh connection, read to its end:
+//! the raw bytes of the request go out as written, so tests can send what a browser, a desk
+//! phone or an attacker would.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A reply: its status, its head (lower-cased) and its body.
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+    }
+
+    /// The value of the first `Set-Cookie: name=value` for `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let value = line.strip_prefix("set-cookie: ")?;
+            let pair = value.split(';').next()?;
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| value.to_string())
+        })
+    }
+}
+
+/// Send `raw` to 127.0.0.1:`port` and read the reply until the server closes (send
+/// `Connection: close`). The reply must be UTF-8.
+pub fn exchange(port: u16, raw: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8(bytes).expect("the reply is UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    Reply {
+        status,
+        head: head.to_lowercase(),
+        body: body.to_owned(),
+    }
+}
