@@ -1007,6 +1007,16 @@ flow main answers "100" {
         fn prune_call_log(&self, now: Timestamp) -> Result<usize, StoreError> {
             self.0.prune_call_log(now)
         }
+        fn change_ticket(
+            &self,
+            reference: &str,
+            change: &crate::store::ticketing::TicketChange,
+        ) -> Result<
+            Result<crate::store::Ticket, crate::store::ticketing::TicketRefusal>,
+            StoreError,
+        > {
+            self.0.change_ticket(reference, change)
+        }
         fn callback(&self, reference: &str) -> Result<Option<crate::store::Callback>, StoreError> {
             self.0.callback(reference)
         }

@@ -10,6 +10,7 @@
 
 pub mod dialing;
 pub mod records;
+pub mod ticketing;
 mod sled_store;
 
 use std::collections::BTreeMap;
@@ -78,6 +79,9 @@ pub struct Ticket {
     pub status: Status,
     #[serde(flatten)]
     pub request: NewTicket,
+    /// Who has it, comments, closing (absent in records written before tickets were worked).
+    #[serde(default)]
+    pub work: ticketing::TicketWork,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,6 +314,12 @@ pub trait Store: Send + Sync {
     /// [`Store::tickets`] fails instead.
     fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError>;
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
+    /// Applies `change` to the ticket atomically (compare-and-swap), flushed before returning.
+    fn change_ticket(
+        &self,
+        reference: &str,
+        change: &ticketing::TicketChange,
+    ) -> Result<Result<Ticket, ticketing::TicketRefusal>, StoreError>;
     fn callbacks(&self) -> Result<Vec<Callback>, StoreError>;
     /// One callback request by reference.
     fn callback(&self, reference: &str) -> Result<Option<Callback>, StoreError>;

@@ -4,7 +4,8 @@
 //!   tree        key                                   value
 //!   meta        "schema"                              decimal text: the store's schema version
 //!   counters    "tickets/PG/2026", "bookings"         u64 BE: the last number given out
-//!   tickets     "PG-2026-000001"                      Ticket (JSON)
+//!   tickets     "PG-2026-000001"                      Ticket (JSON); `work` (assignee,
+//!                                                     history) changed by compare-and-swap
 //!   callbacks   "RC-2026-000001"                      Callback (JSON); schema 2 adds
 //!                                                     `dialing` (state, lease, attempts),
 //!                                                     changed by compare-and-swap only
@@ -66,6 +67,7 @@ use sled::transaction::{
 use crate::people::registrar::Registration;
 
 use super::dialing::{Change, DialState, Dialing, Refusal};
+use super::ticketing::{TicketChange, TicketRefusal};
 use super::{
     Booking, CALLBACK_SCHEMA, CallEvents, CallLogRetention, CallRecord, Callback, KeptVersion,
     Moved, NewBooking, NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status,
@@ -407,6 +409,7 @@ impl Store for SledStore {
                 reference,
                 status: Status::Open,
                 request: ticket.clone(),
+                work: Default::default(),
             },
         )
     }
@@ -783,6 +786,42 @@ impl Store for SledStore {
 
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError> {
         SledStore::get(&self.tickets, TICKETS, reference.as_bytes())
+    }
+
+    fn change_ticket(
+        &self,
+        reference: &str,
+        change: &TicketChange,
+    ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
+        let key = reference.as_bytes();
+        loop {
+            let Some(old_bytes) = self.tickets.get(key).map_err(read_error)? else {
+                return Ok(Err(TicketRefusal::NotFound));
+            };
+            let old: Ticket = decode(TICKETS, key, &old_bytes)?;
+            let (work, status) = match old.work.apply(old.status, change) {
+                Ok(changed) => changed,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let new = Ticket {
+                status,
+                work,
+                ..old
+            };
+            let new_bytes = encode(TICKETS, reference, &new)?;
+            match self
+                .tickets
+                .compare_and_swap(key, Some(old_bytes), Some(new_bytes))
+                .map_err(write_error)?
+            {
+                Ok(()) => {
+                    self.flush_durable()?;
+                    return Ok(Ok(new));
+                }
+                // Changed under us: read it again and decide again.
+                Err(_) => continue,
+            }
+        }
     }
 
     fn callbacks(&self) -> Result<Vec<Callback>, StoreError> {
@@ -1398,6 +1437,70 @@ mod tests {
             .collect();
         assert_eq!(kept, ["call-5"]);
         assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn two_people_closing_one_ticket_at_once_one_wins_and_the_work_is_kept() {
+        use crate::store::ticketing::{TicketAction, TicketChange, TicketRefusal};
+        let store = Arc::new(SledStore::temporary().unwrap());
+        let at: Timestamp = "2026-12-05T09:00:00Z".parse().unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                category: "rifiuti".into(),
+                title: "Ritiro ingombranti".into(),
+                office: Some("ambiente".into()),
+                priority: "normal".into(),
+                fields: BTreeMap::new(),
+                caller: "+393331234567".into(),
+                call_id: "c1".into(),
+                created_at: at,
+                due_at: None,
+            })
+            .unwrap();
+        let close = |by: &str| TicketChange {
+            at,
+            by: by.to_owned(),
+            what: TicketAction::Close {
+                note: Some(format!("chiuso da {by}")),
+            },
+        };
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ["anna", "bruno", "carla", "dario"]
+                .into_iter()
+                .map(|by| {
+                    let store = store.clone();
+                    let change = close(by);
+                    let reference = ticket.reference.clone();
+                    scope.spawn(move || store.change_ticket(&reference, &change).unwrap())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert_eq!(
+            results.iter().filter(|r| r.is_err()).count(),
+            3,
+            "{results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| *e == TicketRefusal::AlreadyClosed)
+        );
+        let stored = store.ticket(&ticket.reference).unwrap().unwrap();
+        assert_eq!(stored.status, Status::Closed);
+        assert_eq!(stored.work.history.len(), 1);
+        assert_eq!(
+            store.change_ticket("PG-2026-999999", &close("anna")).unwrap(),
+            Err(TicketRefusal::NotFound)
+        );
+        // A ticket written before tickets were worked reads as unassigned, with no history.
+        let mut old = serde_json::to_value(&stored).unwrap();
+        old.as_object_mut().unwrap().remove("work");
+        let old: Ticket = serde_json::from_value(old).unwrap();
+        assert_eq!(old.work, Default::default());
     }
 
     #[test]
