@@ -1011,10 +1011,8 @@ flow main answers "100" {
             &self,
             reference: &str,
             change: &crate::store::ticketing::TicketChange,
-        ) -> Result<
-            Result<crate::store::Ticket, crate::store::ticketing::TicketRefusal>,
-            StoreError,
-        > {
+        ) -> Result<Result<crate::store::Ticket, crate::store::ticketing::TicketRefusal>, StoreError>
+        {
             self.0.change_ticket(reference, change)
         }
         fn callback(&self, reference: &str) -> Result<Option<crate::store::Callback>, StoreError> {

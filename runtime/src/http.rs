@@ -24,13 +24,11 @@ pub mod metrics;
 pub mod session;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use tokio_util::sync::CancellationToken;
-
-use crate::engine::Program;
 
 /// How long requests in progress may go on once the server stops.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -46,6 +44,69 @@ pub struct HttpParts {
     pub accounts: PathBuf,
     /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
     pub metrics_token: Option<String>,
+}
+
+/// The server's live parts, as HTTP pages read and change them (the console, metrics, the
+/// API): cheap to clone, shared with the SIP side.
+#[derive(Clone)]
+pub struct ServerView {
+    /// Live calls and counters.
+    pub registry: Arc<crate::server::Registry>,
+    /// The flows: current version, reload status, kept versions, rollback, the flows folder.
+    pub deployment: Arc<crate::reload::Deployment>,
+    /// Staff phones' bindings.
+    pub registrar: Arc<crate::people::registrar::Registrar>,
+    /// Presence and queues.
+    pub desk: crate::desk::Desk,
+    /// Tickets, callbacks, bookings, the call log.
+    pub store: Arc<dyn crate::store::Store>,
+    /// The server's data folder (the store, recordings, accounts).
+    pub data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for ServerView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerView")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerView {
+    /// A server view over the flows of `source` (one file, `test.flow`), a temporary store,
+    /// no phones and no calls; for tests of pages and routes. The desk's task is not run:
+    /// presence reads as everyone offline.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    pub fn for_tests(source: &str) -> ServerView {
+        let mut sources = centralino_compiler::Sources::new();
+        sources.add("test.flow", source);
+        let compiled = centralino_compiler::compile(&sources);
+        let program = crate::engine::Program::new(compiled.graph.unwrap()).unwrap();
+        let prompts = Arc::new(crate::media::prompt::PromptCache::new(Default::default()));
+        let deployment =
+            crate::reload::Deployment::new(PathBuf::from("/nonexistent/flows"), program, prompts);
+        let (desk, _task) = crate::desk::Desk::new(
+            deployment.current(),
+            crate::people::queue::QueueSettings::default(),
+            "test.invalid",
+            CancellationToken::new(),
+        );
+        let registrar = crate::people::registrar::Registrar::new(
+            crate::people::registrar::RegistrarConfig::new("test.invalid", Default::default()),
+            [7; 32],
+            Vec::new(),
+            jiff::Timestamp::now(),
+        );
+        ServerView {
+            registry: crate::server::Registry::new(),
+            deployment,
+            registrar: Arc::new(registrar),
+            desk,
+            store: Arc::new(crate::store::SledStore::temporary().unwrap()),
+            data_dir: PathBuf::from("/nonexistent/data"),
+        }
+    }
 }
 
 /// What every route can read; cheap to clone.
@@ -87,12 +148,8 @@ pub async fn serve(
 
 /// The HTTP side of a server: the address book of the current program, on the listener of
 /// `parts`, until `cancel`. Failures are logged (the SIP side goes on without it).
-pub async fn run(
-    parts: HttpParts,
-    program: Arc<RwLock<Arc<Program>>>,
-    sources: metrics::MetricsSources,
-    cancel: CancellationToken,
-) {
+pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) {
+    let program = view.deployment.current();
     let address = parts.listener.local_addr().ok();
     let listener = match parts
         .listener
@@ -114,12 +171,8 @@ pub async fn run(
         }
         None => tracing::info!("HTTP listening"),
     }
-    let console = Arc::new(console::Console::new(
-        parts.accounts,
-        sources.registry.clone(),
-        false,
-    ));
-    let metrics = metrics::routes(sources, parts.metrics_token);
+    let console = Arc::new(console::Console::new(parts.accounts, view.clone(), false));
+    let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
     if let Err(e) = serve(listener, router(state, console, metrics), cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
     }

@@ -307,20 +307,15 @@ impl Server {
             helpers_token.child_token(),
         ));
         if let Some(http) = self.http {
-            let program = self.deployment.current();
-            let sources = crate::http::metrics::MetricsSources {
+            let view = crate::http::ServerView {
                 registry: self.services.registry.clone(),
                 deployment: self.deployment.clone(),
                 registrar: self.services.registrar.clone(),
                 desk: self.services.desk.clone(),
+                store: self.services.store.clone(),
                 data_dir: self.services.data_dir.clone(),
             };
-            helpers.spawn(crate::http::run(
-                http,
-                program,
-                sources,
-                helpers_token.child_token(),
-            ));
+            helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }
         let served = sip::serve(self.sip, self.services, shutdown).await;
         helpers_token.cancel();

@@ -10,8 +10,8 @@
 
 pub mod dialing;
 pub mod records;
-pub mod ticketing;
 mod sled_store;
+pub mod ticketing;
 
 use std::collections::BTreeMap;
 

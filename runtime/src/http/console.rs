@@ -11,8 +11,15 @@
 //! Every staff route is added to [`staff_routes`], which is wrapped as a whole in
 //! [`require_staff`]: a route cannot be added without the login check. A request without a live
 //! session gets 303 to `/login` (a page) or 401 (anything else); a form posted without its
-//! session's CSRF token, or from another origin, gets 403. Pages are Italian; English will join
-//! them with the rest of the console.
+//! session's CSRF token, or from another origin, gets 403.
+//!
+//! The pages live in modules of their own, each a [`Page`] listed in [`PAGES`]: its routes
+//! (merged into the staff routes, so behind the login check), its templates, its words in
+//! Italian and English ([`words`]) and its entry in the navigation, with the roles that see it.
+//! A handler takes a [`Viewer`] (who is asking, in which language), reads the server through
+//! [`Console::server`] ([`ServerView`]: store, flows, presence, live calls), refuses other
+//! roles with [`Console::require`], and renders with [`Console::page`], which adds the header,
+//! navigation, language and CSRF token every page needs.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -28,10 +35,53 @@ use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+mod live;
+pub mod words;
+
+use super::ServerView;
 use super::accounts::{AccountError, Accounts, Role};
 use super::guard::ClientAddress;
 use super::session::{LoginThrottle, Sessions, Staff, random_token, same_token};
-use crate::server::Registry;
+use words::{Dictionary, LANG_COOKIE, Lang, Word};
+
+/// One page (or group of pages) of the console.
+pub struct Page {
+    /// Its routes; merged into [`staff_routes`], so every one needs a login.
+    pub routes: fn() -> Router<Arc<Console>>,
+    /// Its templates (name, text); they may extend `layout.html`.
+    pub templates: &'static [(&'static str, &'static str)],
+    /// Its words (key, Italian, English), used in templates as `{{ t("key") }}`.
+    pub words: &'static [Word],
+    /// Its entry in the navigation, if it has one.
+    pub nav: Option<Nav>,
+}
+
+/// An entry of the navigation bar.
+pub struct Nav {
+    pub path: &'static str,
+    /// The key of its label in the words.
+    pub label: &'static str,
+    /// The roles that see it (and may use the page).
+    pub allowed: fn(Role) -> bool,
+}
+
+/// Every page of the console, in navigation order.
+const PAGES: &[Page] = &[live::PAGE];
+
+/// Any role.
+pub fn everyone(_: Role) -> bool {
+    true
+}
+
+/// Supervisors and flow editors: reports, the call log.
+pub fn supervisors(role: Role) -> bool {
+    matches!(role, Role::Supervisor | Role::FlowEditor)
+}
+
+/// Flow editors only: editing, publishing and rolling back flows.
+pub fn flow_editors(role: Role) -> bool {
+    matches!(role, Role::FlowEditor)
+}
 
 /// The session cookie's name; `__Host-` (only over TLS: the browser then requires `Secure`,
 /// `Path=/` and no `Domain`, so no sibling host can set it).
@@ -47,8 +97,9 @@ pub struct Console {
     accounts: AccountsFile,
     sessions: Mutex<Sessions>,
     throttle: Mutex<LoginThrottle>,
-    registry: Arc<Registry>,
+    server: ServerView,
     templates: Environment<'static>,
+    words: Arc<Dictionary>,
     /// Served over TLS: cookies are `Secure` and `__Host-`.
     tls: bool,
 }
@@ -78,14 +129,19 @@ impl AccountsFile {
 
 impl Console {
     /// A console reading its accounts from `accounts` (see [`Accounts::path_in`]).
-    pub fn new(accounts: PathBuf, registry: Arc<Registry>, tls: bool) -> Console {
+    pub fn new(accounts: PathBuf, server: ServerView, tls: bool) -> Console {
         let mut templates = Environment::new();
-        for (name, text) in TEMPLATES {
+        let pages = PAGES.iter().flat_map(|page| page.templates.iter());
+        for (name, text) in TEMPLATES.iter().chain(pages) {
             if let Err(e) = templates.add_template(name, text) {
                 // The templates are part of the binary and tested; this is a programming error.
                 tracing::error!(template = name, error = %e, "console template does not compile");
             }
         }
+        let words = Arc::new(Dictionary::new(
+            std::iter::once(words::COMMON).chain(PAGES.iter().map(|page| page.words)),
+        ));
+        words.install(&mut templates);
         Console {
             accounts: AccountsFile {
                 path: accounts,
@@ -93,10 +149,63 @@ impl Console {
             },
             sessions: Mutex::new(Sessions::default()),
             throttle: Mutex::new(LoginThrottle::default()),
-            registry,
+            server,
             templates,
+            words,
             tls,
         }
+    }
+
+    /// The word `key` in `lang` (messages that handlers write: refusals, confirmations).
+    pub fn word(&self, key: &str, lang: Lang) -> String {
+        match self.words.word(key, lang) {
+            Some(word) => word.to_owned(),
+            None => {
+                tracing::warn!(key, "console word missing");
+                key.to_owned()
+            }
+        }
+    }
+
+    /// `Err(403)` unless the viewer's role is `allowed`.
+    #[allow(clippy::result_large_err)]
+    pub fn require(&self, viewer: &Viewer, allowed: fn(Role) -> bool) -> Result<(), Response> {
+        if allowed(viewer.staff.role) {
+            Ok(())
+        } else {
+            Err((
+                StatusCode::FORBIDDEN,
+                self.word("app.forbidden", viewer.lang),
+            )
+                .into_response())
+        }
+    }
+
+    /// The server's live parts: store, flows, presence, live calls.
+    pub fn server(&self) -> &ServerView {
+        &self.server
+    }
+
+    /// Renders page template `name` for `viewer` with `values`, plus what every page needs:
+    /// `staff`, `csrf`, `lang`, `nav` (the entries the viewer's role sees) and `path`.
+    pub fn page(&self, viewer: &Viewer, name: &str, values: minijinja::Value) -> Response {
+        let nav: Vec<minijinja::Value> = PAGES
+            .iter()
+            .filter_map(|page| page.nav.as_ref())
+            .filter(|nav| (nav.allowed)(viewer.staff.role))
+            .map(|nav| context! { path => nav.path, label => nav.label })
+            .collect();
+        self.render(
+            name,
+            context! {
+                staff => context! { name => &viewer.staff.name, role => viewer.staff.role.as_str() },
+                csrf => &viewer.staff.csrf,
+                lang => viewer.lang.as_str(),
+                nav => nav,
+                supervisor => supervisors(viewer.staff.role),
+                ..values
+            },
+        )
     }
 
     fn render(&self, name: &str, values: minijinja::Value) -> Response {
@@ -155,6 +264,33 @@ impl Console {
     }
 }
 
+/// Who asks for a staff page, in which language (an extractor for staff routes).
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub staff: Staff,
+    pub lang: Lang,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Viewer, Response> {
+        // require_staff put the staff member there; a route outside it has no viewer.
+        let staff = parts
+            .extensions
+            .get::<Staff>()
+            .cloned()
+            .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())?;
+        Ok(Viewer {
+            staff,
+            lang: Lang::of(&parts.headers),
+        })
+    }
+}
+
 /// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -202,9 +338,12 @@ pub fn public_routes(console: Arc<Console>) -> Router {
 
 /// The routes of logged-in staff, all behind [`require_staff`].
 pub fn staff_routes(console: Arc<Console>) -> Router {
-    Router::new()
-        .route("/", get(home))
+    let pages = PAGES
+        .iter()
+        .fold(Router::new(), |router, page| router.merge((page.routes)()));
+    pages
         .route("/logout", post(logout))
+        .route("/lang", post(switch_language))
         .route_layer(middleware::from_fn_with_state(
             console.clone(),
             require_staff,
@@ -426,29 +565,36 @@ async fn logout(State(console): State<Arc<Console>>, headers: HeaderMap) -> Resp
     response
 }
 
-async fn home(
+/// `POST /lang` (field `lang`: `it` or `en`): keeps the language in a cookie, back to the page.
+async fn switch_language(
     State(console): State<Arc<Console>>,
-    axum::Extension(staff): axum::Extension<Staff>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
-    let calls = console.registry.calls();
-    let counters = console.registry.counters();
-    console.render(
-        "home.html",
-        context! {
-            staff => context! { name => staff.name, role => staff.role.as_str() },
-            csrf => staff.csrf,
-            supervisor => staff.role >= Role::Supervisor,
-            calls => minijinja::Value::from(minijinja::value::Serde(&calls)),
-            counters => minijinja::Value::from(minijinja::value::Serde(counters)),
-        },
-    )
+    let lang = form_field(&body, "lang")
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    // Back where the switch was pressed, if that is one of ours (a path, never another site).
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or_else(|| String::from("/"));
+    let mut response = Redirect::to(&back).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        console.cookie(LANG_COOKIE, lang.as_str(), Some(365 * 24 * 3600)),
+    );
+    response
 }
 
 /// The console's pages, part of the binary.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 2] = [
     ("layout.html", include_str!("console/layout.html")),
     ("login.html", include_str!("console/login.html")),
-    ("home.html", include_str!("console/home.html")),
 ];
 
 #[cfg(test)]
@@ -503,14 +649,32 @@ mod tests {
         )])));
     }
 
+    /// A small deployment for page tests.
+    pub(crate) const TEST_FLOWS: &str = r#"
+office anagrafe "Anagrafe" {
+  staff "sip:201@comune.example" as "Anna Rossi"
+}
+flow main answers "100" {
+  language it
+  inizio: say "Buongiorno." -> hangup
+}
+"#;
+
+    pub(crate) fn test_console() -> Console {
+        Console::new(
+            PathBuf::from("/nonexistent/accounts.toml"),
+            ServerView::for_tests(TEST_FLOWS),
+            false,
+        )
+    }
+
     #[test]
     fn every_page_renders() {
-        let console = Console::new(
-            PathBuf::from("/nonexistent/accounts.toml"),
-            Registry::new(),
-            false,
-        );
-        for (name, _) in TEMPLATES {
+        let console = test_console();
+        for (name, _) in TEMPLATES
+            .iter()
+            .chain(PAGES.iter().flat_map(|page| page.templates.iter()))
+        {
             assert!(console.templates.get_template(name).is_ok(), "{name}");
         }
         let page = console.render(
@@ -518,5 +682,34 @@ mod tests {
             context! { csrf => "t", problem => "<b>x</b>", name => "" },
         );
         assert_eq!(page.status(), StatusCode::OK);
+    }
+
+    /// Every `t("key")` of every template has its word, and no key is given twice.
+    #[test]
+    fn every_word_of_every_page_is_in_both_languages() {
+        let console = test_console();
+        let mut seen = std::collections::BTreeSet::new();
+        for table in std::iter::once(words::COMMON).chain(PAGES.iter().map(|page| page.words)) {
+            for (key, it, en) in table {
+                assert!(seen.insert(*key), "word {key} given twice");
+                assert!(!it.is_empty() && !en.is_empty(), "word {key} is empty");
+            }
+        }
+        let call = regex::Regex::new(r#"\bt\(\s*["']([^"']+)["']\s*\)"#).unwrap();
+        for (name, text) in TEMPLATES
+            .iter()
+            .chain(PAGES.iter().flat_map(|page| page.templates.iter()))
+        {
+            for found in call.captures_iter(text) {
+                assert!(
+                    console.words.contains(&found[1]),
+                    "{name} uses word {} that no page gives",
+                    &found[1]
+                );
+            }
+        }
+        for nav in PAGES.iter().filter_map(|page| page.nav.as_ref()) {
+            assert!(console.words.contains(nav.label), "{}", nav.label);
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! It holds no personal data (no numbers, no names but offices and statuses), so it needs no
 //! login; `[http] metrics_token` asks scrapers for a bearer token when the port is shared.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,28 +30,18 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry as Metrics;
 
 use super::session::same_token;
-use crate::desk::Desk;
 use crate::people::presence::Status;
-use crate::people::registrar::Registrar;
-use crate::reload::Deployment;
-use crate::server::Registry;
 
-/// What the metrics are read from.
-#[derive(Clone)]
-pub struct MetricsSources {
-    pub registry: Arc<Registry>,
-    pub deployment: Arc<Deployment>,
-    pub registrar: Arc<Registrar>,
-    pub desk: Desk,
-    /// The store's directory (its size on disk).
-    pub data_dir: PathBuf,
-}
+use super::ServerView;
 
-impl std::fmt::Debug for MetricsSources {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsSources")
-            .field("data_dir", &self.data_dir)
-            .finish_non_exhaustive()
+/// What the metrics are read from: the server's live parts.
+#[derive(Clone, Debug)]
+pub struct MetricsSources(pub ServerView);
+
+impl std::ops::Deref for MetricsSources {
+    type Target = ServerView;
+    fn deref(&self) -> &ServerView {
+        &self.0
     }
 }
 

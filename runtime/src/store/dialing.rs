@@ -170,6 +170,10 @@ pub enum Change {
     },
     /// Give up without an attempt (a number the rule refuses): never dialled.
     Fail { at: Timestamp, reason: String },
+    /// Staff ask for the request to be worked not before `at` (`at` = now: "call now",
+    /// `centralino callbacks call REF`): a pending one moves, a failed or reached one is
+    /// worked again (its attempts kept). Refused while a dialer holds it, and once closed.
+    Reschedule { at: Timestamp },
 }
 
 /// Why a [`Change`] was not made.
@@ -255,6 +259,22 @@ impl Dialing {
                     note: note.clone(),
                 };
                 next.next_attempt_at = None;
+            }
+            Change::Reschedule { at } => {
+                match &self.state {
+                    DialState::Pending | DialState::Reached | DialState::Failed { .. } => {}
+                    DialState::Working { lease } => {
+                        return Err(Refusal::HeldBy {
+                            holder: lease.holder.clone(),
+                            until: lease.until,
+                        });
+                    }
+                    DialState::Closed { .. } => {
+                        return Err(Refusal::Finished { state: "closed" });
+                    }
+                }
+                next.state = DialState::Pending;
+                next.next_attempt_at = Some(*at);
             }
             Change::Fail { at, reason } => {
                 if self.state.is_finished() {
@@ -392,6 +412,41 @@ mod tests {
         assert_eq!(closed.state.name(), "closed");
         assert_eq!(
             closed.apply(&close),
+            Err(Refusal::Finished { state: "closed" })
+        );
+    }
+
+    #[test]
+    fn staff_reschedule_a_waiting_failed_or_reached_request_but_not_a_held_or_closed_one() {
+        let now = Change::Reschedule {
+            at: at("2026-03-02T09:30:00Z"),
+        };
+        let moved = Dialing::default().apply(&now).unwrap();
+        assert_eq!(
+            (moved.state.clone(), moved.next_attempt_at),
+            (DialState::Pending, Some(at("2026-03-02T09:30:00Z")))
+        );
+        let failed = Dialing::default()
+            .apply(&Change::Fail {
+                at: at("2026-03-02T09:00:00Z"),
+                reason: "tried 5 times".into(),
+            })
+            .unwrap();
+        let revived = failed.apply(&now).unwrap();
+        assert_eq!(revived.state, DialState::Pending);
+        let held = Dialing::default()
+            .apply(&take("a", "2026-03-02T09:00:00Z", "2026-03-02T09:05:00Z"))
+            .unwrap();
+        assert!(matches!(held.apply(&now), Err(Refusal::HeldBy { .. })));
+        let closed = Dialing::default()
+            .apply(&Change::Close {
+                at: at("2026-03-02T09:20:00Z"),
+                by: None,
+                note: None,
+            })
+            .unwrap();
+        assert_eq!(
+            closed.apply(&now),
             Err(Refusal::Finished { state: "closed" })
         );
     }

@@ -1493,7 +1493,9 @@ mod tests {
         assert_eq!(stored.status, Status::Closed);
         assert_eq!(stored.work.history.len(), 1);
         assert_eq!(
-            store.change_ticket("PG-2026-999999", &close("anna")).unwrap(),
+            store
+                .change_ticket("PG-2026-999999", &close("anna"))
+                .unwrap(),
             Err(TicketRefusal::NotFound)
         );
         // A ticket written before tickets were worked reads as unassigned, with no history.

@@ -51,12 +51,22 @@ pub struct TicketEvent {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum TicketAction {
     /// Given to someone (`None`: taken back, nobody has it).
-    Assign { to: Option<String> },
-    Comment { text: String },
-    Close { note: Option<String> },
+    Assign {
+        to: Option<String>,
+    },
+    Comment {
+        text: String,
+    },
+    Close {
+        note: Option<String>,
+    },
     /// Withdrawn (the citizen no longer needs it, a duplicate).
-    Cancel { note: Option<String> },
-    Reopen { note: Option<String> },
+    Cancel {
+        note: Option<String>,
+    },
+    Reopen {
+        note: Option<String>,
+    },
 }
 
 /// A change asked for: the action, by whom, at what time.
@@ -174,7 +184,10 @@ mod tests {
                 }),
             )
             .unwrap();
-        assert_eq!((work.assignee.as_deref(), status), (Some("201"), Status::Open));
+        assert_eq!(
+            (work.assignee.as_deref(), status),
+            (Some("201"), Status::Open)
+        );
         let (work, status) = work
             .apply(
                 status,
@@ -252,7 +265,10 @@ mod tests {
             Err(TicketRefusal::TooLong)
         );
         assert_eq!(
-            work.apply(Status::Cancelled, &change(TicketAction::Reopen { note: None })),
+            work.apply(
+                Status::Cancelled,
+                &change(TicketAction::Reopen { note: None })
+            ),
             Err(TicketRefusal::Cancelled)
         );
     }
