@@ -595,7 +595,12 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
         assert_eq!(right.status, 200);
         right.body
     };
-    assert_eq!(metric(&scrape(), "centralino_calls_active"), Some(0.0));
+    let before = scrape();
+    assert_eq!(metric(&before, "centralino_calls_active"), Some(0.0));
+    assert_eq!(
+        metric(&before, "centralino_rtp_frames_sent_total"),
+        Some(0.0)
+    );
     if !have_sipp() {
         return;
     }
@@ -615,4 +620,12 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
             ("centralino_calls_active", 0.0),
         ],
     );
+    // The call's prompts left as RTP frames, 50 a second; the late and skipped ones are
+    // counted beside them (how many depends on the machine's load: only their presence and
+    // bounds are certain).
+    let sent = metric(&after, "centralino_rtp_frames_sent_total").unwrap();
+    assert!(sent >= 50.0, "{after}");
+    let late = metric(&after, "centralino_rtp_frames_late_total").unwrap();
+    let skipped = metric(&after, "centralino_rtp_frames_skipped_total").unwrap();
+    assert!(late <= sent && skipped >= 0.0, "{after}");
 }

@@ -62,6 +62,8 @@ pub struct ServerView {
     pub store: Arc<dyn crate::store::Store>,
     /// The server's data folder (the store, recordings, accounts).
     pub data_dir: PathBuf,
+    /// The media threads (RTP pacing counters).
+    pub media: Arc<crate::media::legs::MediaLoops>,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -105,6 +107,13 @@ impl ServerView {
             desk,
             store: Arc::new(crate::store::SledStore::temporary().unwrap()),
             data_dir: PathBuf::from("/nonexistent/data"),
+            media: Arc::new(
+                crate::media::legs::MediaLoops::start(
+                    1,
+                    crate::media::legs::RtpPorts::any(std::net::Ipv4Addr::LOCALHOST.into()),
+                )
+                .unwrap(),
+            ),
         }
     }
 }
