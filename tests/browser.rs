@@ -558,6 +558,59 @@ fn staff_log_in_switch_language_are_refused_without_token_and_log_out() {
     assert_screenshots(&run, 9);
 }
 
+/// Every page in the navigation (a supervisor sees them all) answers 200 in Italian and in
+/// English, with a heading and no word shown as its key; a screenshot of each.
+#[test]
+fn every_page_in_the_navigation_renders_in_both_languages() {
+    let Some(console) = Console::start() else {
+        return;
+    };
+    let run = console.run(&["tour"]);
+    run.assert_passed(&["tour"]);
+    let looks_like_a_key = |text: &str| {
+        text.contains('.')
+            && !text.contains(' ')
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit())
+    };
+    let mut pages = 0;
+    for lang in ["it", "en"] {
+        let nav = run.check("tour", &format!("{lang}.nav"));
+        assert!(
+            nav.as_array().is_some_and(|nav| !nav.is_empty()),
+            "{}",
+            run.transcript()
+        );
+        let seen: Vec<&Value> = run
+            .lines
+            .iter()
+            .filter(|l| l["scenario"] == "tour" && l["check"] == format!("{lang}.page"))
+            .map(|l| &l["value"])
+            .collect();
+        assert_eq!(
+            seen.len(),
+            nav.as_array().unwrap().len(),
+            "{}",
+            run.transcript()
+        );
+        for page in seen {
+            assert_eq!(page["status"], 200, "{page}");
+            assert_eq!(page["lang"], lang, "{page}");
+            assert!(
+                page["heading"].as_str().is_some_and(|h| !h.is_empty()),
+                "{page}"
+            );
+            for word in page["words"].as_array().unwrap() {
+                let word = word.as_str().unwrap_or_default();
+                assert!(!looks_like_a_key(word), "a word missing: {word} on {page}");
+            }
+            pages += 1;
+        }
+    }
+    assert_screenshots(&run, pages);
+}
+
 /// Known gap: staff pages are sent without `Cache-Control: no-store`, so after log out the
 /// back button shows the last page from Chromium's back/forward cache (reloading it goes to
 /// the login form: the session is over).

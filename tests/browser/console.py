@@ -268,6 +268,35 @@ def csrf(b):
 
 
 @scenario
+def tour(b):
+    """Every page in the navigation, in Italian then in English: what it answered, its
+    heading, and the short texts a missing word would show as its key (headings, table
+    headers, labels, buttons, links). A screenshot of each."""
+    b.log_in()
+    for lang in ("it", "en"):
+        if b.attribute("html", "lang") != lang:
+            b.click("form[action='/lang'] button")
+        links = [
+            (link.get_attribute("href"), link.text)
+            for link in b.driver.find_elements(By.CSS_SELECTOR, "nav a")
+        ]
+        b.report(f"{lang}.nav", [text for _, text in links])
+        for href, text in links:
+            b.driver.get(href)
+            path = b.path()
+            b.report(f"{lang}.page", {
+                "nav": text,
+                "path": path,
+                "status": b.response_status(),
+                "lang": b.attribute("html", "lang"),
+                "heading": b.text("h2"),
+                "words": b.texts("h1, h2, h3, th, label, button, nav a, legend, caption"),
+            })
+            slug = path.strip("/").replace("/", "-") or "home"
+            b.screenshot(f"{lang}-{slug}")
+
+
+@scenario
 def logout(b):
     """Log out ends the session: the login form, no cookie, and the browser's back button
     does not bring the page back."""
