@@ -28,7 +28,11 @@ import traceback
 from urllib.parse import urlparse
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 
 SCENARIOS = {}
@@ -98,28 +102,47 @@ class Browser:
         except NoSuchElementException:
             return None
 
+    @staticmethod
+    def settled(read, tries=5):
+        """`read()` again when a page that updates itself replaced what it was reading."""
+        for _ in range(tries - 1):
+            try:
+                return read()
+            except StaleElementReferenceException:
+                time.sleep(0.1)
+        return read()
+
     def text(self, css):
         """The visible text of the first element matching `css`, or None."""
-        element = self.find(css)
-        return element.text if element is not None else None
+        def read():
+            element = self.find(css)
+            return element.text if element is not None else None
+        return self.settled(read)
 
     def texts(self, css):
-        return [element.text for element in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        """The visible texts of every element matching `css`."""
+        return self.settled(
+            lambda: [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        )
 
     def attribute(self, css, name):
-        element = self.find(css)
-        return element.get_attribute(name) if element is not None else None
+        def read():
+            element = self.find(css)
+            return element.get_attribute(name) if element is not None else None
+        return self.settled(read)
 
     def table(self, css):
         """The rows of the table `css` as {header: cell text}, or None without the table."""
-        if self.find(css) is None:
-            return None
-        headers = self.texts(f"{css} thead th")
-        rows = []
-        for row in self.driver.find_elements(By.CSS_SELECTOR, f"{css} tbody tr"):
-            cells = [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
-            rows.append(dict(zip(headers, cells)))
-        return rows
+        def read():
+            if self.find(css) is None:
+                return None
+            headers = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, f"{css} thead th")]
+            rows = []
+            for row in self.driver.find_elements(By.CSS_SELECTOR, f"{css} tbody tr"):
+                cells = [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+                rows.append(dict(zip(headers, cells)))
+            return rows
+        return self.settled(read)
 
     def wait(self, condition, timeout=20, reload=False, every=0.25):
         """Waits until `condition()` is truthy (reloading the page between looks when
@@ -212,7 +235,7 @@ def live_calls(b):
     b.screenshot("no-calls")
     b.signal("call")
     # Does the page show it without being reloaded (a poll or server-sent events)?
-    b.report("updated_by_itself", b.wait(lambda: b.find("#calls"), timeout=4) is not None)
+    b.report("updated_by_itself", b.wait(lambda: b.find("#calls"), timeout=8) is not None)
     rows = b.wait(lambda: b.table("#calls"), timeout=30, reload=True)
     b.report("during.rows", rows)
     b.screenshot("in-a-call")
@@ -361,6 +384,9 @@ def main():
     try:
         for name in arguments.scenarios:
             b.scenario, b.shots = name, 0
+            for old in os.listdir(arguments.screenshots):
+                if old.startswith(f"{name}-") and old.endswith(".png"):
+                    os.remove(os.path.join(arguments.screenshots, old))
             driver.delete_all_cookies()
             try:
                 SCENARIOS[name](b)
