@@ -591,6 +591,7 @@ fn paths_roles_and_forms_without_their_token_are_refused() {
         "/flows/check",
         "/flows/graph",
         "/flows/simulate",
+        "/flows/tests",
         "/flows/publish",
     ];
     let body = form(&[
@@ -644,5 +645,53 @@ fn paths_roles_and_forms_without_their_token_are_refused() {
     assert_eq!(
         std::fs::read_to_string(flows.path().join("office.flow")).unwrap(),
         saved
+    );
+}
+
+#[test]
+fn the_flow_tests_run_in_the_editor_against_the_edited_text() {
+    let (server, flows) = serve_office();
+    std::fs::create_dir(flows.path().join("tests")).unwrap();
+    std::fs::write(
+        flows.path().join("tests/menu.test"),
+        "scenario \"il menu si presenta\" {\n  call \"100\"\n  expect say \"Ufficio di prova.\"\n  expect hangup\n}\n",
+    )
+    .unwrap();
+    let ed = Staff::log_in(server.http_port, "ed");
+    let saved = std::fs::read_to_string(flows.path().join("office.flow")).unwrap();
+    let passing = ed.post("/flows/tests", &[("file", "office.flow"), ("text", &saved)]);
+    assert_eq!(passing.status, 200, "{}", passing.body);
+    let report = passing
+        .body
+        .split("id=\"tests-report\"")
+        .nth(1)
+        .expect("a report");
+    assert!(report.contains("1 passed, 0 failed"), "{}", passing.body);
+    assert!(passing.body.contains("Tutti i test sono superati."));
+
+    // The edited welcome no longer says what the scenario expects: it fails, on the edit only.
+    let edited = saved.replacen(WELCOME, "Buongiorno.", 1);
+    let failing = ed.post(
+        "/flows/tests",
+        &[("file", "office.flow"), ("text", &edited)],
+    );
+    assert_eq!(failing.status, 200, "{}", failing.body);
+    let report = failing
+        .body
+        .split("id=\"tests-report\"")
+        .nth(1)
+        .expect("a report");
+    assert!(report.contains("0 passed, 1 failed"), "{}", failing.body);
+    assert!(report.contains("il menu si presenta"), "{report}");
+    assert!(!report.contains("centralino-flow-tests-"), "{report}");
+    assert_eq!(
+        std::fs::read_to_string(flows.path().join("office.flow")).unwrap(),
+        saved
+    );
+    let sue = Staff::log_in(server.http_port, "sue");
+    assert_eq!(
+        sue.post("/flows/tests", &[("file", "office.flow"), ("text", &saved)])
+            .status,
+        403
     );
 }

@@ -40,6 +40,7 @@ mod flows_files;
 mod flows_record;
 mod flows_sim;
 mod flows_svg;
+mod flows_tests;
 mod live;
 pub mod words;
 

@@ -12,6 +12,8 @@
 //!                                      the page's script asks with `x-fragment`)
 //!   POST /flows/graph                  the edited version as SVG
 //!   POST /flows/simulate               keys ─► a call in virtual time, temporary store
+//!   POST /flows/tests                  the .test scenarios against the edited text
+//!                                      (`centralino test` on a mirror of the folder)
 //!   POST /flows/publish                hash still the disk's? ─► compile ─► errors: refused,
 //!                                      nothing written │ clean: temp file + rename,
 //!                                      Deployment::reload (as a file edit) ─► record
@@ -41,6 +43,7 @@ use super::flows_files::{self as files, FileError, MAX_FLOW_BYTES};
 use super::flows_record::{self as record, Change, Outcome};
 use super::flows_sim::{self, Line};
 use super::flows_svg::{self, svg_response};
+use super::flows_tests;
 use super::words::Lang;
 use super::{Console, Nav, Page, Viewer, flow_editors, supervisors};
 use crate::engine::Program;
@@ -69,6 +72,8 @@ pub const MAX_EDIT_BODY_BYTES: usize = 3 * MAX_FLOW_BYTES;
 
 /// One publish at a time: the hash check, the save and the reload are one step.
 static PUBLISHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// One run of the flow tests at a time (each is a process).
+static TESTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Changes of the record shown on the versions page.
 const RECORD_SHOWN: usize = 30;
@@ -214,6 +219,23 @@ const WORDS: &[super::Word] = &[
         "File non disponibile",
         "File not available",
     ),
+    ("flows.tests", "Test dei flussi", "Flow tests"),
+    ("flows.tests_run", "Esegui i test", "Run the tests"),
+    (
+        "flows.tests_help",
+        "Gli scenari .test della cartella dei flussi, con questo testo al posto di quello salvato.",
+        "The .test scenarios of the flows folder, with this text in place of the saved one.",
+    ),
+    (
+        "flows.tests_passed",
+        "Tutti i test sono superati.",
+        "Every test passed.",
+    ),
+    (
+        "flows.tests_failed",
+        "Non tutti i test sono superati.",
+        "Not every test passed.",
+    ),
     (
         "flows.picture_failed",
         "Il grafico non può essere disegnato.",
@@ -231,6 +253,7 @@ fn routes() -> Router<Arc<Console>> {
         .route("/flows/check", post(check))
         .route("/flows/graph", post(edited_graph))
         .route("/flows/simulate", post(simulate))
+        .route("/flows/tests", post(flow_tests))
         .route("/flows/publish", post(publish))
         // The editor's forms carry a whole flow file (the other pages' forms stay small).
         .layer(DefaultBodyLimit::max(MAX_EDIT_BODY_BYTES))
@@ -593,6 +616,9 @@ struct EditorView {
     notice: Option<(&'static str, String)>,
     transcript: Option<Vec<Line>>,
     simulate_problem: Option<String>,
+    /// The flow tests' run: whether all passed, and the report.
+    tests: Option<(bool, String)>,
+    tests_problem: Option<String>,
 }
 
 fn editor_page(
@@ -640,6 +666,8 @@ fn editor_page(
             notice => view.notice.map(|(kind, text)| context! { kind => kind, text => text }),
             transcript => minijinja::Value::from(minijinja::value::Serde(&view.transcript)),
             simulate_problem => view.simulate_problem,
+            tests => view.tests.map(|(passed, report)| context! { passed => passed, report => report }),
+            tests_problem => view.tests_problem,
         },
     );
     *response.status_mut() = status;
@@ -855,6 +883,37 @@ async fn simulate(
         None => return text_reply(StatusCode::INTERNAL_SERVER_ERROR, String::new()),
     };
     editor_page(&console, &viewer, status, &form, &text, view)
+}
+
+async fn flow_tests(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    Form(form): Form<EditForm>,
+) -> Response {
+    let checked = match checked_form(&console, &viewer, &form).await {
+        Ok((_, checked)) => checked,
+        Err(refused) => return refused,
+    };
+    let text = form.text();
+    let _one_at_a_time = TESTING.lock().await;
+    let flows = console.server().deployment.flows().to_path_buf();
+    let name = form.file.clone();
+    let lang = viewer.lang;
+    let edited = text.clone();
+    let ran = blocking(move || flows_tests::run(&flows, &name, &edited, lang)).await;
+    let mut view = EditorView {
+        checked: Some(checked),
+        ..EditorView::default()
+    };
+    match ran {
+        Some(Ok(run)) => view.tests = Some((run.passed, run.report)),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "console: the flow tests did not run");
+            view.tests_problem = Some(e.to_string());
+        }
+        None => return text_reply(StatusCode::INTERNAL_SERVER_ERROR, String::new()),
+    }
+    editor_page(&console, &viewer, StatusCode::OK, &form, &text, view)
 }
 
 /// What a publish did, before it is recorded.
@@ -1083,6 +1142,8 @@ mod tests {
                     text: String::from("main.inizio"),
                 }]),
                 simulate_problem: None,
+                tests: Some((false, String::from("1 passed, 1 failed"))),
+                tests_problem: None,
             };
             let (status, page) = body(editor_page(
                 &console,
@@ -1102,6 +1163,7 @@ mod tests {
                 "{page}"
             );
             assert!(page.contains("main.inizio"), "{page}");
+            assert!(page.contains("1 passed, 1 failed"), "{page}");
         }
     }
 }
