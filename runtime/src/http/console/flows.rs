@@ -25,8 +25,9 @@
 //! a clean save still fails (another file on disk changed meanwhile), the saved file stays and
 //! the old version keeps serving, as after a file edit. Publishes are one at a time.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path as UrlPath, RawQuery, State};
@@ -459,9 +460,42 @@ async fn rollback(
 
 // ------------------------------------------------------------------ pictures
 
+/// Pictures of published versions already drawn, newest last: the versions page shows the
+/// current one on every view, and laying out Perugia's graph takes about a second.
+static PICTURES: std::sync::Mutex<VecDeque<(String, Arc<str>)>> =
+    std::sync::Mutex::new(VecDeque::new());
+/// How many pictures [`PICTURES`] keeps (the kept versions, and some to spare).
+const PICTURES_KEPT: usize = 2 * reload::KEPT_VERSIONS;
+
+fn drawn(version: &str) -> Option<Arc<str>> {
+    PICTURES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|(id, _)| id == version)
+        .map(|(_, svg)| svg.clone())
+}
+
+fn keep_drawn(version: &str, svg: Arc<str>) {
+    let mut pictures = PICTURES.lock().unwrap_or_else(PoisonError::into_inner);
+    pictures.retain(|(id, _)| id != version);
+    pictures.push_back((version.to_owned(), svg));
+    while pictures.len() > PICTURES_KEPT {
+        pictures.pop_front();
+    }
+}
+
+/// The picture of a published version (drawn once, then kept).
 async fn picture(console: &Console, viewer: &Viewer, program: Arc<Program>) -> Response {
+    let version = program.version().to_owned();
+    if let Some(svg) = drawn(&version) {
+        return svg_response(svg.to_string());
+    }
     match blocking(move || flows_svg::svg(&program.graph)).await {
-        Some(Ok(svg)) => svg_response(svg),
+        Some(Ok(svg)) => {
+            keep_drawn(&version, Arc::from(svg.as_str()));
+            svg_response(svg)
+        }
         Some(Err(e)) => {
             tracing::warn!(error = %e, "console: the flow graph could not be drawn");
             text_reply(
@@ -1095,6 +1129,22 @@ mod tests {
             .await
             .unwrap();
         (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn pictures_are_kept_for_the_last_versions_drawn() {
+        let ids: Vec<String> = (0..=PICTURES_KEPT)
+            .map(|i| format!("sha256:picture-test-{i}"))
+            .collect();
+        for id in &ids {
+            keep_drawn(id, Arc::from(format!("<svg>{id}</svg>").as_str()));
+        }
+        let last = ids.last().unwrap();
+        assert_eq!(
+            drawn(last).as_deref(),
+            Some(format!("<svg>{last}</svg>").as_str())
+        );
+        assert_eq!(drawn(&ids[0]), None, "the oldest is forgotten");
     }
 
     /// Every page of the flows renders for each role and language, with what it shows.
