@@ -510,7 +510,46 @@ fn paths_roles_and_forms_without_their_token_are_refused() {
         let reply = ed.post("/flows/check", &[("file", name), ("text", &saved)]);
         assert_eq!(reply.status, 403, "check {name}: {}", reply.body);
     }
-    assert_eq!(ed.get("/flows/edit?file=nuovo.flow").status, 404);
+    let missing = ed.get("/flows/edit?file=nuovo.flow");
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("`nuovo.flow` non esiste"),
+        "{}",
+        missing.body
+    );
+    // The simulator's refusals, in the page's language.
+    let bad_keys = ed.post(
+        "/flows/simulate",
+        &[
+            ("file", "office.flow"),
+            ("text", &saved),
+            ("number", "100"),
+            ("keys", "1 x"),
+        ],
+    );
+    assert_eq!(bad_keys.status, 422);
+    assert!(
+        bad_keys.body.contains("Tasti non validi"),
+        "{}",
+        bad_keys.body
+    );
+    let no_flow = ed.post(
+        "/flows/simulate",
+        &[
+            ("file", "office.flow"),
+            ("text", &saved),
+            ("number", "999"),
+            ("keys", "1"),
+        ],
+    );
+    assert_eq!(no_flow.status, 422);
+    assert!(
+        no_flow
+            .body
+            .contains("Nessun flusso risponde al numero 999."),
+        "{}",
+        no_flow.body
+    );
     // A symlink in the flows folder to a file outside it is not opened, listed or written.
     std::os::unix::fs::symlink(&secret, flows.path().join("link.flow")).unwrap();
     assert_eq!(ed.get("/flows/edit?file=link.flow").status, 403);

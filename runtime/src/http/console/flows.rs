@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flows_files::{self as files, FileError, MAX_FLOW_BYTES};
 use super::flows_record::{self as record, Change, Outcome};
-use super::flows_sim::{self, Line};
+use super::flows_sim::{self, Line, SimulateError};
 use super::flows_svg::{self, svg_response};
 use super::flows_tests;
 use super::words::Lang;
@@ -219,6 +219,67 @@ const WORDS: &[super::Word] = &[
         "flows.no_file",
         "File non disponibile",
         "File not available",
+    ),
+    (
+        "flows.file_bad_name",
+        "non è il nome di un file .flow della cartella dei flussi",
+        "is not the name of a .flow file in the flows folder",
+    ),
+    (
+        "flows.file_outside",
+        "è fuori dalla cartella dei flussi (o dietro un collegamento)",
+        "is outside the flows folder (or behind a symlink)",
+    ),
+    ("flows.file_not_found", "non esiste", "does not exist"),
+    (
+        "flows.file_too_large",
+        "è troppo grande per l'editor (al massimo 512 KiB)",
+        "is too large for the editor (at most 512 KiB)",
+    ),
+    (
+        "flows.file_not_text",
+        "non è testo UTF-8",
+        "is not UTF-8 text",
+    ),
+    (
+        "flows.file_unreadable",
+        "non si può leggere",
+        "cannot be read",
+    ),
+    (
+        "flows.sim_keys",
+        "Tasti non validi: usi cifre, * e #, wait o hangup.",
+        "Keys not understood: use digits, * and #, wait or hangup.",
+    ),
+    (
+        "flows.sim_too_many",
+        "Troppi tasti per una chiamata (al massimo 200).",
+        "Too many keys for one call (at most 200).",
+    ),
+    (
+        "flows.sim_no_flow",
+        "Nessun flusso risponde al numero",
+        "No flow answers the number",
+    ),
+    (
+        "flows.sim_failed",
+        "La chiamata non può essere simulata",
+        "The call cannot be simulated",
+    ),
+    (
+        "flows.tests_unavailable",
+        "I test dei flussi si eseguono solo dal programma centralino.",
+        "The flow tests run only from the centralino program.",
+    ),
+    (
+        "flows.tests_timeout",
+        "I test dei flussi hanno superato i 2 minuti e sono stati fermati.",
+        "The flow tests took longer than 2 minutes and were stopped.",
+    ),
+    (
+        "flows.tests_not_run",
+        "I test dei flussi non sono partiti",
+        "The flow tests did not run",
     ),
     ("flows.tests", "Test dei flussi", "Flow tests"),
     ("flows.tests_run", "Esegui i test", "Run the tests"),
@@ -710,19 +771,39 @@ fn editor_page(
 
 /// The refusal of a file the console may not open, in the page's language.
 fn file_refused(console: &Console, viewer: &Viewer, error: &FileError) -> Response {
-    let status = match error {
-        FileError::NotFound(_) => StatusCode::NOT_FOUND,
-        FileError::BadName(_) | FileError::Outside(_) => StatusCode::FORBIDDEN,
-        FileError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        FileError::NotText(_) | FileError::Io { .. } | FileError::Load(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+    let (status, key, name) = match error {
+        FileError::NotFound(name) => (StatusCode::NOT_FOUND, "flows.file_not_found", name),
+        FileError::BadName(name) => (StatusCode::FORBIDDEN, "flows.file_bad_name", name),
+        FileError::Outside(name) => (StatusCode::FORBIDDEN, "flows.file_outside", name),
+        FileError::TooLarge(name) => (StatusCode::PAYLOAD_TOO_LARGE, "flows.file_too_large", name),
+        FileError::NotText(name) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "flows.file_not_text",
+            name,
+        ),
+        FileError::Io { name, .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "flows.file_unreadable",
+            name,
+        ),
+        FileError::Load(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "flows.file_unreadable",
+            &String::new(),
+        ),
     };
     tracing::warn!(name = %viewer.staff.name, error = %error, "console: flow file refused");
-    text_reply(
-        status,
-        format!("{}: {error}", console.word("flows.no_file", viewer.lang)),
-    )
+    let lang = viewer.lang;
+    let mut text = format!(
+        "{}: `{name}` {}",
+        console.word("flows.no_file", lang),
+        console.word(key, lang)
+    );
+    if matches!(error, FileError::Io { .. } | FileError::Load(_)) {
+        // The system's own words, which say what to fix.
+        text.push_str(&format!(" ({error})"));
+    }
+    text_reply(status, text)
 }
 
 async fn open_editor(
@@ -891,12 +972,27 @@ async fn simulate(
     let caller = form.caller.clone();
     let keys = form.keys.clone();
     let lang = viewer.lang;
+    let shown_number = number.clone();
     let ran = blocking(move || {
-        let program = Program::new(graph).map_err(|e| e.to_string())?;
+        let program = Program::new(graph).map_err(|e| SimulateError::Store(e.to_string()))?;
         flows_sim::simulate(program, &number, &caller, &keys, Timestamp::now(), lang)
-            .map_err(|e| e.to_string())
     })
     .await;
+    let ran = ran.map(|ran| {
+        ran.map_err(|e| match e {
+            SimulateError::Keys(_) => console.word("flows.sim_keys", lang),
+            SimulateError::TooManyKeys => console.word("flows.sim_too_many", lang),
+            SimulateError::NoFlow(_) => {
+                format!(
+                    "{} {shown_number}.",
+                    console.word("flows.sim_no_flow", lang)
+                )
+            }
+            SimulateError::Store(detail) => {
+                format!("{}: {detail}", console.word("flows.sim_failed", lang))
+            }
+        })
+    });
     let (status, view) = match ran {
         Some(Ok(lines)) => (
             StatusCode::OK,
@@ -943,7 +1039,18 @@ async fn flow_tests(
         Some(Ok(run)) => view.tests = Some((run.passed, run.report)),
         Some(Err(e)) => {
             tracing::warn!(error = %e, "console: the flow tests did not run");
-            view.tests_problem = Some(e.to_string());
+            view.tests_problem = Some(match e {
+                flows_tests::TestError::NotTheProgram => {
+                    console.word("flows.tests_unavailable", viewer.lang)
+                }
+                flows_tests::TestError::TimedOut => {
+                    console.word("flows.tests_timeout", viewer.lang)
+                }
+                flows_tests::TestError::Io(detail) => format!(
+                    "{}: {detail}",
+                    console.word("flows.tests_not_run", viewer.lang)
+                ),
+            });
         }
         None => return text_reply(StatusCode::INTERNAL_SERVER_ERROR, String::new()),
     }
