@@ -612,14 +612,11 @@ fn every_page_in_the_navigation_renders_in_both_languages() {
     assert_screenshots(&run, pages);
 }
 
-/// Known gap: after log out the back button shows the last page from Chromium's back/forward
-/// cache (reloading it goes to the login form: the session is over). Tried on a local change
-/// not committed here: `Cache-Control: no-store` on the responses of `require_staff` alone is
-/// not enough (Chromium 156 still restores the page); with also, in layout.html,
-/// `window.addEventListener("pageshow", e => { if (e.persisted) location.reload(); })` this
-/// test passes.
+/// After log out the back button does not show the last page: staff responses are
+/// `Cache-Control: no-store`, and the layout reloads a page Chromium's back/forward cache
+/// restores anyway (no-store alone does not keep Chromium 156 from restoring it); the reload
+/// finds no session and goes to the login form.
 #[test]
-#[ignore = "needs no-store and a pageshow reload in the console (runtime/src/http/console*)"]
 fn the_back_button_after_logout_does_not_show_the_page() {
     let Some(console) = Console::start() else {
         return;

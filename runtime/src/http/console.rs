@@ -413,11 +413,22 @@ async fn require_staff(
         }
         let mut request = Request::from_parts(parts, axum::body::Body::from(bytes));
         request.extensions_mut().insert(staff);
-        return next.run(request).await;
+        return private(next.run(request).await);
     }
     let mut request = request;
     request.extensions_mut().insert(staff);
-    next.run(request).await
+    private(next.run(request).await)
+}
+
+/// Staff pages are not kept by the browser or anything between (`no-store`): after log out,
+/// neither the back button nor a shared cache shows them again. (The layout's `pageshow`
+/// handler reloads a page the back/forward cache restores anyway.)
+fn private(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The value of field `name` in an `application/x-www-form-urlencoded` body.
