@@ -611,3 +611,100 @@ fn bookings_are_moved_and_cancelled_in_the_week_calendar() {
     assert!(!page.contains(&second), "{page}");
     assert!(page.contains(&label(&third)));
 }
+
+/// `centralino ARGS --data DATA` as Unix user `tester`.
+fn as_tester(data: &Path, args: &[&str]) -> std::process::Output {
+    command(args)
+        .arg("--data")
+        .arg(data)
+        .env("USER", "tester")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tickets_are_worked_from_the_command_line_with_its_history() {
+    let data = tempfile::tempdir().unwrap();
+    let reference = {
+        let store = SledStore::open(data.path(), StoreConfig::default()).unwrap();
+        let ticket = store
+            .create_ticket(new_ticket(
+                "buche",
+                Some("prova"),
+                "2026-12-01T10:00:00Z",
+                "call-buca",
+            ))
+            .unwrap();
+        store.flush().unwrap();
+        ticket.reference
+    };
+    // With no server: the store itself.
+    let assigned = as_tester(data.path(), &["tickets", "assign", &reference, "201"]);
+    assert_eq!(code(&assigned), 0, "{}", stderr(&assigned));
+    assert!(
+        stdout(&assigned).contains("assigned to  201"),
+        "{}",
+        stdout(&assigned)
+    );
+    let commented = as_tester(
+        data.path(),
+        &["tickets", "comment", &reference, "chiamato il cittadino"],
+    );
+    assert_eq!(code(&commented), 0, "{}", stderr(&commented));
+    let empty = as_tester(data.path(), &["tickets", "comment", &reference, "  "]);
+    assert_ne!(code(&empty), 0);
+    let wrong_kind = as_tester(
+        data.path(),
+        &["callbacks", "comment", "RC-2026-000001", "x"],
+    );
+    assert_ne!(code(&wrong_kind), 0);
+    assert!(
+        stderr(&wrong_kind).contains("tickets comment REF"),
+        "{}",
+        stderr(&wrong_kind)
+    );
+
+    // With the server holding the store: through its control socket.
+    add_account(data.path(), "anna", "supervisor");
+    let flows = office_flows();
+    let server = Server::start_with_data(flows.path(), data, &[]);
+    let data = server.data.path();
+    let closed = as_tester(
+        data,
+        &["tickets", "close", &reference, "--note", "buca chiusa"],
+    );
+    assert_eq!(code(&closed), 0, "{}", stderr(&closed));
+    let again = as_tester(data, &["tickets", "close", &reference]);
+    assert_eq!(code(&again), 1);
+    assert!(
+        stderr(&again).contains("the ticket is already closed"),
+        "{}",
+        stderr(&again)
+    );
+    let missing = as_tester(data, &["tickets", "close", "PG-1999-000001"]);
+    assert_eq!(code(&missing), 1);
+    assert!(stderr(&missing).contains("no ticket has this reference"));
+
+    let shown = as_tester(data, &["tickets", "show", &reference]);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    let text = stdout(&shown);
+    for expected in [
+        "status       closed",
+        "assigned to  201",
+        "by cli:tester: assigned to 201",
+        "by cli:tester: comment chiamato il cittadino",
+        "by cli:tester: closed buca chiusa",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    let stored = show(&server, "tickets", &reference);
+    assert_eq!(stored["work"]["history"].as_array().unwrap().len(), 3);
+
+    // The console shows the same history.
+    let anna = Staff::log_in(server.http_port, "anna");
+    let page = anna.page(&format!("/tickets/{reference}"));
+    assert!(
+        page.contains("cli:tester") && page.contains("chiamato il cittadino"),
+        "{page}"
+    );
+}
