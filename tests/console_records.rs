@@ -468,6 +468,13 @@ fn tickets_and_callbacks_are_worked_from_the_console() {
     );
 }
 
+/// The Monday of `date`'s week.
+fn monday_of(date: jiff::civil::Date) -> jiff::civil::Date {
+    let back = i64::from(date.weekday().to_monday_zero_offset());
+    date.checked_sub(SignedDuration::from_hours(24 * back))
+        .unwrap()
+}
+
 /// The first bookable slots of the service `prova` for a call now, as the server offers them.
 fn bookable(now: Timestamp) -> Vec<Slot> {
     let mut sources = centralino_compiler::Sources::new();
@@ -524,6 +531,10 @@ fn bookings_are_moved_and_cancelled_in_the_week_calendar() {
         "{page}"
     );
     assert!(page.contains("id=\"calendar\""));
+    assert!(
+        page.contains(&format!("<th>lun {}</th>", monday_of(day))),
+        "{page}"
+    );
     let label = |slot: &Slot| {
         slot.start
             .to_zoned_datetime(rome.clone())

@@ -79,6 +79,13 @@ const WORDS: &[super::Word] = &[
     ("bookings.next", "Settimana successiva", "Next week"),
     ("bookings.show", "Mostra", "Show"),
     ("bookings.time", "Ora", "Time"),
+    ("bookings.day.mon", "lun", "Mon"),
+    ("bookings.day.tue", "mar", "Tue"),
+    ("bookings.day.wed", "mer", "Wed"),
+    ("bookings.day.thu", "gio", "Thu"),
+    ("bookings.day.fri", "ven", "Fri"),
+    ("bookings.day.sat", "sab", "Sat"),
+    ("bookings.day.sun", "dom", "Sun"),
     ("bookings.free", "libero", "free"),
     ("bookings.full", "pieno", "full"),
     ("bookings.reference", "Codice", "Reference"),
@@ -197,8 +204,31 @@ fn monday_of(date: Date) -> Date {
 /// the slot there, if the calendar offers one or something is booked then.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeekGrid {
-    pub days: Vec<String>,
+    pub days: Vec<Day>,
     pub rows: Vec<GridRow>,
+}
+
+/// A day of the week shown: the word of its weekday and its date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Day {
+    /// `bookings.day.mon` ...
+    pub weekday: &'static str,
+    /// `2026-12-07`
+    pub date: String,
+}
+
+/// The word of a weekday.
+fn weekday_word(weekday: jiff::civil::Weekday) -> &'static str {
+    use jiff::civil::Weekday;
+    match weekday {
+        Weekday::Monday => "bookings.day.mon",
+        Weekday::Tuesday => "bookings.day.tue",
+        Weekday::Wednesday => "bookings.day.wed",
+        Weekday::Thursday => "bookings.day.thu",
+        Weekday::Friday => "bookings.day.fri",
+        Weekday::Saturday => "bookings.day.sat",
+        Weekday::Sunday => "bookings.day.sun",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -274,7 +304,10 @@ pub fn week_grid(
     WeekGrid {
         days: days
             .iter()
-            .map(|d| d.strftime("%a %Y-%m-%d").to_string())
+            .map(|d| Day {
+                weekday: weekday_word(d.weekday()),
+                date: d.to_string(),
+            })
             .collect(),
         rows,
     }
@@ -691,7 +724,14 @@ mod tests {
         ];
         let grid = week_grid(monday, &rome, &slots, &bookings, 1);
         assert_eq!(grid.days.len(), 7);
-        assert_eq!(grid.days[0], "Mon 2026-12-07");
+        assert_eq!(
+            grid.days[0],
+            Day {
+                weekday: "bookings.day.mon",
+                date: "2026-12-07".into()
+            }
+        );
+        assert_eq!(grid.days[6].weekday, "bookings.day.sun");
         let times: Vec<&str> = grid.rows.iter().map(|r| r.time.as_str()).collect();
         assert_eq!(times, ["09:00", "09:30", "12:00"]);
         let show = |row: usize| -> Vec<String> {
