@@ -35,6 +35,8 @@ use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+mod bookings;
+mod callbacks;
 mod flows;
 mod flows_files;
 mod flows_record;
@@ -42,6 +44,8 @@ mod flows_sim;
 mod flows_svg;
 mod flows_tests;
 mod live;
+mod record_pages;
+mod tickets;
 pub mod words;
 
 use super::ServerView;
@@ -72,7 +76,13 @@ pub struct Nav {
 }
 
 /// Every page of the console, in navigation order.
-const PAGES: &[Page] = &[live::PAGE, flows::PAGE];
+const PAGES: &[Page] = &[
+    live::PAGE,
+    tickets::PAGE,
+    callbacks::PAGE,
+    bookings::PAGE,
+    flows::PAGE,
+];
 
 /// Any role.
 pub fn everyone(_: Role) -> bool {
@@ -203,7 +213,14 @@ impl Console {
             .iter()
             .filter_map(|page| page.nav.as_ref())
             .filter(|nav| (nav.allowed)(viewer.staff.role))
-            .map(|nav| context! { path => nav.path, label => nav.label })
+            // Safe: a path of ours, written as is (escaped, `/` would be `&#x2f;`, which a
+            // browser follows but the crawl of every staff route in tests/console.rs does not).
+            .map(|nav| {
+                context! {
+                    path => minijinja::Value::from_safe_string(nav.path.to_owned()),
+                    label => nav.label,
+                }
+            })
             .collect();
         self.render(
             name,
