@@ -35,11 +35,14 @@ use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+mod calls;
+mod directory;
 mod live;
+mod presence;
 pub mod words;
 
 use super::ServerView;
-use super::accounts::{AccountError, Accounts, Role};
+use super::accounts::{Account, AccountError, Accounts, Role};
 use super::guard::ClientAddress;
 use super::session::{LoginThrottle, Sessions, Staff, random_token, same_token};
 use words::{Dictionary, LANG_COOKIE, Lang, Word};
@@ -66,7 +69,7 @@ pub struct Nav {
 }
 
 /// Every page of the console, in navigation order.
-const PAGES: &[Page] = &[live::PAGE];
+const PAGES: &[Page] = &[live::PAGE, presence::PAGE, directory::PAGE, calls::PAGE];
 
 /// Any role.
 pub fn everyone(_: Role) -> bool {
@@ -179,6 +182,11 @@ impl Console {
             )
                 .into_response())
         }
+    }
+
+    /// The account `name` as the accounts file says now (its role, its extension).
+    pub fn account(&self, name: &str) -> Option<Account> {
+        self.accounts.current().ok()?.accounts.get(name).cloned()
     }
 
     /// The server's live parts: store, flows, presence, live calls.
