@@ -822,4 +822,94 @@ mod tests {
         assert_eq!(lines[1].text, "1");
         assert_eq!(lines[2].text, "ticket: category anagrafe, reference T-1");
     }
+
+    /// The call page in its three replay states, in both languages: identical, differs
+    /// (recorded vs replayed, and what the caller would hear now), impossible.
+    #[test]
+    fn a_call_page_renders_every_verdict() {
+        let console = super::super::tests::test_console();
+        let at: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+        let trace = Trace {
+            flow: String::from("main"),
+            state: String::from("menu"),
+            location: String::from("flows/main.flow:12:3"),
+            note: String::from("key 1 -> passa"),
+        };
+        let differs = VerdictView::from(Verdict::Differs(Box::new(Difference {
+            index: 2,
+            recorded: Some((at, trace.clone())),
+            replayed: None,
+        })));
+        let replays = [
+            Replay {
+                impossible: None,
+                exact: Some(VerdictView::from(Verdict::Same { steps: 4 })),
+                current: Some(differs),
+                current_version: String::from("sha256:2"),
+                now: transcript(&[TimedStep {
+                    at,
+                    step: Step::Said {
+                        prompt: String::from("p"),
+                        text: String::from("Arrivederci."),
+                        language: String::from("it"),
+                    },
+                }]),
+                truncated: true,
+                presence_differed: true,
+            },
+            Replay {
+                impossible: Some("calls.no_events"),
+                exact: None,
+                current: None,
+                current_version: String::new(),
+                now: Vec::new(),
+                truncated: false,
+                presence_differed: false,
+            },
+        ];
+        let record = call("a/b@c", "2026-12-01T09:00:00Z", "+39333", "caller hung up");
+        let languages = [super::super::Lang::It, super::super::Lang::En];
+        for (lang, replay) in languages.into_iter().zip(&replays) {
+            let page = console
+                .templates
+                .get_template("call.html")
+                .unwrap()
+                .render(context! {
+                    lang => lang.as_str(),
+                    call => minijinja::Value::from(minijinja::value::Serde(row(&record))),
+                    steps => minijinja::Value::from(minijinja::value::Serde(vec![trace_line(at, &trace)])),
+                    transcript => Vec::<String>::new(),
+                    replay => minijinja::Value::from(minijinja::value::Serde(replay)),
+                    csrf => "t",
+                })
+                .unwrap();
+            assert!(
+                page.contains("action=\"/calls/a%2Fb%40c/replay\""),
+                "{page}"
+            );
+            if replay.impossible.is_some() {
+                assert!(page.contains("id=\"replay-impossible\""), "{page}");
+                assert!(
+                    page.contains("the call&#x27;s events are not kept"),
+                    "{page}"
+                );
+            } else {
+                assert!(
+                    page.contains("id=\"verdict-exact\" data-verdict=\"identical\""),
+                    "{page}"
+                );
+                assert!(
+                    page.contains("id=\"verdict-current\" data-verdict=\"differs\""),
+                    "{page}"
+                );
+                assert!(page.contains("dal passo 3"), "{page}");
+                assert!(page.contains("flows&#x2f;main.flow:12"), "{page}");
+                assert!(
+                    page.contains("(nessun passo: la chiamata era finita)"),
+                    "{page}"
+                );
+                assert!(page.contains("«Arrivederci.»"), "{page}");
+            }
+        }
+    }
 }
