@@ -165,8 +165,8 @@ impl Session {
 
 const CONTACTS: &str = "nome,numero,gruppo\nVigili urbani,+39 075 577 5375,Sicurezza\n";
 
-/// `serve` on examples/office (free ports, its config plus an external contacts file), with
-/// accounts: `anna` (operator, extension 201), `bruno` (operator, no extension), `sara`
+/// `serve` on a copy of examples/office (free ports, its config plus an external contacts
+/// file, its flows copied to DATA/flows), with accounts: `anna` (operator, extension 201), `bruno` (operator, no extension), `sara`
 /// (supervisor); each password is `NAME-password`.
 fn serve_office() -> Server {
     let data = tempfile::tempdir().unwrap();
@@ -185,6 +185,9 @@ fn serve_office() -> Server {
     let contacts = data.path().join("contacts.csv");
     std::fs::write(&contacts, CONTACTS).unwrap();
     let example = root().join("examples/office");
+    let flows = data.path().join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    std::fs::copy(example.join("flows/office.flow"), flows.join("office.flow")).unwrap();
     let mut config = std::fs::read_to_string(example.join("centralino.toml")).unwrap();
     config.push_str(&format!(
         "\n[directory]\ncontacts = \"{}\"\n",
@@ -192,11 +195,7 @@ fn serve_office() -> Server {
     ));
     let config_path = data.path().join("centralino.toml");
     std::fs::write(&config_path, config).unwrap();
-    Server::start_with_data(
-        &example.join("flows"),
-        data,
-        &["--config", config_path.to_str().unwrap()],
-    )
+    Server::start_with_data(&flows, data, &["--config", config_path.to_str().unwrap()])
 }
 
 /// The row of staff member `extension` on the presence board.
@@ -483,6 +482,35 @@ fn a_call_is_in_the_log_with_its_steps_and_replays_identical() {
         replay.body
     );
     assert!(replay.body.contains("identica"), "{}", replay.body);
+
+    // The flows change (a greeting before the menu): the call replays identical on its own
+    // version, and with the flows now it would go differently from its first step.
+    let published = server.count("published");
+    let flow = server.data.path().join("flows/office.flow");
+    let text = std::fs::read_to_string(&flow).unwrap().replace(
+        "  menu: menu \"Ufficio di prova.",
+        "  benvenuto: say \"Benvenuti.\" -> menu\n  menu: menu \"Ufficio di prova.",
+    );
+    std::fs::write(&flow, text).unwrap();
+    server.wait_for_times("published", published + 1, Duration::from_secs(30));
+    let replay = sara.post(&format!("{link}/replay"), &[]);
+    assert!(
+        replay
+            .body
+            .contains("id=\"verdict-exact\" data-verdict=\"identical\""),
+        "{}",
+        replay.body
+    );
+    assert!(
+        replay
+            .body
+            .contains("id=\"verdict-current\" data-verdict=\"differs\""),
+        "{}",
+        replay.body
+    );
+    assert!(replay.body.contains("dal passo 1"), "{}", replay.body);
+    assert!(replay.body.contains("ufficio.benvenuto"), "{}", replay.body);
+    assert!(replay.body.contains("«Benvenuti.»"), "{}", replay.body);
 
     // The replay is a form: without its token, 403.
     let forged = request(
