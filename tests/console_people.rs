@@ -2,8 +2,9 @@
 //! follows a staff phone that registers (sipp), a person sets themselves away and back from
 //! the page (the desk and `/metrics` follow), the address book lists the office's staff and an
 //! external contact, and a call made by sipp is in the call log with its steps and replays
-//! identical. Forms without their CSRF token get 403; operators get 403 on the call log; every
-//! route of these pages refuses a request without login.
+//! identical (and differs with changed flows); a caller waiting in the office's queue is on
+//! the board. Forms without their CSRF token get 403; operators get 403 on the call log;
+//! every route of these pages refuses a request without login.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -362,6 +363,35 @@ fn the_board_follows_a_phone_and_a_person_sets_away_and_back_from_the_page() {
     );
     assert_eq!(anna.post("/presence", &[("away", "maybe")]).status, 400);
     assert_eq!(status_of(&anna.get("/presence").body, "201"), "available");
+}
+
+#[test]
+fn a_caller_waiting_in_a_queue_is_on_the_board() {
+    if !have_sipp() {
+        return;
+    }
+    let server = serve_office();
+    let bruno = Session::log_in(server.http_port, "bruno", "bruno-password");
+    std::thread::scope(|scope| {
+        // Key 2 of the office's menu: the queue of `prova`, where nobody is present.
+        let waiting = scope.spawn(|| server.sipp("queue_wait.xml", "100"));
+        let page = bruno.wait_page("/presence", "a caller in the queue", |page| {
+            page.contains("<tr id=\"queue-prova\" data-waiting=\"1\">")
+        });
+        let start = page.find("<tr id=\"queue-prova\"").unwrap();
+        let row = &page[start..start + page[start..].find("</tr>").unwrap()];
+        assert!(row.contains("Posizione 1: In attesa da"), "{row}");
+        assert!(row.contains("201: Non connesso"), "{row}");
+        assert!(
+            !row.contains("<td>—</td>"),
+            "a longest wait is shown: {row}"
+        );
+        let waited = waiting.join().unwrap();
+        assert!(waited.status.success(), "{}", server.log());
+    });
+    bruno.wait_page("/presence", "the queue empty again", |page| {
+        page.contains("<tr id=\"queue-prova\" data-waiting=\"0\">")
+    });
 }
 
 #[test]
