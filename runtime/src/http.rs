@@ -35,7 +35,8 @@ use tokio_util::sync::CancellationToken;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// What the HTTP side needs, as `centralino serve` prepares it: the listener is bound before
-/// the server starts, so a port in use stops `serve` with a clear error.
+/// the server starts, so a port in use stops `serve` with a clear error. The contacts file
+/// goes into the [`ServerView`]'s address book when the server starts.
 #[derive(Debug)]
 pub struct HttpParts {
     pub listener: std::net::TcpListener,
@@ -67,6 +68,8 @@ pub struct ServerView {
     pub data_dir: PathBuf,
     /// The media threads (RTP pacing counters).
     pub media: Arc<crate::media::legs::MediaLoops>,
+    /// The address book (offices, staff, external contacts): the one desk phones read.
+    pub directory: Arc<directory::LiveBook>,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -103,7 +106,9 @@ impl ServerView {
             Vec::new(),
             jiff::Timestamp::now(),
         );
+        let directory = Arc::new(directory::LiveBook::new(deployment.current(), None));
         ServerView {
+            directory,
             registry: crate::server::Registry::new(),
             deployment,
             registrar: Arc::new(registrar),
@@ -177,7 +182,6 @@ pub async fn serve(
 /// The HTTP side of a server: the address book of the current program, on the listener of
 /// `parts`, until `cancel`. Failures are logged (the SIP side goes on without it).
 pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) {
-    let program = view.deployment.current();
     let address = parts.listener.local_addr().ok();
     let listener = match parts
         .listener
@@ -191,7 +195,7 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
         }
     };
     let state = HttpState {
-        directory: Arc::new(directory::LiveBook::new(program, parts.contacts)),
+        directory: view.directory.clone(),
     };
     match address {
         Some(address) => {

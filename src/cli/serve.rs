@@ -341,6 +341,7 @@ fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::R
             Account {
                 role,
                 hash: first.hash.clone(),
+                extension: None,
             },
         );
         accounts.save(&path)?;

@@ -37,6 +37,8 @@ use serde::Deserialize;
 
 mod bookings;
 mod callbacks;
+mod calls;
+mod directory;
 mod flows;
 mod flows_files;
 mod flows_record;
@@ -44,12 +46,13 @@ mod flows_sim;
 mod flows_svg;
 mod flows_tests;
 mod live;
+mod presence;
 mod record_pages;
 mod tickets;
 pub mod words;
 
 use super::ServerView;
-use super::accounts::{AccountError, Accounts, Role};
+use super::accounts::{Account, AccountError, Accounts, Role};
 use super::guard::ClientAddress;
 use super::session::{LoginThrottle, Sessions, Staff, random_token, same_token};
 use words::{Dictionary, LANG_COOKIE, Lang, Word};
@@ -78,9 +81,12 @@ pub struct Nav {
 /// Every page of the console, in navigation order.
 const PAGES: &[Page] = &[
     live::PAGE,
+    presence::PAGE,
     tickets::PAGE,
     callbacks::PAGE,
     bookings::PAGE,
+    directory::PAGE,
+    calls::PAGE,
     flows::PAGE,
 ];
 
@@ -199,6 +205,11 @@ impl Console {
             )
                 .into_response())
         }
+    }
+
+    /// The account `name` as the accounts file says now (its role, its extension).
+    pub fn account(&self, name: &str) -> Option<Account> {
+        self.accounts.current().ok()?.accounts.get(name).cloned()
     }
 
     /// The server's live parts: store, flows, presence, live calls.
