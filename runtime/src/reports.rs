@@ -989,7 +989,7 @@ impl Report {
                         metric("reached", number(c.reached)),
                         metric("reached_late", number(c.reached_late)),
                         metric("pending", number(c.pending)),
-                        metric("failed", number(c.failed)),
+                        metric("given_up", number(c.failed)),
                         metric("closed", number(c.closed)),
                         metric("attempts", number(c.attempts)),
                         metric("attempts_avg", maybe(c.attempts_avg)),

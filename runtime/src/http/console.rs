@@ -36,6 +36,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 
 mod live;
+mod reports;
 pub mod words;
 
 use super::ServerView;
@@ -66,7 +67,7 @@ pub struct Nav {
 }
 
 /// Every page of the console, in navigation order.
-const PAGES: &[Page] = &[live::PAGE];
+const PAGES: &[Page] = &[live::PAGE, reports::PAGE];
 
 /// Any role.
 pub fn everyone(_: Role) -> bool {
