@@ -562,11 +562,11 @@ async fn report_csv(
     }
 }
 
-/// A row key as part of an element id: letters, digits, `_` and `.` kept, others `_`.
+/// A row key as part of an element id: letters, digits, `_`, `-` and `.` kept, others `_`.
 fn cell_id_part(key: &str) -> String {
     key.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
                 c
             } else {
                 '_'
