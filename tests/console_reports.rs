@@ -107,7 +107,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     let data = tempfile::tempdir().unwrap();
     add_user(data.path(), "sara", "supervisor", "sara-password");
     add_user(data.path(), "otto", "operator", "otto-password");
-    let server = Server::start_with_data(&root().join("examples/office/flows"), data, &[]);
+    let mut server = Server::start_with_data(&root().join("examples/office/flows"), data, &[]);
     let port = server.http_port;
 
     // 1 asks for the office `prova`: nobody of it is present, the flow says so and hangs up.
@@ -278,4 +278,35 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         request(port, "GET", "/reports/offices.csv", &[], "").status,
         401
     );
+
+    // `centralino report` gives the same numbers once the server has let the store go (while
+    // it holds it, the command says where to read them).
+    let data = server.data.path().to_path_buf();
+    let report_cli = |args: &[&str]| {
+        command(&["report", "--data"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let held = report_cli(&[]);
+    assert_eq!(code(&held), 2);
+    assert!(stderr(&held).contains("/reports"), "{}", stderr(&held));
+    server.stop();
+    let offices = report_cli(&["--target-h", "0", "--csv", "offices"]);
+    assert_eq!(code(&offices), 0, "{}", stderr(&offices));
+    assert_eq!(support::stdout(&offices), csv.body);
+    let text = report_cli(&["--target-h", "0"]);
+    assert_eq!(code(&text), 0, "{}", stderr(&text));
+    let text = support::stdout(&text);
+    for line in [
+        "calls                 3",
+        "contained             1",
+        "callbacks_late        1",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    assert!(text.contains("\nprova   1      0         1"), "{text}");
+    let unknown = report_cli(&["--csv", "nothing"]);
+    assert_eq!(code(&unknown), 2);
 }
