@@ -1,10 +1,12 @@
 //! The reports page after real calls, end to end (issue 11, item 4): `centralino serve` on
-//! examples/office, three sipp calls to 100, and a supervisor reads from the page alone how
-//! many calls came (3), how many the flows served without a person (1: key 4 asks for a
-//! callback and the flow says goodbye), which office did not answer (`prova`: key 1 asks for a
-//! transfer and nobody of it is present), where the caller who hung up did so (the menu), and
-//! which callbacks are late (the one just asked for, with a target of 0 hours). The CSV of
-//! the offices says the same; an operator is refused the page and the CSV.
+//! examples/office (its flows and configuration), four sipp calls to 100, and a supervisor
+//! reads from the page alone how many calls came (4), how many the flows served without a
+//! person (1: key 4 asks for a callback and the flow says goodbye), which office did not answer
+//! (`prova`, twice: key 1 asks for a transfer while nobody of it is present; later 201 is
+//! registered (baresip) but lets it ring out), where the caller who hung up did so (the menu),
+//! and which callbacks are late (the one just asked for, with a target of 0 hours). The CSV of
+//! the offices says the same, and so does `centralino report`; an operator is refused the page
+//! and the CSV.
 //!
 //! The numbers are read from the page's cells by their ids. Every wait is for a condition
 //! (the report counting three calls), with generous limits; the server and sipp are stopped
@@ -19,6 +21,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use support::baresip::{Baresip, BaresipConfig, have_baresip};
 use support::http::{Reply, exchange};
 use support::{Server, code, command, have_sipp, root, stderr};
 
@@ -101,13 +104,20 @@ fn number(page: &str, id: &str) -> u64 {
 
 #[test]
 fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
-    if !have_sipp() {
+    if !have_sipp() || !have_baresip() {
+        eprintln!("skipped: needs sipp and baresip");
         return;
     }
     let data = tempfile::tempdir().unwrap();
     add_user(data.path(), "sara", "supervisor", "sara-password");
     add_user(data.path(), "otto", "operator", "otto-password");
-    let mut server = Server::start_with_data(&root().join("examples/office/flows"), data, &[]);
+    let example = root().join("examples/office");
+    let config = example.join("centralino.toml");
+    let mut server = Server::start_with_data(
+        &example.join("flows"),
+        data,
+        &["--config", config.to_str().unwrap()],
+    );
     let port = server.http_port;
 
     // 1 asks for the office `prova`: nobody of it is present, the flow says so and hangs up.
@@ -119,6 +129,13 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     // The third caller hangs up at the menu.
     let hung_up = server.sipp("hold_call.xml", "100");
     assert!(hung_up.status.success(), "hang-up:\n{}", server.log());
+    // 201 registers and does not answer: key 1 rings it for the office's 8 s, then the flow
+    // says nobody can answer and hangs up.
+    let anna = Baresip::start(BaresipConfig::staff("201", "pw201", server.addr()).manual_answer());
+    anna.wait_registered(Duration::from_secs(20));
+    let rang_out = server.sipp("dtmf_ticket.xml", "100");
+    assert!(rang_out.status.success(), "rang out:\n{}", server.log());
+    drop(anna);
 
     let supervisor = log_in(port, "sara", "sara-password");
     let query = "/reports?preset=7d&target_h=0";
@@ -127,20 +144,20 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body
     };
-    // The call log is written as each call ends: wait until the report has the three.
+    // The call log is written as each call ends: wait until the report has the four.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut page = report();
-    while cell(&page, "glance-calls").as_deref() != Some("3") && Instant::now() < deadline {
+    while cell(&page, "glance-calls").as_deref() != Some("4") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
         page = report();
     }
 
     // At a glance: calls, served by the flows, the office that did not answer, late callbacks.
-    assert_eq!(number(&page, "glance-calls"), 3, "{page}");
+    assert_eq!(number(&page, "glance-calls"), 4, "{page}");
     assert_eq!(number(&page, "glance-contained"), 1, "{page}");
     assert_eq!(
         cell(&page, "glance-contained-percent").as_deref(),
-        Some("33.3")
+        Some("25")
     );
     assert_eq!(number(&page, "glance-put-through"), 0);
     assert_eq!(number(&page, "glance-abandoned"), 1);
@@ -149,7 +166,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         .nth(1)
         .and_then(|rest| rest.split("</ul>").next())
         .expect("the list of offices that did not answer");
-    assert!(unanswered.contains("<strong>prova</strong>: 1"), "{page}");
+    assert!(unanswered.contains("<strong>prova</strong>: 2"), "{page}");
     let late = page
         .split("id=\"late-callbacks-list\"")
         .nth(1)
@@ -159,22 +176,23 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     assert_eq!(late.matches("<li>").count(), 1, "{late}");
 
     // The tables, cell by cell.
-    assert_eq!(number(&page, "overview-calls-value"), 3);
+    assert_eq!(number(&page, "overview-calls-value"), 4);
     assert_eq!(number(&page, "overview-contained-value"), 1);
     assert_eq!(number(&page, "overview-abandoned-value"), 1);
-    assert_eq!(number(&page, "overview-transfers_unanswered-value"), 1);
+    assert_eq!(number(&page, "overview-transfers_unanswered-value"), 2);
     assert_eq!(number(&page, "overview-callbacks_late-value"), 1);
-    assert_eq!(number(&page, "offices-prova-asked"), 1);
+    assert_eq!(number(&page, "offices-prova-asked"), 2);
     assert_eq!(number(&page, "offices-prova-answered"), 0);
-    assert_eq!(number(&page, "offices-prova-unanswered"), 1);
+    assert_eq!(number(&page, "offices-prova-unanswered"), 2);
     assert_eq!(number(&page, "offices-prova-nobody_present"), 1);
+    assert_eq!(number(&page, "offices-prova-no_answer"), 1, "201 rang out");
     assert_eq!(number(&page, "callbacks-requested-value"), 1);
     assert_eq!(number(&page, "callbacks-pending-value"), 1);
     assert_eq!(number(&page, "hangups-ufficio.menu-calls"), 1, "{page}");
     assert_eq!(
         number(&page, "endings-the_flow_hung_up-calls"),
-        2,
-        "key 1 and key 4 end in the flow"
+        3,
+        "both key 1 calls and the key 4 call end in the flow"
     );
     assert_eq!(number(&page, "endings-caller_hung_up-calls"), 1);
     let days: u64 = regex::Regex::new(r#"id="days-[0-9-]+-calls">([0-9]+)<"#)
@@ -182,7 +200,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         .captures_iter(&page)
         .map(|found| found[1].parse::<u64>().unwrap())
         .sum();
-    assert_eq!(days, 3, "the calls per day add up to the calls");
+    assert_eq!(days, 4, "the calls per day add up to the calls");
     let paths = page.matches("id=\"paths-").count();
     assert!(paths >= 3 * 3, "three paths of three cells: {paths}");
     assert!(
@@ -210,7 +228,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     assert_eq!(
         csv.body,
         "office,asked,answered,unanswered,answer_percent,no_answer,busy,nobody_present,closed,failed,hung_up\n\
-         prova,1,0,1,0,0,0,1,0,0,0\n"
+         prova,2,0,2,0,1,0,1,0,0,0\n"
     );
     let overview = request(
         port,
@@ -219,7 +237,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         std::slice::from_ref(&supervisor),
         "",
     );
-    assert!(overview.body.contains("\ncalls,3\n"), "{}", overview.body);
+    assert!(overview.body.contains("\ncalls,4\n"), "{}", overview.body);
     assert!(
         overview.body.contains("\ncontained,1\n"),
         "{}",
@@ -245,7 +263,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     );
     assert_eq!(bad.status, 200);
     assert!(bad.body.contains("id=\"problem\""), "{}", bad.body);
-    assert_eq!(number(&bad.body, "glance-calls"), 3);
+    assert_eq!(number(&bad.body, "glance-calls"), 4);
 
     // In English too.
     let english = request(
@@ -256,7 +274,7 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         "",
     );
     assert!(english.body.contains("Offices that did not answer"));
-    assert_eq!(number(&english.body, "glance-calls"), 3);
+    assert_eq!(number(&english.body, "glance-calls"), 4);
 
     // An operator sees neither the page nor its entry in the navigation.
     let operator = log_in(port, "otto", "otto-password");
@@ -300,13 +318,13 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
     assert_eq!(code(&text), 0, "{}", stderr(&text));
     let text = support::stdout(&text);
     for line in [
-        "calls                 3",
+        "calls                 4",
         "contained             1",
         "callbacks_late        1",
     ] {
         assert!(text.contains(line), "{line:?} in:\n{text}");
     }
-    assert!(text.contains("\nprova   1      0         1"), "{text}");
+    assert!(text.contains("\nprova   2      0         2"), "{text}");
     let unknown = report_cli(&["--csv", "nothing"]);
     assert_eq!(code(&unknown), 2);
 }

@@ -505,6 +505,8 @@ fn show(
             target_h => asked.target_hours,
             query => &asked.query,
             report => minijinja::Value::from(minijinja::value::Serde(report)),
+            // Written as the tables and CSV write numbers (`25`, `33.3`).
+            contained_percent => report.overview.contained_percent.map(|p| p.to_string()),
             tables => tables,
         },
     )
