@@ -160,6 +160,11 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         Some("25")
     );
     assert_eq!(number(&page, "glance-put-through"), 0);
+    assert_eq!(
+        number(&page, "glance-person-not-reached"),
+        2,
+        "both key 1 calls"
+    );
     assert_eq!(number(&page, "glance-abandoned"), 1);
     let unanswered = page
         .split("id=\"unanswered-offices\"")

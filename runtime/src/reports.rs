@@ -16,7 +16,9 @@
 //!   the period when it started;
 //! - *served by the flows* (tier-1 containment): the flow reached its end (`hangup`) and never
 //!   asked for a person: no transfer, queue or conference state was entered;
-//! - *put through*: staff answered a transfer or a queue (the call ended bridged);
+//! - *put through*: staff answered a transfer or a queue (the call ended bridged); *person not
+//!   reached*: the flow ended the call after asking for a person who did not answer (the
+//!   overview's endings add up to the calls);
 //! - *abandoned*: the caller hung up before the flow ended; *abandoned waiting* is the part of
 //!   them that hung up while staff rang or in a queue; *lost*: no audio or the signalling
 //!   dropped; *failed*: every other ending (flow errors, maximum duration, shutdown);
@@ -220,6 +222,8 @@ pub struct Overview {
     /// `contained` of `calls`, in percent with one decimal; `None` without calls.
     pub contained_percent: Option<f64>,
     pub put_through: u64,
+    /// The flow ended the call after asking for a person who was not reached.
+    pub person_not_reached: u64,
     pub abandoned: u64,
     pub abandoned_waiting: u64,
     pub lost: u64,
@@ -369,8 +373,8 @@ enum Kind {
     },
     Lost,
     Failed,
-    /// Ended by the flow after asking for a person who did not answer.
-    NotContained,
+    /// Ended by the flow after asking for a person who was not reached.
+    PersonNotReached,
 }
 
 /// A step's note when the flow entered a state that asks for a person.
@@ -431,6 +435,7 @@ pub fn report(facts: &Facts, period: &Period, now: Timestamp, settings: &Setting
         contained: 0,
         contained_percent: None,
         put_through: 0,
+        person_not_reached: 0,
         abandoned: 0,
         abandoned_waiting: 0,
         lost: 0,
@@ -559,7 +564,7 @@ pub fn report(facts: &Facts, period: &Period, now: Timestamp, settings: &Setting
             .clone()
             .and_then(|text| EndReason::try_from(text).ok());
         let kind = match reason {
-            Some(EndReason::FlowHungUp) if person => Kind::NotContained,
+            Some(EndReason::FlowHungUp) if person => Kind::PersonNotReached,
             Some(EndReason::FlowHungUp) => Kind::Contained,
             Some(EndReason::Bridged) => Kind::PutThrough,
             Some(EndReason::CallerHungUp) => Kind::Abandoned { waiting },
@@ -593,7 +598,7 @@ pub fn report(facts: &Facts, period: &Period, now: Timestamp, settings: &Setting
             }
             Kind::Lost => overview.lost += 1,
             Kind::Failed => overview.failed += 1,
-            Kind::NotContained => {}
+            Kind::PersonNotReached => overview.person_not_reached += 1,
         }
     }
     overview.contained_percent = percent(overview.contained, overview.calls);
@@ -888,6 +893,7 @@ impl Report {
                     metric("contained", number(o.contained)),
                     metric("contained_percent", maybe(o.contained_percent)),
                     metric("put_through", number(o.put_through)),
+                    metric("person_not_reached", number(o.person_not_reached)),
                     metric("abandoned", number(o.abandoned)),
                     metric("abandoned_waiting", number(o.abandoned_waiting)),
                     metric("lost", number(o.lost)),

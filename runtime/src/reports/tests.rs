@@ -378,6 +378,15 @@ fn the_numbers_are_those_of_the_calls_and_records_made() {
     assert_eq!(o.contained, 1, "only c1 was served by the flow alone");
     assert_eq!(o.contained_percent, Some(11.1));
     assert_eq!(o.put_through, 2);
+    assert_eq!(
+        o.person_not_reached, 2,
+        "c3 and c7: the flow said nobody could answer"
+    );
+    assert_eq!(
+        o.contained + o.put_through + o.person_not_reached + o.abandoned + o.lost + o.failed,
+        o.calls,
+        "every call is counted once"
+    );
     assert_eq!((o.abandoned, o.abandoned_waiting), (2, 1));
     assert_eq!((o.lost, o.failed), (1, 1));
     assert_eq!(o.transfers_unanswered, 2, "c3 nobody present, c7 no answer");

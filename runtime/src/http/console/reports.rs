@@ -266,6 +266,11 @@ const WORDS: &[super::Word] = &[
         "Passate al personale",
         "Put through to staff",
     ),
+    (
+        "reports.m.person_not_reached",
+        "Chiedevano una persona, non raggiunta",
+        "Asked for a person, not reached",
+    ),
     ("reports.m.abandoned", "Abbandonate", "Abandoned"),
     (
         "reports.m.abandoned_waiting",
