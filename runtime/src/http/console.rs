@@ -35,6 +35,12 @@ use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+mod flows;
+mod flows_files;
+mod flows_record;
+mod flows_sim;
+mod flows_svg;
+mod flows_tests;
 mod live;
 mod reports;
 pub mod words;
@@ -67,7 +73,7 @@ pub struct Nav {
 }
 
 /// Every page of the console, in navigation order.
-const PAGES: &[Page] = &[live::PAGE, reports::PAGE];
+const PAGES: &[Page] = &[live::PAGE, flows::PAGE, reports::PAGE];
 
 /// Any role.
 pub fn everyone(_: Role) -> bool {
@@ -92,6 +98,10 @@ const SESSION_COOKIE_TLS: &str = "__Host-centralino_session";
 const LOGIN_COOKIE: &str = "centralino_login";
 /// The largest form body accepted by the console (a login form is well under 1 KiB).
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// The largest body [`require_staff`] reads to find a post's CSRF token: a page whose forms
+/// carry more than [`MAX_FORM_BYTES`] (the flow editor's whole file) sets its own
+/// `DefaultBodyLimit` on its routes, up to this.
+pub const MAX_STAFF_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What the console's routes share.
 pub struct Console {
@@ -382,7 +392,7 @@ async fn require_staff(
                 .into_response();
         }
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        let bytes = match axum::body::to_bytes(body, MAX_STAFF_BODY_BYTES).await {
             Ok(bytes) => bytes,
             Err(_) => {
                 return (StatusCode::PAYLOAD_TOO_LARGE, "modulo troppo grande").into_response();
