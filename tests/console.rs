@@ -294,7 +294,8 @@ fn staff_log_in_and_every_page_and_form_refuses_strangers() {
     let mut pages: BTreeSet<String> = BTreeSet::from(["/".to_string()]);
     let mut forms: BTreeSet<String> = BTreeSet::new();
     let mut queue = vec!["/".to_string()];
-    let links = regex::Regex::new(r#"(href|action)="(/[^"]*)""#).unwrap();
+    // Paths written by templates may be escaped (`&#x2f;` for `/`, `&amp;` for `&`).
+    let links = regex::Regex::new(r#"(href|action)="((?:/|&#x2f;)[^"]*)""#).unwrap();
     while let Some(target) = queue.pop() {
         let page = request(
             port,
@@ -305,7 +306,7 @@ fn staff_log_in_and_every_page_and_form_refuses_strangers() {
         );
         assert_eq!(page.status, 200, "{target}");
         for found in links.captures_iter(&page.body) {
-            let path = found[2].to_string();
+            let path = found[2].replace("&#x2f;", "/").replace("&amp;", "&");
             if &found[1] == "action" {
                 forms.insert(path);
             } else if pages.insert(path.clone()) {
@@ -314,6 +315,10 @@ fn staff_log_in_and_every_page_and_form_refuses_strangers() {
         }
     }
     assert!(forms.contains("/logout"), "{forms:?}");
+    assert!(
+        pages.contains("/reports") && pages.iter().any(|p| p.starts_with("/reports/offices.csv")),
+        "{pages:?}"
+    );
     let public = ["/login"];
     for target in pages.iter().filter(|p| !public.contains(&p.as_str())) {
         let reply = request(port, "GET", target, &[], "");

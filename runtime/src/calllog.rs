@@ -754,6 +754,26 @@ flow main answers "100" {
         states
     }
 
+    /// The call record keeps each transfer the flow asked for, and how it ended, for reports.
+    #[test]
+    fn a_transferred_call_keeps_its_handoff_in_the_record() {
+        let store = Arc::new(SledStore::temporary().unwrap());
+        live_call(program(FLOW), store.clone(), "call-t", "2");
+        let record = store.call("call-t").unwrap().unwrap();
+        assert_eq!(record.outcome.as_deref(), Some("put through to staff"));
+        let [handoff] = record.handoffs.as_slice() else {
+            panic!("one handoff: {:?}", record.handoffs);
+        };
+        assert_eq!(handoff.kind, crate::store::HandoffKind::Transfer);
+        assert_eq!(handoff.office, "ufficio");
+        assert_eq!(handoff.outcome, Some(TransferOutcome::Answered));
+        let rang = handoff.ended_at.unwrap().duration_since(handoff.asked_at);
+        assert_eq!(rang, SignedDuration::from_secs(5));
+        // A call that asked for nobody keeps none (and its record reads as before).
+        live_call(program(FLOW), store.clone(), "call-n", "1");
+        assert!(store.call("call-n").unwrap().unwrap().handoffs.is_empty());
+    }
+
     #[test]
     fn a_logged_call_runs_again_to_the_same_steps_on_its_version() {
         let program = program(FLOW);

@@ -24,6 +24,7 @@ pub mod media;
 pub mod people;
 pub mod port;
 pub mod reload;
+pub mod reports;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -31,9 +31,13 @@ use crate::engine::{
     StoreReply, StoreRequest, Trace, TransferOutcome,
 };
 use crate::store::{
-    CallEvents, CallRecord, Moved, NewBooking, NewCallback, NewTicket, Recording, SCHEMA_VERSION,
-    StepRecord, Store, StoreError,
+    CallEvents, CallRecord, Handoff, HandoffKind, Moved, NewBooking, NewCallback, NewTicket,
+    Recording, SCHEMA_VERSION, StepRecord, Store, StoreError,
 };
+
+/// The most handoffs (transfers, queues) one call record keeps; a flow looping through a
+/// transfer is bounded by its `max visits`, this bounds the record whatever the flow.
+pub const MAX_LOGGED_HANDOFFS: usize = 64;
 
 /// Days ahead in which bookings are offered.
 pub const BOOKING_DAYS: u32 = 28;
@@ -193,6 +197,10 @@ pub struct CallPort {
     /// Every event given to the session (live calls only), up to [`MAX_LOGGED_EVENTS`].
     events: Vec<Event>,
     events_truncated: bool,
+    /// Each time the flow asked for people (transfer, queue), for the call record.
+    handoffs: Vec<Handoff>,
+    /// The request of each handoff still waiting for its outcome, to its place in `handoffs`.
+    handoffs_waiting: BTreeMap<Id, usize>,
 }
 
 impl CallPort {
@@ -211,6 +219,8 @@ impl CallPort {
             traced: 0,
             events: Vec::new(),
             events_truncated: false,
+            handoffs: Vec::new(),
+            handoffs_waiting: BTreeMap::new(),
         }
     }
 
@@ -269,6 +279,19 @@ impl CallPort {
             } else {
                 self.events_truncated = true;
             }
+        }
+        if let Event::TransferResult {
+            request,
+            outcome,
+            at,
+        } = &event
+            && let Some(handoff) = self
+                .handoffs_waiting
+                .remove(request)
+                .and_then(|index| self.handoffs.get_mut(index))
+        {
+            handoff.outcome = Some(*outcome);
+            handoff.ended_at = Some(*at);
         }
         let commands = self.session.step(event);
         let mut actions = Vec::new();
@@ -396,6 +419,7 @@ impl CallPort {
             caller: call.caller,
             number: call.number,
             channel: self.options.channel.clone(),
+            handoffs: std::mem::take(&mut self.handoffs),
         };
         let events = CallEvents {
             schema: SCHEMA_VERSION,
@@ -471,9 +495,13 @@ impl CallPort {
                     ChannelCommand::StopPlayback { playback } => {
                         self.playing.remove(playback);
                     }
-                    ChannelCommand::Transfer { .. }
-                    | ChannelCommand::Enqueue { .. }
-                    | ChannelCommand::Record { .. }
+                    ChannelCommand::Transfer {
+                        request, office, ..
+                    } => self.handoff(*request, HandoffKind::Transfer, office),
+                    ChannelCommand::Enqueue {
+                        request, office, ..
+                    } => self.handoff(*request, HandoffKind::Queue, office),
+                    ChannelCommand::Record { .. }
                     | ChannelCommand::JoinConference { .. }
                     | ChannelCommand::Webhook { .. } => {}
                 }
@@ -486,6 +514,21 @@ impl CallPort {
                 at: self.now,
             })),
         }
+    }
+
+    /// The flow asked for people: kept for the call record, its outcome filled in when it comes.
+    fn handoff(&mut self, request: Id, kind: HandoffKind, office: &str) {
+        if self.handoffs.len() >= MAX_LOGGED_HANDOFFS {
+            return;
+        }
+        self.handoffs_waiting.insert(request, self.handoffs.len());
+        self.handoffs.push(Handoff {
+            kind,
+            office: office.to_owned(),
+            asked_at: self.now,
+            outcome: None,
+            ended_at: None,
+        });
     }
 
     fn trace(&mut self, trace: Trace) {

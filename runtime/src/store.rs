@@ -194,6 +194,32 @@ pub struct CallRecord {
     /// How the call came (`sip`); empty in records written before the call log kept it.
     #[serde(default)]
     pub channel: String,
+    /// Each time the flow handed the caller to people (transfer, queue) and how it went, for
+    /// reports; empty in records written before the call log kept it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handoffs: Vec<Handoff>,
+}
+
+/// The flow asked for people: a transfer to an office's staff or a place in its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub kind: HandoffKind,
+    pub office: String,
+    /// When the flow asked (staff start ringing, the caller joins the queue).
+    pub asked_at: Timestamp,
+    /// How it ended; `None`: the call ended first (the caller hung up while it rang or waited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::engine::TransferOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+}
+
+/// How a caller was handed to people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffKind {
+    Transfer,
+    Queue,
 }
 
 /// What a live call's engine was given, in order, with the times it came with: enough to

@@ -102,6 +102,7 @@ fn disk_full_writer() {
         ended_at: None,
         outcome: None,
         channel: String::from("sip"),
+        handoffs: Vec::new(),
     });
     let flushed = call.and_then(|()| store.flush());
     writeln!(out, "L {flushed:?}").unwrap();

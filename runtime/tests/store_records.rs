@@ -187,6 +187,7 @@ fn every_record_round_trips_and_survives_reopening() {
             ended_at: None,
             outcome: None,
             channel: String::from("sip"),
+            handoffs: Vec::new(),
         };
         store.save_call(call.clone()).unwrap();
         // The call record is saved again when the call ends: the newer one wins.

@@ -10,6 +10,7 @@
 //!  centralino directory [SEARCH] [--flows DIR] [--contacts FILE] --format text|yealink|snom|vcard
 //!  centralino calls [list|show ID]                                     live calls; the call log
 //!  centralino replay ID [--with-current [FLOWS]]                      a logged call run again
+//!  centralino report [--from DATE] [--to DATE] [--csv NAME]            reports (as /reports)
 //!  centralino serve   [--flows DIR] [--data DIR] [--listen ADDR]        answer calls on SIP/RTP
 //!  centralino registrations                                           staff phones registered
 //!  centralino staff hash EXTENSION [--realm R]  < password             a [staff.accounts] line
@@ -31,6 +32,7 @@ mod graph;
 mod lsp;
 mod output;
 mod records;
+mod report;
 mod serve;
 mod simulate;
 mod staff;
@@ -103,6 +105,9 @@ enum Command {
     Staff(staff::StaffArgs),
     /// Staff console accounts: add, passwd, role, remove, list (passwords as argon2id hashes).
     Users(users::UsersArgs),
+    /// Reports for supervisors from the call log and the store (as the console's /reports):
+    /// every report as text, or one as CSV with `--csv NAME`.
+    Report(report::ReportArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
     /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
@@ -213,6 +218,7 @@ pub fn main() -> ExitCode {
         Command::Registrations(args) => control::registrations(args),
         Command::Staff(args) => staff::run(args),
         Command::Users(args) => users::run(args),
+        Command::Report(args) => report::run(args),
         Command::Lsp(args) => lsp::run(args, cli.lang.map(|_| lang)),
     };
     match result {

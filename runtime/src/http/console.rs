@@ -48,6 +48,7 @@ mod flows_tests;
 mod live;
 mod presence;
 mod record_pages;
+mod reports;
 mod tickets;
 pub mod words;
 
@@ -87,6 +88,7 @@ const PAGES: &[Page] = &[
     bookings::PAGE,
     directory::PAGE,
     calls::PAGE,
+    reports::PAGE,
     flows::PAGE,
 ];
 

@@ -1383,6 +1383,7 @@ mod tests {
                     ended_at: None,
                     outcome: None,
                     channel: "sip".into(),
+                    handoffs: Vec::new(),
                 })
                 .unwrap();
             store

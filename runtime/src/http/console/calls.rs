@@ -712,6 +712,7 @@ mod tests {
             ended_at: Some(started_at + jiff::SignedDuration::from_secs(65)),
             outcome: Some(outcome.to_owned()),
             channel: String::from("sip"),
+            handoffs: Vec::new(),
         }
     }
 
