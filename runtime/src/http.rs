@@ -44,6 +44,8 @@ pub struct HttpParts {
     pub accounts: PathBuf,
     /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
     pub metrics_token: Option<String>,
+    /// `[webchat]`: the citizens' chat at `/chat` ([`crate::channels::webchat`]), when enabled.
+    pub webchat: Option<crate::channels::webchat::ChatParts>,
 }
 
 /// The server's live parts, as HTTP pages read and change them (the console, metrics, the
@@ -172,8 +174,18 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
         None => tracing::info!("HTTP listening"),
     }
     let console = Arc::new(console::Console::new(parts.accounts, view.clone(), false));
+    let chats = parts.webchat.map(|chat| {
+        crate::channels::webchat::ChatHub::new(chat, view.clone(), cancel.child_token())
+    });
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    if let Err(e) = serve(listener, router(state, console, metrics), cancel).await {
+    let mut routes = router(state, console, metrics);
+    if let Some(hub) = &chats {
+        routes = routes.merge(crate::channels::webchat::routes::routes(hub.clone(), false));
+    }
+    if let Err(e) = serve(listener, routes, cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
+    }
+    if let Some(hub) = chats {
+        hub.stopped().await;
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod calendar;
 pub mod calllog;
+pub mod channels;
 pub mod conference;
 pub mod control;
 pub mod desk;
