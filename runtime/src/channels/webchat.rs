@@ -18,9 +18,10 @@
 //! and the call log keeps each one.
 //!
 //! Bounds: chats started per minute and messages per second per client address
-//! ([`limit::RateLimit`]), live chats at most [`ChatSettings::max_chats`], an idle chat ends
-//! after [`ChatSettings::idle`] (the citizen left), input at most
-//! [`ChatSettings::max_input_chars`], the transcript at most [`MAX_MESSAGES`] messages.
+//! ([`limit::RateLimit`]), live chats at most [`ChatSettings::max_chats`] and
+//! [`MAX_CHATS_PER_ADDRESS`] per address, an idle chat ends after [`ChatSettings::idle`] (the
+//! citizen left), a chat whose flow is over shows its end for [`LINGER`] and goes, input at
+//! most [`ChatSettings::max_input_chars`], the transcript at most [`MAX_MESSAGES`] messages.
 
 pub mod limit;
 pub mod routes;
@@ -58,6 +59,10 @@ pub const MAX_MESSAGES: usize = 200;
 pub const ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// Messages queued for one chat at most (more are refused as too many).
 const INPUT_QUEUE: usize = 8;
+/// Chats of one client address at once (a library's or an office's citizens share one).
+pub const MAX_CHATS_PER_ADDRESS: usize = 10;
+/// How long a chat whose flow is over still shows its end (at most its idle timeout).
+pub const LINGER: Duration = Duration::from_secs(60);
 
 /// `[webchat]`: which flow answers, and the bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +173,8 @@ enum Input {
 pub struct ChatHandle {
     /// The chat's CSRF token: every form of the chat carries it back.
     pub csrf: String,
+    /// Who started it.
+    address: IpAddr,
     inputs: mpsc::Sender<Input>,
     view: watch::Receiver<ChatView>,
 }
@@ -289,11 +296,20 @@ impl ChatHub {
             over: false,
         });
         let (inputs, receiver) = mpsc::channel(INPUT_QUEUE);
-        let handle = Arc::new(ChatHandle { csrf, inputs, view });
+        let handle = Arc::new(ChatHandle {
+            csrf,
+            address,
+            inputs,
+            view,
+        });
         {
             let mut chats = lock(&self.chats);
             if chats.len() >= self.settings.max_chats {
                 return Err(StartRefused::Full);
+            }
+            let mine = chats.values().filter(|c| c.address == address).count();
+            if mine >= MAX_CHATS_PER_ADDRESS {
+                return Err(StartRefused::Throttled(LINGER));
             }
             chats.insert(id.clone(), handle.clone());
         }
@@ -456,6 +472,9 @@ impl Chat {
         self.publish();
         let mut idle_until = Instant::now() + idle;
         loop {
+            if self.over {
+                idle_until = idle_until.min(Instant::now() + LINGER);
+            }
             let timer = self.port.next_timer().map(instant_of);
             tokio::select! {
                 () = cancel.cancelled() => {
@@ -760,5 +779,197 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const FLOW: &str = r#"calendar sempre {
+  timezone "Europe/Rome"
+  mon-fri 00:00-23:59
+  sat, sun 00:00-23:59
+}
+office o "Ufficio" {
+  hours sempre
+  staff "sip:201@x.example" as "Anna"
+}
+category cose "Cose da fare" {
+  office o
+  priority normal
+}
+flow main answers "100" {
+  menu: menu "Per parlare con qualcuno, prema 1. Per scrivere, prema 2." timeout 1s retries 0 {
+    1 -> passa
+    2 -> scrivi
+    timeout, invalid -> tardi
+  }
+  passa: transfer o ring 5s else -> nessuno
+  nessuno: say "Nessuno risponde." -> scrivi
+  scrivi: record "Scriva pure." into testo max 30s -> apri
+  apri: ticket cose with { testo: testo } -> fatto else -> hangup
+  fatto: say "Numero {{ ticket.ref }}." -> hangup
+  tardi: say "Troppo tardi." -> hangup
+}
+"#;
+
+    fn hub(dir: &std::path::Path) -> (Arc<ChatHub>, ServerView, CancellationToken) {
+        let mut server = ServerView::for_tests(FLOW);
+        server.data_dir = dir.to_path_buf();
+        let cancel = CancellationToken::new();
+        let parts = ChatParts {
+            settings: ChatSettings::default(),
+            webhooks: None,
+        };
+        (
+            ChatHub::new(parts, server.clone(), cancel.child_token()),
+            server,
+            cancel,
+        )
+    }
+
+    async fn until(chat: &ChatHandle, what: impl Fn(&ChatView) -> bool) -> ChatView {
+        let mut view = chat.view.clone();
+        let waited =
+            tokio::time::timeout(Duration::from_secs(20), view.wait_for(|v| what(v))).await;
+        assert!(waited.is_ok(), "{:#?}", chat.view());
+        chat.view()
+    }
+
+    fn said(view: &ChatView) -> Vec<&str> {
+        view.messages.iter().map(|m| m.text.as_str()).collect()
+    }
+
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[tokio::test]
+    async fn a_chat_takes_the_else_of_a_transfer_writes_its_recording_and_opens_a_ticket() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, server, cancel) = hub(dir.path());
+        let (_, chat) = hub
+            .start(HERE, Some(String::from("+393331234567")))
+            .unwrap();
+        let view = until(&chat, |v| v.answer != Answer::None).await;
+        assert_eq!(
+            view.answer,
+            Answer::Buttons {
+                buttons: vec![
+                    text::Button {
+                        key: "1".into(),
+                        label: "Per parlare con qualcuno".into()
+                    },
+                    text::Button {
+                        key: "2".into(),
+                        label: "Per scrivere".into()
+                    },
+                ]
+            }
+        );
+        let live = server.registry.calls();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].channel, ChannelKind::WebChat);
+        assert_eq!(
+            (live[0].flow.as_str(), live[0].state.as_str()),
+            ("main", "menu")
+        );
+
+        // 1: the transfer cannot happen on a chat, the flow takes its else, then asks for text.
+        hub.say(HERE, &chat, "1").await.unwrap();
+        let view = until(&chat, |v| v.answer == Answer::Text).await;
+        assert_eq!(
+            said(&view)[1..],
+            ["1", "Nessuno risponde.", "Scriva pure."],
+            "{view:#?}"
+        );
+
+        hub.say(HERE, &chat, "Una buca in via Roma").await.unwrap();
+        let view = until(&chat, |v| v.over).await;
+        let last = said(&view).last().copied().unwrap();
+        let reference = last
+            .trim_start_matches("Numero ")
+            .trim_end_matches('.')
+            .to_owned();
+        let ticket = server.store.ticket(&reference).unwrap().unwrap();
+        assert_eq!(ticket.request.category, "cose");
+        assert_eq!(ticket.request.caller, "+393331234567");
+        let kept = ticket.request.fields["testo"].clone();
+        assert!(
+            kept.starts_with("recordings/webchat-") && kept.ends_with(".txt"),
+            "{kept}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(&kept)).unwrap(),
+            "Una buca in via Roma"
+        );
+        assert_eq!(view.answer, Answer::None);
+        assert_eq!(hub.say(HERE, &chat, "altro").await, Err(SayRefused::Over));
+
+        // Over: out of the registry, in the call log as webchat.
+        assert!(server.registry.calls().is_empty());
+        let calls = server.store.calls().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].channel, "webchat");
+        assert_eq!(calls[0].outcome.as_deref(), Some("the flow hung up"));
+        cancel.cancel();
+        hub.stopped().await;
+        assert!(hub.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_flows_timeouts_run_in_real_time_and_shutdown_ends_a_chat() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, server, cancel) = hub(dir.path());
+        let (_, chat) = hub.start(HERE, None).unwrap();
+        // Nobody clicks: the menu's 1 s timeout runs out on the server.
+        let view = until(&chat, |v| v.over).await;
+        assert_eq!(said(&view).last().copied(), Some("Troppo tardi."));
+
+        // A chat still running when the server stops ends as shut down, and is logged.
+        let (_, chat) = hub.start(HERE, None).unwrap();
+        until(&chat, |v| v.answer != Answer::None).await;
+        cancel.cancel();
+        hub.stopped().await;
+        let calls = server.store.calls().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.outcome.as_deref() == Some("the server shut down")),
+            "{calls:#?}"
+        );
+        assert!(matches!(hub.start(HERE, None), Err(StartRefused::Stopping)));
+    }
+
+    #[tokio::test]
+    async fn one_address_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = ServerView::for_tests(FLOW);
+        server.data_dir = dir.path().to_path_buf();
+        let cancel = CancellationToken::new();
+        let parts = ChatParts {
+            settings: ChatSettings {
+                starts_per_minute: 100,
+                max_chats: 12,
+                ..ChatSettings::default()
+            },
+            webhooks: None,
+        };
+        let hub = ChatHub::new(parts, server, cancel.child_token());
+        for _ in 0..MAX_CHATS_PER_ADDRESS {
+            hub.start(HERE, None).unwrap();
+        }
+        assert!(matches!(
+            hub.start(HERE, None),
+            Err(StartRefused::Throttled(_))
+        ));
+        let other = IpAddr::from([192, 0, 2, 1]);
+        hub.start(other, None).unwrap();
+        hub.start(other, None).unwrap();
+        assert_eq!(hub.start(other, None).err(), Some(StartRefused::Full));
+        cancel.cancel();
+        hub.stopped().await;
     }
 }
