@@ -341,6 +341,23 @@ fn a_web_chat_completes_the_ticket_path_and_is_in_the_store_and_the_call_log() {
     assert_eq!(chat["channel"], "webchat", "{chat:#}");
     assert_eq!(chat["number"], "100", "{chat:#}");
     assert_eq!(chat["outcome"], "the flow hung up", "{chat:#}");
+
+    // Its rerun shows what the citizen typed and read, and replays the same way.
+    let data = server.data.path().to_str().unwrap();
+    let shown = centralino(&["calls", "show", &call_id, "--data", data]);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    let shown = stdout(&shown);
+    assert!(shown.contains("4711"), "{shown}");
+    assert!(shown.contains(&reference), "{shown}");
+    let replayed = centralino(&["replay", &call_id, "--data", data]);
+    assert_eq!(
+        code(&replayed),
+        0,
+        "{}{}",
+        stdout(&replayed),
+        stderr(&replayed)
+    );
+    assert!(stdout(&replayed).contains("same"), "{}", stdout(&replayed));
 }
 
 #[test]
