@@ -1284,6 +1284,21 @@ mod tests {
                 "[webhooks]\nmax_concurrent = 0\n",
                 "`webhooks.max_concurrent`",
             ),
+            ("[webchat]\nnumber = \"07a5\"\n", "`webchat.number`"),
+            ("[webchat]\nmax_chats = 0\n", "`webchat.max_chats`"),
+            (
+                "[webchat]\nmessages_per_second = 0\n",
+                "`webchat.messages_per_second`",
+            ),
+            ("[webchat]\nenabled = \"yes\"\n", "`webchat.enabled`"),
+            ("[email]\nfrom = \"centralino\"\n", "`email.from`"),
+            ("[email]\nfrom = \"a b@c.d\"\n", "`email.from`"),
+            (
+                "[email]\naddresses = { \"not an address\" = \"buche\" }\n",
+                "`email.addresses`",
+            ),
+            ("[email]\npoll_ms = 0\n", "`email.poll_ms`"),
+            ("[email]\nmax_bytes = 0\n", "`email.max_bytes`"),
             ("sip = 3\n", "`sip`"),
             ("[sip\nlisten = 1\n", "centralino.toml:1:"),
         ] {
