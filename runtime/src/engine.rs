@@ -508,6 +508,20 @@ enum Wait {
     Ended,
 }
 
+/// What the caller can answer now ([`Session::awaiting`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Awaiting {
+    /// Nothing the caller can give: a prompt, a request, or the end.
+    Nothing,
+    /// A menu: its keys as written, each with the state it leads to.
+    Menu { keys: Vec<(String, String)> },
+    /// Digits (or, on a text channel, the whole answer) for a `collect`.
+    Collect { min_digits: u32, max_digits: u32 },
+    /// Times offered for a booking: keys 1 to `choices` (the last may be "other times").
+    Offer { choices: u32 },
+}
+
 /// Free times offered to the caller (`book ... offer N`, `move booking ... offer N`).
 #[derive(Debug, Clone, PartialEq)]
 struct Offer {
@@ -649,6 +663,69 @@ impl Session {
         let node = self.current()?;
         let flow = self.flow_of(node)?;
         Some((flow.name.as_str(), node.state.as_str()))
+    }
+
+    /// What the caller can answer now, for channels that show it (web chat: buttons, inputs).
+    pub fn awaiting(&self) -> Awaiting {
+        let Wait::Input(_) = &self.wait else {
+            return Awaiting::Nothing;
+        };
+        let Some(node) = self.current() else {
+            return Awaiting::Nothing;
+        };
+        match &node.action {
+            Action::Menu { .. } => Awaiting::Menu {
+                keys: node
+                    .edges
+                    .iter()
+                    .filter_map(|edge| match &edge.on {
+                        EdgeLabel::Key(key) => Some((key.clone(), self.target_name(edge.to))),
+                        _ => None,
+                    })
+                    .collect(),
+            },
+            Action::Collect {
+                min_digits,
+                max_digits,
+                ..
+            } => Awaiting::Collect {
+                min_digits: *min_digits,
+                max_digits: *max_digits,
+            },
+            Action::Appointment { .. }
+            | Action::BookService { .. }
+            | Action::MoveBooking { .. } => match &self.offer {
+                Some(offer) => {
+                    let shown = u32::try_from(offer.slots.len()).unwrap_or(u32::MAX);
+                    let more = u32::from(shown >= offer.count);
+                    Awaiting::Offer {
+                        choices: shown.saturating_add(more),
+                    }
+                }
+                None => Awaiting::Nothing,
+            },
+            _ => Awaiting::Nothing,
+        }
+    }
+
+    /// Whether the state the call is in has a way on for `label` (a channel that cannot do
+    /// what the state asks answers with the outcome the flow handles).
+    pub fn can_follow(&self, label: &EdgeLabel) -> bool {
+        self.current()
+            .is_some_and(|node| node.edge(label).is_some())
+    }
+
+    fn target_name(&self, target: Target) -> String {
+        match target {
+            Target::Node(id) => self
+                .program
+                .graph
+                .node(id)
+                .map(|n| n.state.clone())
+                .unwrap_or_default(),
+            Target::Hangup => String::from("hangup"),
+            Target::Return => String::from("return"),
+        }
     }
 
     /// Staff answered a transfer or queue: the flow is done, the call goes on.

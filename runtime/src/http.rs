@@ -46,6 +46,8 @@ pub struct HttpParts {
     pub accounts: PathBuf,
     /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
     pub metrics_token: Option<String>,
+    /// `[webchat]`: the citizens' chat at `/chat` ([`crate::channels::webchat`]), when enabled.
+    pub webchat: Option<crate::channels::webchat::ChatParts>,
     /// `[http] tls_certificate`/`tls_key` read ([`tls::server_config`]): HTTPS instead of HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -209,8 +211,21 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
         view.clone(),
         tls.is_some(),
     ));
+    let chats = parts.webchat.map(|chat| {
+        crate::channels::webchat::ChatHub::new(chat, view.clone(), cancel.child_token())
+    });
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    if let Err(e) = serve(listener, router(state, console, metrics), tls, cancel).await {
+    let mut routes = router(state, console, metrics);
+    if let Some(hub) = &chats {
+        routes = routes.merge(crate::channels::webchat::routes::routes(
+            hub.clone(),
+            tls.is_some(),
+        ));
+    }
+    if let Err(e) = serve(listener, routes, tls, cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
+    }
+    if let Some(hub) = chats {
+        hub.stopped().await;
     }
 }

@@ -1,7 +1,7 @@
 //! centralino-runtime: executes a compiled flow graph on calls.
 //!
 //! ```text
-//!   channel adapters (simulate/test, SIP/RTP; later chat, e-mail, the dialer)
+//!   channel adapters (simulate/test, SIP/RTP, web chat in channels; later the dialer)
 //!        │ (SIP calls' webhooks: webhook::WebhookClient, HTTP(S) to allow-listed hosts)
 //!        │ events                                   ▲ actions (play, record, transfer, hang up)
 //!        ▼                                          │
@@ -13,6 +13,7 @@
 
 pub mod calendar;
 pub mod calllog;
+pub mod channels;
 pub mod conference;
 pub mod control;
 pub mod desk;

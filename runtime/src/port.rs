@@ -1,7 +1,7 @@
 //! The call port: the one place between a call's [`Session`] and the world.
 //!
 //! ```text
-//!  channel adapter (SIP leg, simulator; later web chat, e-mail, the callback dialer)
+//!  channel adapter (SIP leg, simulator, web chat; later the callback dialer)
 //!      │ events: keys, text, playback finished, timers, results          ▲ Action: channel commands
 //!      ▼                                                                 │ (play, record, transfer...),
 //!  CallPort::feed ──► Session::step ──► Command ──► timers, pending events, │ store jobs, hang up

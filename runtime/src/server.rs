@@ -42,6 +42,9 @@ use crate::store::Store;
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Sip,
+    /// A citizen writing on the web chat page (`/chat`): the same flows as text.
+    #[serde(rename = "webchat")]
+    WebChat,
 }
 
 /// One live call, as the registry shows it.
@@ -218,6 +221,8 @@ pub struct ServerParts {
     pub registrar: Arc<Registrar>,
     /// The flows' webhooks (the `[webhooks]` allow-list and bounds).
     pub webhooks: crate::webhook::WebhookClient,
+    /// `[email]`: mail in a maildir becomes tickets ([`crate::channels::email`]), when enabled.
+    pub email: Option<crate::channels::email::EmailSettings>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -229,6 +234,7 @@ pub struct Server {
     helpers_token: CancellationToken,
     desk: DeskTask,
     http: Option<crate::http::HttpParts>,
+    email: Option<crate::channels::email::EmailSettings>,
 }
 
 impl Server {
@@ -276,6 +282,7 @@ impl Server {
             helpers_token,
             desk: desk_task,
             http: parts.http,
+            email: parts.email,
         }
     }
 
@@ -306,6 +313,14 @@ impl Server {
             },
             helpers_token.child_token(),
         ));
+        if let Some(email) = self.email {
+            helpers.spawn(crate::channels::email::run(
+                email,
+                self.services.store.clone(),
+                self.deployment.current(),
+                helpers_token.child_token(),
+            ));
+        }
         if let Some(http) = self.http {
             let view = crate::http::ServerView {
                 registry: self.services.registry.clone(),

@@ -263,6 +263,12 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
             contacts: settings.directory.contacts.clone(),
             accounts,
             metrics_token: settings.http.metrics_token.clone(),
+            webchat: settings.webchat.enabled.then(|| {
+                centralino_runtime::channels::webchat::ChatParts {
+                    settings: settings.webchat.settings(),
+                    webhooks: Some(webhooks.clone()),
+                }
+            }),
             tls,
         })
     } else {
@@ -279,6 +285,10 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
         http,
         registrar,
         webhooks,
+        email: settings
+            .email
+            .enabled
+            .then(|| settings.email.settings(data)),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

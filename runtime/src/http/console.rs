@@ -332,7 +332,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Viewer {
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -347,7 +347,7 @@ fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// `Referer`) names the host the request was sent to. Browsers send `Origin` on every POST;
 /// a request with neither is not a browser's cross-site form and is let through to the token
 /// check.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };

@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use centralino_runtime::channels::email::EmailSettings;
+use centralino_runtime::channels::webchat::ChatSettings;
 use centralino_runtime::dialer::schedule::DialerSettings;
 use centralino_runtime::dialer::trunk::TrunkUri;
 use centralino_runtime::media::legs::{InbandDtmf, RtpPorts};
@@ -43,6 +45,112 @@ pub struct ServeConfig {
     pub webhooks: WebhooksSection,
     pub trunk: TrunkSection,
     pub dialer: DialerSection,
+    pub webchat: WebchatSection,
+    pub email: EmailSection,
+}
+
+/// The citizens' web chat at `/chat` on the HTTP side: which flow answers, and its bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebchatSection {
+    /// Serve `/chat` (a public page: no login).
+    pub enabled: bool,
+    /// The number whose flow serves the chat; none: the first flow that answers a number.
+    pub number: Option<String>,
+    /// Live chats at most.
+    pub max_chats: usize,
+    /// A chat without a message from the citizen for this long ends.
+    pub idle_timeout_s: u64,
+    /// Characters of one message at most.
+    pub max_input_chars: usize,
+    /// Chats one client address may start per minute.
+    pub starts_per_minute: u32,
+    /// Messages one client address may send per second.
+    pub messages_per_second: u32,
+}
+
+impl Default for WebchatSection {
+    fn default() -> Self {
+        let defaults = ChatSettings::default();
+        WebchatSection {
+            enabled: false,
+            number: defaults.number,
+            max_chats: defaults.max_chats,
+            idle_timeout_s: defaults.idle.as_secs(),
+            max_input_chars: defaults.max_input_chars,
+            starts_per_minute: defaults.starts_per_minute,
+            messages_per_second: defaults.messages_per_second,
+        }
+    }
+}
+
+impl WebchatSection {
+    pub fn settings(&self) -> ChatSettings {
+        ChatSettings {
+            number: self.number.clone(),
+            max_chats: self.max_chats,
+            idle: Duration::from_secs(self.idle_timeout_s),
+            max_input_chars: self.max_input_chars,
+            starts_per_minute: self.starts_per_minute,
+            messages_per_second: self.messages_per_second,
+        }
+    }
+}
+
+/// Mail to tickets: the maildir read, the outbox written, how mail is classified.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSection {
+    pub enabled: bool,
+    /// The maildir mail is delivered to; none: `<data.dir>/mail`.
+    pub maildir: Option<PathBuf>,
+    /// The maildir acknowledgements are written to; none: `<data.dir>/outbox`.
+    pub outbox: Option<PathBuf>,
+    /// The acknowledgements' sender address.
+    pub from: String,
+    /// Recipient address → ticket category.
+    pub addresses: BTreeMap<String, String>,
+    /// The category of mail nothing else classifies; none: the first category by name.
+    pub default_category: Option<String>,
+    /// Larger mail is rejected.
+    pub max_bytes: u64,
+    /// How often the maildir is looked at.
+    pub poll_ms: u64,
+}
+
+impl Default for EmailSection {
+    fn default() -> Self {
+        let defaults = EmailSettings::in_data(Path::new(""));
+        EmailSection {
+            enabled: false,
+            maildir: None,
+            outbox: None,
+            from: defaults.from,
+            addresses: BTreeMap::new(),
+            default_category: None,
+            max_bytes: defaults.max_bytes,
+            poll_ms: millis(defaults.poll),
+        }
+    }
+}
+
+impl EmailSection {
+    pub fn settings(&self, data: &Path) -> EmailSettings {
+        let defaults = EmailSettings::in_data(data);
+        EmailSettings {
+            maildir: self.maildir.clone().unwrap_or(defaults.maildir),
+            outbox: self.outbox.clone().unwrap_or(defaults.outbox),
+            from: self.from.clone(),
+            addresses: self
+                .addresses
+                .iter()
+                .map(|(address, category)| (address.trim().to_lowercase(), category.clone()))
+                .collect(),
+            default_category: self.default_category.clone(),
+            max_bytes: self.max_bytes,
+            poll: Duration::from_millis(self.poll_ms),
+        }
+    }
 }
 
 /// The flows' webhooks: which hosts they may call, how much they may answer, how many at once.
@@ -663,6 +771,60 @@ impl ServeConfig {
                 ));
             }
         }
+        if let Some(number) = &self.webchat.number
+            && (number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '+'))
+        {
+            return Err(refuse(
+                "webchat.number",
+                format!(
+                    "`{number}` is not a number: digits, with a leading `+` for a country code"
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("webchat.max_chats", self.webchat.max_chats as u64),
+            ("webchat.idle_timeout_s", self.webchat.idle_timeout_s),
+            (
+                "webchat.max_input_chars",
+                self.webchat.max_input_chars as u64,
+            ),
+            (
+                "webchat.starts_per_minute",
+                u64::from(self.webchat.starts_per_minute),
+            ),
+            (
+                "webchat.messages_per_second",
+                u64::from(self.webchat.messages_per_second),
+            ),
+            ("email.max_bytes", self.email.max_bytes),
+            ("email.poll_ms", self.email.poll_ms),
+        ] {
+            if value == 0 {
+                return Err(refuse(key, "must be at least 1".into()));
+            }
+        }
+        let is_address = |a: &str| {
+            a.split('@').count() == 2
+                && a.split('@').all(|part| !part.is_empty())
+                && !a
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>\"(),;:\\".contains(c))
+        };
+        if !is_address(&self.email.from) {
+            return Err(refuse(
+                "email.from",
+                format!(
+                    "`{}` is not an address such as centralino@comune.example",
+                    self.email.from
+                ),
+            ));
+        }
+        if let Some(bad) = self.email.addresses.keys().find(|a| !is_address(a)) {
+            return Err(refuse(
+                "email.addresses",
+                format!("`{bad}` is not an address such as buche@comune.example"),
+            ));
+        }
         let level = self.log.level.trim();
         let bare = !level.contains([',', '=']);
         const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
@@ -861,6 +1023,31 @@ mod tests {
                 international: false,
                 deny_prefixes: Vec::new(),
                 only_prefixes: Vec::new(),
+            },
+            webchat: WebchatSection {
+                enabled: true,
+                number: Some("075075075".into()),
+                max_chats: 200,
+                idle_timeout_s: 600,
+                max_input_chars: 500,
+                starts_per_minute: 5,
+                messages_per_second: 2,
+            },
+            email: EmailSection {
+                enabled: true,
+                maildir: Some("/var/lib/centralino/mail".into()),
+                outbox: Some("/var/lib/centralino/outbox".into()),
+                from: "centralino@comune.perugia.it".into(),
+                addresses: [
+                    ("strade@comune.perugia.it", "buche"),
+                    ("ambiente@comune.perugia.it", "rifiuti"),
+                ]
+                .into_iter()
+                .map(|(a, c)| (a.to_string(), c.to_string()))
+                .collect(),
+                default_category: Some("messaggio".into()),
+                max_bytes: 1_048_576,
+                poll_ms: 2000,
             },
         };
         assert_eq!(config, expected);
@@ -1097,6 +1284,21 @@ mod tests {
                 "[webhooks]\nmax_concurrent = 0\n",
                 "`webhooks.max_concurrent`",
             ),
+            ("[webchat]\nnumber = \"07a5\"\n", "`webchat.number`"),
+            ("[webchat]\nmax_chats = 0\n", "`webchat.max_chats`"),
+            (
+                "[webchat]\nmessages_per_second = 0\n",
+                "`webchat.messages_per_second`",
+            ),
+            ("[webchat]\nenabled = \"yes\"\n", "`webchat.enabled`"),
+            ("[email]\nfrom = \"centralino\"\n", "`email.from`"),
+            ("[email]\nfrom = \"a b@c.d\"\n", "`email.from`"),
+            (
+                "[email]\naddresses = { \"not an address\" = \"buche\" }\n",
+                "`email.addresses`",
+            ),
+            ("[email]\npoll_ms = 0\n", "`email.poll_ms`"),
+            ("[email]\nmax_bytes = 0\n", "`email.max_bytes`"),
             ("sip = 3\n", "`sip`"),
             ("[sip\nlisten = 1\n", "centralino.toml:1:"),
         ] {
