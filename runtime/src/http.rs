@@ -17,6 +17,7 @@
 //! ([`guard`]), so clients that hold them open cannot starve the phones.
 
 pub mod accounts;
+pub mod api;
 pub mod console;
 pub mod directory;
 pub mod guard;
@@ -44,6 +45,8 @@ pub struct HttpParts {
     pub accounts: PathBuf,
     /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
     pub metrics_token: Option<String>,
+    /// The connectors API (`/api/v1`): its tokens file and limits.
+    pub api: api::ApiConfig,
 }
 
 /// The server's live parts, as HTTP pages read and change them (the console, metrics, the
@@ -115,13 +118,20 @@ pub struct HttpState {
     pub directory: Arc<directory::LiveBook>,
 }
 
-/// Every route of the server: the address book (for desk phones, no login), the console's
-/// login form, and the console's staff routes (all behind its login check).
-pub fn router(state: HttpState, console: Arc<console::Console>, metrics: Router) -> Router {
+/// Every route of the server: the address book (for desk phones, no login), the connectors
+/// API (`/api/v1`, bearer tokens), the console's login form, and the console's staff routes
+/// (all behind its login check).
+pub fn router(
+    state: HttpState,
+    console: Arc<console::Console>,
+    metrics: Router,
+    api: Router,
+) -> Router {
     Router::new()
         .merge(directory::routes())
         .with_state(state)
         .merge(metrics)
+        .merge(api)
         .merge(console::public_routes(console.clone()))
         .merge(console::staff_routes(console))
 }
@@ -165,15 +175,20 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
     let state = HttpState {
         directory: Arc::new(directory::LiveBook::new(program, parts.contacts)),
     };
+    let api = api::routes(api::Api::new(
+        &parts.api,
+        view.clone(),
+        state.directory.clone(),
+    ));
     match address {
         Some(address) => {
-            tracing::info!(%address, "HTTP listening (console: /, metrics: /metrics, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
+            tracing::info!(%address, "HTTP listening (console: /, metrics: /metrics, API: /api/v1, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
         }
         None => tracing::info!("HTTP listening"),
     }
     let console = Arc::new(console::Console::new(parts.accounts, view.clone(), false));
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    if let Err(e) = serve(listener, router(state, console, metrics), cancel).await {
+    if let Err(e) = serve(listener, router(state, console, metrics, api), cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
     }
 }

@@ -218,6 +218,8 @@ pub struct ServerParts {
     pub registrar: Arc<Registrar>,
     /// The flows' webhooks (the `[webhooks]` allow-list and bounds).
     pub webhooks: crate::webhook::WebhookClient,
+    /// Events out to the city's systems (`[[api.subscriptions]]`).
+    pub events: crate::events::EventsConfig,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -229,6 +231,7 @@ pub struct Server {
     helpers_token: CancellationToken,
     desk: DeskTask,
     http: Option<crate::http::HttpParts>,
+    events: crate::events::EventsConfig,
 }
 
 impl Server {
@@ -276,6 +279,7 @@ impl Server {
             helpers_token,
             desk: desk_task,
             http: parts.http,
+            events: parts.events,
         }
     }
 
@@ -304,6 +308,11 @@ impl Server {
                 registry: self.services.registry.clone(),
                 registrar: self.services.registrar.clone(),
             },
+            helpers_token.child_token(),
+        ));
+        helpers.spawn(crate::events::deliver(
+            self.services.store.clone(),
+            self.events,
             helpers_token.child_token(),
         ));
         if let Some(http) = self.http {

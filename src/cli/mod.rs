@@ -35,6 +35,7 @@ mod serve;
 mod simulate;
 mod staff;
 mod test;
+mod tokens;
 mod transcript;
 mod users;
 
@@ -103,6 +104,8 @@ enum Command {
     Staff(staff::StaffArgs),
     /// Staff console accounts: add, passwd, role, remove, list (passwords as argon2id hashes).
     Users(users::UsersArgs),
+    /// Connectors API tokens: add NAME --scope ..., list, revoke NAME (stored hashed).
+    Tokens(tokens::TokensArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
     /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
@@ -213,6 +216,7 @@ pub fn main() -> ExitCode {
         Command::Registrations(args) => control::registrations(args),
         Command::Staff(args) => staff::run(args),
         Command::Users(args) => users::run(args),
+        Command::Tokens(args) => tokens::run(args),
         Command::Lsp(args) => lsp::run(args, cli.lang.map(|_| lang)),
     };
     match result {
