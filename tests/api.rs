@@ -579,7 +579,12 @@ fn a_front_desk_works_a_ticket_and_the_city_system_hears_of_it_once() {
             );
         }
     }
-    assert!(operations >= 16, "{operations}");
+    assert!(operations >= 17, "{operations}");
+    for open in ["/api/v1/lookup", "/api/v1/openapi.json"] {
+        let operation = paths[open].as_object().unwrap().values().next().unwrap();
+        assert_eq!(operation["security"], json!([{}]), "{open} needs no token");
+    }
+    assert!(openapi["components"]["securitySchemes"]["bearer"].is_object());
     let no_route = client.get("/api/v1/nothing-here", &desk);
     assert_eq!(no_route.body["error"]["code"], "no_route");
 

@@ -164,7 +164,7 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
     security(("bearer" = [])),
     tags(
         (name = "tickets"), (name = "callbacks"), (name = "bookings"),
-        (name = "directory"), (name = "calls"), (name = "citizens")
+        (name = "directory"), (name = "calls"), (name = "citizens"), (name = "contract")
     )
 )]
 struct ApiDoc;
@@ -192,9 +192,21 @@ fn with_token() -> OpenApiRouter<Api> {
         .merge(directory::routes())
 }
 
-/// The routes open to anyone (the citizen lookup), with their documentation.
+/// The routes open to anyone (the citizen lookup, this document), with their documentation.
 fn without_token() -> OpenApiRouter<Api> {
-    lookup::routes()
+    lookup::routes().routes(utoipa_axum::routes!(document))
+}
+
+/// The API's contract: this OpenAPI document (no token needed).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "contract",
+    responses((status = 200, description = "The OpenAPI 3.1 document of the API", content_type = "application/json")))]
+async fn document() -> axum::Json<serde_json::Value> {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    axum::Json(
+        DOCUMENT
+            .get_or_init(|| serde_json::to_value(openapi()).unwrap_or_default())
+            .clone(),
+    )
 }
 
 /// The API's OpenAPI document, generated from the routes' annotations.
@@ -225,11 +237,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document
 }
 
-/// Every route of the API, under `/api/v1`.
+/// Every route of the API, under `/api/v1`: each one registered with its documentation, so
+/// the document lists exactly what is served (the catch-all for other `/api/` paths aside).
 pub fn routes(api: Api) -> axum::Router {
     let (token_routes, _) = with_token().split_for_parts();
     let (open_routes, _) = without_token().split_for_parts();
-    let document = Arc::new(openapi());
     let token_routes = token_routes.layer(axum::middleware::from_fn_with_state(
         api.clone(),
         authenticate,
@@ -237,13 +249,6 @@ pub fn routes(api: Api) -> axum::Router {
     axum::Router::new()
         .merge(token_routes)
         .merge(open_routes)
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let document = document.clone();
-                async move { axum::Json(document.as_ref().clone()) }
-            }),
-        )
         // Not a route of the contract: any other path under /api/ answers a JSON 404.
         .route(
             "/api/{*rest}",
