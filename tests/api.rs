@@ -588,6 +588,24 @@ fn a_front_desk_works_a_ticket_and_the_city_system_hears_of_it_once() {
     let no_route = client.get("/api/v1/nothing-here", &desk);
     assert_eq!(no_route.body["error"]["code"], "no_route");
 
+    // Lookups are limited per address: references cannot be tried in bulk.
+    let mut limited = false;
+    for _ in 0..20 {
+        let answer = client.send(
+            "POST",
+            "/api/v1/lookup",
+            None,
+            Some(json!({"reference": "PG-2026-000001", "phone": "0755771234"})),
+        );
+        if answer.status == 429 {
+            assert_eq!(answer.body["error"]["code"], "rate_limited");
+            assert!(answer.headers.contains_key("retry-after"));
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "20 lookups in a burst are limited");
+
     // A flood from one token is throttled with Retry-After; the others are not.
     let mut throttled = None;
     for _ in 0..150 {
