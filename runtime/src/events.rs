@@ -460,6 +460,106 @@ mod tests {
         assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
     }
 
+    /// A subscription that wants only closings skips the opening, receives the closing once,
+    /// signed, and its cursor ends past both; the outbox is then pruned.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscription_receives_the_kinds_it_wants_once_in_order() {
+        use crate::store::ticketing::{TicketAction, TicketChange};
+        use crate::store::{NewTicket, SledStore};
+        use std::sync::Mutex;
+
+        let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let log = received.clone();
+        let app = axum::Router::new().route(
+            "/e",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let log = log.clone();
+                async move {
+                    let signature = headers["centralino-signature"].to_str().unwrap().to_owned();
+                    log.lock().unwrap().push((signature, body));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cancel = CancellationToken::new();
+        let server_cancel = cancel.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(server_cancel.cancelled_owned())
+                .await
+        });
+
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let at: Timestamp = "2026-12-05T09:00:00Z".parse().unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                category: "buche".into(),
+                title: String::new(),
+                office: None,
+                priority: "normale".into(),
+                fields: Default::default(),
+                caller: String::new(),
+                call_id: "api:x".into(),
+                created_at: at,
+                due_at: None,
+            })
+            .unwrap();
+        let close = TicketChange {
+            at,
+            by: "api:x".into(),
+            what: TicketAction::Close { note: None },
+        };
+        store
+            .change_ticket(&ticket.reference, &close)
+            .unwrap()
+            .unwrap();
+        // As if it had run before the ticket was opened.
+        store.set_delivered_through("closings", 0).unwrap();
+        let config = EventsConfig {
+            subscriptions: vec![Subscription {
+                name: "closings".into(),
+                url: format!("http://{addr}/e"),
+                secret: "s".repeat(32),
+                events: vec![EventKind::TicketClosed],
+            }],
+            allow: AllowList::parse(&[format!("http://{addr}")]).unwrap(),
+        };
+        let task = tokio::spawn(deliver(store.clone(), config, cancel.child_token()));
+        let started = std::time::Instant::now();
+        while store.delivered_through("closings").unwrap() != Some(2) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+        task.await.unwrap();
+        server.await.unwrap().unwrap();
+        let received = received.lock().unwrap().clone();
+        assert_eq!(received.len(), 1, "{received:?}");
+        let (signature_header, body) = &received[0];
+        let delivery: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(delivery["type"], "ticket.closed");
+        assert_eq!(delivery["subject"], ticket.reference.as_str());
+        assert_eq!(delivery["data"]["status"], "closed");
+        let unix: i64 = signature_header
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            *signature_header,
+            signature(&"s".repeat(32), unix, body.as_bytes())
+        );
+        // The prune at start ran before delivery; a later store pass removes both.
+        assert_eq!(store.prune_events(2).unwrap(), 2);
+    }
+
     #[test]
     fn kinds_are_named_as_written() {
         for kind in EventKind::ALL {
