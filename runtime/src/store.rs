@@ -314,7 +314,8 @@ pub trait Store: Send + Sync {
     /// [`Store::tickets`] fails instead.
     fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError>;
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
-    /// Applies `change` to the ticket atomically (compare-and-swap), flushed before returning.
+    /// Applies `change` to the ticket atomically (one transaction with the event it causes,
+    /// [`crate::events`]), flushed before returning.
     fn change_ticket(
         &self,
         reference: &str,
@@ -324,7 +325,7 @@ pub trait Store: Send + Sync {
     /// One callback request by reference.
     fn callback(&self, reference: &str) -> Result<Option<Callback>, StoreError>;
     /// *Durable.* Applies `change` to a callback request's dialing state atomically
-    /// (compare-and-swap: a concurrent change makes it read and decide again), so
+    /// (one transaction: a concurrent change makes it read and decide again), so
     /// two workers never both take one request. Closing sets the status to closed.
     /// The inner error says why the change was not made (nothing written then).
     fn change_callback(
