@@ -23,6 +23,7 @@ pub mod directory;
 pub mod guard;
 pub mod metrics;
 pub mod session;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct HttpParts {
     pub metrics_token: Option<String>,
     /// The connectors API (`/api/v1`): its tokens file and limits.
     pub api: api::ApiConfig,
+    /// `[http] tls_certificate`/`tls_key` read ([`tls::server_config`]): HTTPS instead of HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The server's live parts, as HTTP pages read and change them (the console, metrics, the
@@ -65,6 +68,8 @@ pub struct ServerView {
     pub store: Arc<dyn crate::store::Store>,
     /// The server's data folder (the store, recordings, accounts).
     pub data_dir: PathBuf,
+    /// The media threads (RTP pacing counters).
+    pub media: Arc<crate::media::legs::MediaLoops>,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -108,6 +113,13 @@ impl ServerView {
             desk,
             store: Arc::new(crate::store::SledStore::temporary().unwrap()),
             data_dir: PathBuf::from("/nonexistent/data"),
+            media: Arc::new(
+                crate::media::legs::MediaLoops::start(
+                    1,
+                    crate::media::legs::RtpPorts::any(std::net::Ipv4Addr::LOCALHOST.into()),
+                )
+                .unwrap(),
+            ),
         }
     }
 }
@@ -141,14 +153,30 @@ pub fn router(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let listener = guard::GuardedListener::new(listener, guard::Limits::default());
-    let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
-    let graceful =
-        axum::serve(listener, service).with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let graceful = cancel.clone().cancelled_owned();
+    let served = async {
+        match tls {
+            None => {
+                let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
+            Some(config) => {
+                let listener = tls::TlsListener::new(listener, config);
+                let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
+        }
+    };
     tokio::select! {
-        served = graceful => served,
+        served = served => served,
         () = async {
             cancel.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -182,13 +210,18 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
     ));
     match address {
         Some(address) => {
-            tracing::info!(%address, "HTTP listening (console: /, metrics: /metrics, API: /api/v1, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
+            tracing::info!(%address, tls = parts.tls.is_some(), "HTTP listening (console: /, metrics: /metrics, API: /api/v1, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
         }
         None => tracing::info!("HTTP listening"),
     }
-    let console = Arc::new(console::Console::new(parts.accounts, view.clone(), false));
+    let tls = parts.tls;
+    let console = Arc::new(console::Console::new(
+        parts.accounts,
+        view.clone(),
+        tls.is_some(),
+    ));
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    if let Err(e) = serve(listener, router(state, console, metrics, api), cancel).await {
+    if let Err(e) = serve(listener, router(state, console, metrics, api), tls, cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
     }
 }

@@ -323,6 +323,7 @@ impl Server {
                 desk: self.services.desk.clone(),
                 store: self.services.store.clone(),
                 data_dir: self.services.data_dir.clone(),
+                media: self.services.media.clone(),
             };
             helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }
