@@ -17,6 +17,7 @@
 //! ([`guard`]), so clients that hold them open cannot starve the phones.
 
 pub mod accounts;
+pub mod api;
 pub mod console;
 pub mod directory;
 pub mod guard;
@@ -48,6 +49,8 @@ pub struct HttpParts {
     pub metrics_token: Option<String>,
     /// `[webchat]`: the citizens' chat at `/chat` ([`crate::channels::webchat`]), when enabled.
     pub webchat: Option<crate::channels::webchat::ChatParts>,
+    /// The connectors API (`/api/v1`): its tokens file and limits.
+    pub api: api::ApiConfig,
     /// `[http] tls_certificate`/`tls_key` read ([`tls::server_config`]): HTTPS instead of HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -134,13 +137,20 @@ pub struct HttpState {
     pub directory: Arc<directory::LiveBook>,
 }
 
-/// Every route of the server: the address book (for desk phones, no login), the console's
-/// login form, and the console's staff routes (all behind its login check).
-pub fn router(state: HttpState, console: Arc<console::Console>, metrics: Router) -> Router {
+/// Every route of the server: the address book (for desk phones, no login), the connectors
+/// API (`/api/v1`, bearer tokens), the console's login form, and the console's staff routes
+/// (all behind its login check).
+pub fn router(
+    state: HttpState,
+    console: Arc<console::Console>,
+    metrics: Router,
+    api: Router,
+) -> Router {
     Router::new()
         .merge(directory::routes())
         .with_state(state)
         .merge(metrics)
+        .merge(api)
         .merge(console::public_routes(console.clone()))
         .merge(console::staff_routes(console))
 }
@@ -199,9 +209,14 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
     let state = HttpState {
         directory: view.directory.clone(),
     };
+    let api = api::routes(api::Api::new(
+        &parts.api,
+        view.clone(),
+        state.directory.clone(),
+    ));
     match address {
         Some(address) => {
-            tracing::info!(%address, tls = parts.tls.is_some(), "HTTP listening (console: /, metrics: /metrics, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
+            tracing::info!(%address, tls = parts.tls.is_some(), "HTTP listening (console: /, metrics: /metrics, API: /api/v1, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
         }
         None => tracing::info!("HTTP listening"),
     }
@@ -215,7 +230,7 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
         crate::channels::webchat::ChatHub::new(chat, view.clone(), cancel.child_token())
     });
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    let mut routes = router(state, console, metrics);
+    let mut routes = router(state, console, metrics, api);
     if let Some(hub) = &chats {
         routes = routes.merge(crate::channels::webchat::routes::routes(
             hub.clone(),

@@ -20,6 +20,7 @@ pub mod desk;
 pub mod dialer;
 pub mod driver;
 pub mod engine;
+pub mod events;
 pub mod http;
 pub mod media;
 pub mod people;

@@ -657,7 +657,8 @@ fn resource_name(resource: &Resource) -> String {
 }
 
 /// The slots a calendar offers for booking: from tomorrow (24 hours after `now`) on, for
-/// [`BOOKING_DAYS`] days, in its opening hours; none without a calendar.
+/// [`BOOKING_DAYS`] days, in its opening hours; none without a calendar. The connectors API
+/// offers and books the same slots (`http::api::bookings`).
 pub(crate) fn bookable_slots(
     program: &Program,
     calendar: Option<&str>,

@@ -223,6 +223,8 @@ pub struct ServerParts {
     pub webhooks: crate::webhook::WebhookClient,
     /// `[email]`: mail in a maildir becomes tickets ([`crate::channels::email`]), when enabled.
     pub email: Option<crate::channels::email::EmailSettings>,
+    /// Events out to the city's systems (`[[api.subscriptions]]`).
+    pub events: crate::events::EventsConfig,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -235,6 +237,7 @@ pub struct Server {
     desk: DeskTask,
     http: Option<crate::http::HttpParts>,
     email: Option<crate::channels::email::EmailSettings>,
+    events: crate::events::EventsConfig,
 }
 
 impl Server {
@@ -283,6 +286,7 @@ impl Server {
             desk: desk_task,
             http: parts.http,
             email: parts.email,
+            events: parts.events,
         }
     }
 
@@ -321,6 +325,11 @@ impl Server {
                 helpers_token.child_token(),
             ));
         }
+        helpers.spawn(crate::events::deliver(
+            self.services.store.clone(),
+            self.events,
+            helpers_token.child_token(),
+        ));
         if let Some(http) = self.http {
             let view = crate::http::ServerView {
                 registry: self.services.registry.clone(),

@@ -340,7 +340,8 @@ pub trait Store: Send + Sync {
     /// [`Store::tickets`] fails instead.
     fn tickets_skipping_damaged(&self) -> Result<(Vec<Ticket>, Vec<StoreError>), StoreError>;
     fn ticket(&self, reference: &str) -> Result<Option<Ticket>, StoreError>;
-    /// Applies `change` to the ticket atomically (compare-and-swap), flushed before returning.
+    /// Applies `change` to the ticket atomically (one transaction with the event it causes,
+    /// [`crate::events`]), flushed before returning.
     fn change_ticket(
         &self,
         reference: &str,
@@ -350,7 +351,7 @@ pub trait Store: Send + Sync {
     /// One callback request by reference.
     fn callback(&self, reference: &str) -> Result<Option<Callback>, StoreError>;
     /// *Durable.* Applies `change` to a callback request's dialing state atomically
-    /// (compare-and-swap: a concurrent change makes it read and decide again), so
+    /// (one transaction: a concurrent change makes it read and decide again), so
     /// two workers never both take one request. Closing sets the status to closed.
     /// The inner error says why the change was not made (nothing written then).
     fn change_callback(
@@ -405,4 +406,37 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every stored registration, expired ones included (the registrar drops them on load).
     fn registrations(&self) -> Result<Vec<crate::people::registrar::Registration>, StoreError>;
+
+    // ---- events out (crate::events)
+    // Changes that other systems hear of are written with their event, in one transaction,
+    // to the outbox. A store without an outbox tells of nothing (the defaults).
+
+    /// Up to `limit` events of the outbox after `after`, in order.
+    fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::events::OutboxEvent>, StoreError> {
+        let _ = (after, limit);
+        Ok(Vec::new())
+    }
+    /// The last event's seq given out (0: none yet).
+    fn last_event(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    /// How far `subscriber` has been delivered (`None`: it never ran).
+    fn delivered_through(&self, subscriber: &str) -> Result<Option<u64>, StoreError> {
+        let _ = subscriber;
+        Ok(None)
+    }
+    /// *Durable.* `subscriber` has every event through `seq`.
+    fn set_delivered_through(&self, subscriber: &str, seq: u64) -> Result<(), StoreError> {
+        let _ = (subscriber, seq);
+        Ok(())
+    }
+    /// Removes the events through `seq`; how many were removed.
+    fn prune_events(&self, through: u64) -> Result<usize, StoreError> {
+        let _ = through;
+        Ok(0)
+    }
 }

@@ -37,6 +37,7 @@ mod serve;
 mod simulate;
 mod staff;
 mod test;
+mod tokens;
 mod transcript;
 mod users;
 
@@ -108,6 +109,8 @@ enum Command {
     /// Reports for supervisors from the call log and the store (as the console's /reports):
     /// every report as text, or one as CSV with `--csv NAME`.
     Report(report::ReportArgs),
+    /// Connectors API tokens: add NAME --scope ..., list, revoke NAME (stored hashed).
+    Tokens(tokens::TokensArgs),
     /// Answer calls on SIP with the flows (default: flows/, store in ./data, SIP on 127.0.0.1:5060).
     Serve(serve::ServeArgs),
     /// The language server for editors, over stdin/stdout: diagnostics, definitions, hover, completion.
@@ -219,6 +222,7 @@ pub fn main() -> ExitCode {
         Command::Staff(args) => staff::run(args),
         Command::Users(args) => users::run(args),
         Command::Report(args) => report::run(args),
+        Command::Tokens(args) => tokens::run(args),
         Command::Lsp(args) => lsp::run(args, cli.lang.map(|_| lang)),
     };
     match result {

@@ -269,6 +269,16 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
                     webhooks: Some(webhooks.clone()),
                 }
             }),
+            api: centralino_runtime::http::api::ApiConfig {
+                tokens: centralino_runtime::http::api::tokens::Tokens::path_in(data),
+                requests_per_minute: settings.api.requests_per_minute,
+                lookups_per_minute: settings.api.lookups_per_minute,
+                number_rule: centralino_runtime::dialer::rule::NumberRule {
+                    international: settings.dialer.international,
+                    deny: settings.dialer.deny_prefixes.clone(),
+                    only: settings.dialer.only_prefixes.clone(),
+                },
+            },
             tls,
         })
     } else {
@@ -289,6 +299,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
             .email
             .enabled
             .then(|| settings.email.settings(data)),
+        events: settings.events(),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -10,10 +10,11 @@
 //!
 //! Every change is a [`Change`] applied by [`Dialing::apply`], a pure function
 //! of the record and the change (the time is in the change, never read from a
-//! clock). The store applies it with a compare-and-swap on the callback's
-//! record ([`super::Store::change_callback`]), so two workers, or a server
-//! restarted while another still runs, can never both hold one request: the
-//! second compare-and-swap sees the first's lease and is refused.
+//! clock). The store applies it in one transaction on the callback's record
+//! ([`super::Store::change_callback`]; with the event it causes, `crate::events`),
+//! so two workers, or a server restarted while another still runs, can never
+//! both hold one request: the second transaction sees the first's lease and is
+//! refused.
 //!
 //! Records written before the dialer existed have no `dialing` field and read
 //! as pending with no attempts (`#[serde(default)]`); callbacks written since

@@ -5,10 +5,11 @@
 //!   meta        "schema"                              decimal text: the store's schema version
 //!   counters    "tickets/PG/2026", "bookings"         u64 BE: the last number given out
 //!   tickets     "PG-2026-000001"                      Ticket (JSON); `work` (assignee,
-//!                                                     history) changed by compare-and-swap
+//!                                                     history) changed in a transaction
+//!                                                     with its event
 //!   callbacks   "RC-2026-000001"                      Callback (JSON); schema 2 adds
 //!                                                     `dialing` (state, lease, attempts),
-//!                                                     changed by compare-and-swap only
+//!                                                     changed in a transaction only
 //!   bookings    "10000009"                            Booking (JSON)
 //!   slots       resource key ‖ FF ‖ start (16 B)      u32 BE: open bookings in the slot
 //!   calls       call id                               CallRecord (JSON)
@@ -25,6 +26,13 @@
 //!   counters    "staff_messages/201"                  u64 BE: messages kept for 201
 //!   registrations  extension                          StoredRegistrations (JSON): a staff
 //!                                                     member's phones (people::registrar)
+//!   outbox      seq (u64 BE)                          OutboxEvent (JSON): an event for other
+//!                                                     systems, written in the transaction of
+//!                                                     its change (crate::events)
+//!   counters    "outbox"                              u64 BE: the last event seq given out
+//!   counters    "outbox/delivered/NAME"               u64 BE: subscription NAME has every
+//!                                                     event through this seq
+//!   meta        "events_id"                           the store's random name, in event ids
 //! ```
 //!
 //! `FF` never occurs in UTF-8, so it separates a string from what follows without
@@ -73,6 +81,7 @@ use super::{
     Moved, NewBooking, NewCallback, NewTicket, Recording, Resource, SCHEMA_VERSION, Slot, Status,
     StepRecord, Store, StoreError, Ticket,
 };
+use crate::events::{EventKind, OutboxEvent};
 use crate::people::messages::{NewStaffMessage, StaffMessage};
 
 const META: &str = "meta";
@@ -91,6 +100,9 @@ const PRUNE_EVERY: u64 = 64;
 const RECORDINGS: &str = "recordings";
 const STAFF_MESSAGES: &str = "staff_messages";
 const REGISTRATIONS: &str = "registrations";
+const OUTBOX: &str = "outbox";
+const OUTBOX_COUNTER: &[u8] = b"outbox";
+const EVENTS_ID_KEY: &[u8] = b"events_id";
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const BOOKING_COUNTER: &[u8] = b"bookings";
@@ -146,6 +158,9 @@ pub struct SledStore {
     recordings: sled::Tree,
     staff_messages: sled::Tree,
     registrations: sled::Tree,
+    outbox: sled::Tree,
+    /// The store's random name: event ids are `{events_id}-{seq}`, unique across stores.
+    events_id: Arc<str>,
     config: Arc<StoreConfig>,
     retention: CallLogRetention,
     /// Calls saved through this handle (and its clones), for pruning now and then.
@@ -273,9 +288,25 @@ impl SledStore {
                 db.flush().map_err(|error| open_error(error.to_string()))?;
             }
         }
+        let events_id = match meta
+            .get(EVENTS_ID_KEY)
+            .map_err(|error| open_error(error.to_string()))?
+        {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => {
+                let mut random = [0u8; 6];
+                getrandom::fill(&mut random).map_err(|error| open_error(error.to_string()))?;
+                let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
+                meta.insert(EVENTS_ID_KEY, id.as_bytes())
+                    .map_err(|error| open_error(error.to_string()))?;
+                id
+            }
+        };
         let time_zone =
             centralino_compiler::calendar::timezone(&config.time_zone).unwrap_or(TimeZone::UTC);
         Ok(SledStore {
+            outbox: tree(OUTBOX)?,
+            events_id: events_id.into(),
             counters: tree(COUNTERS)?,
             tickets: tree(TICKETS)?,
             callbacks: tree(CALLBACKS)?,
@@ -351,37 +382,81 @@ impl SledStore {
         tree: &sled::Tree,
         prefix: &str,
         created_at: Timestamp,
+        event: Option<EventKind>,
         build: impl Fn(String) -> T,
     ) -> Result<T, StoreError> {
         let year = self.year_of(created_at);
         let counter = format!("{tree_name}/{prefix}/{year}");
-        let result = (&self.counters, tree).transaction(|(counters, records)| {
-            let mut seq = read_counter(counters, counter.as_bytes())?.unwrap_or(0);
-            let reference = loop {
-                seq = seq.checked_add(1).ok_or_else(|| {
-                    ConflictableTransactionError::Abort(StoreError::Write(format!(
-                        "counter {counter} is exhausted"
-                    )))
-                })?;
-                let reference = format!("{prefix}-{year}-{seq:06}");
-                // The counter is authoritative; this only guards against a counter
-                // that was ever behind its records.
-                if records.get(reference.as_bytes())?.is_none() {
-                    break reference;
+        let result =
+            (&self.counters, tree, &self.outbox).transaction(|(counters, records, outbox)| {
+                let mut seq = read_counter(counters, counter.as_bytes())?.unwrap_or(0);
+                let reference = loop {
+                    seq = seq.checked_add(1).ok_or_else(|| {
+                        ConflictableTransactionError::Abort(StoreError::Write(format!(
+                            "counter {counter} is exhausted"
+                        )))
+                    })?;
+                    let reference = format!("{prefix}-{year}-{seq:06}");
+                    // The counter is authoritative; this only guards against a counter
+                    // that was ever behind its records.
+                    if records.get(reference.as_bytes())?.is_none() {
+                        break reference;
+                    }
+                };
+                counters.insert(counter.as_bytes(), seq.to_be_bytes().to_vec())?;
+                let record = build(reference.clone());
+                records.insert(
+                    reference.as_bytes(),
+                    encode(tree_name, &reference, &record)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                if let Some(kind) = event {
+                    self.emit(counters, outbox, kind, &reference, created_at, &record)?;
                 }
-            };
-            counters.insert(counter.as_bytes(), seq.to_be_bytes().to_vec())?;
-            let record = build(reference.clone());
-            records.insert(
-                reference.as_bytes(),
-                encode(tree_name, &reference, &record)
-                    .map_err(ConflictableTransactionError::Abort)?,
-            )?;
-            Ok(record)
-        });
+                Ok(record)
+            });
         let record = transaction_result(result)?;
         self.flush_durable()?;
         Ok(record)
+    }
+
+    /// Writes the event `kind` about `subject` (the record after the change) to the outbox
+    /// under the next seq, in the caller's transaction.
+    fn emit<T: Serialize>(
+        &self,
+        counters: &TransactionalTree,
+        outbox: &TransactionalTree,
+        kind: EventKind,
+        subject: &str,
+        at: Timestamp,
+        record: &T,
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        let seq = read_counter(counters, OUTBOX_COUNTER)?
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or_else(|| {
+                ConflictableTransactionError::Abort(StoreError::Write(
+                    "the outbox counter is exhausted".to_string(),
+                ))
+            })?;
+        let record = serde_json::to_value(record).map_err(|error| {
+            ConflictableTransactionError::Abort(StoreError::Write(error.to_string()))
+        })?;
+        let event = OutboxEvent {
+            seq,
+            id: format!("{}-{seq}", self.events_id),
+            kind,
+            at,
+            subject: subject.to_owned(),
+            record,
+        };
+        counters.insert(OUTBOX_COUNTER, seq.to_be_bytes().to_vec())?;
+        outbox.insert(
+            seq.to_be_bytes().to_vec(),
+            encode(OUTBOX, &seq.to_string(), &event)
+                .map_err(ConflictableTransactionError::Abort)?,
+        )?;
+        Ok(())
     }
 
     fn get<T: DeserializeOwned>(
@@ -404,6 +479,7 @@ impl Store for SledStore {
             &self.tickets,
             prefix,
             ticket.created_at,
+            Some(EventKind::TicketCreated),
             |reference| Ticket {
                 schema: SCHEMA_VERSION,
                 reference,
@@ -421,6 +497,7 @@ impl Store for SledStore {
             &self.callbacks,
             prefix,
             callback.created_at,
+            None,
             |reference| Callback {
                 schema: CALLBACK_SCHEMA,
                 reference,
@@ -432,8 +509,8 @@ impl Store for SledStore {
     }
 
     fn book(&self, booking: NewBooking) -> Result<Option<Booking>, StoreError> {
-        let result = (&self.slots, &self.bookings, &self.counters).transaction(
-            |(slots, bookings, counters)| {
+        let result = (&self.slots, &self.bookings, &self.counters, &self.outbox).transaction(
+            |(slots, bookings, counters, outbox)| {
                 for slot in &booking.candidates {
                     let key = slot_key(&booking.resource, slot.start);
                     let held = match slots.get(&key)? {
@@ -474,6 +551,14 @@ impl Store for SledStore {
                         encode(BOOKINGS, &reference, &record)
                             .map_err(ConflictableTransactionError::Abort)?,
                     )?;
+                    self.emit(
+                        counters,
+                        outbox,
+                        EventKind::BookingMade,
+                        &reference,
+                        booking.created_at,
+                        &record,
+                    )?;
                     return Ok(Some(record));
                 }
                 Ok(None)
@@ -490,29 +575,40 @@ impl Store for SledStore {
         if !is_valid_booking_reference(reference) {
             return Ok(None);
         }
-        let result = (&self.bookings, &self.slots).transaction(|(bookings, slots)| {
-            let Some(bytes) = bookings.get(reference.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut booking: Booking = decode(BOOKINGS, reference.as_bytes(), &bytes)
-                .map_err(ConflictableTransactionError::Abort)?;
-            if booking.status != Status::Open {
-                return Ok(None);
-            }
-            booking.status = Status::Cancelled;
-            bookings.insert(
-                reference.as_bytes(),
-                encode(BOOKINGS, reference, &booking)
-                    .map_err(ConflictableTransactionError::Abort)?,
-            )?;
-            let key = slot_key(&booking.resource, booking.slot.start);
-            if let Some(bytes) = slots.get(&key)? {
-                let held =
-                    decode_u32(SLOTS, &key, &bytes).map_err(ConflictableTransactionError::Abort)?;
-                slots.insert(key, held.saturating_sub(1).to_be_bytes().to_vec())?;
-            }
-            Ok(Some(booking))
-        });
+        let now = Timestamp::now();
+        let result = (&self.bookings, &self.slots, &self.counters, &self.outbox).transaction(
+            |(bookings, slots, counters, outbox)| {
+                let Some(bytes) = bookings.get(reference.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut booking: Booking = decode(BOOKINGS, reference.as_bytes(), &bytes)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                if booking.status != Status::Open {
+                    return Ok(None);
+                }
+                booking.status = Status::Cancelled;
+                bookings.insert(
+                    reference.as_bytes(),
+                    encode(BOOKINGS, reference, &booking)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                let key = slot_key(&booking.resource, booking.slot.start);
+                if let Some(bytes) = slots.get(&key)? {
+                    let held = decode_u32(SLOTS, &key, &bytes)
+                        .map_err(ConflictableTransactionError::Abort)?;
+                    slots.insert(key, held.saturating_sub(1).to_be_bytes().to_vec())?;
+                }
+                self.emit(
+                    counters,
+                    outbox,
+                    EventKind::BookingCancelled,
+                    reference,
+                    now,
+                    &booking,
+                )?;
+                Ok(Some(booking))
+            },
+        );
         let cancelled = transaction_result(result)?;
         if cancelled.is_some() {
             self.flush_durable()?;
@@ -794,34 +890,40 @@ impl Store for SledStore {
         change: &TicketChange,
     ) -> Result<Result<Ticket, TicketRefusal>, StoreError> {
         let key = reference.as_bytes();
-        loop {
-            let Some(old_bytes) = self.tickets.get(key).map_err(read_error)? else {
-                return Ok(Err(TicketRefusal::NotFound));
-            };
-            let old: Ticket = decode(TICKETS, key, &old_bytes)?;
-            let (work, status) = match old.work.apply(old.status, change) {
-                Ok(changed) => changed,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let new = Ticket {
-                status,
-                work,
-                ..old
-            };
-            let new_bytes = encode(TICKETS, reference, &new)?;
-            match self
-                .tickets
-                .compare_and_swap(key, Some(old_bytes), Some(new_bytes))
-                .map_err(write_error)?
-            {
-                Ok(()) => {
-                    self.flush_durable()?;
-                    return Ok(Ok(new));
+        // A transaction (sled runs them one at a time) rather than a compare-and-swap, so the
+        // change and its event are written together.
+        let result = (&self.tickets, &self.counters, &self.outbox).transaction(
+            |(tickets, counters, outbox)| {
+                let Some(old_bytes) = tickets.get(key)? else {
+                    return Ok(Err(TicketRefusal::NotFound));
+                };
+                let old: Ticket = decode(TICKETS, key, &old_bytes)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                let (work, status) = match old.work.apply(old.status, change) {
+                    Ok(changed) => changed,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                let new = Ticket {
+                    status,
+                    work,
+                    ..old.clone()
+                };
+                tickets.insert(
+                    key,
+                    encode(TICKETS, reference, &new)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                if let Some(kind) = crate::events::of_ticket_change(&old, &new) {
+                    self.emit(counters, outbox, kind, reference, change.at, &new)?;
                 }
-                // Changed under us: read it again and decide again.
-                Err(_) => continue,
-            }
+                Ok(Ok(new))
+            },
+        );
+        let changed = transaction_result(result)?;
+        if changed.is_ok() {
+            self.flush_durable()?;
         }
+        Ok(changed)
     }
 
     fn callbacks(&self) -> Result<Vec<Callback>, StoreError> {
@@ -841,39 +943,46 @@ impl Store for SledStore {
         change: &Change,
     ) -> Result<Result<Callback, Refusal>, StoreError> {
         let key = reference.as_bytes();
-        loop {
-            let Some(old_bytes) = self.callbacks.get(key).map_err(read_error)? else {
-                return Ok(Err(Refusal::NotFound));
-            };
-            let old: Callback = decode(CALLBACKS, key, &old_bytes)?;
-            let dialing = match old.dialing.apply(change) {
-                Ok(dialing) => dialing,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let status = match dialing.state {
-                DialState::Closed { .. } => Status::Closed,
-                _ => old.status,
-            };
-            let new = Callback {
-                schema: CALLBACK_SCHEMA,
-                status,
-                dialing,
-                ..old
-            };
-            let new_bytes = encode(CALLBACKS, reference, &new)?;
-            match self
-                .callbacks
-                .compare_and_swap(key, Some(old_bytes), Some(new_bytes))
-                .map_err(write_error)?
-            {
-                Ok(()) => {
-                    self.flush_durable()?;
-                    return Ok(Ok(new));
+        let now = Timestamp::now();
+        // One transaction (sled runs them one at a time): two workers can never both take a
+        // request, and the change is written with its event.
+        let result = (&self.callbacks, &self.counters, &self.outbox).transaction(
+            |(callbacks, counters, outbox)| {
+                let Some(old_bytes) = callbacks.get(key)? else {
+                    return Ok(Err(Refusal::NotFound));
+                };
+                let old: Callback = decode(CALLBACKS, key, &old_bytes)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                let dialing = match old.dialing.apply(change) {
+                    Ok(dialing) => dialing,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                let status = match dialing.state {
+                    DialState::Closed { .. } => Status::Closed,
+                    _ => old.status,
+                };
+                let new = Callback {
+                    schema: CALLBACK_SCHEMA,
+                    status,
+                    dialing,
+                    ..old.clone()
+                };
+                callbacks.insert(
+                    key,
+                    encode(CALLBACKS, reference, &new)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                if let Some(kind) = crate::events::of_callback_change(&old, &new) {
+                    self.emit(counters, outbox, kind, reference, now, &new)?;
                 }
-                // Changed under us: read it again and decide again.
-                Err(_) => continue,
-            }
+                Ok(Ok(new))
+            },
+        );
+        let changed = transaction_result(result)?;
+        if changed.is_ok() {
+            self.flush_durable()?;
         }
+        Ok(changed)
     }
 
     fn bookings(&self) -> Result<Vec<Booking>, StoreError> {
@@ -1057,6 +1166,49 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        let mut events = Vec::new();
+        for item in self.outbox.range(start.to_vec()..).take(limit) {
+            let (key, value) = item.map_err(read_error)?;
+            events.push(decode(OUTBOX, &key, &value)?);
+        }
+        Ok(events)
+    }
+
+    fn last_event(&self) -> Result<u64, StoreError> {
+        match self.counters.get(OUTBOX_COUNTER).map_err(read_error)? {
+            Some(bytes) => decode_u64(COUNTERS, OUTBOX_COUNTER, &bytes),
+            None => Ok(0),
+        }
+    }
+
+    fn delivered_through(&self, subscriber: &str) -> Result<Option<u64>, StoreError> {
+        let key = delivered_key(subscriber);
+        match self.counters.get(&key).map_err(read_error)? {
+            Some(bytes) => decode_u64(COUNTERS, &key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn set_delivered_through(&self, subscriber: &str, seq: u64) -> Result<(), StoreError> {
+        self.counters
+            .insert(delivered_key(subscriber), seq.to_be_bytes().to_vec())
+            .map_err(write_error)?;
+        self.flush_durable()
+    }
+
+    fn prune_events(&self, through: u64) -> Result<usize, StoreError> {
+        let end = through.saturating_add(1).to_be_bytes();
+        let mut removed = 0;
+        for key in self.outbox.range(..end.to_vec()).keys() {
+            let key = key.map_err(read_error)?;
+            self.outbox.remove(key).map_err(write_error)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     fn registrations(&self) -> Result<Vec<Registration>, StoreError> {
         Ok(
             scan_strict::<StoredRegistrations>(&self.registrations, REGISTRATIONS)?
@@ -1111,6 +1263,10 @@ impl SledStore {
 }
 
 /// `staff_messages/201`: the counter of messages kept for 201.
+fn delivered_key(subscriber: &str) -> Vec<u8> {
+    format!("outbox/delivered/{subscriber}").into_bytes()
+}
+
 fn mailbox_counter(extension: &str) -> Vec<u8> {
     format!("staff_messages/{extension}").into_bytes()
 }
@@ -1504,6 +1660,91 @@ mod tests {
         old.as_object_mut().unwrap().remove("work");
         let old: Ticket = serde_json::from_value(old).unwrap();
         assert_eq!(old.work, Default::default());
+    }
+
+    #[test]
+    fn changes_other_systems_hear_of_are_written_with_their_event_in_order() {
+        use crate::events::EventKind;
+        use crate::store::ticketing::{TicketAction, TicketChange};
+        let store = SledStore::temporary().unwrap();
+        let at: Timestamp = "2026-12-05T09:00:00Z".parse().unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                category: "buche".into(),
+                title: String::new(),
+                office: None,
+                priority: "normale".into(),
+                fields: BTreeMap::new(),
+                caller: "0755771234".into(),
+                call_id: "api:sportello".into(),
+                created_at: at,
+                due_at: None,
+            })
+            .unwrap();
+        let change = |what| TicketChange {
+            at,
+            by: "api:sportello".into(),
+            what,
+        };
+        let comment = TicketAction::Comment { text: "x".into() };
+        store
+            .change_ticket(&ticket.reference, &change(comment))
+            .unwrap()
+            .unwrap();
+        let close = change(TicketAction::Close { note: None });
+        store
+            .change_ticket(&ticket.reference, &close)
+            .unwrap()
+            .unwrap();
+        // Refused: nothing written, no event.
+        assert!(
+            store
+                .change_ticket(&ticket.reference, &close)
+                .unwrap()
+                .is_err()
+        );
+        let callback = store
+            .create_callback(NewCallback {
+                office: "prova".into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "c".into(),
+                created_at: at,
+                window: None,
+            })
+            .unwrap();
+        let fail = Change::Fail {
+            at,
+            reason: "premium".into(),
+        };
+        store
+            .change_callback(&callback.reference, &fail)
+            .unwrap()
+            .unwrap();
+        let events = store.events_after(0, 10).unwrap();
+        let kinds: Vec<(u64, EventKind, &str)> = events
+            .iter()
+            .map(|e| (e.seq, e.kind, e.subject.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, EventKind::TicketCreated, ticket.reference.as_str()),
+                (2, EventKind::TicketClosed, ticket.reference.as_str()),
+                (3, EventKind::CallbackFailed, callback.reference.as_str()),
+            ]
+        );
+        assert_eq!(events[1].record["status"], "closed");
+        assert_ne!(events[0].id, events[1].id);
+        assert_eq!(store.last_event().unwrap(), 3);
+        assert_eq!(store.events_after(2, 10).unwrap().len(), 1);
+        assert_eq!(store.delivered_through("portale").unwrap(), None);
+        store.set_delivered_through("portale", 2).unwrap();
+        assert_eq!(store.delivered_through("portale").unwrap(), Some(2));
+        assert_eq!(store.prune_events(2).unwrap(), 2);
+        let left = store.events_after(0, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].seq, 3);
     }
 
     #[test]

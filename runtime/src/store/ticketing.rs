@@ -10,7 +10,8 @@
 //!
 //! Every change is a [`TicketChange`] applied by [`TicketWork::apply`], a pure function of the
 //! ticket and the change (the time is in the change, never read from a clock). The store
-//! applies it with a compare-and-swap on the ticket's record ([`super::Store::change_ticket`]),
+//! applies it in one transaction on the ticket's record, with the event it causes
+//! ([`super::Store::change_ticket`], `crate::events`),
 //! so two people closing one ticket at once cannot both succeed: the second is refused with
 //! [`TicketRefusal::AlreadyClosed`]. Records written before this existed have no `work` field
 //! and read as unassigned, with no history.

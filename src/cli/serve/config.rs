@@ -47,6 +47,7 @@ pub struct ServeConfig {
     pub dialer: DialerSection,
     pub webchat: WebchatSection,
     pub email: EmailSection,
+    pub api: ApiSection,
 }
 
 /// The citizens' web chat at `/chat` on the HTTP side: which flow answers, and its bounds.
@@ -152,6 +153,72 @@ impl EmailSection {
         }
     }
 }
+
+/// The connectors API (`/api/v1`): its rate limits and who hears of events.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Requests per minute per token (as many may come at once).
+    pub requests_per_minute: u32,
+    /// Citizen lookups per minute per client address.
+    pub lookups_per_minute: u32,
+    /// Systems told of events as signed webhooks.
+    pub subscriptions: Vec<SubscriptionSection>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            requests_per_minute: 120,
+            lookups_per_minute: 10,
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+/// `[[api.subscriptions]]`: one receiver of events.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSection {
+    /// Names where its delivery stands in the store.
+    pub name: String,
+    /// Where events are posted; its origin must be on `[webhooks] allow`.
+    pub url: String,
+    /// Keys the HMAC-SHA256 signature (at least 32 characters).
+    pub secret: String,
+    /// `ticket.created`, `ticket.closed`, `callback.reached`, `callback.failed`,
+    /// `booking.made`, `booking.cancelled`; empty or absent: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl ServeConfig {
+    /// The events' delivery as the server runs it (the configuration is valid).
+    pub fn events(&self) -> centralino_runtime::events::EventsConfig {
+        use centralino_runtime::events::{EventKind, EventsConfig, Subscription};
+        EventsConfig {
+            subscriptions: self
+                .api
+                .subscriptions
+                .iter()
+                .map(|s| Subscription {
+                    name: s.name.clone(),
+                    url: s.url.clone(),
+                    secret: s.secret.clone(),
+                    events: s
+                        .events
+                        .iter()
+                        .filter_map(|e| EventKind::parse(e))
+                        .collect(),
+                })
+                .collect(),
+            allow: AllowList::parse(&self.webhooks.allow).unwrap_or_default(),
+        }
+    }
+}
+
+/// The shortest subscription secret accepted.
+pub const MIN_SECRET_CHARS: usize = 32;
 
 /// The flows' webhooks: which hosts they may call, how much they may answer, how many at once.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -825,6 +892,67 @@ impl ServeConfig {
                 format!("`{bad}` is not an address such as buche@comune.example"),
             ));
         }
+        if self.api.requests_per_minute == 0 {
+            return Err(refuse(
+                "api.requests_per_minute",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.api.lookups_per_minute == 0 {
+            return Err(refuse(
+                "api.lookups_per_minute",
+                "must be at least 1".into(),
+            ));
+        }
+        let allow = AllowList::parse(&self.webhooks.allow).unwrap_or_default();
+        for (i, subscription) in self.api.subscriptions.iter().enumerate() {
+            if !centralino_runtime::http::accounts::valid_name(&subscription.name) {
+                return Err(refuse(
+                    "api.subscriptions",
+                    format!(
+                        "`{}` is not a name: 1 to 32 lowercase letters, digits, `.`, `-`, `_`, starting with a letter",
+                        subscription.name
+                    ),
+                ));
+            }
+            if self.api.subscriptions[..i]
+                .iter()
+                .any(|s| s.name == subscription.name)
+            {
+                return Err(refuse(
+                    "api.subscriptions",
+                    format!("`{}` is named twice", subscription.name),
+                ));
+            }
+            if let Err(e) = allow.check(&subscription.url) {
+                return Err(refuse(
+                    "api.subscriptions",
+                    format!("`{}`: {e}", subscription.name),
+                ));
+            }
+            if subscription.secret.chars().count() < MIN_SECRET_CHARS {
+                return Err(refuse(
+                    "api.subscriptions",
+                    format!(
+                        "`{}`: the secret must be at least {MIN_SECRET_CHARS} characters",
+                        subscription.name
+                    ),
+                ));
+            }
+            if let Some(bad) = subscription
+                .events
+                .iter()
+                .find(|e| centralino_runtime::events::EventKind::parse(e).is_none())
+            {
+                return Err(refuse(
+                    "api.subscriptions",
+                    format!(
+                        "`{}`: `{bad}` is not an event (ticket.created, ticket.closed, callback.reached, callback.failed, booking.made, booking.cancelled)",
+                        subscription.name
+                    ),
+                ));
+            }
+        }
         let level = self.log.level.trim();
         let bare = !level.contains([',', '=']);
         const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
@@ -1049,6 +1177,16 @@ mod tests {
                 max_bytes: 1_048_576,
                 poll_ms: 2000,
             },
+            api: ApiSection {
+                requests_per_minute: 120,
+                lookups_per_minute: 10,
+                subscriptions: vec![SubscriptionSection {
+                    name: "portale".into(),
+                    url: "https://servizi.comune.perugia.it/centralino/eventi".into(),
+                    secret: "change-me-to-32-or-more-random-characters".into(),
+                    events: vec!["ticket.created".into(), "ticket.closed".into()],
+                }],
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1217,6 +1355,35 @@ mod tests {
             let error = parse(text).unwrap_err();
             assert!(error.contains(wanted), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn subscriptions_are_checked() {
+        let allow = "[webhooks]\nallow = [\"http://127.0.0.1:9000\"]\n";
+        let good = format!(
+            "{allow}[[api.subscriptions]]\nname = \"portale\"\nurl = \"http://127.0.0.1:9000/e\"\nsecret = \"{}\"\n",
+            "s".repeat(32)
+        );
+        let config = parse(&good).unwrap();
+        assert_eq!(config.events().subscriptions.len(), 1);
+        for (bad, says) in [
+            (
+                good.replace("9000/e", "9001/e"),
+                "not on the webhook allow-list",
+            ),
+            (good.replace(&"s".repeat(32), "short"), "at least 32"),
+            (good.replace("portale", "Portale!"), "is not a name"),
+            (
+                format!("{good}events = [\"ticket.opened\"]\n"),
+                "`ticket.opened` is not an event",
+            ),
+            (format!("{good}{}", good.replace(allow, "")), "named twice"),
+        ] {
+            let error = parse(&bad).unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
+        let error = parse("[api]\nrequests_per_minute = 0\n").unwrap_err();
+        assert!(error.contains("api.requests_per_minute"), "{error}");
     }
 
     #[test]
