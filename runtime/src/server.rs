@@ -218,6 +218,8 @@ pub struct ServerParts {
     pub registrar: Arc<Registrar>,
     /// The flows' webhooks (the `[webhooks]` allow-list and bounds).
     pub webhooks: crate::webhook::WebhookClient,
+    /// The callback dialer, when a trunk is configured.
+    pub dialer: Option<sip::DialerSetup>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -229,6 +231,7 @@ pub struct Server {
     helpers_token: CancellationToken,
     desk: DeskTask,
     http: Option<crate::http::HttpParts>,
+    dialer: Option<sip::DialerSetup>,
 }
 
 impl Server {
@@ -276,6 +279,7 @@ impl Server {
             helpers_token,
             desk: desk_task,
             http: parts.http,
+            dialer: parts.dialer,
         }
     }
 
@@ -317,7 +321,7 @@ impl Server {
             };
             helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }
-        let served = sip::serve(self.sip, self.services, shutdown).await;
+        let served = sip::serve(self.sip, self.services, shutdown, self.dialer).await;
         helpers_token.cancel();
         while helpers.join_next().await.is_some() {}
         served

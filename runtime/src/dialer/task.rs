@@ -13,6 +13,10 @@
 //! Every attempt is a task in the dialer's [`JoinSet`] with a child token of the
 //! dialer's, so shutdown cancels them all and waits. A lease not renewed (a
 //! crash, `kill -9`) runs out and another server takes the request again.
+//!
+//! A tick also comes at once when someone asks ([`DialerTask::with_wake`]: staff asked
+//! for a request to be called now), and the offices follow the flows after a reload
+//! ([`DialerTask::with_program`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,12 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::attempt::{Briefing, Finished};
-use super::schedule::{Command, Event, Scheduler};
+use super::schedule::{Command, Event, OfficeHours, Scheduler};
+use crate::engine::Program;
 use crate::people::presence::Status;
 use crate::store::Store;
 use crate::store::dialing::Change;
@@ -79,6 +85,35 @@ pub struct DialerTask {
     attempts: JoinSet<(String, Finished)>,
     /// References with an attempt running here, for lease renewal.
     running: BTreeMap<String, ()>,
+    /// Notified when a tick should come now.
+    wake: Arc<Notify>,
+    /// The flows served (their offices, hours and staff), and the version last read.
+    program: Option<(Arc<std::sync::RwLock<Arc<Program>>>, String)>,
+}
+
+/// The offices of the flows as the scheduler needs them: their calendars and staff.
+pub fn offices_of(program: &Program) -> BTreeMap<String, OfficeHours> {
+    let graph = &program.graph;
+    graph
+        .offices
+        .iter()
+        .map(|(name, office)| {
+            let hours = OfficeHours {
+                calendar: office
+                    .hours
+                    .as_ref()
+                    .and_then(|calendar| graph.calendars.get(calendar))
+                    .cloned(),
+                staff: office
+                    .staff
+                    .iter()
+                    .filter_map(|member| crate::people::extension_of(&member.contact))
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            (name.clone(), hours)
+        })
+        .collect()
 }
 
 impl DialerTask {
@@ -100,6 +135,36 @@ impl DialerTask {
             seen: BTreeMap::new(),
             attempts: JoinSet::new(),
             running: BTreeMap::new(),
+            wake: Arc::new(Notify::new()),
+            program: None,
+        }
+    }
+
+    /// Tick at once whenever `wake` is notified (as well as every tick).
+    #[must_use]
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> DialerTask {
+        self.wake = wake;
+        self
+    }
+
+    /// Follow the flows served: after a reload, the scheduler gets the new offices.
+    #[must_use]
+    pub fn with_program(mut self, program: Arc<std::sync::RwLock<Arc<Program>>>) -> DialerTask {
+        let version = String::new();
+        self.program = Some((program, version));
+        self
+    }
+
+    fn follow_program(&mut self) {
+        let Some((program, version)) = self.program.as_mut() else {
+            return;
+        };
+        let Some(current) = program.read().ok().map(|p| p.clone()) else {
+            return;
+        };
+        if current.version() != version.as_str() {
+            *version = current.version().to_owned();
+            self.scheduler.set_offices(offices_of(&current));
         }
     }
 
@@ -111,6 +176,7 @@ impl DialerTask {
                 biased;
                 () = self.token.cancelled() => break,
                 _ = ticks.tick() => self.tick(Timestamp::now()),
+                () = self.wake.notified() => self.tick(Timestamp::now()),
                 Some(joined) = self.attempts.join_next(), if !self.attempts.is_empty() => {
                     match joined {
                         Ok((reference, finished)) => self.finished(reference, finished, Timestamp::now()),
@@ -131,6 +197,7 @@ impl DialerTask {
     }
 
     fn tick(&mut self, now: Timestamp) {
+        self.follow_program();
         let statuses = (self.statuses)();
         for (extension, status) in statuses {
             if self.seen.get(&extension) != Some(&status) {
