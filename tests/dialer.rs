@@ -155,6 +155,11 @@ fn briefing_heard(pcm: &[i16]) -> bool {
         && !has_sound(&pcm[pcm.len() - quiet_tail..])
 }
 
+/// What the phone heard in its latest call.
+fn last_call(phone: &Baresip) -> Vec<i16> {
+    phone.recordings().pop().unwrap_or_default()
+}
+
 fn staff_phone(server: &Server, manual: bool) -> Baresip {
     let mut config = BaresipConfig::staff("201", "pw201", server.addr()).tone(STAFF_HZ);
     if manual {
@@ -170,7 +175,7 @@ fn staff_phone(server: &Server, manual: bool) -> Baresip {
 fn talk_and_close(server: &Server, staff: &Baresip, gateway: &Baresip, answered: usize) {
     // The briefing is said (sound), then the line goes quiet: the key is awaited.
     assert!(
-        wait_until(SETUP, || briefing_heard(&staff.recording())),
+        wait_until(SETUP, || briefing_heard(&last_call(staff))),
         "staff heard no briefing:\n{}",
         server.log()
     );
@@ -305,19 +310,7 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
         return;
     }
     let gateway_port = free_port();
-    let gateway = std::thread::spawn(move || {
-        let dir = tempfile::tempdir().unwrap();
-        std::process::Command::new("timeout")
-            .arg("150")
-            .arg("sipp")
-            .arg("-sf")
-            .arg(root().join("tests/sipp/gateway_480.xml"))
-            .args(["-i", "127.0.0.1", "-p", &gateway_port.to_string()])
-            .args(["-m", "2", "-nostdin", "-timeout", "120s", "-trace_err"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap()
-    });
+    let gateway = gateway_480(gateway_port, 2);
     let office = Office::new(
         gateway_port,
         "max_attempts = 2\nbackoff_s = 2\nbackoff_max_s = 4",
@@ -327,11 +320,7 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
 
     let citizen = ask_for_callback(&server, CITIZEN);
     for attempt in 1..=2 {
-        server.wait_for_times("callback: staff answered", attempt, SETUP);
-        std::thread::sleep(Duration::from_secs(1));
-        staff.command("sndcode", "1").unwrap();
-        server.wait_for_times("callback: calling the citizen", attempt, SETUP);
-        staff.wait_event_count("CALL_CLOSED", attempt, SETUP);
+        staff_take_unanswered(&server, &staff, attempt);
     }
     let gateway = gateway.join().unwrap();
     support::sipp_succeeded(&gateway, 2);
@@ -362,6 +351,108 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
             .unwrap_or_default()
             .contains("not reached in 2 attempts"),
         "{request}"
+    );
+}
+
+/// sipp as the trunk's gateway, answering each of `calls` INVITEs with 480 (in a thread).
+fn gateway_480(port: u16, calls: usize) -> JoinHandle<Output> {
+    std::thread::spawn(move || {
+        let dir = tempfile::tempdir().unwrap();
+        std::process::Command::new("timeout")
+            .arg("150")
+            .arg("sipp")
+            .arg("-sf")
+            .arg(root().join("tests/sipp/gateway_480.xml"))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string()])
+            .args(["-nostdin", "-timeout", "120s", "-trace_err"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    })
+}
+
+/// Staff take the `nth` attempt (press 1 after the briefing) and the gateway refuses it.
+fn staff_take_unanswered(server: &Server, staff: &Baresip, nth: usize) {
+    server.wait_for_times("callback: staff answered", nth, SETUP);
+    assert!(
+        wait_until(SETUP, || briefing_heard(&last_call(staff))),
+        "staff heard no briefing:\n{}",
+        server.log()
+    );
+    staff.command("sndcode", "1").unwrap();
+    server.wait_for_times("callback: calling the citizen", nth, SETUP);
+    staff.wait_event_count("CALL_CLOSED", nth, SETUP);
+}
+
+#[test]
+fn callbacks_call_works_a_request_at_once_instead_of_after_its_backoff() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway_port = free_port();
+    let gateway = gateway_480(gateway_port, 2);
+    let office = Office::new(
+        gateway_port,
+        "max_attempts = 3\nbackoff_s = 3600\nbackoff_max_s = 3600",
+    );
+    let server = office.serve(tempfile::tempdir().unwrap());
+    let staff = staff_phone(&server, false);
+    let citizen = ask_for_callback(&server, CITIZEN);
+    staff_take_unanswered(&server, &staff, 1);
+    // Not reached: the next try is an hour away.
+    assert!(
+        wait_until(SETUP, || {
+            only_callback(&server)["dialing"]["attempts"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+        }),
+        "{}",
+        server.log()
+    );
+    let request = only_callback(&server);
+    assert_eq!(request["dialing"]["state"], "pending", "{request}");
+    let reference = request["reference"].as_str().unwrap().to_owned();
+
+    // Staff ask for it now, while serve holds the store: through the control socket.
+    let out = support::command(&["callbacks", "call", &reference, "--data"])
+        .arg(server.data.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        support::stdout(&out),
+        support::stderr(&out)
+    );
+    assert!(support::stdout(&out).contains(&reference));
+    staff_take_unanswered(&server, &staff, 2);
+    assert!(
+        wait_until(SETUP, || {
+            only_callback(&server)["dialing"]["attempts"]
+                .as_array()
+                .is_some_and(|a| a.len() == 2)
+        }),
+        "{}",
+        server.log()
+    );
+    support::sipp_succeeded(&gateway.join().unwrap(), 2);
+    sipp_ok(citizen);
+    // A closed request cannot be called again.
+    let close = support::command(&["callbacks", "close", &reference, "--data"])
+        .arg(server.data.path())
+        .output()
+        .unwrap();
+    assert!(close.status.success(), "{}", support::stderr(&close));
+    let again = support::command(&["callbacks", "call", &reference, "--data"])
+        .arg(server.data.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        support::stderr(&again).contains("already closed"),
+        "{}",
+        support::stderr(&again)
     );
 }
 

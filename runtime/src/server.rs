@@ -307,6 +307,7 @@ impl Server {
                 store: self.services.store.clone(),
                 registry: self.services.registry.clone(),
                 registrar: self.services.registrar.clone(),
+                dialer_wake: self.dialer.as_ref().map(|dialer| dialer.wake.clone()),
             },
             helpers_token.child_token(),
         ));

@@ -157,13 +157,16 @@ pub enum Question {
     /// Close a callback request (staff reached the citizen, or it is no longer
     /// needed), with an optional note; the dialer stops working it.
     CloseCallback(Reference, Option<Note>),
+    /// Work a callback request now (`centralino callbacks call REF`): a pending one moves
+    /// up, a failed or reached one is worked again; the dialer is woken.
+    CallCallback(Reference),
 }
 
 impl Question {
     pub fn kind(&self) -> Kind {
         match self {
             Question::List(kind) | Question::Show(kind, _) => *kind,
-            Question::CloseCallback(..) => Kind::Callbacks,
+            Question::CloseCallback(..) | Question::CallCallback(_) => Kind::Callbacks,
         }
     }
 }
@@ -207,6 +210,10 @@ pub enum Answer {
     Closed { record: Record },
     /// Why the request was not closed (no such request, already closed).
     NotClosed { reason: String },
+    /// The callback request, to be worked now.
+    Called { record: Record },
+    /// Why it cannot be worked now (no such request, closed, being worked).
+    NotCalled { reason: String },
 }
 
 /// Answers `question` from `store`. Fails when the store cannot be read, or
@@ -226,6 +233,19 @@ pub fn answer(store: &dyn Store, question: &Question) -> Result<Answer, StoreErr
                     record: Record::Callback(callback),
                 },
                 Err(refusal) => Answer::NotClosed {
+                    reason: refusal.to_string(),
+                },
+            })
+        }
+        Question::CallCallback(reference) => {
+            let change = Change::Reschedule {
+                at: jiff::Timestamp::now(),
+            };
+            Ok(match store.change_callback(reference.as_str(), &change)? {
+                Ok(callback) => Answer::Called {
+                    record: Record::Callback(callback),
+                },
+                Err(refusal) => Answer::NotCalled {
                     reason: refusal.to_string(),
                 },
             })
@@ -392,6 +412,60 @@ mod tests {
         assert_eq!(
             answer(&store, &questions[6]).unwrap(),
             Answer::Shown { record: None }
+        );
+    }
+
+    #[test]
+    fn a_failed_callback_is_called_again_and_a_closed_one_is_not() {
+        use crate::store::dialing::{Change, DialState};
+        use crate::store::{NewCallback, SledStore};
+
+        let store = SledStore::temporary().unwrap();
+        let callback = store
+            .create_callback(NewCallback {
+                office: "prova".into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "call-1".into(),
+                created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
+                window: None,
+            })
+            .unwrap();
+        let failed = Change::Fail {
+            at: "2026-03-02T09:00:00Z".parse().unwrap(),
+            reason: "not reached in 3 attempts".into(),
+        };
+        store
+            .change_callback(&callback.reference, &failed)
+            .unwrap()
+            .unwrap();
+        let call = Question::CallCallback(Reference::parse(&callback.reference).unwrap());
+        let before = jiff::Timestamp::now();
+        let Answer::Called {
+            record: Record::Callback(called),
+        } = answer(&store, &call).unwrap()
+        else {
+            panic!("not called");
+        };
+        assert_eq!(called.dialing.state, DialState::Pending);
+        assert!(
+            called
+                .dialing
+                .next_attempt_at
+                .is_some_and(|at| at >= before)
+        );
+        let close = Question::CloseCallback(Reference::parse(&callback.reference).unwrap(), None);
+        answer(&store, &close).unwrap();
+        assert_eq!(
+            answer(&store, &call).unwrap(),
+            Answer::NotCalled {
+                reason: "the request is already closed".into()
+            }
+        );
+        let wire = serde_json::to_string(&answer(&store, &call).unwrap()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Answer>(&wire).unwrap(),
+            answer(&store, &call).unwrap()
         );
     }
 
