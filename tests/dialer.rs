@@ -47,6 +47,11 @@ struct Office {
 
 impl Office {
     fn new(gateway: u16, dialer: &str) -> Office {
+        Office::with_trunk(gateway, "", dialer)
+    }
+
+    /// With more `[trunk]` keys (`trunk`: lines of TOML).
+    fn with_trunk(gateway: u16, trunk: &str, dialer: &str) -> Office {
         let dir = tempfile::tempdir().unwrap();
         let example = root().join("examples/office");
         std::fs::create_dir(dir.path().join("flows")).unwrap();
@@ -57,8 +62,8 @@ impl Office {
         .unwrap();
         let config = std::fs::read_to_string(example.join("centralino.toml")).unwrap();
         let trunk = config.replace(
-            "sip:{number}@127.0.0.1:5064",
-            &format!("sip:{{number}}@127.0.0.1:{gateway}"),
+            "uri = \"sip:{number}@127.0.0.1:5064\"",
+            &format!("uri = \"sip:{{number}}@127.0.0.1:{gateway}\"\n{trunk}"),
         );
         assert_ne!(trunk, config, "the example's trunk is at 127.0.0.1:5064");
         std::fs::write(
@@ -356,13 +361,19 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
 
 /// sipp as the trunk's gateway, answering each of `calls` INVITEs with 480 (in a thread).
 fn gateway_480(port: u16, calls: usize) -> JoinHandle<Output> {
+    gateway("gateway_480.xml", port, calls)
+}
+
+/// sipp as the trunk's gateway, playing `scenario` for `calls` calls (in a thread).
+fn gateway(scenario: &str, port: u16, calls: usize) -> JoinHandle<Output> {
+    let scenario = root().join("tests/sipp").join(scenario);
     std::thread::spawn(move || {
         let dir = tempfile::tempdir().unwrap();
         std::process::Command::new("timeout")
             .arg("150")
             .arg("sipp")
             .arg("-sf")
-            .arg(root().join("tests/sipp/gateway_480.xml"))
+            .arg(scenario)
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-m", &calls.to_string()])
             .args(["-nostdin", "-timeout", "120s", "-trace_err"])
@@ -453,6 +464,39 @@ fn callbacks_call_works_a_request_at_once_instead_of_after_its_backoff() {
         support::stderr(&again).contains("already closed"),
         "{}",
         support::stderr(&again)
+    );
+}
+
+#[test]
+fn the_trunk_is_called_with_digest_credentials_when_it_asks() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway_port = free_port();
+    let gateway = gateway("gateway_digest.xml", gateway_port, 1);
+    let office = Office::with_trunk(
+        gateway_port,
+        "username = \"centralino\"\npassword = \"trunk-pw\"",
+        "max_attempts = 1",
+    );
+    let server = office.serve(tempfile::tempdir().unwrap());
+    let staff = staff_phone(&server, false);
+    let citizen = ask_for_callback(&server, CITIZEN);
+    staff_take_unanswered(&server, &staff, 1);
+    support::sipp_succeeded(&gateway.join().unwrap(), 1);
+    sipp_ok(citizen);
+    assert!(
+        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
+            == "failed"),
+        "{}\n{}",
+        only_callback(&server),
+        server.log()
+    );
+    // Busy, not refused: the gateway found the credentials right (403 otherwise).
+    let request = only_callback(&server);
+    assert_eq!(
+        request["dialing"]["attempts"][0]["outcome"], "busy",
+        "{request}"
     );
 }
 
