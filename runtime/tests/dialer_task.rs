@@ -64,6 +64,8 @@ fn callback(store: &SledStore, number: &str) -> String {
             call_id: format!("call-{number}"),
             created_at: Timestamp::now(),
             window: None,
+            ticket: None,
+            category: None,
         })
         .unwrap()
         .reference

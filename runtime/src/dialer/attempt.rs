@@ -25,6 +25,9 @@ pub struct Briefing {
     pub reference: String,
     pub office: String,
     pub note: Option<String>,
+    /// The ticket the citizen opened in the same call, and its category.
+    pub ticket: Option<String>,
+    pub category: Option<String>,
 }
 
 impl Briefing {
@@ -35,6 +38,16 @@ impl Briefing {
             spell_reference(&self.reference),
             self.office
         );
+        if let Some(ticket) = &self.ticket {
+            text.push_str(&format!(" Pratica {}", spell_reference(ticket)));
+            if let Some(category) = &self.category {
+                text.push_str(&format!(
+                    ", categoria {}",
+                    category.replace(['_', '-'], " ")
+                ));
+            }
+            text.push('.');
+        }
         if let Some(note) = &self.note {
             text.push_str(&format!(" Nota: {note}."));
         }
@@ -215,6 +228,8 @@ mod tests {
             reference: "RC-2026-000042".into(),
             office: "prova".into(),
             note: Some("certificato di residenza".into()),
+            ticket: None,
+            category: None,
         });
         let mut transcript = String::new();
         for event in events {
@@ -291,6 +306,23 @@ mod tests {
                 ]),
             ]
             .join("---\n")
+        );
+    }
+
+    #[test]
+    fn a_callback_with_a_ticket_names_it_and_its_category() {
+        let briefing = Briefing {
+            reference: "RC-2026-000042".into(),
+            office: "anagrafe".into(),
+            note: Some("richiamare in mattinata".into()),
+            ticket: Some("PG-2026-000017".into()),
+            category: Some("certificato_residenza".into()),
+        };
+        assert_eq!(
+            briefing.text(),
+            "Richiamata RC 2026 42 per l'ufficio anagrafe. Pratica PG 2026 17, categoria \
+             certificato residenza. Nota: richiamare in mattinata. Prema 1 per chiamare il \
+             cittadino, 2 per saltare."
         );
     }
 

@@ -213,9 +213,16 @@ impl DialerTask {
                 return;
             }
         };
-        let notes: BTreeMap<String, Option<String>> = requests
+        let notes: BTreeMap<String, Notes> = requests
             .iter()
-            .map(|r| (r.reference.clone(), r.request.note.clone()))
+            .map(|r| {
+                let notes = Notes {
+                    note: r.request.note.clone(),
+                    ticket: r.request.ticket.clone(),
+                    category: r.request.category.clone(),
+                };
+                (r.reference.clone(), notes)
+            })
             .collect();
         for command in self.scheduler.step(Event::Tick { now, requests }) {
             self.command(command, now, &notes);
@@ -237,12 +244,7 @@ impl DialerTask {
         }
     }
 
-    fn command(
-        &mut self,
-        command: Command,
-        now: Timestamp,
-        notes: &BTreeMap<String, Option<String>>,
-    ) {
+    fn command(&mut self, command: Command, now: Timestamp, notes: &BTreeMap<String, Notes>) {
         let holder = self.settings.holder.clone();
         let (reference, change) = match command {
             Command::Dial {
@@ -273,11 +275,14 @@ impl DialerTask {
                         return;
                     }
                 }
+                let told = notes.get(&reference).cloned().unwrap_or_default();
                 let job = Job {
                     briefing: Briefing {
                         reference: reference.clone(),
                         office: office.clone(),
-                        note: notes.get(&reference).cloned().flatten(),
+                        note: told.note,
+                        ticket: told.ticket,
+                        category: told.category,
                     },
                     reference: reference.clone(),
                     office,
@@ -363,6 +368,14 @@ impl DialerTask {
             self.command(command, now, &BTreeMap::new());
         }
     }
+}
+
+/// What staff are told about a request besides its reference and office.
+#[derive(Debug, Clone, Default)]
+struct Notes {
+    note: Option<String>,
+    ticket: Option<String>,
+    category: Option<String>,
 }
 
 fn later(at: Timestamp, wait: Duration) -> Timestamp {

@@ -371,6 +371,8 @@ mod tests {
                 call_id: "call-2".into(),
                 created_at: at("2026-03-02T08:01:00Z"),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let booking = store
@@ -429,6 +431,8 @@ mod tests {
                 call_id: "call-1".into(),
                 created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let failed = Change::Fail {
@@ -483,6 +487,8 @@ mod tests {
                 call_id: "call-1".into(),
                 created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let reference = Reference::parse(&callback.reference).unwrap();
