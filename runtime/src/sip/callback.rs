@@ -127,6 +127,8 @@ struct Side {
 /// What one of the two sides said.
 enum SideEvent {
     HungUp,
+    /// No RTP for the timeout: the line is gone, though its dialog may still be up.
+    Silent,
     Key(char),
     PromptFinished,
     Nothing,
@@ -166,7 +168,8 @@ async fn next_side_event(side: &mut Option<Side>) -> SideEvent {
             ) => SideEvent::Nothing,
         },
         event = side.events.recv() => match event {
-            None | Some(MediaEvent::Silent) => SideEvent::HungUp,
+            None => SideEvent::HungUp,
+            Some(MediaEvent::Silent) => SideEvent::Silent,
             Some(MediaEvent::Key(key) | MediaEvent::Digit(key)) => SideEvent::Key(key),
             Some(MediaEvent::Finished(_)) => SideEvent::PromptFinished,
             Some(MediaEvent::Audio(_)) => SideEvent::Nothing,
@@ -303,6 +306,11 @@ impl SipPlacer {
                         run.forget_staff();
                         Some(Event::StaffHungUp)
                     }
+                    SideEvent::Silent => {
+                        warn!(reference = %run.job.reference, "callback: no RTP from staff: hanging up");
+                        run.hang_up_staff().await;
+                        Some(Event::StaffHungUp)
+                    }
                     SideEvent::Key(key) => Some(Event::StaffKey(key)),
                     SideEvent::PromptFinished => {
                         run.key_until = Some(Instant::now() + run.placer.settings.key_wait);
@@ -313,6 +321,12 @@ impl SipPlacer {
                 side = next_side_event(&mut run.citizen) => match side {
                     SideEvent::HungUp => {
                         info!(reference = %run.job.reference, "callback: the citizen hung up");
+                        run.forget_citizen();
+                        Some(Event::CitizenHungUp)
+                    }
+                    SideEvent::Silent => {
+                        warn!(reference = %run.job.reference, "callback: no RTP from the citizen: hanging up");
+                        run.hang_up_citizen().await;
                         run.forget_citizen();
                         Some(Event::CitizenHungUp)
                     }
@@ -488,13 +502,7 @@ impl Run {
         let target = settings.trunk.uri_for(&self.job.number);
         let Ok(callee) = Uri::try_from(target.as_str()) else {
             warn!(%target, "the trunk URI does not parse for this number");
-            self.calling = Some(Box::pin(async {
-                let (_sender, states) = mpsc::unbounded_channel();
-                (
-                    Err(rsipstack::Error::Error(String::from("bad trunk URI"))),
-                    states,
-                )
-            }));
+            self.cannot_call("the trunk URI does not parse");
             return;
         };
         let destination = SipAddr::try_from(&callee).ok();
@@ -512,6 +520,7 @@ impl Run {
         let contact = Uri::try_from(format!("sip:centralino@{local}").as_str());
         let (Ok(caller), Ok(contact)) = (caller, contact) else {
             warn!("the dialer's caller id makes no SIP URI");
+            self.cannot_call("the caller id makes no SIP URI");
             return;
         };
         let options = InviteOption {
@@ -541,6 +550,14 @@ impl Run {
             let (sender, states) = dialogs.new_dialog_state_channel();
             let result = dialogs.do_invite(options, sender).await;
             (result, states)
+        }));
+    }
+
+    /// The citizen cannot be called: the machine hears it as a failed call at once.
+    fn cannot_call(&mut self, why: &'static str) {
+        self.calling = Some(Box::pin(async move {
+            let (_sender, states) = mpsc::unbounded_channel();
+            (Err(rsipstack::Error::Error(why.to_owned())), states)
         }));
     }
 
