@@ -310,6 +310,53 @@ fn a_dialer_killed_while_ringing_staff_works_the_request_exactly_once_after_a_re
 }
 
 #[test]
+fn shutdown_hangs_up_an_attempt_in_progress_and_gives_the_request_back() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway = Baresip::start(BaresipConfig::peer(CITIZEN).tone(CITIZEN_HZ));
+    let office = Office::new(gateway.sip_port, "");
+    let mut server = office.serve(tempfile::tempdir().unwrap());
+    let staff = staff_phone(&server, false);
+    let citizen = ask_for_callback(&server, CITIZEN);
+    server.wait_for("callback: staff answered", SETUP);
+
+    // SIGTERM while staff hear the briefing: the attempt is hung up at once (BYE), the
+    // citizen's own call may finish within the grace period, then serve exits.
+    server.signal("TERM");
+    staff.wait_event("CALL_CLOSED", SETUP);
+    server.wait_for("callback attempt cancelled (shutdown)", SETUP);
+    sipp_ok(citizen);
+    assert!(
+        server
+            .wait_exit(SETUP)
+            .is_some_and(|status| status.success()),
+        "{}",
+        server.log()
+    );
+    // Given back: pending, no attempt, no lease; the trunk was never called.
+    let out = support::command(&["callbacks", "list", "--json", "--data"])
+        .arg(server.data.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    let dialing = &listed[0]["dialing"];
+    assert_eq!(dialing["state"], "pending", "{dialing}");
+    assert!(dialing.get("lease").is_none(), "{dialing}");
+    assert_eq!(dialing["attempts"].as_array().map_or(0, Vec::len), 0);
+    assert!(
+        gateway
+            .events()
+            .iter()
+            .all(|e| e.kind != "CALL_ESTABLISHED"),
+        "{:?}",
+        gateway.events()
+    );
+}
+
+#[test]
 fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails() {
     if !have_sipp() || !have_baresip() {
         return;
