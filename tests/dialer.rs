@@ -390,6 +390,7 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
     for attempt in attempts {
         assert_eq!(attempt["outcome"], "no_answer", "{request}");
         assert_eq!(attempt["staff"], "201", "{request}");
+        assert_eq!(attempt["detail"], "SIP 480", "{request}");
     }
     // The second attempt waited out the backoff after the first.
     let at = |i: usize| -> jiff::Timestamp { attempts[i]["at"].as_str().unwrap().parse().unwrap() };
@@ -543,6 +544,10 @@ fn the_trunk_is_called_with_digest_credentials_when_it_asks() {
     let request = only_callback(&server);
     assert_eq!(
         request["dialing"]["attempts"][0]["outcome"], "busy",
+        "{request}"
+    );
+    assert_eq!(
+        request["dialing"]["attempts"][0]["detail"], "SIP 486",
         "{request}"
     );
 }

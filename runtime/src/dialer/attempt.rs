@@ -110,14 +110,16 @@ pub enum Command {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
     /// No attempt was made (staff skipped, not reached, hung up first).
     Skipped,
-    /// The citizen was called; `closed` when staff closed it from the phone.
+    /// The citizen was called; `closed` when staff closed it from the phone; `detail`
+    /// says why the call did not get through (the trunk's SIP status), kept with the attempt.
     Ended {
         outcome: AttemptOutcome,
         closed: bool,
+        detail: Option<String>,
     },
 }
 
@@ -154,7 +156,20 @@ impl Attempt {
     pub fn step(&mut self, event: Event) -> Vec<Command> {
         use Command::{Bridge, CallCitizen, Close, Finish, HangUpCitizen, HangUpStaff, SayToStaff};
         let skipped = Finish(Finished::Skipped);
-        let ended = |outcome, closed| Finish(Finished::Ended { outcome, closed });
+        let ended = |outcome, closed| {
+            Finish(Finished::Ended {
+                outcome,
+                closed,
+                detail: None,
+            })
+        };
+        let refused = |status: u16| {
+            Finish(Finished::Ended {
+                outcome: outcome_of_status(status),
+                closed: false,
+                detail: Some(format!("SIP {status}")),
+            })
+        };
         let (next, out) = match (self.phase, event) {
             (Phase::RingingStaff, Event::StaffAnswered) => {
                 (Phase::Briefing, vec![SayToStaff(self.briefing.text())])
@@ -168,13 +183,19 @@ impl Attempt {
             }
             (Phase::Briefing, Event::StaffHungUp) => (Phase::Done, vec![skipped]),
             (Phase::CallingCitizen, Event::CitizenAnswered) => (Phase::Bridged, vec![Bridge]),
-            (Phase::CallingCitizen, Event::CitizenRejected { status }) => (
-                Phase::Done,
-                vec![HangUpStaff, ended(outcome_of_status(status), false)],
-            ),
+            (Phase::CallingCitizen, Event::CitizenRejected { status }) => {
+                (Phase::Done, vec![HangUpStaff, refused(status)])
+            }
             (Phase::CallingCitizen, Event::CitizenRingTimeout) => (
                 Phase::Done,
-                vec![HangUpStaff, ended(AttemptOutcome::NoAnswer, false)],
+                vec![
+                    HangUpStaff,
+                    Finish(Finished::Ended {
+                        outcome: AttemptOutcome::NoAnswer,
+                        closed: false,
+                        detail: Some(String::from("rang out, cancelled")),
+                    }),
+                ],
             ),
             // Staff gave up while the citizen's phone rang: the adapter cancels it.
             (Phase::CallingCitizen, Event::StaffHungUp) => (

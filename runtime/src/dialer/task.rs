@@ -338,13 +338,17 @@ impl DialerTask {
                 reference: reference.clone(),
                 at: now,
             }),
-            Finished::Ended { outcome, closed } => {
+            Finished::Ended {
+                outcome,
+                closed,
+                detail,
+            } => {
                 let commands = self.scheduler.step(Event::AttemptEnded {
                     reference: reference.clone(),
                     at: now,
                     outcome,
                     staff: None,
-                    detail: None,
+                    detail,
                 });
                 if closed {
                     // Recorded first (the attempt), then closed by the staff member.

@@ -295,7 +295,7 @@ impl SipPlacer {
                     info!(reference = %run.job.reference, "callback attempt cancelled (shutdown)");
                     run.hang_up_all().await;
                     return if run.reached {
-                        Finished::Ended { outcome: AttemptOutcome::Reached, closed: false }
+                        Finished::Ended { outcome: AttemptOutcome::Reached, closed: false, detail: None }
                     } else {
                         Finished::Skipped
                     };
