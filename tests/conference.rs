@@ -406,3 +406,90 @@ fn staff_add_a_colleague_with_star_three_and_the_three_hear_each_other() {
     citizen.hang_up();
     bruno.wait_event("CALL_CLOSED", SETUP);
 }
+
+/// The issue's own wording: three real phones (baresip, not the test's user agent) call in, key
+/// `3` and the PIN with RFC 2833 events, and talk with tones of their own.
+#[test]
+fn three_baresip_phones_in_sala_hear_the_other_two_and_not_themselves() {
+    if !have_baresip() {
+        return;
+    }
+    let server = start();
+    let tones = [700.0_f32, 1100.0, 1500.0];
+    let mut phones: Vec<Baresip> = tones
+        .iter()
+        .enumerate()
+        .map(|(i, hz)| Baresip::start(BaresipConfig::peer(&format!("333000004{i}")).tone(*hz)))
+        .collect();
+    for (i, phone) in phones.iter().enumerate() {
+        phone.dial(&format!("sip:100@{}", sip(&server)));
+        phone.wait_event_count("CALL_ESTABLISHED", 1, SETUP);
+        phone.command("sndcode", "3").unwrap();
+        assert!(
+            wait_until(SETUP, || server.count("conference: asking for the PIN")
+                == i + 1),
+            "{}",
+            server.log()
+        );
+        phone.command("sndcode", "1234").unwrap();
+        assert!(
+            wait_until(SETUP, || server.count("conference: joined") == i + 1),
+            "phone {i} not in the room:\n{}",
+            server.log()
+        );
+    }
+    let in_room = |phones: &[Baresip], tones: &[f32], what: &str| {
+        std::thread::sleep(AFTER_CUE);
+        let marks: Vec<usize> = phones.iter().map(|p| p.recording().len()).collect();
+        let since = |i: usize| {
+            let pcm = phones[i].recording();
+            pcm.get(marks[i]..).map(<[i16]>::to_vec).unwrap_or_default()
+        };
+        let all_heard = wait_until(HEAR, || {
+            (0..phones.len()).all(|i| {
+                let pcm = since(i);
+                tones
+                    .iter()
+                    .enumerate()
+                    .all(|(j, hz)| j == i || has_tone(&pcm, *hz))
+            })
+        });
+        for (i, own) in tones.iter().enumerate() {
+            let pcm = since(i);
+            let report: Vec<String> = tones.iter().map(|hz| describe(&pcm, *hz)).collect();
+            assert!(all_heard, "{what}: phone {i}: {}", report.join("; "));
+            assert!(
+                !has_tone(&pcm, *own) && tone_power(&pcm, *own) < 0.02,
+                "{what}: phone {i} hears itself: {}",
+                report.join("; ")
+            );
+        }
+    };
+    in_room(&phones, &tones, "three in the room");
+
+    // The third hangs up: the other two go on, and no longer hear its tone.
+    let mut third = phones.pop().unwrap();
+    third.hangup();
+    assert!(
+        wait_until(SETUP, || server.count("conference: left") == 1),
+        "{}",
+        server.log()
+    );
+    in_room(&phones, &tones[..2], "after the third left");
+    let marks: Vec<usize> = phones.iter().map(|p| p.recording().len()).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    for (i, phone) in phones.iter().enumerate() {
+        let pcm = phone.recording();
+        let pcm = pcm.get(marks[i]..).unwrap_or_default();
+        assert!(!has_tone(pcm, tones[2]), "{}", describe(pcm, tones[2]));
+    }
+    assert!(third.quit(SETUP));
+    for phone in &phones {
+        phone.hangup();
+    }
+    assert!(
+        wait_until(SETUP, || server.count("conference: left") == 3),
+        "{}",
+        server.log()
+    );
+}

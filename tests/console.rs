@@ -595,7 +595,12 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
         assert_eq!(right.status, 200);
         right.body
     };
-    assert_eq!(metric(&scrape(), "centralino_calls_active"), Some(0.0));
+    let before = scrape();
+    assert_eq!(metric(&before, "centralino_calls_active"), Some(0.0));
+    assert_eq!(
+        metric(&before, "centralino_rtp_frames_sent_total"),
+        Some(0.0)
+    );
     if !have_sipp() {
         return;
     }
@@ -614,5 +619,115 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
             ("centralino_call_setup_seconds_count", 1.0),
             ("centralino_calls_active", 0.0),
         ],
+    );
+    // The call's prompts left as RTP frames, 50 a second; the late and skipped ones are
+    // counted beside them (how many depends on the machine's load: only their presence and
+    // bounds are certain).
+    let sent = metric(&after, "centralino_rtp_frames_sent_total").unwrap();
+    assert!(sent >= 50.0, "{after}");
+    let late = metric(&after, "centralino_rtp_frames_late_total").unwrap();
+    let skipped = metric(&after, "centralino_rtp_frames_skipped_total").unwrap();
+    assert!(late <= sent && skipped >= 0.0, "{after}");
+}
+
+/// Off loopback the console would carry passwords in the clear: `serve` refuses to start
+/// without a certificate. With one, the console answers over HTTPS only, and its cookies are
+/// `Secure` (the session's with the `__Host-` prefix).
+#[test]
+fn off_loopback_the_console_needs_tls_and_over_tls_its_cookies_are_secure() {
+    let data = tempfile::tempdir().unwrap();
+    let mut refused = command(&["serve", "--flows"])
+        .arg(test_flows())
+        .arg("--data")
+        .arg(data.path())
+        .args(["--listen", &format!("127.0.0.1:{}", support::free_port())])
+        .args([
+            "--http-listen",
+            &format!("0.0.0.0:{}", support::free_port()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refused.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = refused.kill();
+            let _ = refused.wait();
+            panic!("serve started on 0.0.0.0 without TLS");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = refused.wait_with_output().unwrap();
+    assert_ne!(code(&output), 0);
+    assert!(
+        stderr(&output).contains("tls_certificate"),
+        "{}",
+        stderr(&output)
+    );
+
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let (certificate, key) = (files.path().join("cert.pem"), files.path().join("key.pem"));
+    std::fs::write(&certificate, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let config = files.path().join("centralino.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[http]\ntls_certificate = {:?}\ntls_key = {:?}\n",
+            certificate.to_str().unwrap(),
+            key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let added = users(
+        data.path(),
+        &["add", "anna", "--role", "operator"],
+        Some("anna-password"),
+    );
+    assert_eq!(code(&added), 0, "{}", stderr(&added));
+    let server =
+        Server::start_with_data(&test_flows(), data, &["--config", config.to_str().unwrap()]);
+    let port = server.http_port;
+    let der = certified.cert.der().to_vec();
+    let tls = |raw: String| support::http::exchange_tls(port, &der, raw.as_bytes());
+    let page = tls(format!(
+        "GET /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(page.status, 200, "{}", server.log());
+    let login_cookie = page.cookie("centralino_login").expect("a login cookie");
+    let body = form(&[
+        ("name", "anna"),
+        ("password", "anna-password"),
+        ("csrf", &csrf_field(&page.body)),
+    ]);
+    let reply = tls(format!(
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Cookie: centralino_login={login_cookie}\r\nOrigin: https://127.0.0.1:{port}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let session_line = reply
+        .head
+        .lines()
+        .find(|l| l.starts_with("set-cookie: __host-centralino_session="))
+        .unwrap_or_else(|| panic!("{}", reply.head));
+    assert!(session_line.contains("; secure"), "{session_line}");
+    assert!(session_line.contains("path=/"), "{session_line}");
+    // Plain HTTP on the HTTPS port gets no page.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    plain
+        .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut answer);
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "plain HTTP was served"
     );
 }

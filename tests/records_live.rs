@@ -231,12 +231,13 @@ fn a_callback_is_closed_through_the_running_server() {
         "{}",
         stderr(&missing)
     );
-    let ticket = centralino(&["tickets", "close", "PG-2026-000002", "--data", path(&data)]);
-    assert_ne!(code(&ticket), 0);
+    // Tickets are closed with `tickets close` (tests/console_records.rs); appointments are not.
+    let booking = centralino(&["appointments", "close", "10000001", "--data", path(&data)]);
+    assert_ne!(code(&booking), 0);
     assert!(
-        stderr(&ticket).contains("`callbacks close REF`"),
+        stderr(&booking).contains("`callbacks close REF`"),
         "{}",
-        stderr(&ticket)
+        stderr(&booking)
     );
 
     assert!(server.stop().success(), "clean shutdown:\n{}", server.log());

@@ -1,7 +1,7 @@
 //! The control socket of a running server: `status`, `versions`, `reload`,
 //! `rollback ID`, `calls`, `registrations`, the call log (`calllog list`, `calllog show ID`), and the
 //! records (`records tickets list`, `records callbacks
-//! show RC-2026-000001`).
+//! show RC-2026-000001`, `records tickets close PG-2026-000001 cli:anna fatto`).
 //!
 //! A Unix socket in the data directory (`control.sock`), one request line and
 //! one JSON answer line per connection, so `centralino status`, `tickets list`
@@ -33,7 +33,9 @@ use crate::people::registrar::Registrar;
 use crate::reload::{Deployment, Outcome};
 use crate::server::Registry;
 use crate::store::Store;
-use crate::store::records::{self, BadNote, BadReference, Kind, Note, Question, Reference};
+use crate::store::records::{
+    self, Actor, BadActor, BadNote, BadReference, Kind, Note, Question, Reference, TicketWork,
+};
 
 /// The socket's name inside the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -64,7 +66,7 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, records callbacks close REF [NOTE], records callbacks call REF, calllog list, calllog show CALL-ID"
+        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, records callbacks close REF [NOTE], records callbacks call REF, records tickets close|comment|assign REF BY [TEXT], calllog list, calllog show CALL-ID"
     )]
     Unknown,
     #[error("{0}")]
@@ -72,7 +74,7 @@ pub enum RequestError {
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
     RecordsKind(String),
     #[error(
-        "records KIND takes list, show REF, or (callbacks) close REF [NOTE], call REF (not {0:?})"
+        "records KIND takes list, show REF, (callbacks) close REF [NOTE], call REF, (tickets) close|comment|assign REF BY [TEXT] (not {0:?})"
     )]
     RecordsVerb(String),
     #[error("records KIND show takes one reference (close: a reference, then the note)")]
@@ -81,6 +83,12 @@ pub enum RequestError {
     BadReference(#[from] BadReference),
     #[error("{0}")]
     BadNote(#[from] BadNote),
+    #[error("{0}")]
+    BadActor(#[from] BadActor),
+    #[error(
+        "records tickets close|comment|assign takes a reference and who does it (comment: then its text)"
+    )]
+    TicketWork,
 }
 
 impl Request {
@@ -119,6 +127,30 @@ impl Request {
                     Note::parse(&note.join(" "))?,
                 ))
             }
+            [
+                verb @ ("close" | "comment" | "assign"),
+                reference,
+                by,
+                rest @ ..,
+            ] if kind == Kind::Tickets => {
+                let reference = Reference::parse(reference)?;
+                let by = Actor::parse(by)?;
+                let work = match *verb {
+                    "close" => TicketWork::Close(Note::parse(&rest.join(" "))?),
+                    "comment" => TicketWork::Comment(
+                        Note::parse(&rest.join(" "))?.ok_or(RequestError::TicketWork)?,
+                    ),
+                    _ => match rest {
+                        [] => TicketWork::Assign(None),
+                        [to] => TicketWork::Assign(Some(Actor::parse(to)?)),
+                        _ => return Err(RequestError::TicketWork),
+                    },
+                };
+                Ok(Question::WorkTicket(reference, by, work))
+            }
+            ["close" | "comment" | "assign", ..] if kind == Kind::Tickets => {
+                Err(RequestError::TicketWork)
+            }
             ["call", reference] if kind == Kind::Callbacks => {
                 Ok(Question::CallCallback(Reference::parse(reference)?))
             }
@@ -146,6 +178,24 @@ impl fmt::Display for Request {
             Request::Records(Question::List(kind)) => write!(f, "records {} list", kind.plural()),
             Request::Records(Question::Show(kind, reference)) => {
                 write!(f, "records {} show {}", kind.plural(), reference.as_str())
+            }
+            Request::Records(Question::WorkTicket(reference, by, work)) => {
+                write!(
+                    f,
+                    "records tickets {} {} {}",
+                    work.verb(),
+                    reference.as_str(),
+                    by.as_str()
+                )?;
+                let rest = match work {
+                    TicketWork::Close(note) => note.as_ref().map(Note::as_str),
+                    TicketWork::Comment(text) => Some(text.as_str()),
+                    TicketWork::Assign(to) => to.as_ref().map(Actor::as_str),
+                };
+                match rest {
+                    Some(rest) => write!(f, " {rest}"),
+                    None => Ok(()),
+                }
             }
             Request::Records(Question::CloseCallback(reference, note)) => {
                 write!(f, "records callbacks close {}", reference.as_str())?;
@@ -348,12 +398,62 @@ mod tests {
         assert_eq!(bare.to_string(), "records callbacks close RC-2026-000001");
         assert_eq!(
             Request::parse("records tickets close PG-2026-000001"),
+            Err(RequestError::TicketWork)
+        );
+        assert_eq!(
+            Request::parse("records appointments close 10000001"),
             Err(RequestError::RecordsVerb("close".into()))
         );
         assert_eq!(
             Request::parse("records callbacks close"),
             Err(RequestError::RecordsReference)
         );
+    }
+
+    #[test]
+    fn ticket_work_lines_carry_who_and_what() {
+        let reference = || Reference::parse("PG-2026-000001").unwrap();
+        let cli = || Actor::parse("cli:anna").unwrap();
+        for (line, work) in [
+            (
+                "records tickets close PG-2026-000001 cli:anna buca chiusa",
+                TicketWork::Close(Note::parse("buca chiusa").unwrap()),
+            ),
+            (
+                "records tickets close PG-2026-000001 cli:anna",
+                TicketWork::Close(None),
+            ),
+            (
+                "records tickets comment PG-2026-000001 cli:anna richiamare lunedì",
+                TicketWork::Comment(Note::parse("richiamare lunedì").unwrap().unwrap()),
+            ),
+            (
+                "records tickets assign PG-2026-000001 cli:anna 201",
+                TicketWork::Assign(Some(Actor::parse("201").unwrap())),
+            ),
+            (
+                "records tickets assign PG-2026-000001 cli:anna",
+                TicketWork::Assign(None),
+            ),
+        ] {
+            let request = Request::parse(line).unwrap();
+            assert_eq!(
+                request,
+                Request::Records(Question::WorkTicket(reference(), cli(), work))
+            );
+            assert_eq!(request.to_string(), line);
+        }
+        for bad in [
+            "records tickets comment PG-2026-000001 cli:anna",
+            "records tickets assign PG-2026-000001 cli:anna 201 202",
+            "records tickets comment PG-2026-000001",
+        ] {
+            assert_eq!(Request::parse(bad), Err(RequestError::TicketWork), "{bad}");
+        }
+        assert!(matches!(
+            Request::parse("records tickets close PG-2026-000001 cli/anna"),
+            Err(RequestError::BadActor(_))
+        ));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod directory;
 pub mod guard;
 pub mod metrics;
 pub mod session;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,7 +35,8 @@ use tokio_util::sync::CancellationToken;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// What the HTTP side needs, as `centralino serve` prepares it: the listener is bound before
-/// the server starts, so a port in use stops `serve` with a clear error.
+/// the server starts, so a port in use stops `serve` with a clear error. The contacts file
+/// goes into the [`ServerView`]'s address book when the server starts.
 #[derive(Debug)]
 pub struct HttpParts {
     pub listener: std::net::TcpListener,
@@ -44,6 +46,8 @@ pub struct HttpParts {
     pub accounts: PathBuf,
     /// `[http] metrics_token`: `/metrics` asks for `Authorization: Bearer` with it.
     pub metrics_token: Option<String>,
+    /// `[http] tls_certificate`/`tls_key` read ([`tls::server_config`]): HTTPS instead of HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The server's live parts, as HTTP pages read and change them (the console, metrics, the
@@ -62,6 +66,10 @@ pub struct ServerView {
     pub store: Arc<dyn crate::store::Store>,
     /// The server's data folder (the store, recordings, accounts).
     pub data_dir: PathBuf,
+    /// The media threads (RTP pacing counters).
+    pub media: Arc<crate::media::legs::MediaLoops>,
+    /// The address book (offices, staff, external contacts): the one desk phones read.
+    pub directory: Arc<directory::LiveBook>,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -98,13 +106,22 @@ impl ServerView {
             Vec::new(),
             jiff::Timestamp::now(),
         );
+        let directory = Arc::new(directory::LiveBook::new(deployment.current(), None));
         ServerView {
+            directory,
             registry: crate::server::Registry::new(),
             deployment,
             registrar: Arc::new(registrar),
             desk,
             store: Arc::new(crate::store::SledStore::temporary().unwrap()),
             data_dir: PathBuf::from("/nonexistent/data"),
+            media: Arc::new(
+                crate::media::legs::MediaLoops::start(
+                    1,
+                    crate::media::legs::RtpPorts::any(std::net::Ipv4Addr::LOCALHOST.into()),
+                )
+                .unwrap(),
+            ),
         }
     }
 }
@@ -131,14 +148,30 @@ pub fn router(state: HttpState, console: Arc<console::Console>, metrics: Router)
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let listener = guard::GuardedListener::new(listener, guard::Limits::default());
-    let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
-    let graceful =
-        axum::serve(listener, service).with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let graceful = cancel.clone().cancelled_owned();
+    let served = async {
+        match tls {
+            None => {
+                let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
+            Some(config) => {
+                let listener = tls::TlsListener::new(listener, config);
+                let service = router.into_make_service_with_connect_info::<guard::ClientAddress>();
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }
+        }
+    };
     tokio::select! {
-        served = graceful => served,
+        served = served => served,
         () = async {
             cancel.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -149,7 +182,6 @@ pub async fn serve(
 /// The HTTP side of a server: the address book of the current program, on the listener of
 /// `parts`, until `cancel`. Failures are logged (the SIP side goes on without it).
 pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) {
-    let program = view.deployment.current();
     let address = parts.listener.local_addr().ok();
     let listener = match parts
         .listener
@@ -163,17 +195,22 @@ pub async fn run(parts: HttpParts, view: ServerView, cancel: CancellationToken) 
         }
     };
     let state = HttpState {
-        directory: Arc::new(directory::LiveBook::new(program, parts.contacts)),
+        directory: view.directory.clone(),
     };
     match address {
         Some(address) => {
-            tracing::info!(%address, "HTTP listening (console: /, metrics: /metrics, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
+            tracing::info!(%address, tls = parts.tls.is_some(), "HTTP listening (console: /, metrics: /metrics, address book: /directory/yealink.xml, /directory/snom.xml, /directory.vcf)")
         }
         None => tracing::info!("HTTP listening"),
     }
-    let console = Arc::new(console::Console::new(parts.accounts, view.clone(), false));
+    let tls = parts.tls;
+    let console = Arc::new(console::Console::new(
+        parts.accounts,
+        view.clone(),
+        tls.is_some(),
+    ));
     let metrics = metrics::routes(metrics::MetricsSources(view), parts.metrics_token);
-    if let Err(e) = serve(listener, router(state, console, metrics), cancel).await {
+    if let Err(e) = serve(listener, router(state, console, metrics), tls, cancel).await {
         tracing::error!(error = %e, "HTTP stopped");
     }
 }

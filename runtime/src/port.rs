@@ -615,7 +615,7 @@ fn resource_name(resource: &Resource) -> String {
 
 /// The slots a calendar offers for booking: from tomorrow (24 hours after `now`) on, for
 /// [`BOOKING_DAYS`] days, in its opening hours; none without a calendar.
-fn bookable_slots(
+pub(crate) fn bookable_slots(
     program: &Program,
     calendar: Option<&str>,
     slot_ms: u64,

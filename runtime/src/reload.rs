@@ -153,6 +153,16 @@ impl Deployment {
             .unwrap_or_default()
     }
 
+    /// The program of a kept version (by exact id), for pictures of it.
+    pub fn kept_program(&self, id: &str) -> Option<Arc<Program>> {
+        self.history
+            .lock()
+            .ok()?
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.program.clone())
+    }
+
     fn set_status(&self, last: &str, diagnostics: Option<String>, publish_ms: Option<u64>) {
         let current = self.current_id();
         if let Ok(mut status) = self.status.lock() {

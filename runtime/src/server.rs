@@ -319,6 +319,11 @@ impl Server {
                 desk: self.services.desk.clone(),
                 store: self.services.store.clone(),
                 data_dir: self.services.data_dir.clone(),
+                media: self.services.media.clone(),
+                directory: Arc::new(crate::http::directory::LiveBook::new(
+                    self.deployment.current(),
+                    http.contacts.clone(),
+                )),
             };
             helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }

@@ -1,6 +1,8 @@
 //! `centralino tickets|callbacks|appointments list|show`: what calls left in the store;
 //! `centralino callbacks close REF [--note]` closes a callback request;
-//! `centralino callbacks call REF` asks for one to be worked now.
+//! `centralino callbacks call REF` asks for one to be worked now;
+//! `centralino tickets close|comment|assign REF ...` works a ticket, as `cli:<unix user>`
+//! (kept in the ticket's history, which `tickets show` prints).
 //!
 //! ```text
 //!   --data DIR (default ./data) ──SledStore──────────────► records::answer ──► Answer
@@ -28,8 +30,9 @@ use centralino_runtime::store::dialing::Refusal;
 use centralino_runtime::store::dialing::{DialState, Dialing};
 pub use centralino_runtime::store::records::Kind;
 use centralino_runtime::store::records::{
-    self, Answer, Note, Question, Record, Records, Reference,
+    self, Actor, Answer, Note, Question, Record, Records, Reference, TicketWork,
 };
+use centralino_runtime::store::ticketing::TicketAction;
 use centralino_runtime::store::{
     Booking, Callback, Resource, SledStore, Status, StoreConfig, StoreError, Ticket,
 };
@@ -65,13 +68,31 @@ enum Action {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Close a callback request (callbacks only): the dialer stops working it.
+    /// Close a callback request (the dialer stops working it) or a ticket.
     Close {
-        /// The callback request's reference (`RC-2026-000001`).
+        /// The request's or ticket's reference (`RC-2026-000001`, `PG-2026-000001`).
         reference: String,
         /// What was done, kept with the request (one line).
         #[arg(long)]
         note: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a comment to an open ticket (tickets only).
+    Comment {
+        /// The ticket's reference (`PG-2026-000001`).
+        reference: String,
+        /// The comment (one line).
+        text: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Give an open ticket to an account or extension; without one, to nobody (tickets only).
+    Assign {
+        /// The ticket's reference (`PG-2026-000001`).
+        reference: String,
+        /// The account or extension (`anna`, `201`).
+        to: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -96,8 +117,41 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
             reference,
             note,
             store,
+        } if kind == Kind::Tickets => {
+            let work = TicketWork::Close(Note::parse(note.as_deref().unwrap_or_default())?);
+            return work_ticket(reference.trim(), work, store);
+        }
+        Action::Close {
+            reference,
+            note,
+            store,
         } => return close(kind, reference.trim(), note.as_deref(), store),
         Action::Call { reference, store } => return call(kind, reference.trim(), store),
+        Action::Comment {
+            reference,
+            text,
+            store,
+        } => {
+            only_tickets(kind, "comment")?;
+            let Some(text) = Note::parse(text)? else {
+                anyhow::bail!("the comment is empty");
+            };
+            return work_ticket(reference.trim(), TicketWork::Comment(text), store);
+        }
+        Action::Assign {
+            reference,
+            to,
+            store,
+        } => {
+            only_tickets(kind, "assign")?;
+            let to = match to.as_deref().map(str::trim).filter(|to| !to.is_empty()) {
+                Some(to) => {
+                    Some(Actor::parse(to).with_context(|| format!("cannot assign to `{to}`"))?)
+                }
+                None => None,
+            };
+            return work_ticket(reference.trim(), TicketWork::Assign(to), store);
+        }
     };
     must_hold_a_store(&store.data)?;
     let answer = match reference.map(Reference::parse) {
@@ -107,6 +161,45 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
         Some(Err(_)) => Answer::Shown { record: None },
     };
     print(kind, reference.unwrap_or_default(), &answer, store)
+}
+
+fn only_tickets(kind: Kind, verb: &str) -> anyhow::Result<()> {
+    if kind != Kind::Tickets {
+        anyhow::bail!(
+            "{} cannot be given `{verb}`; `tickets {verb} REF` works a ticket",
+            kind.plural()
+        );
+    }
+    Ok(())
+}
+
+/// Who works a ticket from here: `cli:` and the Unix user (`$USER`, else `$LOGNAME`), kept
+/// to the characters an [`Actor`] allows.
+fn command_line_actor() -> anyhow::Result<Actor> {
+    let user: String = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        .take(Actor::MAX_LENGTH - 4)
+        .collect();
+    let user = if user.is_empty() { "unknown" } else { &user };
+    Ok(Actor::parse(&format!("cli:{user}"))?)
+}
+
+/// `tickets close|comment|assign REF ...`, in the store or through the running server.
+fn work_ticket(reference: &str, work: TicketWork, store: &StoreArgs) -> anyhow::Result<u8> {
+    must_hold_a_store(&store.data)?;
+    let answer = match Reference::parse(reference) {
+        Ok(parsed) => ask(
+            &store.data,
+            &Question::WorkTicket(parsed, command_line_actor()?, work),
+        )?,
+        Err(_) => Answer::NotWorked {
+            reason: String::from("no ticket has this reference"),
+        },
+    };
+    print(Kind::Tickets, reference, &answer, store)
 }
 
 /// `callbacks close REF [--note]`, in the store or through the running server.
@@ -247,6 +340,22 @@ fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyh
             };
             output::stdout(text.as_bytes())?;
             Ok(CLEAN)
+        }
+        Answer::Worked { record } => {
+            let text = match record {
+                Record::Ticket(t) => present(args.json, t, ticket_fields)?,
+                Record::Callback(c) => present(args.json, c, callback_fields)?,
+                Record::Appointment(b) => present(args.json, b, booking_fields)?,
+            };
+            output::stdout(text.as_bytes())?;
+            Ok(CLEAN)
+        }
+        Answer::NotWorked { reason } => {
+            eprintln!(
+                "error: {} {reference} not changed: {reason}",
+                kind.singular()
+            );
+            Ok(PROBLEMS)
         }
         Answer::NotClosed { reason } => {
             eprintln!(
@@ -413,9 +522,26 @@ fn ticket_fields(t: &Ticket) -> Vec<(String, String)> {
         ),
         field("caller", &or_dash(&r.caller)),
         field("call", &r.call_id),
+        field("assigned to", t.work.assignee.as_deref().unwrap_or("-")),
         field("schema", &t.schema.to_string()),
     ];
     out.extend(r.fields.iter().map(|(k, v)| (format!("· {k}"), v.clone())));
+    for (n, event) in t.work.history.iter().enumerate() {
+        let (verb, text) = match &event.what {
+            TicketAction::Assign { to } => {
+                ("assigned to", to.clone().or(Some(String::from("nobody"))))
+            }
+            TicketAction::Comment { text } => ("comment", Some(text.clone())),
+            TicketAction::Close { note } => ("closed", note.clone()),
+            TicketAction::Cancel { note } => ("cancelled", note.clone()),
+            TicketAction::Reopen { note } => ("reopened", note.clone()),
+        };
+        let mut line = format!("{} by {}: {verb}", clock::full(event.at), event.by);
+        if let Some(text) = text {
+            line.push_str(&format!(" {}", cut(&text)));
+        }
+        out.push((format!("· change {}", n + 1), line));
+    }
     out
 }
 

@@ -241,6 +241,20 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
     };
     let http = if settings.http.enabled {
         let listen = settings.http.listen;
+        let tls = match (&settings.http.tls_certificate, &settings.http.tls_key) {
+            (Some(certificate), Some(key)) => Some(
+                centralino_runtime::http::tls::server_config(certificate, key)
+                    .context("cannot serve HTTPS (http.tls_certificate, http.tls_key)")?,
+            ),
+            _ => None,
+        };
+        if tls.is_none() && !listen.ip().is_loopback() {
+            anyhow::bail!(
+                "HTTP on {listen} (http.listen) would carry staff passwords and sessions unencrypted off \
+                 this machine: give [http] tls_certificate and tls_key (PEM files) to serve HTTPS \
+                 there, or listen on 127.0.0.1 behind a TLS proxy"
+            );
+        }
         let listener = std::net::TcpListener::bind(listen)
             .with_context(|| format!("cannot listen for HTTP on {listen} (http.listen)"))?;
         let accounts = prepare_accounts(&settings, data)?;
@@ -249,6 +263,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
             contacts: settings.directory.contacts.clone(),
             accounts,
             metrics_token: settings.http.metrics_token.clone(),
+            tls,
         })
     } else {
         None
@@ -400,6 +415,7 @@ fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::R
             Account {
                 role,
                 hash: first.hash.clone(),
+                extension: None,
             },
         );
         accounts.save(&path)?;

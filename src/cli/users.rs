@@ -1,4 +1,4 @@
-//! `centralino users add|passwd|role|remove|list|hash`: the staff console's accounts, kept in
+//! `centralino users add|passwd|role|extension|remove|list|hash`: the staff console's accounts, kept in
 //! `DATA/accounts.toml` as argon2id hashes (see `centralino_runtime::http::accounts`). A
 //! running server reads the file again when it changes, so no restart is needed.
 //!
@@ -30,6 +30,10 @@ enum UsersCommand {
         /// operator, office-staff, supervisor or flow-editor.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The staff extension this person answers on (`201`): the console sets its
+        /// presence (away / back) as `*21` / `*20` do.
+        #[arg(long, value_name = "EXTENSION")]
+        extension: Option<String>,
     },
     /// Change an account's password, read on standard input.
     Passwd { name: String },
@@ -38,6 +42,11 @@ enum UsersCommand {
         name: String,
         #[arg(value_parser = parse_role)]
         role: Role,
+    },
+    /// Set the staff extension an account answers on; without EXTENSION, remove it.
+    Extension {
+        name: String,
+        extension: Option<String>,
     },
     /// Remove an account (its open sessions end).
     Remove { name: String },
@@ -69,13 +78,29 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<u8> {
                 );
             }
             for (name, account) in &accounts.accounts {
-                println!("{name}\t{}", account.role);
+                match &account.extension {
+                    Some(extension) => println!("{name}\t{}\t{extension}", account.role),
+                    None => println!("{name}\t{}", account.role),
+                }
             }
         }
-        UsersCommand::Add { name, role } => {
+        UsersCommand::Add {
+            name,
+            role,
+            extension,
+        } => {
             let password = read_password()?;
-            edit(&path, |accounts| accounts.add(name, *role, &password))?;
-            println!("account `{name}` added ({role}) in {}", path.display());
+            edit(&path, |accounts| {
+                accounts.add(name, *role, &password)?;
+                accounts.set_extension(name, extension.as_deref())
+            })?;
+            match extension {
+                Some(extension) => println!(
+                    "account `{name}` added ({role}, extension {extension}) in {}",
+                    path.display()
+                ),
+                None => println!("account `{name}` added ({role}) in {}", path.display()),
+            }
         }
         UsersCommand::Passwd { name } => {
             let password = read_password()?;
@@ -85,6 +110,18 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<u8> {
         UsersCommand::Role { name, role } => {
             edit(&path, |accounts| accounts.set_role(name, *role))?;
             println!("`{name}` is now {role} in {}", path.display());
+        }
+        UsersCommand::Extension { name, extension } => {
+            edit(&path, |accounts| {
+                accounts.set_extension(name, extension.as_deref())
+            })?;
+            match extension {
+                Some(extension) => println!(
+                    "`{name}` answers on extension {extension} in {}",
+                    path.display()
+                ),
+                None => println!("`{name}` has no extension in {}", path.display()),
+            }
         }
         UsersCommand::Remove { name } => {
             edit(&path, |accounts| accounts.remove(name))?;

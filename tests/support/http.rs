@@ -42,6 +42,38 @@ pub fn exchange(port: u16, raw: &[u8]) -> Reply {
     stream.write_all(raw).unwrap();
     let mut bytes = Vec::new();
     let _ = stream.read_to_end(&mut bytes);
+    parse(bytes)
+}
+
+/// [`exchange`] over TLS, trusting only `certificate` (DER) for `127.0.0.1`.
+pub fn exchange_tls(port: u16, certificate: &[u8], raw: &[u8]) -> Reply {
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(
+            certificate.to_vec(),
+        ))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    tls.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    let _ = tls.read_to_end(&mut bytes);
+    parse(bytes)
+}
+
+fn parse(bytes: Vec<u8>) -> Reply {
     let text = String::from_utf8(bytes).expect("the reply is UTF-8");
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head

@@ -11,6 +11,7 @@
 //! [accounts.admin]
 //! role = "supervisor"
 //! hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! extension = "201"   # optional: the staff extension this person answers (presence)
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use std::path::{Path, PathBuf};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
+
+use crate::people::registrar::is_valid_extension;
 
 /// The file's name inside the data directory.
 pub const FILE_NAME: &str = "accounts.toml";
@@ -79,6 +82,10 @@ pub struct Account {
     pub role: Role,
     /// The password's argon2id hash, a PHC string.
     pub hash: String,
+    /// The staff extension this person answers on (`201`): the console sets its presence.
+    /// Files written before extensions were kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
 }
 
 /// Every account, by name (sorted, so the file and `users list` are stable).
@@ -120,6 +127,8 @@ pub enum AccountError {
     },
     #[error("cannot hash the password: {0}")]
     Hash(String),
+    #[error("`{0}` is not a staff extension: use 1 to 32 letters, digits, `.`, `-`, `_` or `+`")]
+    BadExtension(String),
 }
 
 /// Whether `name` may name an account: short, lowercase, no spaces or markup.
@@ -214,6 +223,17 @@ impl Accounts {
                 message: format!("`{bad}` is not a valid account name"),
             });
         }
+        if let Some((name, _)) = accounts.accounts.iter().find(|(_, account)| {
+            account
+                .extension
+                .as_deref()
+                .is_some_and(|extension| !is_valid_extension(extension))
+        }) {
+            return Err(AccountError::Damaged {
+                path: path.to_path_buf(),
+                message: format!("the extension of `{name}` is not a valid staff extension"),
+            });
+        }
         Ok(accounts)
     }
 
@@ -259,8 +279,14 @@ impl Accounts {
             return Err(AccountError::Exists(name.to_string()));
         }
         let hash = hash_password(password)?;
-        self.accounts
-            .insert(name.to_string(), Account { role, hash });
+        self.accounts.insert(
+            name.to_string(),
+            Account {
+                role,
+                hash,
+                extension: None,
+            },
+        );
         Ok(())
     }
 
@@ -280,6 +306,25 @@ impl Accounts {
             .get_mut(name)
             .ok_or_else(|| AccountError::Missing(name.to_string()))?;
         account.role = role;
+        Ok(())
+    }
+
+    /// Say which staff extension `name` answers on (`None`: none).
+    pub fn set_extension(
+        &mut self,
+        name: &str,
+        extension: Option<&str>,
+    ) -> Result<(), AccountError> {
+        if let Some(extension) = extension
+            && !is_valid_extension(extension)
+        {
+            return Err(AccountError::BadExtension(extension.to_string()));
+        }
+        let account = self
+            .accounts
+            .get_mut(name)
+            .ok_or_else(|| AccountError::Missing(name.to_string()))?;
+        account.extension = extension.map(str::to_owned);
         Ok(())
     }
 
@@ -368,6 +413,33 @@ mod tests {
     }
 
     #[test]
+    fn an_account_may_answer_on_an_extension_and_old_files_have_none() {
+        let old = "[accounts.anna]\nrole = \"operator\"\nhash = \"$argon2id$x\"\n";
+        let mut accounts: Accounts = toml::from_str(old).unwrap();
+        assert_eq!(accounts.accounts["anna"].extension, None);
+        accounts.set_extension("anna", Some("201")).unwrap();
+        assert_eq!(accounts.accounts["anna"].extension.as_deref(), Some("201"));
+        let written = toml::to_string(&accounts).unwrap();
+        assert!(written.contains("extension = \"201\""), "{written}");
+        assert_eq!(toml::from_str::<Accounts>(&written).unwrap(), accounts);
+        for bad in ["", "2 01", "201<b>", &"1".repeat(33)] {
+            assert!(
+                matches!(
+                    accounts.set_extension("anna", Some(bad)),
+                    Err(AccountError::BadExtension(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            accounts.set_extension("bruno", Some("202")),
+            Err(AccountError::Missing(_))
+        ));
+        accounts.set_extension("anna", None).unwrap();
+        assert!(!toml::to_string(&accounts).unwrap().contains("extension"));
+    }
+
+    #[test]
     fn the_file_round_trips_with_mode_0600_and_a_damaged_file_is_refused() {
         let folder =
             std::env::temp_dir().join(format!("centralino-accounts-{}", std::process::id()));
@@ -387,6 +459,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(&path, "[accounts.anna]\nrole = \"king\"\nhash = \"x\"\n").unwrap();
+        let error = Accounts::load(&path).unwrap_err().to_string();
+        assert!(error.contains("damaged"), "{error}");
+        std::fs::write(
+            &path,
+            "[accounts.anna]\nrole = \"operator\"\nhash = \"x\"\nextension = \"2 01\"\n",
+        )
+        .unwrap();
         let error = Accounts::load(&path).unwrap_err().to_string();
         assert!(error.contains("damaged"), "{error}");
         let _ = std::fs::remove_dir_all(&folder);

@@ -35,11 +35,24 @@ use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
+mod bookings;
+mod callbacks;
+mod calls;
+mod directory;
+mod flows;
+mod flows_files;
+mod flows_record;
+mod flows_sim;
+mod flows_svg;
+mod flows_tests;
 mod live;
+mod presence;
+mod record_pages;
+mod tickets;
 pub mod words;
 
 use super::ServerView;
-use super::accounts::{AccountError, Accounts, Role};
+use super::accounts::{Account, AccountError, Accounts, Role};
 use super::guard::ClientAddress;
 use super::session::{LoginThrottle, Sessions, Staff, random_token, same_token};
 use words::{Dictionary, LANG_COOKIE, Lang, Word};
@@ -66,7 +79,16 @@ pub struct Nav {
 }
 
 /// Every page of the console, in navigation order.
-const PAGES: &[Page] = &[live::PAGE];
+const PAGES: &[Page] = &[
+    live::PAGE,
+    presence::PAGE,
+    tickets::PAGE,
+    callbacks::PAGE,
+    bookings::PAGE,
+    directory::PAGE,
+    calls::PAGE,
+    flows::PAGE,
+];
 
 /// Any role.
 pub fn everyone(_: Role) -> bool {
@@ -91,6 +113,10 @@ const SESSION_COOKIE_TLS: &str = "__Host-centralino_session";
 const LOGIN_COOKIE: &str = "centralino_login";
 /// The largest form body accepted by the console (a login form is well under 1 KiB).
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// The largest body [`require_staff`] reads to find a post's CSRF token: a page whose forms
+/// carry more than [`MAX_FORM_BYTES`] (the flow editor's whole file) sets its own
+/// `DefaultBodyLimit` on its routes, up to this.
+pub const MAX_STAFF_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What the console's routes share.
 pub struct Console {
@@ -181,6 +207,11 @@ impl Console {
         }
     }
 
+    /// The account `name` as the accounts file says now (its role, its extension).
+    pub fn account(&self, name: &str) -> Option<Account> {
+        self.accounts.current().ok()?.accounts.get(name).cloned()
+    }
+
     /// The server's live parts: store, flows, presence, live calls.
     pub fn server(&self) -> &ServerView {
         &self.server
@@ -193,7 +224,14 @@ impl Console {
             .iter()
             .filter_map(|page| page.nav.as_ref())
             .filter(|nav| (nav.allowed)(viewer.staff.role))
-            .map(|nav| context! { path => nav.path, label => nav.label })
+            // Safe: a path of ours, written as is (escaped, `/` would be `&#x2f;`, which a
+            // browser follows but the crawl of every staff route in tests/console.rs does not).
+            .map(|nav| {
+                context! {
+                    path => minijinja::Value::from_safe_string(nav.path.to_owned()),
+                    label => nav.label,
+                }
+            })
             .collect();
         self.render(
             name,
@@ -381,7 +419,7 @@ async fn require_staff(
                 .into_response();
         }
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        let bytes = match axum::body::to_bytes(body, MAX_STAFF_BODY_BYTES).await {
             Ok(bytes) => bytes,
             Err(_) => {
                 return (StatusCode::PAYLOAD_TOO_LARGE, "modulo troppo grande").into_response();
@@ -403,11 +441,22 @@ async fn require_staff(
         }
         let mut request = Request::from_parts(parts, axum::body::Body::from(bytes));
         request.extensions_mut().insert(staff);
-        return next.run(request).await;
+        return private(next.run(request).await);
     }
     let mut request = request;
     request.extensions_mut().insert(staff);
-    next.run(request).await
+    private(next.run(request).await)
+}
+
+/// Staff pages are not kept by the browser or anything between (`no-store`): after log out,
+/// neither the back button nor a shared cache shows them again. (The layout's `pageshow`
+/// handler reloads a page the back/forward cache restores anyway.)
+fn private(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The value of field `name` in an `application/x-www-form-urlencoded` body.

@@ -71,6 +71,25 @@ impl Collector for MetricsSources {
             "Calls in progress.",
             count(calls.len()),
         )?;
+        let frames = self.media.frame_counts();
+        counter(
+            &mut encoder,
+            "rtp_frames_sent",
+            "RTP frames (20 ms of audio) sent by the media threads.",
+            frames.sent,
+        )?;
+        counter(
+            &mut encoder,
+            "rtp_frames_late",
+            "RTP frames that left 20 ms or more after their deadline (a media thread was held up).",
+            frames.late,
+        )?;
+        counter(
+            &mut encoder,
+            "rtp_frames_skipped",
+            "RTP frames never sent: due during a stall longer than the pacer catches up.",
+            frames.skipped,
+        )?;
         gauge(
             &mut encoder,
             "calls_answered_active",

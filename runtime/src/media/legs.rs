@@ -55,6 +55,64 @@ use crate::media::prompt::EncodedPrompt;
 pub use leg::Leg;
 pub use thread::{LegHandle, MediaLoops, RtpPorts};
 
+/// Frames paced by the media threads since the server started: for `/metrics`.
+///
+/// A frame is *late* when it left one frame time (20 ms) or more after its deadline: the media
+/// thread was held up and the pacer caught up (`rtp::Pacer`); *skipped* frames were due during
+/// a longer stall and never left (the stream went back on its grid instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    pub sent: u64,
+    pub late: u64,
+    pub skipped: u64,
+}
+
+impl FrameCounts {
+    /// Counts one poll of a leg's pacer: the newest due frame is on time, the older ones late
+    /// (sent) or skipped.
+    fn count(&mut self, due: &crate::media::rtp::Due) {
+        let frames = due.frames.end.saturating_sub(due.frames.start);
+        self.sent += due.send();
+        self.skipped += due.skipped;
+        self.late += frames.saturating_sub(1).saturating_sub(due.skipped);
+    }
+
+    fn add(self, other: FrameCounts) -> FrameCounts {
+        FrameCounts {
+            sent: self.sent + other.sent,
+            late: self.late + other.late,
+            skipped: self.skipped + other.skipped,
+        }
+    }
+}
+
+/// One media thread's [`FrameCounts`] as other threads read them: written only by its thread
+/// (once per wake, not per frame), read by `/metrics`.
+#[derive(Debug, Default)]
+struct PublishedCounts {
+    sent: std::sync::atomic::AtomicU64,
+    late: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+}
+
+impl PublishedCounts {
+    fn publish(&self, counts: &FrameCounts) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.sent.store(counts.sent, Relaxed);
+        self.late.store(counts.late, Relaxed);
+        self.skipped.store(counts.skipped, Relaxed);
+    }
+
+    fn read(&self) -> FrameCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        FrameCounts {
+            sent: self.sent.load(Relaxed),
+            late: self.late.load(Relaxed),
+            skipped: self.skipped.load(Relaxed),
+        }
+    }
+}
+
 /// The far end's stream as offer/answer settled it (SIP's SDP produces it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
@@ -215,3 +273,44 @@ pub enum MediaEvent {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod frame_count_tests {
+    use std::time::{Duration, Instant};
+
+    use super::FrameCounts;
+    use crate::media::rtp::Pacer;
+
+    #[test]
+    fn frames_left_a_frame_time_late_are_late_and_those_of_a_long_stall_skipped() {
+        let anchor = Instant::now();
+        let mut pacer = Pacer::new(anchor);
+        let mut counts = FrameCounts::default();
+        let ms = |n: u64| anchor + Duration::from_millis(n);
+        for now in [ms(0), ms(20), ms(30)] {
+            counts.count(&pacer.poll(now));
+        }
+        assert_eq!(
+            counts,
+            FrameCounts {
+                sent: 2,
+                late: 0,
+                skipped: 0
+            },
+            "on time"
+        );
+        // Held up 30 ms: frame 2 (due at 40) leaves at 70 with frame 3: one late.
+        counts.count(&pacer.poll(ms(70)));
+        assert_eq!((counts.sent, counts.late), (4, 1));
+        // Held up 430 ms: 22 frames due, the newest leaves, 21 are skipped.
+        counts.count(&pacer.poll(ms(500)));
+        assert_eq!(
+            counts,
+            FrameCounts {
+                sent: 5,
+                late: 1,
+                skipped: 21
+            }
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! What `centralino tickets|callbacks|appointments` ask of a store, and the answers.
+//! What `centralino tickets|callbacks|appointments` ask of a store, and the answers: listing,
+//! showing, closing a callback request, and working a ticket (close, comment, assign).
 //!
 //! ```text
 //!   records command ── Question ──► answer(&dyn Store) ── Answer ──► table / fields / --json
@@ -15,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dialing::Change;
+use super::ticketing::{TicketAction, TicketChange};
 use super::{Booking, Callback, Store, StoreError, Ticket};
 
 /// Which records a question is about.
@@ -147,6 +149,83 @@ impl Note {
     }
 }
 
+/// Who works a ticket from outside the console (`cli:anna`): one word of at most
+/// [`Actor::MAX_LENGTH`] letters, digits and `-_.:@`, so it crosses the control socket's
+/// one-line requests as a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+/// Why a text is not an [`Actor`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadActor {
+    #[error("the actor is empty")]
+    Empty,
+    #[error("the actor is longer than {} characters", Actor::MAX_LENGTH)]
+    TooLong,
+    #[error("the actor has the character {character:?} (allowed: letters, digits, `-_.:@`)")]
+    Character { character: char },
+}
+
+impl Actor {
+    pub const MAX_LENGTH: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Actor, BadActor> {
+        if text.is_empty() {
+            return Err(BadActor::Empty);
+        }
+        if text.chars().count() > Actor::MAX_LENGTH {
+            return Err(BadActor::TooLong);
+        }
+        if let Some(character) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@')))
+        {
+            return Err(BadActor::Character { character });
+        }
+        Ok(Actor(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Work on a ticket asked from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketWork {
+    /// Close, with an optional note.
+    Close(Option<Note>),
+    /// A comment (never empty).
+    Comment(Note),
+    /// Give it to an account or extension (one word); `None`: to nobody.
+    Assign(Option<Actor>),
+}
+
+impl TicketWork {
+    /// The verb, as in the command and the control request.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            TicketWork::Close(_) => "close",
+            TicketWork::Comment(_) => "comment",
+            TicketWork::Assign(_) => "assign",
+        }
+    }
+
+    fn action(&self) -> TicketAction {
+        match self {
+            TicketWork::Close(note) => TicketAction::Close {
+                note: note.as_ref().map(|n| n.as_str().to_owned()),
+            },
+            TicketWork::Comment(text) => TicketAction::Comment {
+                text: text.as_str().to_owned(),
+            },
+            TicketWork::Assign(to) => TicketAction::Assign {
+                to: to.as_ref().map(|to| to.as_str().to_owned()),
+            },
+        }
+    }
+}
+
 /// What a records command asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Question {
@@ -160,6 +239,8 @@ pub enum Question {
     /// Work a callback request now (`centralino callbacks call REF`): a pending one moves
     /// up, a failed or reached one is worked again; the dialer is woken.
     CallCallback(Reference),
+    /// Work a ticket as `Actor` (close, comment, assign), now.
+    WorkTicket(Reference, Actor, TicketWork),
 }
 
 impl Question {
@@ -167,6 +248,7 @@ impl Question {
         match self {
             Question::List(kind) | Question::Show(kind, _) => *kind,
             Question::CloseCallback(..) | Question::CallCallback(_) => Kind::Callbacks,
+            Question::WorkTicket(..) => Kind::Tickets,
         }
     }
 }
@@ -214,6 +296,10 @@ pub enum Answer {
     Called { record: Record },
     /// Why it cannot be worked now (no such request, closed, being worked).
     NotCalled { reason: String },
+    /// The ticket as worked.
+    Worked { record: Record },
+    /// Why the ticket was not worked (no such ticket, already closed, empty text).
+    NotWorked { reason: String },
 }
 
 /// Answers `question` from `store`. Fails when the store cannot be read, or
@@ -222,6 +308,21 @@ pub fn answer(store: &dyn Store, question: &Question) -> Result<Answer, StoreErr
     match question {
         Question::List(kind) => list(store, *kind),
         Question::Show(kind, reference) => show(store, *kind, reference.as_str()),
+        Question::WorkTicket(reference, by, work) => {
+            let change = TicketChange {
+                at: jiff::Timestamp::now(),
+                by: by.as_str().to_owned(),
+                what: work.action(),
+            };
+            Ok(match store.change_ticket(reference.as_str(), &change)? {
+                Ok(ticket) => Answer::Worked {
+                    record: Record::Ticket(ticket),
+                },
+                Err(refusal) => Answer::NotWorked {
+                    reason: refusal.to_string(),
+                },
+            })
+        }
         Question::CloseCallback(reference, note) => {
             let change = Change::Close {
                 at: jiff::Timestamp::now(),
@@ -535,6 +636,61 @@ mod tests {
             Note::parse("a\u{7}b"),
             Err(BadNote::Control { character: '\u{7}' })
         );
+    }
+
+    #[test]
+    fn a_ticket_is_worked_by_its_actor_and_a_closed_one_refuses() {
+        use crate::store::{NewTicket, SledStore, Status};
+
+        let store = SledStore::temporary().unwrap();
+        let ticket = store
+            .create_ticket(NewTicket {
+                category: "buche".into(),
+                title: String::new(),
+                office: None,
+                priority: "normale".into(),
+                fields: Default::default(),
+                caller: String::new(),
+                call_id: "call-1".into(),
+                created_at: "2026-03-02T08:00:00Z".parse().unwrap(),
+                due_at: None,
+            })
+            .unwrap();
+        let reference = Reference::parse(&ticket.reference).unwrap();
+        let cli = Actor::parse("cli:anna").unwrap();
+        let work = |work: TicketWork| {
+            answer(
+                &store,
+                &Question::WorkTicket(reference.clone(), cli.clone(), work),
+            )
+            .unwrap()
+        };
+        work(TicketWork::Assign(Some(Actor::parse("201").unwrap())));
+        work(TicketWork::Comment(
+            Note::parse("chiamato il cittadino").unwrap().unwrap(),
+        ));
+        let Answer::Worked {
+            record: Record::Ticket(closed),
+        } = work(TicketWork::Close(Note::parse("fatto").unwrap()))
+        else {
+            panic!("not worked");
+        };
+        assert_eq!(closed.status, Status::Closed);
+        assert_eq!(closed.work.assignee.as_deref(), Some("201"));
+        assert_eq!(closed.work.history.len(), 3);
+        assert!(closed.work.history.iter().all(|e| e.by == "cli:anna"));
+        assert_eq!(
+            work(TicketWork::Comment(Note::parse("x").unwrap().unwrap())),
+            Answer::NotWorked {
+                reason: "the ticket is already closed".into()
+            }
+        );
+        assert_eq!(
+            Actor::parse("cli:anna bella"),
+            Err(BadActor::Character { character: ' ' })
+        );
+        assert_eq!(Actor::parse(""), Err(BadActor::Empty));
+        assert_eq!(Actor::parse(&"a".repeat(65)), Err(BadActor::TooLong));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct HttpSection {
     pub listen: SocketAddr,
     /// A bearer token `/metrics` asks scrapers for; none: `/metrics` is open.
     pub metrics_token: Option<String>,
+    /// The certificate chain (PEM, leaf first) for HTTPS; needed off loopback.
+    pub tls_certificate: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpSection {
@@ -225,6 +229,8 @@ impl Default for HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             metrics_token: None,
+            tls_certificate: None,
+            tls_key: None,
         }
     }
 }
@@ -575,6 +581,12 @@ impl ServeConfig {
                 "must name a file (leave the key out for no external contacts)".into(),
             ));
         }
+        if self.http.tls_certificate.is_some() != self.http.tls_key.is_some() {
+            return Err(refuse(
+                "http.tls_certificate",
+                "give both tls_certificate and tls_key (PEM files), or neither".into(),
+            ));
+        }
         if self.tts.program.as_os_str().is_empty() {
             return Err(refuse("tts.program", "must name a program".into()));
         }
@@ -862,6 +874,8 @@ mod tests {
                 enabled: true,
                 listen: "127.0.0.1:8080".parse().unwrap(),
                 metrics_token: None,
+                tls_certificate: None,
+                tls_key: None,
             },
             directory: DirectorySection {
                 contacts: Some("/srv/centralino/contacts.csv".into()),

@@ -1,4 +1,6 @@
 //! The live calls page (`GET /`): the server's registry of calls in progress and its counters.
+//! The page refreshes its calls and counters every few seconds (`poll.html`, by fetching
+//! itself), so it follows calls without a reload.
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::FrameCounts;
 use super::jitter::{CAPACITY, Jitter, PcmFrame};
 use super::socket::Outbox;
 use super::{InbandDtmf, LegCommand, LegId, MediaEvent, Negotiated, RoomId, Source};
@@ -183,7 +184,7 @@ impl Leg {
 
     /// The leg's tick: frames due at `now` out; a caller silent for too long is reported.
     /// (What the caller sends is read when its socket is ready: `Wheel::receive`.)
-    pub(super) fn tick(&mut self, now: Instant, outbox: &mut Outbox) {
+    pub(super) fn tick(&mut self, now: Instant, outbox: &mut Outbox, counts: &mut FrameCounts) {
         let Some(pacer) = self.pacer.as_mut() else {
             return;
         };
@@ -191,6 +192,7 @@ impl Leg {
         if due.skipped > 0 {
             self.rtp.skip_frames(due.skipped);
         }
+        counts.count(&due);
         for _ in due.to_send() {
             self.send_frame(outbox);
         }

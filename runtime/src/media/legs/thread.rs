@@ -14,6 +14,7 @@ use super::leg::{Leg, far_end};
 use super::socket;
 use super::wheel::{SLOTS, Wheel};
 use super::{FarEndInUse, Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
+use super::{FrameCounts, PublishedCounts};
 
 /// Where the media threads' sockets are bound: `ip`, on the first free even ports of
 /// `first..=last` (one per thread; `0..=0`: ports the system picks).
@@ -149,6 +150,8 @@ pub struct MediaLoops {
 }
 
 struct MediaThread {
+    /// Frames this thread paced.
+    counts: Arc<PublishedCounts>,
     control: std_mpsc::Sender<Control>,
     local: SocketAddr,
     claims: Claims,
@@ -170,12 +173,19 @@ impl MediaLoops {
             let local = socket.local_addr()?;
             // The next thread looks from the port after this one.
             skip = (local.port().saturating_sub(ports.first) / 2).saturating_add(1);
+            let counts = Arc::new(PublishedCounts::default());
+            let published = counts.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("media-{index}"))
                 .spawn(move || {
-                    run_thread(Wheel::new(Instant::now(), socket), &commands, &stop_flag)
+                    run_thread(
+                        Wheel::new(Instant::now(), socket, published),
+                        &commands,
+                        &stop_flag,
+                    )
                 })?;
             started.push(MediaThread {
+                counts,
                 control,
                 local,
                 claims: Claims::default(),
@@ -203,6 +213,14 @@ impl MediaLoops {
     /// The socket address of `group`'s thread: its legs' side of their RTP streams.
     pub fn local_addr(&self, group: Group) -> Option<SocketAddr> {
         self.threads.get(group.thread).map(|thread| thread.local)
+    }
+
+    /// Frames paced by every media thread so far (sent, late, skipped).
+    pub fn frame_counts(&self) -> FrameCounts {
+        self.threads
+            .iter()
+            .map(|thread| thread.counts.read())
+            .fold(FrameCounts::default(), FrameCounts::add)
     }
 
     /// How many media threads there are.

@@ -11,8 +11,10 @@ use super::leg::{Leg, far_end};
 use super::room::{Cue, Room, SILENT};
 use super::socket::{Outbox, RtpSocket};
 use super::thread::Control;
+use super::{FrameCounts, PublishedCounts};
 use super::{LegCommand, LegId, RoomId, Source};
 use crate::media::rtp::Pacer;
+use std::sync::Arc;
 
 /// Wheel slots: one per millisecond of a 20 ms frame.
 pub(super) const SLOTS: usize = 20;
@@ -54,11 +56,20 @@ pub(super) struct Wheel {
     /// Started legs with a socket of their own (`Leg::own`), read on each wake after the
     /// thread's socket.
     own_sockets: Vec<LegId>,
+    /// Frames paced on this thread, published now and then to `published`.
+    counts: FrameCounts,
+    published: Arc<PublishedCounts>,
 }
 
 impl Wheel {
-    pub(super) fn new(anchor: Instant, socket: UdpSocket) -> Wheel {
+    pub(super) fn new(
+        anchor: Instant,
+        socket: UdpSocket,
+        published: Arc<PublishedCounts>,
+    ) -> Wheel {
         Wheel {
+            counts: FrameCounts::default(),
+            published,
             anchor,
             legs: HashMap::default(),
             slots: vec![Vec::new(); SLOTS],
@@ -294,7 +305,7 @@ impl Wheel {
         };
         for id in members {
             if let Some((leg, _)) = self.legs.get_mut(id) {
-                leg.tick(now, &mut self.outbox);
+                leg.tick(now, &mut self.outbox, &mut self.counts);
             }
         }
     }
@@ -305,6 +316,7 @@ impl Wheel {
         if self.outbox.len() > 0 {
             self.socket.send(&mut self.outbox);
         }
+        self.published.publish(&self.counts);
     }
 
     /// What arrived on the thread's socket: each datagram goes to the leg whose far end sent
@@ -468,7 +480,7 @@ mod tests {
     #[test]
     fn listeners_and_rooms_follow_sources_and_are_forgotten_with_their_legs() {
         let now = Instant::now();
-        let mut wheel = Wheel::new(now, socket());
+        let mut wheel = Wheel::new(now, socket(), Default::default());
         let (a, b, c) = (LegId(1), LegId(2), LegId(3));
         for id in [a, b, c] {
             wheel.apply(Control::Add(id, idle_leg()), now, 0);
@@ -515,7 +527,7 @@ mod tests {
 
     #[test]
     fn legs_are_packed_into_few_slots_until_a_slot_is_full() {
-        let mut wheel = Wheel::new(Instant::now(), socket());
+        let mut wheel = Wheel::new(Instant::now(), socket(), Default::default());
         let current = 1_000_000 + 7; // slot 7 is running
         // The first leg takes the next slot to come round.
         assert_eq!(wheel.choose_slot(current), 8);
@@ -555,7 +567,7 @@ mod tests {
                 assert_eq!(slot_of(tick), slot);
             }
         }
-        let mut wheel = Wheel::new(Instant::now(), socket());
+        let mut wheel = Wheel::new(Instant::now(), socket(), Default::default());
         assert_eq!(wheel.next_busy_tick(40), 60, "no legs: a whole turn");
         wheel.slots[5].push(LegId(1));
         assert_eq!(wheel.next_busy_tick(40), 45);

@@ -1,0 +1,594 @@
+//! The callbacks pages: the list of callback requests (state, office, number, next attempt,
+//! attempts; late ones marked), a request's page with its attempts, and the forms that work
+//! it through [`Store::change_callback`]: call now, reschedule, close with a note.
+//!
+//! ```text
+//!   GET  /callbacks?state=&office=&page=      ─► CallbackFilter ─► one page, late ones marked
+//!   GET  /callbacks/{ref}                     ─► fields, attempts (time, outcome, staff, detail)
+//!   POST /callbacks/{ref}/call                ─► Change::Reschedule { at: now }
+//!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (Europe/Rome time)
+//!   POST /callbacks/{ref}/close       note=…  ─► Change::Close { by: account }
+//!          refused (held by the dialer, closed) ─► the request's page with the reason, 409
+//! ```
+//!
+//! A request is late when it is failed, or still waiting (pending or being dialled)
+//! [`CALLBACK_PROMISE`] after it was made: offices have no promise of their own yet.
+//!
+//! [`Store::change_callback`]: crate::store::Store::change_callback
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::record_pages::{
+    blocking, link, local, local_input, paged, parse_local, query, query_string, segment,
+};
+use super::tickets::ticket_workers;
+use super::{Console, Nav, Page, Viewer};
+use crate::store::Callback;
+use crate::store::dialing::{Change, DialState, Refusal};
+use crate::store::records::{Note, Reference};
+
+pub const PAGE: Page = Page {
+    routes,
+    templates: &[
+        ("callbacks.html", include_str!("callbacks.html")),
+        ("callback.html", include_str!("callback.html")),
+    ],
+    words: WORDS,
+    nav: Some(Nav {
+        path: "/callbacks",
+        label: "callbacks.title",
+        allowed: ticket_workers,
+    }),
+};
+
+/// How long a citizen may wait for a call back before the request shows as late.
+pub const CALLBACK_PROMISE: SignedDuration = SignedDuration::from_hours(24);
+
+/// The states a list can be filtered by, as [`DialState::name`] names them.
+const STATES: [&str; 5] = ["pending", "working", "reached", "closed", "failed"];
+
+const WORDS: &[super::Word] = &[
+    ("callbacks.title", "Richiamate", "Callbacks"),
+    ("callbacks.reference", "Numero", "Reference"),
+    ("callbacks.office", "Ufficio", "Office"),
+    ("callbacks.number", "Da chiamare", "Number"),
+    ("callbacks.state", "Stato", "State"),
+    ("callbacks.next", "Prossimo tentativo", "Next attempt"),
+    ("callbacks.attempts", "Tentativi", "Attempts"),
+    ("callbacks.created", "Chiesta il", "Requested"),
+    ("callbacks.note", "Nota", "Note"),
+    ("callbacks.window", "Fascia oraria", "Time window"),
+    ("callbacks.call", "Chiamata", "Call"),
+    ("callbacks.late", "in ritardo", "late"),
+    ("callbacks.all", "Tutti", "All"),
+    ("callbacks.now", "appena possibile", "as soon as possible"),
+    ("callbacks.state.pending", "in attesa", "pending"),
+    ("callbacks.state.working", "in corso", "being dialled"),
+    ("callbacks.state.reached", "raggiunto", "reached"),
+    ("callbacks.state.closed", "chiusa", "closed"),
+    ("callbacks.state.failed", "non riuscita", "failed"),
+    ("callbacks.outcome.reached", "raggiunto", "reached"),
+    (
+        "callbacks.outcome.no answer",
+        "nessuna risposta",
+        "no answer",
+    ),
+    ("callbacks.outcome.busy", "occupato", "busy"),
+    ("callbacks.outcome.refused", "rifiutata", "refused"),
+    ("callbacks.outcome.failed", "non riuscita", "failed"),
+    ("callbacks.when", "Quando", "When"),
+    ("callbacks.outcome", "Esito", "Outcome"),
+    ("callbacks.staff", "Personale", "Staff"),
+    ("callbacks.detail", "Dettaglio", "Detail"),
+    ("callbacks.no_attempts", "Nessun tentativo.", "No attempts."),
+    (
+        "callbacks.none",
+        "Nessuna richiamata con questi filtri.",
+        "No callbacks match these filters.",
+    ),
+    ("callbacks.count", "richiamate", "callbacks"),
+    ("callbacks.call_now", "Chiama ora", "Call now"),
+    ("callbacks.reschedule", "Sposta", "Reschedule"),
+    (
+        "callbacks.reschedule_at",
+        "Non prima del (ora di Roma)",
+        "Not before (Rome time)",
+    ),
+    ("callbacks.close", "Chiudi", "Close"),
+    ("callbacks.closed_by", "Chiusa da", "Closed by"),
+    ("callbacks.failed_because", "Motivo", "Reason"),
+    (
+        "callbacks.not_found",
+        "Nessuna richiamata ha questo numero.",
+        "No callback request has this reference.",
+    ),
+    (
+        "callbacks.refused.held",
+        "Il centralino la sta chiamando proprio ora: riprovi tra poco.",
+        "The dialer is calling it right now: try again shortly.",
+    ),
+    (
+        "callbacks.refused.finished",
+        "La richiamata è già chiusa.",
+        "The callback request is already closed.",
+    ),
+    (
+        "callbacks.refused.bad_time",
+        "La data e l'ora non sono valide (AAAA-MM-GG OO:MM).",
+        "The date and time are not valid (YYYY-MM-DD HH:MM).",
+    ),
+    (
+        "callbacks.refused.bad_note",
+        "La nota è troppo lunga o contiene caratteri di controllo.",
+        "The note is too long or has control characters.",
+    ),
+    (
+        "callbacks.bad_state",
+        "Lo stato del filtro non è valido: è stato ignorato.",
+        "The state of the filter is not valid: it was ignored.",
+    ),
+];
+
+fn routes() -> Router<Arc<Console>> {
+    Router::new()
+        .route("/callbacks", get(list))
+        .route("/callbacks/{reference}", get(show))
+        .route("/callbacks/{reference}/call", post(call_now))
+        .route("/callbacks/{reference}/reschedule", post(reschedule))
+        .route("/callbacks/{reference}/close", post(close))
+}
+
+/// What the list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackFilter {
+    /// A [`DialState::name`].
+    pub state: Option<&'static str>,
+    pub office: Option<String>,
+    pub page: usize,
+}
+
+impl CallbackFilter {
+    /// The filter in a query's fields, and the words of the problems found.
+    pub fn read(fields: &BTreeMap<String, String>) -> (CallbackFilter, Vec<&'static str>) {
+        let mut problems = Vec::new();
+        let state = match fields.get("state").map(String::as_str) {
+            None | Some("all") => None,
+            Some(text) => {
+                let state = STATES.into_iter().find(|s| *s == text);
+                if state.is_none() {
+                    problems.push("callbacks.bad_state");
+                }
+                state
+            }
+        };
+        let filter = CallbackFilter {
+            state,
+            office: fields.get("office").cloned(),
+            page: fields.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+        };
+        (filter, problems)
+    }
+
+    /// The matching requests: late ones first, then newest first.
+    pub fn select(&self, callbacks: Vec<Callback>, now: Timestamp) -> Vec<Callback> {
+        let mut selected: Vec<Callback> = callbacks
+            .into_iter()
+            .filter(|c| self.state.is_none_or(|s| s == c.dialing.state.name()))
+            .filter(|c| self.office.as_ref().is_none_or(|o| *o == c.request.office))
+            .collect();
+        selected.sort_by(|a, b| {
+            (is_late(b, now), b.request.created_at, &b.reference).cmp(&(
+                is_late(a, now),
+                a.request.created_at,
+                &a.reference,
+            ))
+        });
+        selected
+    }
+
+    fn query(&self) -> String {
+        query_string([
+            ("state", self.state.unwrap_or_default()),
+            ("office", self.office.as_deref().unwrap_or_default()),
+        ])
+    }
+}
+
+/// Failed, or still waiting [`CALLBACK_PROMISE`] after it was asked for.
+pub fn is_late(callback: &Callback, now: Timestamp) -> bool {
+    match &callback.dialing.state {
+        DialState::Failed { .. } => true,
+        DialState::Pending | DialState::Working { .. } => callback
+            .request
+            .created_at
+            .checked_add(CALLBACK_PROMISE)
+            .is_ok_and(|promised| promised < now),
+        DialState::Reached | DialState::Closed { .. } => false,
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    reference: String,
+    office: String,
+    number: String,
+    state: &'static str,
+    next: String,
+    attempts: usize,
+    created: String,
+    late: bool,
+}
+
+impl Row {
+    fn of(callback: &Callback, now: Timestamp) -> Row {
+        Row {
+            reference: callback.reference.clone(),
+            office: callback.request.office.clone(),
+            number: callback.request.number.clone(),
+            state: callback.dialing.state.name(),
+            next: next_attempt(callback),
+            attempts: callback.dialing.attempts.len(),
+            created: local(callback.request.created_at),
+            late: is_late(callback, now),
+        }
+    }
+}
+
+/// When the dialer may try next: a time, `now` (empty) while waiting, nothing when done.
+fn next_attempt(callback: &Callback) -> String {
+    match &callback.dialing.state {
+        DialState::Pending => callback
+            .dialing
+            .next_attempt_at
+            .map(local)
+            .unwrap_or_default(),
+        DialState::Working { lease } => local(lease.until),
+        DialState::Reached | DialState::Closed { .. } | DialState::Failed { .. } => {
+            String::from("-")
+        }
+    }
+}
+
+async fn list(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(refused) = console.require(&viewer, ticket_workers) {
+        return refused;
+    }
+    let (filter, problems) = CallbackFilter::read(&query(raw.as_deref()));
+    let callbacks = match blocking(&console.server().store, |s| s.callbacks()).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let mut offices: BTreeSet<String> = console
+        .server()
+        .deployment
+        .current()
+        .read()
+        .map(|p| p.graph.offices.keys().cloned().collect())
+        .unwrap_or_default();
+    offices.extend(callbacks.iter().map(|c| c.request.office.clone()));
+    let now = Timestamp::now();
+    let late = callbacks.iter().filter(|c| is_late(c, now)).count();
+    let page = paged(filter.select(callbacks, now), filter.page);
+    let rows: Vec<Row> = page.rows.iter().map(|c| Row::of(c, now)).collect();
+    let base = filter.query();
+    let page_link = |n: usize| {
+        let sep = if base.is_empty() { "" } else { "&" };
+        format!("/callbacks?{base}{sep}page={n}")
+    };
+    console.page(
+        &viewer,
+        "callbacks.html",
+        context! {
+            path => "/callbacks",
+            rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
+            late => late,
+            page => page.page,
+            pages => page.pages,
+            total => page.total,
+            previous => (page.page > 1).then(|| link(&page_link(page.page - 1))),
+            next => (page.page < page.pages).then(|| link(&page_link(page.page + 1))),
+            offices => offices,
+            states => STATES,
+            filter => context! { state => filter.state, office => filter.office },
+            problems => problems,
+        },
+    )
+}
+
+async fn show(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    UrlPath(reference): UrlPath<String>,
+) -> Response {
+    callback_page(&console, &viewer, &reference, None).await
+}
+
+#[derive(Debug, Serialize)]
+struct AttemptRow {
+    at: String,
+    outcome: &'static str,
+    staff: String,
+    detail: String,
+}
+
+async fn callback_page(
+    console: &Console,
+    viewer: &Viewer,
+    reference: &str,
+    problem: Option<&'static str>,
+) -> Response {
+    if let Err(refused) = console.require(viewer, ticket_workers) {
+        return refused;
+    }
+    let Ok(reference) = Reference::parse(reference) else {
+        return not_found(console, viewer);
+    };
+    let found = blocking(&console.server().store, move |s| {
+        s.callback(reference.as_str())
+    })
+    .await;
+    let callback = match found {
+        Ok(Some(callback)) => callback,
+        Ok(None) => return not_found(console, viewer),
+        Err(failed) => return failed,
+    };
+    let now = Timestamp::now();
+    let attempts: Vec<AttemptRow> = callback
+        .dialing
+        .attempts
+        .iter()
+        .map(|a| AttemptRow {
+            at: local(a.at),
+            outcome: a.outcome.name(),
+            staff: a.staff.clone().unwrap_or_default(),
+            detail: a.detail.clone().unwrap_or_default(),
+        })
+        .collect();
+    let (closed, failed) = match &callback.dialing.state {
+        DialState::Closed { at, by, note } => (
+            Some(context! { at => local(*at), by => by, note => note }),
+            None,
+        ),
+        DialState::Failed { at, reason } => {
+            (None, Some(context! { at => local(*at), reason => reason }))
+        }
+        DialState::Pending | DialState::Working { .. } | DialState::Reached => (None, None),
+    };
+    let request = &callback.request;
+    let window = request
+        .window
+        .map(|w| format!("{}-{}", w.from.strftime("%H:%M"), w.until.strftime("%H:%M")));
+    let mut response = console.page(
+        viewer,
+        "callback.html",
+        context! {
+            path => "/callbacks",
+            reference => &callback.reference,
+            state => callback.dialing.state.name(),
+            finished => matches!(callback.dialing.state, DialState::Closed { .. }),
+            office => &request.office,
+            number => &request.number,
+            note => request.note.as_deref().unwrap_or_default(),
+            window => window,
+            created => local(request.created_at),
+            call_id => &request.call_id,
+            call_href => link(&format!("/calls/{}", segment(&request.call_id))),
+            next => next_attempt(&callback),
+            late => is_late(&callback, now),
+            attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),
+            closed => closed,
+            failed => failed,
+            suggested => local_input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
+            problem => problem,
+        },
+    );
+    if problem.is_some() {
+        *response.status_mut() = StatusCode::CONFLICT;
+    }
+    response
+}
+
+fn not_found(console: &Console, viewer: &Viewer) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        console.word("callbacks.not_found", viewer.lang),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct RescheduleForm {
+    #[serde(default)]
+    at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn call_now(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    UrlPath(reference): UrlPath<String>,
+) -> Response {
+    let change = Change::Reschedule {
+        at: Timestamp::now(),
+    };
+    apply(&console, &viewer, &reference, change).await
+}
+
+async fn reschedule(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    UrlPath(reference): UrlPath<String>,
+    axum::Form(form): axum::Form<RescheduleForm>,
+) -> Response {
+    let Some(at) = parse_local(&form.at) else {
+        return callback_page(
+            &console,
+            &viewer,
+            &reference,
+            Some("callbacks.refused.bad_time"),
+        )
+        .await;
+    };
+    apply(&console, &viewer, &reference, Change::Reschedule { at }).await
+}
+
+async fn close(
+    State(console): State<Arc<Console>>,
+    viewer: Viewer,
+    UrlPath(reference): UrlPath<String>,
+    axum::Form(form): axum::Form<NoteForm>,
+) -> Response {
+    let Ok(note) = Note::parse(&form.note) else {
+        return callback_page(
+            &console,
+            &viewer,
+            &reference,
+            Some("callbacks.refused.bad_note"),
+        )
+        .await;
+    };
+    let change = Change::Close {
+        at: Timestamp::now(),
+        by: Some(viewer.staff.name.clone()),
+        note: note.map(|n| n.as_str().to_owned()),
+    };
+    apply(&console, &viewer, &reference, change).await
+}
+
+/// Applies `change`; back to the request's page, or the page with the reason it was refused.
+async fn apply(console: &Console, viewer: &Viewer, reference: &str, change: Change) -> Response {
+    if let Err(refused) = console.require(viewer, ticket_workers) {
+        return refused;
+    }
+    let Ok(parsed) = Reference::parse(reference) else {
+        return not_found(console, viewer);
+    };
+    let changed = blocking(&console.server().store, move |s| {
+        s.change_callback(parsed.as_str(), &change)
+    })
+    .await;
+    match changed {
+        Ok(Ok(callback)) => {
+            tracing::info!(callback = %callback.reference, by = %viewer.staff.name, state = callback.dialing.state.name(), "callback changed from the console");
+            Redirect::to(&format!("/callbacks/{}", segment(&callback.reference))).into_response()
+        }
+        Ok(Err(refusal)) => {
+            let problem = match refusal {
+                Refusal::NotFound => return not_found(console, viewer),
+                Refusal::HeldBy { .. } | Refusal::NotHolder { .. } => "callbacks.refused.held",
+                Refusal::Finished { .. } => "callbacks.refused.finished",
+            };
+            callback_page(console, viewer, reference, Some(problem)).await
+        }
+        Err(failed) => failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::store::dialing::{Attempt, AttemptOutcome, Dialing};
+    use crate::store::{NewCallback, Status};
+
+    fn callback(reference: &str, office: &str, at: &str, state: DialState) -> Callback {
+        Callback {
+            schema: 2,
+            reference: reference.into(),
+            status: Status::Open,
+            request: NewCallback {
+                office: office.into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "call-1".into(),
+                created_at: at.parse().unwrap(),
+                window: None,
+                ticket: None,
+                category: None,
+            },
+            dialing: Dialing {
+                state,
+                attempts: Vec::new(),
+                next_attempt_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn late_ones_are_failed_or_waiting_past_the_promise_and_come_first() {
+        let now: Timestamp = "2026-12-05T12:00:00Z".parse().unwrap();
+        let failed = DialState::Failed {
+            at: now,
+            reason: "3 attempts".into(),
+        };
+        let closed = DialState::Closed {
+            at: now,
+            by: None,
+            note: None,
+        };
+        let mut tried = callback(
+            "RC-5",
+            "tributi",
+            "2026-12-05T08:00:00Z",
+            DialState::Pending,
+        );
+        tried.dialing.attempts.push(Attempt {
+            at: now,
+            outcome: AttemptOutcome::Busy,
+            staff: None,
+            detail: None,
+        });
+        let all = vec![
+            callback(
+                "RC-1",
+                "anagrafe",
+                "2026-12-03T09:00:00Z",
+                DialState::Pending,
+            ),
+            callback(
+                "RC-2",
+                "anagrafe",
+                "2026-12-05T09:00:00Z",
+                DialState::Pending,
+            ),
+            callback("RC-3", "tributi", "2026-12-05T10:00:00Z", failed),
+            callback("RC-4", "tributi", "2026-12-01T10:00:00Z", closed),
+            tried,
+        ];
+        let late: Vec<bool> = all.iter().map(|c| is_late(c, now)).collect();
+        assert_eq!(late, [true, false, true, false, false]);
+        let refs = |text: &str| -> Vec<String> {
+            let (f, problems) = CallbackFilter::read(&query(Some(text)));
+            assert!(problems.is_empty(), "{problems:?}");
+            f.select(all.clone(), now)
+                .into_iter()
+                .map(|c| c.reference)
+                .collect()
+        };
+        assert_eq!(refs(""), ["RC-3", "RC-1", "RC-2", "RC-5", "RC-4"]);
+        assert_eq!(refs("state=pending"), ["RC-1", "RC-2", "RC-5"]);
+        assert_eq!(refs("office=tributi&state=all"), ["RC-3", "RC-5", "RC-4"]);
+        let (f, problems) = CallbackFilter::read(&query(Some("state=gone")));
+        assert_eq!((f.state, problems), (None, vec!["callbacks.bad_state"]));
+    }
+}

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Drives Centralino's staff console in headless Chromium, through a chromedriver that
+tests/browser.rs started, and reports what it saw as JSON lines on standard output: the Rust
+test asserts on them (this script waits for pages, it judges nothing).
+
+    console.py --console URL --webdriver URL --screenshots DIR --profile DIR \
+        [--account NAME:PASSWORD] [--value KEY=VALUE ...] SCENARIO [SCENARIO ...]
+
+Each scenario is a function below, registered with @scenario and run by its name, in the
+order given, each from a browser without cookies. What a line says:
+
+    {"scenario": "login", "check": "wrong.alert", "value": "Nome o password non corretti."}
+    {"scenario": "live_calls", "signal": "call"}   the test must answer "call" on stdin
+    {"scenario": "login", "screenshot": "/…/login-1-form.png"}
+    {"scenario": "login", "passed": true}           the function returned
+    {"scenario": "login", "error": "Traceback …"}   it raised (a screenshot of the moment too)
+
+Exit code: 0 when every scenario returned, 1 when one raised, 2 for a usage mistake or a
+scenario that does not exist. How to add a page's scenario: README.md beside this file.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from urllib.parse import urlparse
+
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By
+
+SCENARIOS = {}
+
+
+def scenario(function):
+    """Registers `function(browser)` as the scenario of its name."""
+    SCENARIOS[function.__name__] = function
+    return function
+
+
+class Browser:
+    """One Chromium session on the console, and the words a scenario needs: open a path,
+    log in, wait, read, report, screenshot, hand over to the test."""
+
+    def __init__(self, driver, console, screenshots, account, values):
+        self.driver = driver
+        self.console = console.rstrip("/")
+        self.screenshots = screenshots
+        self.account = account
+        self.values = values
+        self.scenario = None
+        self.shots = 0
+
+    # ---------------------------------------------------------------- talking to the test
+
+    def emit(self, **fields):
+        print(json.dumps({"scenario": self.scenario, **fields}), flush=True)
+
+    def report(self, check, value):
+        """Says what was seen; the Rust test asserts on `value` by (scenario, check)."""
+        self.emit(check=check, value=value)
+
+    def signal(self, name, timeout=90):
+        """Tells the test `name` and waits until it answers the same word on stdin (it
+        places a call, ends one, changes the store, ...)."""
+        self.emit(signal=name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = sys.stdin.readline()
+            if not line:
+                raise RuntimeError(f"stdin closed while waiting for the test's `{name}`")
+            if line.strip() == name:
+                return
+        raise RuntimeError(f"the test did not answer `{name}`")
+
+    def screenshot(self, step):
+        """Saves the window as SCREENSHOTS/<scenario>-<n>-<step>.png, for review."""
+        self.shots += 1
+        path = os.path.join(self.screenshots, f"{self.scenario}-{self.shots}-{step}.png")
+        self.driver.save_screenshot(path)
+        self.emit(screenshot=path)
+        return path
+
+    # ---------------------------------------------------------------- the page
+
+    def open(self, path):
+        self.driver.get(self.console + path)
+
+    def path(self):
+        return urlparse(self.driver.current_url).path
+
+    def find(self, css):
+        """The first element matching `css`, or None."""
+        try:
+            return self.driver.find_element(By.CSS_SELECTOR, css)
+        except NoSuchElementException:
+            return None
+
+    @staticmethod
+    def settled(read, tries=5):
+        """`read()` again when a page that updates itself replaced what it was reading."""
+        for _ in range(tries - 1):
+            try:
+                return read()
+            except StaleElementReferenceException:
+                time.sleep(0.1)
+        return read()
+
+    def text(self, css):
+        """The visible text of the first element matching `css`, or None."""
+        def read():
+            element = self.find(css)
+            return element.text if element is not None else None
+        return self.settled(read)
+
+    def texts(self, css):
+        """The visible texts of every element matching `css`."""
+        return self.settled(
+            lambda: [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        )
+
+    def attribute(self, css, name):
+        def read():
+            element = self.find(css)
+            return element.get_attribute(name) if element is not None else None
+        return self.settled(read)
+
+    def table(self, css):
+        """The rows of the table `css` as {header: cell text}, or None without the table."""
+        def read():
+            if self.find(css) is None:
+                return None
+            headers = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, f"{css} thead th")]
+            rows = []
+            for row in self.driver.find_elements(By.CSS_SELECTOR, f"{css} tbody tr"):
+                cells = [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td")]
+                rows.append(dict(zip(headers, cells)))
+            return rows
+        return self.settled(read)
+
+    def wait(self, condition, timeout=20, reload=False, every=0.25):
+        """Waits until `condition()` is truthy (reloading the page between looks when
+        `reload`); its value, or None after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = condition()
+            except WebDriverException:
+                value = None
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(every)
+            if reload:
+                self.driver.refresh()
+
+    def click(self, css):
+        """Clicks the first element matching `css` (a button submits its form) and waits for
+        the next page."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        self.wait(lambda: self.stale(old), timeout=20)
+
+    def stale(self, element):
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    def response_status(self):
+        """The HTTP status of the page now shown (Navigation Timing)."""
+        return self.driver.execute_script(
+            "const n = performance.getEntriesByType('navigation')[0];"
+            "return n ? n.responseStatus : null;"
+        )
+
+    def cookie(self, name):
+        """The value of cookie `name` (HttpOnly ones too), or None."""
+        found = self.driver.get_cookie(name)
+        return found["value"] if found else None
+
+    def log_in(self, name=None, password=None):
+        """Fills and sends the login form as a person would."""
+        default_name, default_password = self.account
+        self.open("/login")
+        self.find("#name").clear()
+        self.find("#name").send_keys(name or default_name)
+        self.find("#password").send_keys(password or default_password)
+        self.click("form[action='/login'] button[type=submit]")
+
+
+# -------------------------------------------------------------------- scenarios
+# Each one starts without cookies. Report what a person would see; the Rust test decides.
+
+
+@scenario
+def login(b):
+    """The console sends strangers to the login form; a wrong password is said so and opens
+    no session; the right one opens the live calls page."""
+    b.open("/")
+    b.report("anonymous.path", b.path())
+    b.report("anonymous.heading", b.text("h2"))
+    b.screenshot("form")
+    b.log_in(password="not-the-password")
+    b.report("wrong.path", b.path())
+    b.report("wrong.status", b.response_status())
+    b.report("wrong.alert", b.text("[role=alert]"))
+    b.report("wrong.name_kept", b.attribute("#name", "value"))
+    b.report("wrong.session_cookie", b.cookie("centralino_session"))
+    b.screenshot("wrong-password")
+    b.open("/")
+    b.report("wrong.then_home.path", b.path())
+    b.log_in()
+    b.report("right.path", b.path())
+    b.report("right.heading", b.text("h2"))
+    b.report("right.who", b.text("header span"))
+    b.report("right.session_cookie", b.cookie("centralino_session") is not None)
+    b.screenshot("logged-in")
+
+
+@scenario
+def live_calls(b):
+    """A call appears in the live calls table while it lasts and leaves it when it ends.
+    Signals `call` (the test places one and answers once the server accepted it)."""
+    b.log_in()
+    b.report("before", b.wait(lambda: b.text("#no-calls"), reload=True))
+    b.screenshot("no-calls")
+    b.signal("call")
+    # Does the page show it without being reloaded (a poll or server-sent events)?
+    b.report("updated_by_itself", b.wait(lambda: b.find("#calls"), timeout=8) is not None)
+    rows = b.wait(lambda: b.table("#calls"), timeout=30, reload=True)
+    b.report("during.rows", rows)
+    b.screenshot("in-a-call")
+    b.report("after", b.wait(lambda: b.text("#no-calls"), timeout=90, reload=True))
+    b.report("after.ended", b.text("#ended"))
+    b.screenshot("call-ended")
+
+
+@scenario
+def language(b):
+    """The switch in the header shows the console in English, and back in Italian."""
+    b.log_in()
+
+    def seen(prefix):
+        b.report(f"{prefix}.lang", b.attribute("html", "lang"))
+        b.report(f"{prefix}.heading", b.text("h2"))
+        b.report(f"{prefix}.nav", b.texts("nav a"))
+        b.report(f"{prefix}.switch", b.text("form[action='/lang'] button"))
+        b.report(f"{prefix}.logout", b.text("form[action='/logout'] button"))
+        b.report(f"{prefix}.empty", b.text("#no-calls"))
+
+    seen("it")
+    b.click("form[action='/lang'] button")
+    b.report("en.path", b.path())
+    seen("en")
+    b.screenshot("english")
+    b.click("form[action='/lang'] button")
+    seen("back")
+    b.screenshot("italian")
+
+
+@scenario
+def csrf(b):
+    """Forms whose hidden csrf field a script removed are refused (403) and change nothing:
+    the language switch, then log out."""
+    b.log_in()
+    for form in ("lang", "logout"):
+        b.open("/")
+        b.driver.execute_script(
+            f"document.querySelector(\"form[action='/{form}'] input[name=csrf]\").remove();"
+        )
+        b.report(f"{form}.fields_left", b.driver.execute_script(
+            f"return [...document.querySelectorAll(\"form[action='/{form}'] input\")]"
+            ".map(i => i.name);"
+        ))
+        b.click(f"form[action='/{form}'] button")
+        b.report(f"{form}.status", b.response_status())
+        b.report(f"{form}.body", b.text("body"))
+        b.screenshot(f"{form}-without-token")
+    b.open("/")
+    b.report("after.path", b.path())
+    b.report("after.lang", b.attribute("html", "lang"))
+
+
+@scenario
+def tour(b):
+    """Every page in the navigation, in Italian then in English: what it answered, its
+    heading, and the short texts a missing word would show as its key (headings, table
+    headers, labels, buttons, links). A screenshot of each."""
+    b.log_in()
+    for lang in ("it", "en"):
+        if b.attribute("html", "lang") != lang:
+            b.click("form[action='/lang'] button")
+        links = [
+            (link.get_attribute("href"), link.text)
+            for link in b.driver.find_elements(By.CSS_SELECTOR, "nav a")
+        ]
+        b.report(f"{lang}.nav", [text for _, text in links])
+        for href, text in links:
+            b.driver.get(href)
+            path = b.path()
+            b.report(f"{lang}.page", {
+                "nav": text,
+                "path": path,
+                "status": b.response_status(),
+                "lang": b.attribute("html", "lang"),
+                "heading": b.text("h2"),
+                "words": b.texts("h1, h2, h3, th, label, button, nav a, legend, caption"),
+            })
+            slug = path.strip("/").replace("/", "-") or "home"
+            b.screenshot(f"{lang}-{slug}")
+
+
+@scenario
+def logout(b):
+    """Log out ends the session: the login form, no cookie, and the browser's back button
+    does not bring the page back."""
+    b.log_in()
+    b.click("form[action='/logout'] button")
+    b.report("path", b.path())
+    b.report("session_cookie", b.cookie("centralino_session"))
+    b.screenshot("logged-out")
+    b.driver.back()
+    time.sleep(0.5)
+    b.report("back.path", b.path())
+    b.report("back.heading", b.text("h2"))
+    b.screenshot("back-button")
+    b.driver.refresh()
+    b.report("back.reloaded.path", b.path())
+    b.open("/")
+    b.report("home.path", b.path())
+
+
+# -------------------------------------------------------------------- running them
+
+
+def chromium(webdriver_url, profile):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # tests run as root in containers
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Remote(command_executor=webdriver_url, options=options)
+    driver.set_window_size(1280, 900)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--console", required=True, help="the console's URL")
+    parser.add_argument("--webdriver", required=True, help="chromedriver's URL")
+    parser.add_argument("--screenshots", required=True, help="where PNGs go")
+    parser.add_argument("--profile", required=True, help="an empty directory for Chromium")
+    parser.add_argument("--account", default="admin:admin-pw", help="NAME:PASSWORD")
+    parser.add_argument("--value", action="append", default=[], help="KEY=VALUE for scenarios")
+    parser.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    arguments = parser.parse_args()
+    unknown = [name for name in arguments.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"no scenario {', '.join(unknown)} (known: {', '.join(sorted(SCENARIOS))})")
+    name, _, password = arguments.account.partition(":")
+    values = dict(value.partition("=")[::2] for value in arguments.value)
+    os.makedirs(arguments.screenshots, exist_ok=True)
+
+    driver = chromium(arguments.webdriver, arguments.profile)
+    b = Browser(driver, arguments.console, arguments.screenshots, (name, password), values)
+    failed = False
+    try:
+        for name in arguments.scenarios:
+            b.scenario, b.shots = name, 0
+            for old in os.listdir(arguments.screenshots):
+                if old.startswith(f"{name}-") and old.endswith(".png"):
+                    os.remove(os.path.join(arguments.screenshots, old))
+            driver.delete_all_cookies()
+            try:
+                SCENARIOS[name](b)
+                b.emit(passed=True)
+            except Exception:  # reported to the test, which fails with it
+                failed = True
+                b.emit(error=traceback.format_exc())
+                try:
+                    b.screenshot("failure")
+                except WebDriverException:
+                    pass
+    finally:
+        driver.quit()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
