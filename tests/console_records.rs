@@ -267,6 +267,8 @@ fn tickets_and_callbacks_are_worked_from_the_console() {
                 call_id: "call-richiamata".into(),
                 created_at: now - SignedDuration::from_hours(72),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         store.flush().unwrap();

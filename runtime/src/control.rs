@@ -66,7 +66,7 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error(
-        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, records callbacks close REF [NOTE], records tickets close|comment|assign REF BY [TEXT], calllog list, calllog show CALL-ID"
+        "requests are: status, versions, reload, rollback ID, calls, registrations, records KIND list, records KIND show REF, records callbacks close REF [NOTE], records callbacks call REF, records tickets close|comment|assign REF BY [TEXT], calllog list, calllog show CALL-ID"
     )]
     Unknown,
     #[error("{0}")]
@@ -74,7 +74,7 @@ pub enum RequestError {
     #[error("records are: tickets, callbacks, appointments (not {0:?})")]
     RecordsKind(String),
     #[error(
-        "records KIND takes list, show REF, (callbacks) close REF [NOTE], (tickets) close|comment|assign REF BY [TEXT] (not {0:?})"
+        "records KIND takes list, show REF, (callbacks) close REF [NOTE], call REF, (tickets) close|comment|assign REF BY [TEXT] (not {0:?})"
     )]
     RecordsVerb(String),
     #[error("records KIND show takes one reference (close: a reference, then the note)")]
@@ -151,7 +151,10 @@ impl Request {
             ["close" | "comment" | "assign", ..] if kind == Kind::Tickets => {
                 Err(RequestError::TicketWork)
             }
-            ["close"] => Err(RequestError::RecordsReference),
+            ["call", reference] if kind == Kind::Callbacks => {
+                Ok(Question::CallCallback(Reference::parse(reference)?))
+            }
+            ["close" | "call"] => Err(RequestError::RecordsReference),
             [verb, ..] => Err(RequestError::RecordsVerb((*verb).to_owned())),
             [] => Err(RequestError::RecordsVerb(String::new())),
         }
@@ -201,6 +204,9 @@ impl fmt::Display for Request {
                     None => Ok(()),
                 }
             }
+            Request::Records(Question::CallCallback(reference)) => {
+                write!(f, "records callbacks call {}", reference.as_str())
+            }
         }
     }
 }
@@ -227,6 +233,8 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub registrar: Arc<Registrar>,
+    /// Woken after `records callbacks call REF` (the dialer, when one runs).
+    pub dialer_wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Serve control requests until `token` is cancelled; removes the socket file at the end.
@@ -283,6 +291,7 @@ async fn reply(request: Request, context: Context) -> Value {
         store,
         registry,
         registrar,
+        dialer_wake,
     } = context;
     match request {
         Request::Registrations => {
@@ -318,7 +327,13 @@ async fn reply(request: Request, context: Context) -> Value {
         Request::Records(question) => {
             // Store reads touch the disk: off the reactor.
             match tokio::task::spawn_blocking(move || records::answer(&*store, &question)).await {
-                Ok(Ok(answer)) => json!({"ok": true, "records": answer}),
+                Ok(Ok(answer)) => {
+                    // The dialer works it at once rather than at its next tick.
+                    if let (records::Answer::Called { .. }, Some(wake)) = (&answer, &dialer_wake) {
+                        wake.notify_one();
+                    }
+                    json!({"ok": true, "records": answer})
+                }
                 Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
                 Err(e) => json!({"ok": false, "error": e.to_string()}),
             }
@@ -336,6 +351,31 @@ mod tests {
             None => Question::List(kind),
             Some(r) => Question::Show(kind, Reference::parse(r).unwrap()),
         })
+    }
+
+    #[test]
+    fn a_callback_call_line_names_one_request() {
+        let request = Request::parse("records callbacks call RC-2026-000001\n").unwrap();
+        assert_eq!(
+            request,
+            Request::Records(Question::CallCallback(
+                Reference::parse("RC-2026-000001").unwrap()
+            ))
+        );
+        assert_eq!(request.to_string(), "records callbacks call RC-2026-000001");
+        assert_eq!(Request::parse(&request.to_string()), Ok(request));
+        assert_eq!(
+            Request::parse("records tickets call PG-2026-000001"),
+            Err(RequestError::RecordsVerb("call".into()))
+        );
+        assert_eq!(
+            Request::parse("records callbacks call"),
+            Err(RequestError::RecordsReference)
+        );
+        assert_eq!(
+            Request::parse("records callbacks call RC-2026-000001 now"),
+            Err(RequestError::RecordsVerb("call".into()))
+        );
     }
 
     #[test]

@@ -311,6 +311,11 @@ pub enum StoreRequest {
         office: String,
         number: String,
         note: Option<String>,
+        /// The ticket opened earlier in the call (`ticket.ref`, `ticket.category`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
     },
     /// Book the first free slot of an office (appointment) or a service.
     Book {
@@ -1021,11 +1026,18 @@ impl Session {
             Action::Callback { office, note } => {
                 let request = self.request(None);
                 let number = self.call.caller.clone();
+                let text = |name: &str| match self.vars.get(name) {
+                    Some(Value::Str(text)) => Some(text.clone()),
+                    _ => None,
+                };
+                let (ticket, category) = (text("ticket.ref"), text("ticket.category"));
                 self.out.push(Command::Store(StoreRequest::CreateCallback {
                     request,
                     office: office.clone(),
                     number,
                     note: note.clone(),
+                    ticket,
+                    category,
                 }));
             }
             Action::Ticket {

@@ -727,6 +727,8 @@ fn carry_out(
             office,
             number,
             note,
+            ticket,
+            category,
             ..
         } => {
             let callback = store.create_callback(NewCallback {
@@ -736,6 +738,8 @@ fn carry_out(
                 call_id: call.call_id.clone(),
                 created_at: now,
                 window: None,
+                ticket,
+                category,
             })?;
             (
                 StoreReply::Callback {

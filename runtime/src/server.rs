@@ -225,6 +225,8 @@ pub struct ServerParts {
     pub email: Option<crate::channels::email::EmailSettings>,
     /// Events out to the city's systems (`[[api.subscriptions]]`).
     pub events: crate::events::EventsConfig,
+    /// The callback dialer, when a trunk is configured.
+    pub dialer: Option<sip::DialerSetup>,
 }
 
 /// A Centralino server: SIP, hot reload and the control socket around one registry.
@@ -238,6 +240,7 @@ pub struct Server {
     http: Option<crate::http::HttpParts>,
     email: Option<crate::channels::email::EmailSettings>,
     events: crate::events::EventsConfig,
+    dialer: Option<sip::DialerSetup>,
 }
 
 impl Server {
@@ -287,6 +290,7 @@ impl Server {
             http: parts.http,
             email: parts.email,
             events: parts.events,
+            dialer: parts.dialer,
         }
     }
 
@@ -314,6 +318,7 @@ impl Server {
                 store: self.services.store.clone(),
                 registry: self.services.registry.clone(),
                 registrar: self.services.registrar.clone(),
+                dialer_wake: self.dialer.as_ref().map(|dialer| dialer.wake.clone()),
             },
             helpers_token.child_token(),
         ));
@@ -346,7 +351,7 @@ impl Server {
             };
             helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }
-        let served = sip::serve(self.sip, self.services, shutdown).await;
+        let served = sip::serve(self.sip, self.services, shutdown, self.dialer).await;
         helpers_token.cancel();
         while helpers.join_next().await.is_some() {}
         served

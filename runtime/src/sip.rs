@@ -18,10 +18,13 @@
 //!
 //! Every task is owned: dialog handlers and call tasks live in `JoinSet`s of the
 //! server, and each call has a child `CancellationToken`; the media threads belong to
-//! `Services::media` and are joined when it is dropped.
+//! `Services::media` and are joined when it is dropped. With a trunk configured, the
+//! callback dialer (`dialer::task`, placing its attempts with `callback::SipPlacer`) runs in
+//! a set of its own with a child token of `shutdown`, and ends before the stack stops.
 
 pub mod auth;
 pub mod call;
+pub mod callback;
 pub mod dial;
 pub mod register;
 pub mod screen;
@@ -151,6 +154,49 @@ pub enum SipError {
     Stack(String),
 }
 
+/// The callback dialer, when a trunk is configured: `serve` starts it with its dialogs and
+/// media (it needs the SIP stack to place calls) and stops it on shutdown.
+pub struct DialerSetup {
+    pub callback: callback::CallbackSettings,
+    pub settings: crate::dialer::schedule::DialerSettings,
+    pub task: crate::dialer::task::TaskSettings,
+    /// Notified when a request should be worked now (`callbacks call REF`).
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl DialerSetup {
+    /// The owned dialer task over this server's SIP side (not started).
+    fn task(
+        self,
+        services: &Services,
+        outbound: Arc<dial::Outbound>,
+        token: CancellationToken,
+    ) -> crate::dialer::task::DialerTask {
+        use crate::dialer::schedule::Scheduler;
+        use crate::dialer::task::{DialerTask, offices_of};
+        let offices = services
+            .current_program()
+            .map(|program| offices_of(&program))
+            .unwrap_or_default();
+        let placer = Arc::new(callback::SipPlacer::new(
+            services.clone(),
+            outbound,
+            self.callback,
+        ));
+        let desk = services.desk.clone();
+        DialerTask::new(
+            services.store.clone(),
+            Scheduler::new(self.settings, offices),
+            placer,
+            Box::new(move || desk.statuses()),
+            self.task,
+            token,
+        )
+        .with_wake(self.wake)
+        .with_program(services.program.clone())
+    }
+}
+
 struct LiveCall {
     dialog: DialogId,
     signals: mpsc::UnboundedSender<CallSignal>,
@@ -158,11 +204,13 @@ struct LiveCall {
 }
 
 /// Run the server until `shutdown` is cancelled and live calls have finished
-/// (or the grace period passed).
+/// (or the grace period passed); with `dialer`, the callback dialer works meanwhile (it stops
+/// at `shutdown`, hanging up the attempts it was making).
 pub async fn serve(
     config: SipConfig,
     services: Services,
     shutdown: CancellationToken,
+    dialer: Option<DialerSetup>,
 ) -> Result<(), SipError> {
     // Not a child of `shutdown`: while live calls drain, the stack still carries their BYEs
     // and answers new calls with 503; it stops once they have ended. Calls, likewise, have
@@ -245,6 +293,17 @@ pub async fn serve(
         staff_invites,
     };
     server.handlers.spawn(staff_side.run());
+    // The dialer: its own set, so the stack outlives it (its attempts say BYE at shutdown).
+    let mut dialers = JoinSet::new();
+    if let Some(setup) = dialer {
+        let task = setup.task(
+            &server.services,
+            server.outbound.clone(),
+            shutdown.child_token(),
+        );
+        info!("callback dialer started");
+        dialers.spawn(task.run());
+    }
 
     let endpoint_loop = endpoint.serve();
     tokio::pin!(endpoint_loop);
@@ -275,6 +334,7 @@ pub async fn serve(
             Some((tx, caller)) = authenticated_invites.recv() => server.on_staff_invite(tx, caller).await,
             Some(state) = states.recv() => server.on_dialog_state(state),
             Some(_) = server.handlers.join_next(), if !server.handlers.is_empty() => {}
+            Some(_) = dialers.join_next(), if !dialers.is_empty() => {}
             Some(done) = server.calls.join_next(), if !server.calls.is_empty() => {
                 if let Ok(id) = done
                     && let Some(call) = server.live.remove(&id)
@@ -283,10 +343,11 @@ pub async fn serve(
                 }
             }
         }
-        if server.draining && server.live.is_empty() {
+        if server.draining && server.live.is_empty() && dialers.is_empty() {
             break;
         }
     }
+    dialers.shutdown().await;
     stack.cancel();
     server.handlers.shutdown().await;
     server.calls.shutdown().await;

@@ -96,6 +96,12 @@ pub struct NewCallback {
     /// time the office is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<CallWindow>,
+    /// The ticket the caller opened earlier in the same call, if any (its reference and
+    /// category): staff hear them when the dialer briefs them. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// A daily time window (local times, `from` before `until`).

@@ -97,6 +97,8 @@ fn request(seq: u32, office: &str, number: &str, window: Option<(&str, &str)>) -
                 from: from.parse::<Time>().unwrap(),
                 until: until.parse::<Time>().unwrap(),
             }),
+            ticket: None,
+            category: None,
         },
         dialing: Dialing::default(),
     }

@@ -64,6 +64,8 @@ fn callback(store: &SledStore, number: &str) -> String {
             call_id: format!("call-{number}"),
             created_at: Timestamp::now(),
             window: None,
+            ticket: None,
+            category: None,
         })
         .unwrap()
         .reference
@@ -120,10 +122,12 @@ async fn refused_numbers_are_never_placed_and_a_retry_ends_closed() {
             Some(Finished::Ended {
                 outcome: AttemptOutcome::NoAnswer,
                 closed: false,
+                detail: Some("SIP 480".into()),
             }),
             Some(Finished::Ended {
                 outcome: AttemptOutcome::Reached,
                 closed: true,
+                detail: None,
             }),
         ]),
         jobs: Mutex::new(Vec::new()),
@@ -163,6 +167,17 @@ async fn refused_numbers_are_never_placed_and_a_retry_ends_closed() {
     assert_eq!(
         outcomes,
         vec![AttemptOutcome::NoAnswer, AttemptOutcome::Reached]
+    );
+    let details: Vec<Option<&str>> = closed
+        .dialing
+        .attempts
+        .iter()
+        .map(|a| a.detail.as_deref())
+        .collect();
+    assert_eq!(
+        details,
+        vec![Some("SIP 480"), None],
+        "the placer's detail is kept"
     );
     assert!(
         closed

@@ -750,3 +750,45 @@ fn an_offer_with_nothing_free_or_nothing_chosen_takes_else() {
         empty.transcript, silent.transcript, no_more.transcript
     ));
 }
+
+/// A callback asked for after a ticket in the same call carries the ticket's reference and
+/// category (the dialer tells staff about them); one without a ticket carries neither.
+#[test]
+fn a_callback_after_a_ticket_carries_its_reference_and_category() {
+    let flow = with_offices(
+        r#"
+flow main answers "075075075" {
+  language it
+  start: ticket buche -> richiama else -> fine
+  richiama: callback anagrafe note "dopo la segnalazione" -> fine else -> fine
+  fine: say "Arrivederci." -> hangup
+}
+"#,
+    );
+    let mut call = Call::new(&flow, "075075075", TUESDAY_MORNING);
+    call.store(Ok(StoreReply::Ticket {
+        reference: String::from("PG-2026-000017"),
+    }));
+    let callback = call
+        .transcript
+        .lines()
+        .find(|line| line.contains("create_callback"))
+        .unwrap_or_else(|| panic!("no callback asked for:\n{}", call.transcript))
+        .to_owned();
+    assert!(
+        callback.contains(r#""ticket":"PG-2026-000017","category":"buche""#),
+        "{callback}"
+    );
+
+    let mut plain = Call::new(&with_offices(MENU), "075075075", TUESDAY_EVENING);
+    plain.finish();
+    plain.press('1');
+    plain.finish();
+    let callback = plain
+        .transcript
+        .lines()
+        .find(|line| line.contains("create_callback"))
+        .unwrap_or_else(|| panic!("no callback asked for:\n{}", plain.transcript))
+        .to_owned();
+    assert!(!callback.contains("ticket"), "{callback}");
+}

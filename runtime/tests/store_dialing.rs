@@ -27,6 +27,8 @@ fn new_callback() -> NewCallback {
         call_id: "call-cb".into(),
         created_at: at("2026-03-02T08:00:00Z"),
         window: None,
+        ticket: None,
+        category: None,
     }
 }
 

@@ -40,6 +40,8 @@ fn new_callback(office: &str, created_at: Timestamp) -> NewCallback {
         call_id: "call-cb".into(),
         created_at,
         window: None,
+        ticket: None,
+        category: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `centralino tickets|callbacks|appointments list|show`: what calls left in the store;
 //! `centralino callbacks close REF [--note]` closes a callback request;
+//! `centralino callbacks call REF` asks for one to be worked now;
 //! `centralino tickets close|comment|assign REF ...` works a ticket, as `cli:<unix user>`
 //! (kept in the ticket's history, which `tickets show` prints).
 //!
@@ -54,6 +55,15 @@ enum Action {
     /// Every field of one record.
     Show {
         /// The reference the caller heard (`PG-2026-000001`, `RC-2026-000001`, `10000009`).
+        reference: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Work a callback request now (callbacks only): the dialer calls it at once if staff of
+    /// its office are available (hours, window and the numbering rule still apply); a failed
+    /// or reached request is worked again.
+    Call {
+        /// The callback request's reference (`RC-2026-000001`).
         reference: String,
         #[command(flatten)]
         store: StoreArgs,
@@ -116,6 +126,7 @@ pub fn run(kind: Kind, args: &RecordsArgs) -> anyhow::Result<u8> {
             note,
             store,
         } => return close(kind, reference.trim(), note.as_deref(), store),
+        Action::Call { reference, store } => return call(kind, reference.trim(), store),
         Action::Comment {
             reference,
             text,
@@ -204,6 +215,24 @@ fn close(kind: Kind, reference: &str, note: Option<&str>, store: &StoreArgs) -> 
     let answer = match Reference::parse(reference) {
         Ok(reference) => ask(&store.data, &Question::CloseCallback(reference, note))?,
         Err(_) => Answer::NotClosed {
+            reason: Refusal::NotFound.to_string(),
+        },
+    };
+    print(kind, reference, &answer, store)
+}
+
+/// `callbacks call REF`, in the store or through the running server (which wakes its dialer).
+fn call(kind: Kind, reference: &str, store: &StoreArgs) -> anyhow::Result<u8> {
+    if kind != Kind::Callbacks {
+        anyhow::bail!(
+            "{} cannot be called from here; `callbacks call REF` works a callback request now",
+            kind.plural()
+        );
+    }
+    must_hold_a_store(&store.data)?;
+    let answer = match Reference::parse(reference) {
+        Ok(reference) => ask(&store.data, &Question::CallCallback(reference))?,
+        Err(_) => Answer::NotCalled {
             reason: Refusal::NotFound.to_string(),
         },
     };
@@ -303,7 +332,7 @@ fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyh
             output::stdout(text.as_bytes())?;
             Ok(CLEAN)
         }
-        Answer::Closed { record } => {
+        Answer::Closed { record } | Answer::Called { record } => {
             let text = match record {
                 Record::Callback(c) => present(args.json, c, callback_fields)?,
                 Record::Ticket(t) => present(args.json, t, ticket_fields)?,
@@ -331,6 +360,13 @@ fn print(kind: Kind, reference: &str, answer: &Answer, args: &StoreArgs) -> anyh
         Answer::NotClosed { reason } => {
             eprintln!(
                 "error: {} {reference} not closed: {reason}",
+                kind.singular()
+            );
+            Ok(PROBLEMS)
+        }
+        Answer::NotCalled { reason } => {
+            eprintln!(
+                "error: {} {reference} cannot be called now: {reason}",
                 kind.singular()
             );
             Ok(PROBLEMS)

@@ -285,6 +285,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
         None
     };
     let registrar = Arc::new(start_registrar(&settings, &*store)?);
+    let dialer = dialer_setup(&settings, &sip)?;
     let server = Server::new(ServerParts {
         sip,
         deployment: deployment.clone(),
@@ -300,6 +301,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
             .enabled
             .then(|| settings.email.settings(data)),
         events: settings.events(),
+        dialer,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -330,6 +332,78 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
             Ok(FAILED)
         }
     }
+}
+
+/// The callback dialer's setup when `[trunk] uri` is set (`None`: callbacks are kept, not
+/// dialled).
+fn dialer_setup(
+    settings: &ServeConfig,
+    sip: &SipConfig,
+) -> anyhow::Result<Option<centralino_runtime::sip::DialerSetup>> {
+    use centralino_runtime::dialer::rule::NumberRule;
+    use centralino_runtime::dialer::schedule::DialerSettings;
+    use centralino_runtime::dialer::task::TaskSettings;
+    use centralino_runtime::dialer::trunk::TrunkUri;
+    use centralino_runtime::sip::callback::{CallbackSettings, TrunkCredential};
+    let Some(template) = &settings.trunk.uri else {
+        tracing::info!("no [trunk] uri: callback requests are kept, not dialled");
+        return Ok(None);
+    };
+    let trunk = TrunkUri::parse(template)
+        .map_err(|problem| anyhow::anyhow!("trunk.uri `{template}` {problem}"))?;
+    let credential = settings
+        .trunk
+        .username
+        .as_ref()
+        .map(|username| TrunkCredential {
+            username: username.clone(),
+            password: settings.trunk.password.clone().unwrap_or_default(),
+        });
+    let dialer = &settings.dialer;
+    // A new holder each start: a restarted server does not renew the leases of the one
+    // that crashed (they run out first).
+    let started = jiff::Timestamp::now().as_millisecond();
+    let holder = format!("{}-{}-{started}", hostname(), std::process::id());
+    tracing::info!(trunk = %template, %holder, "callback dialer configured");
+    Ok(Some(centralino_runtime::sip::DialerSetup {
+        callback: CallbackSettings {
+            trunk,
+            credential,
+            caller_id: settings.trunk.caller_id.clone(),
+            staff_ring: Duration::from_secs(20),
+            citizen_ring: Duration::from_secs(dialer.citizen_ring_s),
+            key_wait: Duration::from_secs(10),
+            rtp_timeout: sip.rtp_timeout,
+            inband_dtmf: sip.inband_dtmf,
+        },
+        settings: DialerSettings {
+            per_office: dialer.per_office,
+            max_attempts: dialer.max_attempts,
+            backoff: Duration::from_secs(dialer.backoff_s),
+            backoff_max: Duration::from_secs(dialer.backoff_max_s),
+            skip_delay: Duration::from_secs(dialer.skip_delay_s),
+            rule: NumberRule {
+                international: dialer.international,
+                deny: dialer.deny_prefixes.clone(),
+                only: dialer.only_prefixes.clone(),
+            },
+        },
+        task: TaskSettings {
+            holder,
+            tick: Duration::from_secs(1),
+            lease: Duration::from_secs(dialer.lease_s),
+        },
+        wake: Arc::new(tokio::sync::Notify::new()),
+    }))
+}
+
+/// This machine's name, for the dialer's leases (`localhost` when unknown).
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| String::from("localhost"))
 }
 
 /// The registrar with the configured staff accounts and the bindings the store kept.

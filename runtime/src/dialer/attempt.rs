@@ -25,6 +25,9 @@ pub struct Briefing {
     pub reference: String,
     pub office: String,
     pub note: Option<String>,
+    /// The ticket the citizen opened in the same call, and its category.
+    pub ticket: Option<String>,
+    pub category: Option<String>,
 }
 
 impl Briefing {
@@ -35,6 +38,16 @@ impl Briefing {
             spell_reference(&self.reference),
             self.office
         );
+        if let Some(ticket) = &self.ticket {
+            text.push_str(&format!(" Pratica {}", spell_reference(ticket)));
+            if let Some(category) = &self.category {
+                text.push_str(&format!(
+                    ", categoria {}",
+                    category.replace(['_', '-'], " ")
+                ));
+            }
+            text.push('.');
+        }
         if let Some(note) = &self.note {
             text.push_str(&format!(" Nota: {note}."));
         }
@@ -97,14 +110,16 @@ pub enum Command {
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finished {
     /// No attempt was made (staff skipped, not reached, hung up first).
     Skipped,
-    /// The citizen was called; `closed` when staff closed it from the phone.
+    /// The citizen was called; `closed` when staff closed it from the phone; `detail`
+    /// says why the call did not get through (the trunk's SIP status), kept with the attempt.
     Ended {
         outcome: AttemptOutcome,
         closed: bool,
+        detail: Option<String>,
     },
 }
 
@@ -141,7 +156,20 @@ impl Attempt {
     pub fn step(&mut self, event: Event) -> Vec<Command> {
         use Command::{Bridge, CallCitizen, Close, Finish, HangUpCitizen, HangUpStaff, SayToStaff};
         let skipped = Finish(Finished::Skipped);
-        let ended = |outcome, closed| Finish(Finished::Ended { outcome, closed });
+        let ended = |outcome, closed| {
+            Finish(Finished::Ended {
+                outcome,
+                closed,
+                detail: None,
+            })
+        };
+        let refused = |status: u16| {
+            Finish(Finished::Ended {
+                outcome: outcome_of_status(status),
+                closed: false,
+                detail: Some(format!("SIP {status}")),
+            })
+        };
         let (next, out) = match (self.phase, event) {
             (Phase::RingingStaff, Event::StaffAnswered) => {
                 (Phase::Briefing, vec![SayToStaff(self.briefing.text())])
@@ -155,13 +183,19 @@ impl Attempt {
             }
             (Phase::Briefing, Event::StaffHungUp) => (Phase::Done, vec![skipped]),
             (Phase::CallingCitizen, Event::CitizenAnswered) => (Phase::Bridged, vec![Bridge]),
-            (Phase::CallingCitizen, Event::CitizenRejected { status }) => (
-                Phase::Done,
-                vec![HangUpStaff, ended(outcome_of_status(status), false)],
-            ),
+            (Phase::CallingCitizen, Event::CitizenRejected { status }) => {
+                (Phase::Done, vec![HangUpStaff, refused(status)])
+            }
             (Phase::CallingCitizen, Event::CitizenRingTimeout) => (
                 Phase::Done,
-                vec![HangUpStaff, ended(AttemptOutcome::NoAnswer, false)],
+                vec![
+                    HangUpStaff,
+                    Finish(Finished::Ended {
+                        outcome: AttemptOutcome::NoAnswer,
+                        closed: false,
+                        detail: Some(String::from("rang out, cancelled")),
+                    }),
+                ],
             ),
             // Staff gave up while the citizen's phone rang: the adapter cancels it.
             (Phase::CallingCitizen, Event::StaffHungUp) => (
@@ -215,6 +249,8 @@ mod tests {
             reference: "RC-2026-000042".into(),
             office: "prova".into(),
             note: Some("certificato di residenza".into()),
+            ticket: None,
+            category: None,
         });
         let mut transcript = String::new();
         for event in events {
@@ -291,6 +327,23 @@ mod tests {
                 ]),
             ]
             .join("---\n")
+        );
+    }
+
+    #[test]
+    fn a_callback_with_a_ticket_names_it_and_its_category() {
+        let briefing = Briefing {
+            reference: "RC-2026-000042".into(),
+            office: "anagrafe".into(),
+            note: Some("richiamare in mattinata".into()),
+            ticket: Some("PG-2026-000017".into()),
+            category: Some("certificato_residenza".into()),
+        };
+        assert_eq!(
+            briefing.text(),
+            "Richiamata RC 2026 42 per l'ufficio anagrafe. Pratica PG 2026 17, categoria \
+             certificato residenza. Nota: richiamare in mattinata. Prema 1 per chiamare il \
+             cittadino, 2 per saltare."
         );
     }
 

@@ -13,6 +13,10 @@
 //! Every attempt is a task in the dialer's [`JoinSet`] with a child token of the
 //! dialer's, so shutdown cancels them all and waits. A lease not renewed (a
 //! crash, `kill -9`) runs out and another server takes the request again.
+//!
+//! A tick also comes at once when someone asks ([`DialerTask::with_wake`]: staff asked
+//! for a request to be called now), and the offices follow the flows after a reload
+//! ([`DialerTask::with_program`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,12 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::attempt::{Briefing, Finished};
-use super::schedule::{Command, Event, Scheduler};
+use super::schedule::{Command, Event, OfficeHours, Scheduler};
+use crate::engine::Program;
 use crate::people::presence::Status;
 use crate::store::Store;
 use crate::store::dialing::Change;
@@ -79,6 +85,35 @@ pub struct DialerTask {
     attempts: JoinSet<(String, Finished)>,
     /// References with an attempt running here, for lease renewal.
     running: BTreeMap<String, ()>,
+    /// Notified when a tick should come now.
+    wake: Arc<Notify>,
+    /// The flows served (their offices, hours and staff), and the version last read.
+    program: Option<(Arc<std::sync::RwLock<Arc<Program>>>, String)>,
+}
+
+/// The offices of the flows as the scheduler needs them: their calendars and staff.
+pub fn offices_of(program: &Program) -> BTreeMap<String, OfficeHours> {
+    let graph = &program.graph;
+    graph
+        .offices
+        .iter()
+        .map(|(name, office)| {
+            let hours = OfficeHours {
+                calendar: office
+                    .hours
+                    .as_ref()
+                    .and_then(|calendar| graph.calendars.get(calendar))
+                    .cloned(),
+                staff: office
+                    .staff
+                    .iter()
+                    .filter_map(|member| crate::people::extension_of(&member.contact))
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            (name.clone(), hours)
+        })
+        .collect()
 }
 
 impl DialerTask {
@@ -100,6 +135,36 @@ impl DialerTask {
             seen: BTreeMap::new(),
             attempts: JoinSet::new(),
             running: BTreeMap::new(),
+            wake: Arc::new(Notify::new()),
+            program: None,
+        }
+    }
+
+    /// Tick at once whenever `wake` is notified (as well as every tick).
+    #[must_use]
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> DialerTask {
+        self.wake = wake;
+        self
+    }
+
+    /// Follow the flows served: after a reload, the scheduler gets the new offices.
+    #[must_use]
+    pub fn with_program(mut self, program: Arc<std::sync::RwLock<Arc<Program>>>) -> DialerTask {
+        let version = String::new();
+        self.program = Some((program, version));
+        self
+    }
+
+    fn follow_program(&mut self) {
+        let Some((program, version)) = self.program.as_mut() else {
+            return;
+        };
+        let Some(current) = program.read().ok().map(|p| p.clone()) else {
+            return;
+        };
+        if current.version() != version.as_str() {
+            *version = current.version().to_owned();
+            self.scheduler.set_offices(offices_of(&current));
         }
     }
 
@@ -111,6 +176,7 @@ impl DialerTask {
                 biased;
                 () = self.token.cancelled() => break,
                 _ = ticks.tick() => self.tick(Timestamp::now()),
+                () = self.wake.notified() => self.tick(Timestamp::now()),
                 Some(joined) = self.attempts.join_next(), if !self.attempts.is_empty() => {
                     match joined {
                         Ok((reference, finished)) => self.finished(reference, finished, Timestamp::now()),
@@ -131,6 +197,7 @@ impl DialerTask {
     }
 
     fn tick(&mut self, now: Timestamp) {
+        self.follow_program();
         let statuses = (self.statuses)();
         for (extension, status) in statuses {
             if self.seen.get(&extension) != Some(&status) {
@@ -146,9 +213,16 @@ impl DialerTask {
                 return;
             }
         };
-        let notes: BTreeMap<String, Option<String>> = requests
+        let notes: BTreeMap<String, Notes> = requests
             .iter()
-            .map(|r| (r.reference.clone(), r.request.note.clone()))
+            .map(|r| {
+                let notes = Notes {
+                    note: r.request.note.clone(),
+                    ticket: r.request.ticket.clone(),
+                    category: r.request.category.clone(),
+                };
+                (r.reference.clone(), notes)
+            })
             .collect();
         for command in self.scheduler.step(Event::Tick { now, requests }) {
             self.command(command, now, &notes);
@@ -170,12 +244,7 @@ impl DialerTask {
         }
     }
 
-    fn command(
-        &mut self,
-        command: Command,
-        now: Timestamp,
-        notes: &BTreeMap<String, Option<String>>,
-    ) {
+    fn command(&mut self, command: Command, now: Timestamp, notes: &BTreeMap<String, Notes>) {
         let holder = self.settings.holder.clone();
         let (reference, change) = match command {
             Command::Dial {
@@ -206,11 +275,14 @@ impl DialerTask {
                         return;
                     }
                 }
+                let told = notes.get(&reference).cloned().unwrap_or_default();
                 let job = Job {
                     briefing: Briefing {
                         reference: reference.clone(),
                         office: office.clone(),
-                        note: notes.get(&reference).cloned().flatten(),
+                        note: told.note,
+                        ticket: told.ticket,
+                        category: told.category,
                     },
                     reference: reference.clone(),
                     office,
@@ -266,13 +338,17 @@ impl DialerTask {
                 reference: reference.clone(),
                 at: now,
             }),
-            Finished::Ended { outcome, closed } => {
+            Finished::Ended {
+                outcome,
+                closed,
+                detail,
+            } => {
                 let commands = self.scheduler.step(Event::AttemptEnded {
                     reference: reference.clone(),
                     at: now,
                     outcome,
                     staff: None,
-                    detail: None,
+                    detail,
                 });
                 if closed {
                     // Recorded first (the attempt), then closed by the staff member.
@@ -296,6 +372,14 @@ impl DialerTask {
             self.command(command, now, &BTreeMap::new());
         }
     }
+}
+
+/// What staff are told about a request besides its reference and office.
+#[derive(Debug, Clone, Default)]
+struct Notes {
+    note: Option<String>,
+    ticket: Option<String>,
+    category: Option<String>,
 }
 
 fn later(at: Timestamp, wait: Duration) -> Timestamp {

@@ -88,6 +88,8 @@ impl Filler<'_> {
                 call_id: "c".into(),
                 created_at: created,
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap()
             .reference

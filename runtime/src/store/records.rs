@@ -236,6 +236,9 @@ pub enum Question {
     /// Close a callback request (staff reached the citizen, or it is no longer
     /// needed), with an optional note; the dialer stops working it.
     CloseCallback(Reference, Option<Note>),
+    /// Work a callback request now (`centralino callbacks call REF`): a pending one moves
+    /// up, a failed or reached one is worked again; the dialer is woken.
+    CallCallback(Reference),
     /// Work a ticket as `Actor` (close, comment, assign), now.
     WorkTicket(Reference, Actor, TicketWork),
 }
@@ -244,7 +247,7 @@ impl Question {
     pub fn kind(&self) -> Kind {
         match self {
             Question::List(kind) | Question::Show(kind, _) => *kind,
-            Question::CloseCallback(..) => Kind::Callbacks,
+            Question::CloseCallback(..) | Question::CallCallback(_) => Kind::Callbacks,
             Question::WorkTicket(..) => Kind::Tickets,
         }
     }
@@ -289,6 +292,10 @@ pub enum Answer {
     Closed { record: Record },
     /// Why the request was not closed (no such request, already closed).
     NotClosed { reason: String },
+    /// The callback request, to be worked now.
+    Called { record: Record },
+    /// Why it cannot be worked now (no such request, closed, being worked).
+    NotCalled { reason: String },
     /// The ticket as worked.
     Worked { record: Record },
     /// Why the ticket was not worked (no such ticket, already closed, empty text).
@@ -327,6 +334,19 @@ pub fn answer(store: &dyn Store, question: &Question) -> Result<Answer, StoreErr
                     record: Record::Callback(callback),
                 },
                 Err(refusal) => Answer::NotClosed {
+                    reason: refusal.to_string(),
+                },
+            })
+        }
+        Question::CallCallback(reference) => {
+            let change = Change::Reschedule {
+                at: jiff::Timestamp::now(),
+            };
+            Ok(match store.change_callback(reference.as_str(), &change)? {
+                Ok(callback) => Answer::Called {
+                    record: Record::Callback(callback),
+                },
+                Err(refusal) => Answer::NotCalled {
                     reason: refusal.to_string(),
                 },
             })
@@ -452,6 +472,8 @@ mod tests {
                 call_id: "call-2".into(),
                 created_at: at("2026-03-02T08:01:00Z"),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let booking = store
@@ -497,6 +519,62 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_callback_is_called_again_and_a_closed_one_is_not() {
+        use crate::store::dialing::{Change, DialState};
+        use crate::store::{NewCallback, SledStore};
+
+        let store = SledStore::temporary().unwrap();
+        let callback = store
+            .create_callback(NewCallback {
+                office: "prova".into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "call-1".into(),
+                created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
+                window: None,
+                ticket: None,
+                category: None,
+            })
+            .unwrap();
+        let failed = Change::Fail {
+            at: "2026-03-02T09:00:00Z".parse().unwrap(),
+            reason: "not reached in 3 attempts".into(),
+        };
+        store
+            .change_callback(&callback.reference, &failed)
+            .unwrap()
+            .unwrap();
+        let call = Question::CallCallback(Reference::parse(&callback.reference).unwrap());
+        let before = jiff::Timestamp::now();
+        let Answer::Called {
+            record: Record::Callback(called),
+        } = answer(&store, &call).unwrap()
+        else {
+            panic!("not called");
+        };
+        assert_eq!(called.dialing.state, DialState::Pending);
+        assert!(
+            called
+                .dialing
+                .next_attempt_at
+                .is_some_and(|at| at >= before)
+        );
+        let close = Question::CloseCallback(Reference::parse(&callback.reference).unwrap(), None);
+        answer(&store, &close).unwrap();
+        assert_eq!(
+            answer(&store, &call).unwrap(),
+            Answer::NotCalled {
+                reason: "the request is already closed".into()
+            }
+        );
+        let wire = serde_json::to_string(&answer(&store, &call).unwrap()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Answer>(&wire).unwrap(),
+            answer(&store, &call).unwrap()
+        );
+    }
+
+    #[test]
     fn a_callback_is_closed_once_with_its_note() {
         use crate::store::dialing::DialState;
         use crate::store::{NewCallback, SledStore, Status};
@@ -510,6 +588,8 @@ mod tests {
                 call_id: "call-1".into(),
                 created_at: "2026-03-02T08:01:00Z".parse().unwrap(),
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let reference = Reference::parse(&callback.reference).unwrap();

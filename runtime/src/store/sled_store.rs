@@ -1711,6 +1711,8 @@ mod tests {
                 call_id: "c".into(),
                 created_at: at,
                 window: None,
+                ticket: None,
+                category: None,
             })
             .unwrap();
         let fail = Change::Fail {

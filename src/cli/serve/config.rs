@@ -462,7 +462,7 @@ pub struct StaffSection {
 }
 
 /// The outbound trunk the dialer calls citizens through.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrunkSection {
     /// A SIP URI template, `{number}` standing for the number to call
@@ -471,6 +471,8 @@ pub struct TrunkSection {
     /// Digest credentials, when the gateway challenges.
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The number citizens' phones show as the caller (the user part of our From).
+    pub caller_id: String,
 }
 
 /// The callback dialer's limits and numbering rule.
@@ -493,6 +495,22 @@ pub struct DialerSection {
     pub deny_prefixes: Vec<String>,
     /// When not empty, only numbers with one of these prefixes are called.
     pub only_prefixes: Vec<String>,
+    /// How long the citizen's phone rings before the attempt counts as no answer.
+    pub citizen_ring_s: u64,
+    /// How long this server's claim on a request lasts unless renewed: after a crash, the
+    /// request waits this long before a restarted server works it again.
+    pub lease_s: u64,
+}
+
+impl Default for TrunkSection {
+    fn default() -> Self {
+        TrunkSection {
+            uri: None,
+            username: None,
+            password: None,
+            caller_id: String::from("075075075"),
+        }
+    }
 }
 
 impl Default for DialerSection {
@@ -507,6 +525,8 @@ impl Default for DialerSection {
             international: defaults.rule.international,
             deny_prefixes: defaults.rule.deny,
             only_prefixes: defaults.rule.only,
+            citizen_ring_s: 30,
+            lease_s: 60,
         }
     }
 }
@@ -808,6 +828,29 @@ impl ServeConfig {
             return Err(refuse(
                 "trunk.username",
                 "a password needs a username".into(),
+            ));
+        }
+        let caller_digits = self
+            .trunk
+            .caller_id
+            .strip_prefix('+')
+            .unwrap_or(&self.trunk.caller_id);
+        if caller_digits.is_empty() || !caller_digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refuse(
+                "trunk.caller_id",
+                format!(
+                    "`{}` is not a number: digits, with a leading `+` for a country code",
+                    self.trunk.caller_id
+                ),
+            ));
+        }
+        if self.dialer.citizen_ring_s == 0 {
+            return Err(refuse("dialer.citizen_ring_s", "must be at least 1".into()));
+        }
+        if self.dialer.lease_s < 5 {
+            return Err(refuse(
+                "dialer.lease_s",
+                "must be at least 5 (the dialer renews its leases every second)".into(),
             ));
         }
         if self.dialer.per_office == 0 {
@@ -1141,6 +1184,7 @@ mod tests {
                 uri: Some("sip:{number}@gateway.perugia.example:5060".into()),
                 username: Some("centralino".into()),
                 password: Some("change-me".into()),
+                caller_id: "075075075".into(),
             },
             dialer: DialerSection {
                 per_office: 2,
@@ -1151,6 +1195,8 @@ mod tests {
                 international: false,
                 deny_prefixes: Vec::new(),
                 only_prefixes: Vec::new(),
+                citizen_ring_s: 30,
+                lease_s: 60,
             },
             webchat: WebchatSection {
                 enabled: true,

@@ -122,6 +122,8 @@ async fn request(
         call_id: caller.actor(),
         created_at: Timestamp::now(),
         window: None,
+        ticket: None,
+        category: None,
     };
     let callback = api
         .store(move |store| Ok(store.create_callback(new)?))

@@ -523,6 +523,8 @@ mod tests {
                 call_id: "call-1".into(),
                 created_at: at.parse().unwrap(),
                 window: None,
+                ticket: None,
+                category: None,
             },
             dialing: Dialing {
                 state,

@@ -764,6 +764,8 @@ mod tests {
                 call_id: "c1".into(),
                 created_at: start,
                 window: None,
+                ticket: None,
+                category: None,
             },
             dialing: Default::default(),
         };
