@@ -218,6 +218,37 @@ impl Client {
 }
 
 /// `centralino tokens add NAME --scope SCOPES --data DATA`: the token printed.
+/// Log in to the console as `name`: its session cookie's value.
+fn console_log_in(port: u16, name: &str, password: &str) -> String {
+    let form = support::http::exchange(
+        port,
+        format!("GET /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let login_cookie = form.cookie("centralino_login").expect("a login cookie");
+    let start = form
+        .body
+        .find("name=\"csrf\" value=\"")
+        .expect("a csrf field")
+        + 19;
+    let csrf = form.body[start..].split('"').next().unwrap().to_owned();
+    let body = format!("name={name}&password={password}&csrf={csrf}");
+    let reply = support::http::exchange(
+        port,
+        format!(
+            "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+             Cookie: centralino_login={login_cookie}\r\nOrigin: http://127.0.0.1:{port}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    reply
+        .cookie("centralino_session")
+        .expect("a session cookie")
+}
+
 fn add_token(data: &Path, name: &str, scopes: &str) -> String {
     let out = command(&["tokens", "add", name, "--scope", scopes, "--data"])
         .arg(data)
@@ -281,6 +312,19 @@ fn a_front_desk_works_a_ticket_and_the_city_system_hears_of_it_once() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    // A console account, to see the ticket where staff work it.
+    let mut added = command(&["users", "add", "anna", "--role", "operator", "--data"])
+        .arg(data.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = added.stdin.take().unwrap();
+        stdin.write_all(b"anna-password\n").unwrap();
+    }
+    assert!(added.wait().unwrap().success());
 
     let mut server = start(&flows, &config, data);
     let client = Client::new(server.http_port);
@@ -363,6 +407,22 @@ fn a_front_desk_works_a_ticket_and_the_city_system_hears_of_it_once() {
     );
     assert_eq!(commented.status, 200, "{}", commented.text);
     assert_eq!(commented.body["history"][0]["by"], "api:sportello");
+
+    // Staff see it in the console, with the front desk's comment.
+    let session = console_log_in(server.http_port, "anna", "anna-password");
+    let page = support::http::exchange(
+        server.http_port,
+        format!(
+            "GET /tickets/{reference} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Cookie: centralino_session={session}\r\nConnection: close\r\n\r\n",
+            port = server.http_port
+        )
+        .as_bytes(),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&reference), "{}", page.body);
+    assert!(page.body.contains("api:sportello"), "{}", page.body);
+    assert!(page.body.contains("Via Roma"), "{}", page.body);
 
     // The event of its opening arrives, signed.
     receiver.wait_until("ticket.created", Duration::from_secs(30), |seen| {
