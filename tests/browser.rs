@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The script only looks and reports; the assertions are here. Screenshots of every page
-//! visited land in `target/browser-screenshots/` on each run. Every process is stopped by
+//! visited land in `target/browser-screenshots/TEST/` on each run. Every process is stopped by
 //! PID (chromedriver by its process group) when its guard drops, also when a test fails.
 //! Without chromium, chromedriver or selenium (`scripts/test` installs them) the tests say
 //! they are skipped and pass. How to add a page's test: `tests/browser/README.md`.
@@ -46,9 +46,14 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Screenshots of each run, for review.
+/// Screenshots of each run, for review: one folder per test (two tests may run the same
+/// scenario at once, and each run first removes its scenarios' old pictures).
 fn screenshots_dir() -> PathBuf {
-    target_dir().join("browser-screenshots")
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("browser")
+        .replace("::", "-");
+    target_dir().join("browser-screenshots").join(test)
 }
 
 /// Whether `program ARGS` runs and exits 0.
