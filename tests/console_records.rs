@@ -20,43 +20,12 @@ use centralino_runtime::store::{
     NewBooking, NewCallback, NewTicket, Recording, Resource, SledStore, Slot, Store, StoreConfig,
 };
 use jiff::{SignedDuration, Timestamp};
-use support::http::{Reply, exchange};
+use support::http::{Reply, csrf_field, form};
 use support::{Server, code, command, root, stderr, stdout};
 
-/// `name=value` pairs as a form body, percent-encoded.
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            let encoded: String = v
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{k}={encoded}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
+/// [`support::http::request`], the page's HTML escapes undone.
 fn request(port: u16, method: &str, target: &str, headers: &[String], body: &str) -> Reply {
-    let mut raw =
-        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for header in headers {
-        raw.push_str(header);
-        raw.push_str("\r\n");
-    }
-    if method == "POST" {
-        raw.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    raw.push_str("\r\n");
-    raw.push_str(body);
-    let mut reply = exchange(port, raw.as_bytes());
+    let mut reply = support::http::request(port, method, target, headers, body);
     reply.body = unescaped(&reply.body);
     reply
 }
@@ -69,11 +38,6 @@ fn unescaped(html: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-fn csrf_field(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[start..].split('"').next().unwrap().to_string()
 }
 
 /// A logged-in member of staff.

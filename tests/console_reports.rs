@@ -22,31 +22,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::baresip::{Baresip, BaresipConfig, have_baresip};
-use support::http::{Reply, exchange};
+use support::http::{csrf_field, request};
 use support::{Server, code, command, have_sipp, root, stderr};
-
-/// One HTTP/1.1 request on a fresh connection; `headers` are extra header lines.
-fn request(port: u16, method: &str, target: &str, headers: &[String], body: &str) -> Reply {
-    let mut raw =
-        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for header in headers {
-        raw.push_str(header);
-        raw.push_str("\r\n");
-    }
-    if method == "POST" {
-        raw.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    raw.push_str("\r\n");
-    raw.push_str(body);
-    exchange(port, raw.as_bytes())
-}
-
-/// The value of the hidden `csrf` field of a page's forms.
-fn csrf_field(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[start..].split('"').next().unwrap().to_string()
-}
 
 /// `centralino users add NAME --role ROLE --data DATA`, the password on standard input.
 fn add_user(data: &Path, name: &str, role: &str, password: &str) {

@@ -87,3 +87,48 @@ fn parse(bytes: Vec<u8>) -> Reply {
         body: body.to_owned(),
     }
 }
+
+// The console's forms, as a browser sends them.
+
+/// One HTTP/1.1 request on a fresh connection; `headers` are extra header lines.
+pub fn request(port: u16, method: &str, target: &str, headers: &[String], body: &str) -> Reply {
+    let mut raw =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for header in headers {
+        raw.push_str(header);
+        raw.push_str("\r\n");
+    }
+    if !body.is_empty() || method == "POST" {
+        raw.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    exchange(port, raw.as_bytes())
+}
+
+/// `name=value` pairs as a form body, percent-encoded.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let encoded: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={encoded}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the hidden `csrf` field of a page's forms.
+pub fn csrf_field(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[start..].split('"').next().unwrap().to_string()
+}
