@@ -237,7 +237,7 @@ impl Accounts {
         Ok(accounts)
     }
 
-    /// Write the file whole: a temporary file (mode 0600) in the same folder, synced, renamed.
+    /// Write the file whole ([`write_private_file`]).
     pub fn save(&self, path: &Path) -> Result<(), AccountError> {
         let error = |source| AccountError::Write {
             path: path.to_path_buf(),
@@ -245,30 +245,11 @@ impl Accounts {
         };
         let text =
             toml::to_string(self).map_err(|e| error(std::io::Error::other(e.to_string())))?;
-        let folder = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(error)?;
-        let temporary = folder.join(format!(".{FILE_NAME}.{}", std::process::id()));
-        let written = (|| {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&temporary)?;
-            std::io::Write::write_all(
-                &mut file,
-                b"# Console accounts: edit with `centralino users`.\n",
-            )?;
-            std::io::Write::write_all(&mut file, text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written.map_err(error)
+        write_private_file(
+            path,
+            &format!("# Console accounts: edit with `centralino users`.\n{text}"),
+        )
+        .map_err(error)
     }
 
     pub fn add(&mut self, name: &str, role: Role, password: &str) -> Result<(), AccountError> {
@@ -346,6 +327,36 @@ impl Accounts {
             }
         }
     }
+}
+
+/// Write `text` as the whole of `path`, readable by its owner only: a temporary file (mode
+/// 0600) in the same folder, synced, then renamed over `path`, so a reader sees the old file or
+/// the new one, never half of one. For the secrets' files (accounts, API tokens).
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)?;
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}", std::process::id()));
+    let written = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temporary)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -192,7 +192,7 @@ impl Tokens {
         Ok(tokens)
     }
 
-    /// Write the file whole: a temporary file (mode 0600) in the same folder, synced, renamed.
+    /// Write the file whole ([`crate::http::accounts::write_private_file`]).
     pub fn save(&self, path: &Path) -> Result<(), TokenError> {
         let error = |source| TokenError::Write {
             path: path.to_path_buf(),
@@ -200,30 +200,11 @@ impl Tokens {
         };
         let text =
             toml::to_string(self).map_err(|e| error(std::io::Error::other(e.to_string())))?;
-        let folder = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(folder).map_err(error)?;
-        let temporary = folder.join(format!(".{FILE_NAME}.{}", std::process::id()));
-        let written = (|| {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&temporary)?;
-            std::io::Write::write_all(
-                &mut file,
-                b"# API tokens (hashed): edit with `centralino tokens`.\n",
-            )?;
-            std::io::Write::write_all(&mut file, text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written.map_err(error)
+        crate::http::accounts::write_private_file(
+            path,
+            &format!("# API tokens (hashed): edit with `centralino tokens`.\n{text}"),
+        )
+        .map_err(error)
     }
 
     /// Make a token for `name` with `scopes`: the token itself is returned (to be shown once),
