@@ -706,3 +706,463 @@ fn a_call_placed_by_sipp_appears_on_live_calls_and_leaves_when_it_ends() {
     }
     assert_screenshots(&run, 3);
 }
+
+// ------------------------------------------------------------------ tickets, callbacks, web chat
+
+/// The operator account the records tests make (the scenarios get it as value `operator`).
+const OPERATOR: &str = "operatore:operatore-pw";
+
+/// examples/office's settings without `[trunk]`: the callback dialer is off, so a callback
+/// stays where staff put it (tests/dialer.rs is about dialling).
+fn office_settings_without_trunk(office: &Path) -> String {
+    let settings = std::fs::read_to_string(office.join("centralino.toml")).unwrap();
+    let without: String = settings
+        .lines()
+        .filter(|line| *line != "[trunk]" && !line.starts_with("uri = \"sip:{number}"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(!without.contains("{number}"), "{without}");
+    without
+}
+
+/// `centralino users add NAME --role ROLE --data DATA`, the password on its stdin.
+fn add_console_account(data: &Path, account: &str, role: &str) {
+    let (name, password) = account.split_once(':').unwrap();
+    let mut child = support::command(&["users", "add", name, "--role", role, "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Console {
+    /// [`Console::start`] without the trunk, on a data directory `prepare` filled first (a
+    /// store with records) and with the account [`OPERATOR`] (so no `admin` is made).
+    fn start_prepared(prepare: impl FnOnce(&Path)) -> Option<Console> {
+        let python = browser_tools()?;
+        let office = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("examples/office"), office.path());
+        let config = office.path().join("centralino.toml");
+        std::fs::write(&config, office_settings_without_trunk(office.path())).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        prepare(data.path());
+        add_console_account(data.path(), OPERATOR, "operator");
+        let server = Server::start_with_data(
+            &office.path().join("flows"),
+            data,
+            &["--config", config.to_str().unwrap()],
+        );
+        server.wait_for("HTTP listening", Duration::from_secs(30));
+        server.wait_for(
+            "callback requests are kept, not dialled",
+            Duration::from_secs(5),
+        );
+        Some(Console {
+            driver: ChromeDriver::start(),
+            server,
+            python,
+            profile: tempfile::tempdir().unwrap(),
+            _office: office,
+        })
+    }
+}
+
+/// The cells of `column` in the table rows a scenario reported.
+fn column<'a>(rows: &'a Value, column: &str) -> Vec<&'a str> {
+    rows.as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| row[column].as_str().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The row of `rows` whose `column` starts with `value` (a reference may be followed by a
+/// mark such as "in ritardo").
+fn row_where<'a>(rows: &'a Value, column: &str, value: &str) -> Option<&'a Value> {
+    rows.as_array()?.iter().find(|row| {
+        row[column]
+            .as_str()
+            .is_some_and(|cell| cell.starts_with(value))
+    })
+}
+
+/// An operator finds a ticket with the list's filter, comments on it and closes it in the
+/// browser; the page shows it closed with the comment and the note in its history, and the
+/// store agrees. Then the same operator moves a late callback request to a later time (page,
+/// list and store show it) and asks for it to be called now: with no trunk nothing dials it,
+/// and the page shows it waiting with its next attempt now.
+#[test]
+fn an_operator_closes_a_ticket_and_reschedules_a_callback_in_the_browser() {
+    use centralino_runtime::store::{NewCallback, NewTicket, SledStore, Store, StoreConfig};
+    use jiff::{SignedDuration, Timestamp};
+
+    let now = Timestamp::now();
+    let mut references = None;
+    let Some(console) = Console::start_prepared(|data| {
+        let store = SledStore::open(data, StoreConfig::default()).unwrap();
+        let ticket = |category: &str, office: Option<&str>, hours_ago: i64, call: &str| {
+            let created_at = now - SignedDuration::from_hours(hours_ago);
+            store
+                .create_ticket(NewTicket {
+                    category: category.into(),
+                    title: String::new(),
+                    office: office.map(Into::into),
+                    priority: "normale".into(),
+                    fields: [("pratica".to_string(), "4711".to_string())].into(),
+                    caller: "+390755771234".into(),
+                    call_id: call.into(),
+                    created_at,
+                    due_at: Some(created_at + SignedDuration::from_hours(48)),
+                })
+                .unwrap()
+                .reference
+        };
+        let wanted = ticket("segnalazione", Some("prova"), 3, "call-segnalazione");
+        let other = ticket("rifiuti", None, 1, "call-rifiuti");
+        let callback = store
+            .create_callback(NewCallback {
+                office: "prova".into(),
+                number: "0755771234".into(),
+                note: Some("certificato di residenza".into()),
+                call_id: "call-richiamata".into(),
+                // Asked for three days ago and never reached: late.
+                created_at: now - SignedDuration::from_hours(72),
+                window: None,
+                ticket: None,
+                category: None,
+            })
+            .unwrap()
+            .reference;
+        store.flush().unwrap();
+        references = Some((wanted, other, callback));
+    }) else {
+        return;
+    };
+    let (ticket, other, callback) = references.unwrap();
+    let comment = "Sopralluogo fissato per lunedì alle 9";
+    let note = "Pratica chiusa dall'ufficio";
+    let at = "2030-01-15T10:30";
+    let scenarios = ["ticket_close", "callback_reschedule"];
+    let mut script = console.script_with(
+        &scenarios,
+        &[
+            ("operator", OPERATOR),
+            ("ticket", &ticket),
+            ("category", "segnalazione"),
+            ("comment", comment),
+            ("note", note),
+            ("callback", &callback),
+            ("at", at),
+        ],
+    );
+    // Between the two callback changes: the store has the time typed in the page.
+    script.await_signal("rescheduled", Duration::from_secs(120));
+    let moved = console.server.control(&["callbacks", "show", &callback]);
+    let before_call_now = Timestamp::now();
+    script.answer("rescheduled");
+    let run = script.finish(Duration::from_secs(120));
+    run.assert_passed(&scenarios);
+
+    // The ticket: the full list has both, the filter only the wanted one.
+    let seen = run.check("ticket_close", "list.references");
+    assert!(
+        seen.as_array()
+            .is_some_and(|refs| refs.contains(&ticket.as_str().into())
+                && refs.contains(&other.as_str().into())),
+        "{}",
+        run.transcript()
+    );
+    let filtered = run.check("ticket_close", "filtered.rows");
+    assert_eq!(
+        column(filtered, "Numero"),
+        [ticket.as_str()],
+        "{}",
+        run.transcript()
+    );
+    let row = &filtered[0];
+    assert_eq!(row["Categoria"], "segnalazione");
+    assert_eq!(row["Ufficio"], "prova");
+    assert_eq!(row["Stato"], "aperta");
+    run.expect(
+        "ticket_close",
+        &[
+            (
+                "filtered.url",
+                "/tickets?category=segnalazione&office=&status=open&from=&to=".into(),
+            ),
+            ("filtered.category_kept", "segnalazione".into()),
+            ("ticket.path", format!("/tickets/{ticket}").into()),
+            ("ticket.reference", ticket.as_str().into()),
+            ("ticket.status", "aperta".into()),
+            ("ticket.history", serde_json::json!([])),
+            (
+                "ticket.notes",
+                serde_json::json!(["Nessuna registrazione.", "Nessuna modifica."]),
+            ),
+            ("commented.path", format!("/tickets/{ticket}").into()),
+            ("commented.status", "aperta".into()),
+            (
+                "commented.history",
+                serde_json::json!([["operatore", "commento", comment]]),
+            ),
+            ("commented.comment_box", "".into()),
+            ("closed.path", format!("/tickets/{ticket}").into()),
+            ("closed.status", "chiusa".into()),
+            (
+                "closed.history",
+                serde_json::json!([
+                    ["operatore", "commento", comment],
+                    ["operatore", "chiusa", note]
+                ]),
+            ),
+            ("closed.problem", Value::Null),
+            // Closed: only reopening is offered (plus the header's language and log out).
+            ("closed.forms", serde_json::json!(["reopen"])),
+        ],
+    );
+    let closed_list = run.check("ticket_close", "closed_list.rows");
+    assert_eq!(
+        column(closed_list, "Numero"),
+        [ticket.as_str()],
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(closed_list[0]["Stato"], "chiusa");
+    let stored = console.server.control(&["tickets", "show", &ticket]);
+    assert_eq!(stored["status"], "closed", "{stored:#}");
+    let history = stored["work"]["history"].as_array().unwrap();
+    let actions: Vec<&str> = history
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["comment", "close"], "{stored:#}");
+    assert_eq!(history[0]["text"], comment, "{stored:#}");
+    assert_eq!(history[1]["note"], note, "{stored:#}");
+    assert!(history.iter().all(|e| e["by"] == "operatore"), "{stored:#}");
+    assert_eq!(
+        console.server.control(&["tickets", "show", &other])["status"],
+        "open"
+    );
+
+    // The callback: late in the list, waiting to be called as soon as possible.
+    let list = run.check("callback_reschedule", "list.rows");
+    let row =
+        row_where(list, "Numero", &callback).unwrap_or_else(|| panic!("{}", run.transcript()));
+    assert_eq!(
+        row["Numero"],
+        format!("{callback} in ritardo"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(row["Stato"], "in attesa", "{}", run.transcript());
+    assert_eq!(row["Prossimo tentativo"], "appena possibile");
+    assert_eq!(row["Da chiamare"], "0755771234");
+    run.expect(
+        "callback_reschedule",
+        &[
+            ("list.late", "1".into()),
+            ("before.path", format!("/callbacks/{callback}").into()),
+            ("before.state", "in attesa in ritardo".into()),
+            ("before.next", "appena possibile".into()),
+            ("before.field.type", "datetime-local".into()),
+            (
+                "before.buttons",
+                serde_json::json!(["Chiama ora", "Sposta", "Chiudi"]),
+            ),
+            ("typed.value", at.into()),
+            ("moved.path", format!("/callbacks/{callback}").into()),
+            ("moved.status", 200.into()),
+            ("moved.state", "in attesa in ritardo".into()),
+            ("moved.next", "2030-01-15 10:30".into()),
+            ("moved.problem", Value::Null),
+            ("now.path", format!("/callbacks/{callback}").into()),
+            ("now.status", 200.into()),
+            ("now.state", "in attesa in ritardo".into()),
+            ("now.problem", Value::Null),
+        ],
+    );
+    let moved_row = row_where(
+        run.check("callback_reschedule", "moved.list.rows"),
+        "Numero",
+        &callback,
+    )
+    .unwrap_or_else(|| panic!("{}", run.transcript()));
+    assert_eq!(moved_row["Prossimo tentativo"], "2030-01-15 10:30");
+    // 10:30 in Rome in January is 09:30 UTC.
+    assert_eq!(moved["dialing"]["state"], "pending", "{moved:#}");
+    assert_eq!(
+        moved["dialing"]["next_attempt_at"]
+            .as_str()
+            .map(|t| t.parse::<Timestamp>().unwrap()),
+        Some("2030-01-15T09:30:00Z".parse().unwrap()),
+        "{moved:#}"
+    );
+    // Call now: the next attempt is the moment of the click, shown to the minute; nothing
+    // dials it (no trunk), so it stays waiting with no attempt.
+    let stored = console.server.control(&["callbacks", "show", &callback]);
+    let next: Timestamp = stored["dialing"]["next_attempt_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        next >= before_call_now && next <= Timestamp::now(),
+        "{stored:#}"
+    );
+    assert_eq!(stored["dialing"]["state"], "pending", "{stored:#}");
+    assert_eq!(
+        stored["dialing"]["attempts"],
+        serde_json::json!([]),
+        "{stored:#}"
+    );
+    let shown = run
+        .check("callback_reschedule", "now.next")
+        .as_str()
+        .unwrap();
+    let minute = |at: Timestamp| {
+        at.in_tz("Europe/Rome")
+            .unwrap()
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    assert!(
+        shown == minute(next) || shown == minute(next + SignedDuration::from_secs(60)),
+        "{shown} for {next}"
+    );
+    assert_screenshots(&run, 11);
+}
+
+/// A citizen with no login leaves a ticket through `/chat` in Chromium (the page's script
+/// sends the button and the digits and reloads when the flow moves on, with no script error),
+/// reads its reference in the chat; the operator then finds that ticket, with the file number
+/// and the phone given, in the console's tickets list.
+#[test]
+fn a_web_chat_leaves_a_ticket_that_an_operator_finds_in_the_console() {
+    let Some(console) = Console::start_prepared(|_| {}) else {
+        return;
+    };
+    let run = console.run_with(
+        &["webchat_ticket"],
+        &[
+            ("operator", OPERATOR),
+            ("phone", "+39 333 123 4567"),
+            ("file", "4711"),
+        ],
+    );
+    run.assert_passed(&["webchat_ticket"]);
+    let s = "webchat_ticket";
+    run.expect(
+        s,
+        &[
+            ("start.status", 200.into()),
+            ("start.title", "Comune: scrivici".into()),
+            ("start.button", "Inizia".into()),
+            ("menu.path", "/chat".into()),
+            ("digits.field", true.into()),
+            ("digits.label", "Scriva il numero:".into()),
+            // The script sent the button with fetch and reloaded the page itself.
+            ("digits.navigation", "reload".into()),
+            ("digits.script_errors", serde_json::json!([])),
+            ("done.navigation", "reload".into()),
+            (
+                "done.answer",
+                "La conversazione è terminata.\nNuova conversazione".into(),
+            ),
+            ("done.script_errors", serde_json::json!([])),
+            ("console.script_errors", serde_json::json!([])),
+        ],
+    );
+    let buttons = run.check(s, "menu.buttons");
+    assert!(
+        buttons
+            .as_array()
+            .is_some_and(|b| b.contains(&"6 · Per lasciare una segnalazione".into())),
+        "{}",
+        run.transcript()
+    );
+    let messages = run.check(s, "done.messages");
+    let messages: Vec<&str> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(messages[0].starts_with("Ufficio di prova."), "{messages:?}");
+    assert!(
+        messages.contains(&"6"),
+        "the citizen's button: {messages:?}"
+    );
+    assert!(
+        messages.contains(&"4711"),
+        "the citizen's digits: {messages:?}"
+    );
+    assert_eq!(messages.last(), Some(&"Arrivederci."), "{messages:?}");
+    let reference = run
+        .check(s, "done.reference")
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", run.transcript()))
+        .to_owned();
+    let (prefix, number) = reference.split_at(reference.rfind('-').unwrap());
+    assert!(
+        !prefix.is_empty() && number.len() > 1 && number[1..].chars().all(|c| c.is_ascii_digit()),
+        "{reference}"
+    );
+
+    // The operator's list has it (the only ticket), open, from the phone the citizen gave.
+    let rows = run.check(s, "console.rows");
+    assert_eq!(
+        column(rows, "Numero"),
+        [reference.as_str()],
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(rows[0]["Categoria"], "segnalazione");
+    assert_eq!(rows[0]["Ufficio"], "prova");
+    assert_eq!(rows[0]["Stato"], "aperta");
+    assert_eq!(rows[0]["Chiamante"], "+393331234567");
+    run.expect(
+        s,
+        &[("console.ticket.reference", reference.as_str().into())],
+    );
+    let collected = run.check(s, "console.ticket.collected");
+    assert_eq!(collected["pratica"], "4711", "{}", run.transcript());
+    assert_eq!(
+        collected["telefono"],
+        "+393331234567",
+        "{}",
+        run.transcript()
+    );
+    let fields = run.check(s, "console.ticket.fields");
+    assert!(
+        fields["Chiamata"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("webchat-")),
+        "{}",
+        run.transcript()
+    );
+
+    // The store agrees: the same ticket, made by the chat's call.
+    let stored = console.server.control(&["tickets", "show", &reference]);
+    assert_eq!(stored["status"], "open", "{stored:#}");
+    assert_eq!(stored["fields"]["pratica"], "4711", "{stored:#}");
+    assert!(
+        stored["call_id"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("webchat-")),
+        "{stored:#}"
+    );
+    assert_screenshots(&run, 6);
+}

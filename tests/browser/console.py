@@ -339,6 +339,250 @@ def logout(b):
     b.report("home.path", b.path())
 
 
+# -------------------------------------------------------------------- tickets, callbacks, web chat
+# (browser1's block.) These scenarios log in as the operator the test made (value
+# `operator` = NAME:PASSWORD), not as the supervisor.
+
+PAGE_ERRORS_JS = """
+(function () {
+  function keep(text) {
+    try {
+      var seen = JSON.parse(sessionStorage.getItem("centralinoPageErrors") || "[]");
+      seen.push(location.pathname + ": " + text);
+      sessionStorage.setItem("centralinoPageErrors", JSON.stringify(seen));
+    } catch (e) {}
+  }
+  window.addEventListener("error", function (e) { keep(String(e.message)); });
+  window.addEventListener("unhandledrejection", function (e) { keep(String(e.reason)); });
+})();
+"""
+
+
+def watch_page_errors(b):
+    """From now on every page of this browser keeps its script errors and unhandled promise
+    rejections (in the tab's sessionStorage); `page_errors(b)` reads them."""
+    b.driver.command_executor.add_command(
+        "executeCdpCommand", "POST", "/session/$sessionId/goog/cdp/execute"
+    )
+    b.driver.execute("executeCdpCommand", {
+        "cmd": "Page.addScriptToEvaluateOnNewDocument",
+        "params": {"source": PAGE_ERRORS_JS},
+    })
+
+
+def page_errors(b):
+    return b.driver.execute_script(
+        "return JSON.parse(sessionStorage.getItem('centralinoPageErrors') || '[]');"
+    )
+
+
+def log_in_as_operator(b):
+    name, _, password = b.values["operator"].partition(":")
+    b.log_in(name, password)
+
+
+def choose(b, css, value):
+    """Picks the option `value` of the <select> `css`, as a person would."""
+    from selenium.webdriver.support.select import Select
+    Select(b.find(css)).select_by_value(value)
+
+
+def type_into(b, css, text):
+    field = b.find(css)
+    field.clear()
+    field.send_keys(text)
+
+
+def history(b):
+    """The ticket page's history as (who, what, text) rows."""
+    return [
+        [row.get("Chi"), row.get("Cosa"), row.get("")]
+        for row in (b.table("#history") or [])
+    ]
+
+
+@scenario
+def ticket_close(b):
+    """An operator finds the ticket `ticket` with the list's filter (category `category`,
+    open), opens it, comments on it (`comment`) and closes it (`note`); then finds it among
+    the closed ones."""
+    reference = b.values["ticket"]
+    log_in_as_operator(b)
+    b.click("nav a[href='/tickets']")
+    b.report("list.path", b.path())
+    b.report("list.references", [row["Numero"] for row in b.table("#tickets") or []])
+    b.screenshot("list")
+    choose(b, "#filter select[name=category]", b.values["category"])
+    choose(b, "#filter select[name=status]", "open")
+    b.click("#filter button[type=submit]")
+    b.report("filtered.url", b.driver.current_url.removeprefix(b.console))
+    b.report("filtered.rows", b.table("#tickets"))
+    b.report("filtered.category_kept", b.attribute("#filter select[name=category]", "value"))
+    b.screenshot("filtered")
+    b.click(f"#tickets a[href='/tickets/{reference}']")
+    b.report("ticket.path", b.path())
+    b.report("ticket.reference", b.text("#reference"))
+    b.report("ticket.status", b.text("#status"))
+    b.report("ticket.history", history(b))
+    b.report("ticket.notes", b.texts("main p.muted"))
+    b.screenshot("ticket")
+    type_into(b, "#comment-text", b.values["comment"])
+    b.click("#comment button[type=submit]")
+    b.report("commented.path", b.path())
+    b.report("commented.status", b.text("#status"))
+    b.report("commented.history", history(b))
+    b.report("commented.comment_box", b.attribute("#comment-text", "value"))
+    b.screenshot("commented")
+    type_into(b, "#close-note", b.values["note"])
+    b.click("#close button[type=submit]")
+    b.report("closed.path", b.path())
+    b.report("closed.status", b.text("#status"))
+    b.report("closed.history", history(b))
+    b.report("closed.problem", b.text("#problem"))
+    b.report("closed.forms", b.driver.execute_script(
+        "return [...document.querySelectorAll('main form')].map(f => f.id);"
+    ))
+    b.screenshot("closed")
+    b.click("a[href='/tickets']")
+    choose(b, "#filter select[name=status]", "closed")
+    b.click("#filter button[type=submit]")
+    b.report("closed_list.rows", b.table("#tickets"))
+    b.screenshot("closed-list")
+
+
+@scenario
+def callback_reschedule(b):
+    """An operator opens the pending callback `callback` from the callbacks list, moves it to
+    `at` (typed in the page's date and time field) and then asks for it to be called now.
+    Signals `rescheduled` between the two (the test reads the store)."""
+    reference = b.values["callback"]
+    log_in_as_operator(b)
+    b.click("nav a[href='/callbacks']")
+    b.report("list.rows", b.table("#callbacks"))
+    b.report("list.late", b.text("#late-count"))
+    b.screenshot("list")
+    b.click(f"#callbacks a[href='/callbacks/{reference}']")
+    b.report("before.path", b.path())
+    b.report("before.state", b.text("#state"))
+    b.report("before.next", b.text("#next"))
+    b.report("before.field.type", b.attribute("#reschedule-at", "type"))
+    b.report("before.field.suggested", b.attribute("#reschedule-at", "value"))
+    b.report("before.buttons", b.texts("main form button"))
+    b.screenshot("callback")
+    # A datetime-local field takes typed digits in the browser's locale order; set its value
+    # (the form's wire format) the way the picker does, then send the form by its button.
+    b.driver.execute_script(
+        "const f = document.querySelector('#reschedule-at');"
+        "f.value = arguments[0];"
+        "f.dispatchEvent(new Event('input', {bubbles: true}));"
+        "f.dispatchEvent(new Event('change', {bubbles: true}));",
+        b.values["at"],
+    )
+    b.report("typed.value", b.attribute("#reschedule-at", "value"))
+    b.click("#reschedule button[type=submit]")
+    b.report("moved.path", b.path())
+    b.report("moved.status", b.response_status())
+    b.report("moved.state", b.text("#state"))
+    b.report("moved.next", b.text("#next"))
+    b.report("moved.problem", b.text("#problem"))
+    b.screenshot("rescheduled")
+    b.click("a[href='/callbacks']")
+    b.report("moved.list.rows", b.table("#callbacks"))
+    b.screenshot("list-rescheduled")
+    b.signal("rescheduled")
+    b.click(f"#callbacks a[href='/callbacks/{reference}']")
+    b.click("#call-now button[type=submit]")
+    b.report("now.path", b.path())
+    b.report("now.status", b.response_status())
+    b.report("now.state", b.text("#state"))
+    b.report("now.next", b.text("#next"))
+    b.report("now.problem", b.text("#problem"))
+    b.report("now.attempts", b.text("main"))
+    b.screenshot("call-now")
+
+
+def navigation_type(b):
+    """How the page now shown was reached: "navigate" (a link, a form's post and redirect)
+    or "reload" (the chat's script reloads when the flow asks for something new)."""
+    return b.driver.execute_script(
+        "const n = performance.getEntriesByType('navigation')[0];"
+        "return n ? n.type : null;"
+    )
+
+
+def chat_messages(b):
+    return b.texts("#messages li")
+
+
+@scenario
+def webchat_ticket(b):
+    """A citizen (no login) opens /chat, starts with a phone number (`phone`), presses the
+    menu's button 6, types the file number (`file`) and reads the ticket's reference in the
+    chat; then the operator logs in and finds that ticket in the tickets list and opens it.
+    Script errors of the pages are kept and reported."""
+    watch_page_errors(b)
+    b.open("/chat")
+    b.report("start.status", b.response_status())
+    b.report("start.title", b.text("h1"))
+    b.report("start.button", b.text("form[action='/chat/start'] button"))
+    b.screenshot("start")
+    type_into(b, "#phone", b.values["phone"])
+    b.click("form[action='/chat/start'] button[type=submit]")
+    b.report("menu.path", b.path())
+    buttons = b.wait(lambda: b.texts(".buttons button"))
+    b.report("menu.messages", chat_messages(b))
+    b.report("menu.buttons", buttons)
+    b.screenshot("menu")
+    # The page's script sends the button with fetch and reloads when the flow asks for
+    # something else (here: digits).
+    b.click(".buttons button[value='6']")
+    field = b.wait(lambda: b.find("#text"), timeout=20)
+    b.report("digits.field", field is not None)
+    b.report("digits.navigation", navigation_type(b))
+    b.report("digits.label", b.text("label[for=text]"))
+    b.report("digits.messages", chat_messages(b))
+    b.report("digits.script_errors", page_errors(b))
+    b.screenshot("digits")
+    type_into(b, "#text", b.values["file"])
+    b.click("form[action='/chat/say'] button[type=submit]")
+    said = b.wait(
+        lambda: [t for t in chat_messages(b) if t.startswith("Segnalazione registrata")],
+        timeout=20,
+    )
+    b.report("done.confirmation", said[0] if said else None)
+    b.report("done.navigation", navigation_type(b))
+    b.report("done.messages", chat_messages(b))
+    b.report("done.answer", b.text("#answer"))
+    b.report("done.script_errors", page_errors(b))
+    b.screenshot("reference")
+    # The reference as the citizen reads it: the word after "numero".
+    reference = None
+    if said:
+        words = said[0].replace(".", " ").split()
+        if "numero" in words and words.index("numero") + 1 < len(words):
+            reference = words[words.index("numero") + 1]
+    b.report("done.reference", reference)
+
+    b.driver.delete_all_cookies()
+    log_in_as_operator(b)
+    b.click("nav a[href='/tickets']")
+    b.report("console.rows", b.table("#tickets"))
+    b.screenshot("console-tickets")
+    if reference:
+        b.click(f"#tickets a[href='/tickets/{reference}']")
+        b.report("console.ticket.reference", b.text("#reference"))
+        b.report("console.ticket.fields", {
+            row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
+            for row in b.driver.find_elements(By.CSS_SELECTOR, "#fields tr")
+        })
+        b.report("console.ticket.collected", {
+            row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
+            for row in b.driver.find_elements(By.CSS_SELECTOR, "#collected tr")
+        })
+        b.screenshot("console-ticket")
+    b.report("console.script_errors", page_errors(b))
+
+
 # -------------------------------------------------------------------- running them
 
 
