@@ -711,6 +711,8 @@ fn a_call_placed_by_sipp_appears_on_live_calls_and_leaves_when_it_ends() {
 
 /// The operator account the records tests make (the scenarios get it as value `operator`).
 const OPERATOR: &str = "operatore:operatore-pw";
+/// A supervisor, who may also read the call log (value `supervisor`).
+const SUPERVISOR: &str = "capo:capo-password";
 
 /// examples/office's settings without `[trunk]`: the callback dialer is off, so a callback
 /// stays where staff put it (tests/dialer.rs is about dialling).
@@ -1047,17 +1049,21 @@ fn an_operator_closes_a_ticket_and_reschedules_a_callback_in_the_browser() {
 
 /// A citizen with no login leaves a ticket through `/chat` in Chromium (the page's script
 /// sends the button and the digits and reloads when the flow moves on, with no script error),
-/// reads its reference in the chat; the operator then finds that ticket, with the file number
-/// and the phone given, in the console's tickets list.
+/// reads its reference in the chat; the operator then finds that ticket, with the file number,
+/// the phone given and the channel, in the console's tickets list; a supervisor follows its
+/// call to the chat's record in the call log.
 #[test]
 fn a_web_chat_leaves_a_ticket_that_an_operator_finds_in_the_console() {
-    let Some(console) = Console::start_prepared(|_| {}) else {
+    let Some(console) =
+        Console::start_prepared(|data| add_console_account(data, SUPERVISOR, "supervisor"))
+    else {
         return;
     };
     let run = console.run_with(
         &["webchat_ticket"],
         &[
             ("operator", OPERATOR),
+            ("supervisor", SUPERVISOR),
             ("phone", "+39 333 123 4567"),
             ("file", "4711"),
         ],
@@ -1145,14 +1151,25 @@ fn a_web_chat_leaves_a_ticket_that_an_operator_finds_in_the_console() {
         "{}",
         run.transcript()
     );
+    // The ticket says it came by the web chat; its call is named but, for an operator, who
+    // may not read the call log, not a link.
     let fields = run.check(s, "console.ticket.fields");
-    assert!(
-        fields["Chiamata"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("webchat-")),
-        "{}",
-        run.transcript()
+    assert_eq!(fields["Canale"], "chat sul sito", "{}", run.transcript());
+    let call = fields["Chiamata"].as_str().unwrap_or_default().to_owned();
+    assert!(call.starts_with("webchat-"), "{}", run.transcript());
+    run.expect(s, &[("console.ticket.call_link", Value::Null)]);
+    // A supervisor follows it to the chat in the call log.
+    run.expect(
+        s,
+        &[
+            ("supervisor.channel", "chat sul sito".into()),
+            ("supervisor.call_link", format!("/calls/{call}").into()),
+            ("supervisor.call.status", 200.into()),
+        ],
     );
+    let logged = run.check(s, "supervisor.call.rows");
+    assert_eq!(logged["Canale"], "webchat", "{}", run.transcript());
+    assert_eq!(logged["Esito"], "the flow hung up", "{}", run.transcript());
 
     // The store agrees: the same ticket, made by the chat's call.
     let stored = console.server.control(&["tickets", "show", &reference]);

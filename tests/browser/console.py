@@ -579,8 +579,27 @@ def webchat_ticket(b):
             row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
             for row in b.driver.find_elements(By.CSS_SELECTOR, "#collected tr")
         })
+        b.report("console.ticket.call_link", b.attribute("#call a", "href"))
         b.screenshot("console-ticket")
     b.report("console.script_errors", page_errors(b))
+
+    # A supervisor may read the call log: the ticket's call is a link to the chat's record.
+    if reference and "supervisor" in b.values:
+        b.driver.delete_all_cookies()
+        name, _, password = b.values["supervisor"].partition(":")
+        b.log_in(name, password)
+        b.open(f"/tickets/{reference}")
+        b.report("supervisor.channel", b.text("#channel"))
+        link = b.attribute("#call a", "href")
+        b.report("supervisor.call_link", link and link.removeprefix(b.console))
+        if link:
+            b.click("#call a")
+            b.report("supervisor.call.status", b.response_status())
+            b.report("supervisor.call.rows", {
+                row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
+                for row in b.driver.find_elements(By.CSS_SELECTOR, "table#call tr")
+            })
+            b.screenshot("supervisor-call")
 
 
 # -------------------------------------------------------------------- running them

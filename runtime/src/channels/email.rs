@@ -182,10 +182,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How a mail's ticket `call_id` starts (a mail has no call in the call log).
+pub const MAIL_CALL_PREFIX: &str = "email-";
+
 /// The ticket's `call_id` for a mail: the same for every copy of it.
 pub fn mail_call_id(message_id: &str) -> String {
     let digest = Sha256::digest(message_id.as_bytes());
-    format!("email-{}", hex(digest.get(..12).unwrap_or(&digest)))
+    format!(
+        "{MAIL_CALL_PREFIX}{}",
+        hex(digest.get(..12).unwrap_or(&digest))
+    )
 }
 
 /// Lower case, accents dropped, split on anything not a letter or digit.
@@ -356,7 +362,7 @@ pub fn known_mail(store: &dyn Store) -> Result<HashMap<String, String>, EmailErr
     let (tickets, _damaged) = store.tickets_skipping_damaged()?;
     Ok(tickets
         .into_iter()
-        .filter(|t| t.request.call_id.starts_with("email-"))
+        .filter(|t| t.request.call_id.starts_with(MAIL_CALL_PREFIX))
         .map(|t| (t.request.call_id, t.reference))
         .collect())
 }

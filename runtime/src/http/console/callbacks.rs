@@ -32,7 +32,7 @@ use super::record_pages::{
     blocking, link, local, local_input, paged, parse_local, query, query_string, segment,
 };
 use super::tickets::ticket_workers;
-use super::{Console, Nav, Page, Viewer};
+use super::{Console, Nav, Page, Viewer, supervisors};
 use crate::store::Callback;
 use crate::store::dialing::{Change, DialState, Refusal};
 use crate::store::records::{Note, Reference};
@@ -338,11 +338,18 @@ async fn callback_page(
         return not_found(console, viewer);
     };
     let found = blocking(&console.server().store, move |s| {
-        s.callback(reference.as_str())
+        let Some(callback) = s.callback(reference.as_str())? else {
+            return Ok(None);
+        };
+        let logged = match callback.request.call_id.as_str() {
+            "" => false,
+            call_id => s.call(call_id)?.is_some(),
+        };
+        Ok(Some((callback, logged)))
     })
     .await;
-    let callback = match found {
-        Ok(Some(callback)) => callback,
+    let (callback, logged) = match found {
+        Ok(Some(found)) => found,
         Ok(None) => return not_found(console, viewer),
         Err(failed) => return failed,
     };
@@ -386,7 +393,9 @@ async fn callback_page(
             window => window,
             created => local(request.created_at),
             call_id => &request.call_id,
-            call_href => link(&format!("/calls/{}", segment(&request.call_id))),
+            // A link only where it leads: a call the log has, for those who may read the log.
+            call_href => (logged && supervisors(viewer.staff.role))
+                .then(|| link(&format!("/calls/{}", segment(&request.call_id)))),
             next => next_attempt(&callback),
             late => is_late(&callback, now),
             attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),

@@ -32,11 +32,12 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::record_pages::{self, blocking, link, local, paged, query, query_string, segment};
-use super::{Console, Nav, Page, Viewer};
+use super::{Console, Nav, Page, Viewer, supervisors};
+use crate::channels::email::MAIL_CALL_PREFIX;
 use crate::http::accounts::Role;
 use crate::store::records::Reference;
 use crate::store::ticketing::{TicketAction, TicketChange, TicketRefusal};
-use crate::store::{Recording, Status, Ticket};
+use crate::store::{CallRecord, Recording, Status, Ticket};
 
 pub const PAGE: Page = Page {
     routes,
@@ -77,6 +78,10 @@ const WORDS: &[super::Word] = &[
     ("tickets.title_field", "Oggetto", "Title"),
     ("tickets.priority", "Priorità", "Priority"),
     ("tickets.call", "Chiamata", "Call"),
+    ("tickets.channel", "Canale", "Channel"),
+    ("tickets.channel.sip", "telefono", "phone"),
+    ("tickets.channel.webchat", "chat sul sito", "web chat"),
+    ("tickets.channel.email", "posta elettronica", "email"),
     ("tickets.fields", "Dati raccolti", "Collected fields"),
     ("tickets.from", "Dal", "From"),
     ("tickets.to", "Al", "To"),
@@ -425,6 +430,18 @@ fn events(ticket: &Ticket) -> Vec<Event> {
         .collect()
 }
 
+/// How the ticket came, as the word that names it: the channel of its call in the call log,
+/// or a mail; `None` when neither says (a call not logged, a channel with no word).
+fn channel_of(call_id: &str, logged: Option<&CallRecord>) -> Option<&'static str> {
+    match logged.map(|call| call.channel.as_str()) {
+        Some("sip") => Some("tickets.channel.sip"),
+        Some("webchat") => Some("tickets.channel.webchat"),
+        Some(_) => None,
+        None if call_id.starts_with(MAIL_CALL_PREFIX) => Some("tickets.channel.email"),
+        None => None,
+    }
+}
+
 /// The recordings of the ticket's call, oldest first (the order the page numbers them in).
 fn recordings_of(ticket: &Ticket, all: Vec<Recording>) -> Vec<Recording> {
     let mut mine: Vec<Recording> = all
@@ -461,10 +478,14 @@ async fn ticket_page(
             return Ok(None);
         };
         let recordings = recordings_of(&ticket, s.recordings()?);
-        Ok(Some((ticket, recordings)))
+        let logged = match ticket.request.call_id.as_str() {
+            "" => None,
+            call_id => s.call(call_id)?,
+        };
+        Ok(Some((ticket, recordings, logged)))
     })
     .await;
-    let (ticket, recordings) = match found {
+    let (ticket, recordings, logged) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(console, viewer),
         Err(failed) => return failed,
@@ -496,7 +517,10 @@ async fn ticket_page(
             late => is_late(&ticket, Timestamp::now()),
             caller => &request.caller,
             call_id => &request.call_id,
-            call_href => link(&format!("/calls/{}", segment(&request.call_id))),
+            // A link only where it leads: a call the log has, for those who may read the log.
+            call_href => (logged.is_some() && supervisors(viewer.staff.role))
+                .then(|| link(&format!("/calls/{}", segment(&request.call_id)))),
+            channel => channel_of(&request.call_id, logged.as_ref()),
             fields => &request.fields,
             assignee => ticket.work.assignee.as_deref().unwrap_or_default(),
             history => minijinja::Value::from(minijinja::value::Serde(events(&ticket))),
@@ -804,6 +828,36 @@ mod tests {
             .unwrap();
             assert_eq!(recording_file(data.path(), "recordings/link.wav"), None);
         }
+    }
+
+    #[test]
+    fn the_channel_is_the_logged_calls_or_a_mails() {
+        let logged = |channel: &str| CallRecord {
+            schema: 1,
+            call_id: "c".into(),
+            caller: String::new(),
+            number: "100".into(),
+            flow: "ufficio".into(),
+            graph_version: String::new(),
+            started_at: "2026-12-01T10:00:00Z".parse().unwrap(),
+            ended_at: None,
+            outcome: None,
+            channel: channel.into(),
+            handoffs: Vec::new(),
+        };
+        assert_eq!(
+            channel_of("c", Some(&logged("sip"))),
+            Some("tickets.channel.sip")
+        );
+        assert_eq!(
+            channel_of("webchat-1", Some(&logged("webchat"))),
+            Some("tickets.channel.webchat")
+        );
+        let mail = crate::channels::email::mail_call_id("<1@example.org>");
+        assert_eq!(channel_of(&mail, None), Some("tickets.channel.email"));
+        // Not logged (yet), or logged before the log kept channels: nothing is claimed.
+        assert_eq!(channel_of("call-1", None), None);
+        assert_eq!(channel_of("c", Some(&logged(""))), None);
     }
 
     #[test]
