@@ -75,6 +75,9 @@ pub struct ServerView {
     pub media: Arc<crate::media::legs::MediaLoops>,
     /// The address book (offices, staff, external contacts): the one desk phones read.
     pub directory: Arc<directory::LiveBook>,
+    /// Wakes the callback dialer to work a request now; `None`: no `[trunk]`, callbacks are
+    /// kept, not dialled.
+    pub dialer_wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -120,6 +123,7 @@ impl ServerView {
             desk,
             store: Arc::new(crate::store::SledStore::temporary().unwrap()),
             data_dir: PathBuf::from("/nonexistent/data"),
+            dialer_wake: None,
             media: Arc::new(
                 crate::media::legs::MediaLoops::start(
                     1,

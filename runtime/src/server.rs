@@ -348,6 +348,7 @@ impl Server {
                     self.deployment.current(),
                     http.contacts.clone(),
                 )),
+                dialer_wake: self.dialer.as_ref().map(|dialer| dialer.wake.clone()),
             };
             helpers.spawn(crate::http::run(http, view, helpers_token.child_token()));
         }

@@ -5,11 +5,14 @@
 //! ```text
 //!   GET  /callbacks?state=&office=&page=      ─► CallbackFilter ─► one page, late ones marked
 //!   GET  /callbacks/{ref}                     ─► fields, attempts (time, outcome, staff, detail)
-//!   POST /callbacks/{ref}/call                ─► Change::Reschedule { at: now }
+//!   POST /callbacks/{ref}/call                ─► Change::Reschedule { at: now }, dialer woken
 //!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (Europe/Rome time)
 //!   POST /callbacks/{ref}/close       note=…  ─► Change::Close { by: account }
 //!          refused (held by the dialer, closed) ─► the request's page with the reason, 409
 //! ```
+//!
+//! Without a dialer (no `[trunk]`) nothing calls a request: its page says so and offers no
+//! "call now".
 //!
 //! A request is late when it is failed, or still waiting (pending or being dialled)
 //! [`CALLBACK_PROMISE`] after it was made: offices have no promise of their own yet.
@@ -98,6 +101,11 @@ const WORDS: &[super::Word] = &[
     ),
     ("callbacks.count", "richiamate", "callbacks"),
     ("callbacks.call_now", "Chiama ora", "Call now"),
+    (
+        "callbacks.no_dialer",
+        "Nessuna linea esterna configurata: il centralino non richiama da solo. Chiami il numero e chiuda la richiesta.",
+        "No outside line is configured: the switchboard does not call back by itself. Call the number and close the request.",
+    ),
     ("callbacks.reschedule", "Sposta", "Reschedule"),
     (
         "callbacks.reschedule_at",
@@ -402,6 +410,7 @@ async fn callback_page(
             closed => closed,
             failed => failed,
             suggested => local_input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
+            dialer => console.server().dialer_wake.is_some(),
             problem => problem,
         },
     );
@@ -439,7 +448,14 @@ async fn call_now(
     let change = Change::Reschedule {
         at: Timestamp::now(),
     };
-    apply(&console, &viewer, &reference, change).await
+    let response = apply(&console, &viewer, &reference, change).await;
+    // Moved to now: the dialer need not wait for its next tick.
+    if response.status() == StatusCode::SEE_OTHER
+        && let Some(wake) = &console.server().dialer_wake
+    {
+        wake.notify_one();
+    }
+    response
 }
 
 async fn reschedule(
@@ -540,6 +556,64 @@ mod tests {
                 attempts: Vec::new(),
                 next_attempt_at: None,
             },
+        }
+    }
+
+    /// With a dialer the page offers "call now" and the call wakes the dialer; without one
+    /// (no trunk) the page says nothing will call and offers no such button.
+    #[tokio::test]
+    async fn call_now_is_offered_only_with_a_dialer_and_wakes_it() {
+        use crate::http::ServerView;
+        use crate::http::accounts::Role;
+        use crate::http::console::words::Lang;
+        use crate::http::session::Staff;
+
+        for with_dialer in [false, true] {
+            let mut view = ServerView::for_tests(super::super::tests::TEST_FLOWS);
+            let wake = Arc::new(tokio::sync::Notify::new());
+            if with_dialer {
+                view.dialer_wake = Some(wake.clone());
+            }
+            let console = Arc::new(Console::new(
+                std::path::PathBuf::from("/nonexistent/accounts.toml"),
+                view,
+                false,
+            ));
+            let made = console
+                .server()
+                .store
+                .create_callback(
+                    callback("x", "anagrafe", "2026-12-05T09:00:00Z", DialState::Pending).request,
+                )
+                .unwrap();
+            let viewer = || Viewer {
+                staff: Staff {
+                    name: "marco".into(),
+                    role: Role::Operator,
+                    csrf: "t".into(),
+                },
+                lang: Lang::It,
+            };
+            let page = callback_page(&console, &viewer(), &made.reference, None).await;
+            assert_eq!(page.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(page.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let html = String::from_utf8(body.to_vec()).unwrap();
+            assert_eq!(html.contains("id=\"call-now\""), with_dialer, "{html}");
+            assert_eq!(html.contains("id=\"no-dialer\""), !with_dialer, "{html}");
+            let called = call_now(
+                State(console.clone()),
+                viewer(),
+                UrlPath(made.reference.clone()),
+            )
+            .await;
+            assert_eq!(called.status(), StatusCode::SEE_OTHER);
+            if with_dialer {
+                tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())
+                    .await
+                    .expect("the dialer is woken");
+            }
         }
     }
 

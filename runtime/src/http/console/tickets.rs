@@ -858,6 +858,10 @@ mod tests {
         // Not logged (yet), or logged before the log kept channels: nothing is claimed.
         assert_eq!(channel_of("call-1", None), None);
         assert_eq!(channel_of("c", Some(&logged(""))), None);
+        for key in ["sip", "webchat", "email"] {
+            let word = format!("tickets.channel.{key}");
+            assert!(WORDS.iter().any(|(k, _, _)| *k == word), "{word}");
+        }
     }
 
     #[test]
