@@ -752,11 +752,20 @@ impl Console {
     /// [`Console::start`] without the trunk, on a data directory `prepare` filled first (a
     /// store with records) and with the account [`OPERATOR`] (so no `admin` is made).
     fn start_prepared(prepare: impl FnOnce(&Path)) -> Option<Console> {
+        Console::start_office(|settings| settings, prepare)
+    }
+
+    /// [`Console::start_prepared`] with the office's settings (without the trunk) changed by
+    /// `edit`.
+    fn start_office(
+        edit: impl FnOnce(String) -> String,
+        prepare: impl FnOnce(&Path),
+    ) -> Option<Console> {
         let python = browser_tools()?;
         let office = tempfile::tempdir().unwrap();
         copy_dir(&root().join("examples/office"), office.path());
         let config = office.path().join("centralino.toml");
-        std::fs::write(&config, office_settings_without_trunk(office.path())).unwrap();
+        std::fs::write(&config, edit(office_settings_without_trunk(office.path()))).unwrap();
         let data = tempfile::tempdir().unwrap();
         prepare(data.path());
         add_console_account(data.path(), OPERATOR, "operator");
@@ -1082,6 +1091,8 @@ fn a_web_chat_leaves_a_ticket_that_an_operator_finds_in_the_console() {
                 "La conversazione è terminata.\nNuova conversazione".into(),
             ),
             ("done.script_errors", serde_json::json!([])),
+            // Over: the page stops asking the server (the chat goes after a while).
+            ("done.polls_after_over", 0.into()),
             ("console.script_errors", serde_json::json!([])),
         ],
     );
@@ -1176,4 +1187,47 @@ fn a_web_chat_leaves_a_ticket_that_an_operator_finds_in_the_console() {
         "{stored:#}"
     );
     assert_screenshots(&run, 6);
+}
+
+/// The chat ends under the citizen's page (the server's idle timeout, set to 5 s here; then a
+/// lost cookie): the page's script notices and shows the start form again rather than keep
+/// buttons that do nothing, with no script error.
+#[test]
+fn a_chat_that_ended_under_the_page_brings_the_citizen_back_to_the_start() {
+    let Some(console) = Console::start_office(
+        |settings| {
+            let chat = "[webchat]\n";
+            assert!(settings.contains(chat), "{settings}");
+            settings.replace(chat, "[webchat]\nidle_timeout_s = 5\n")
+        },
+        |_| {},
+    ) else {
+        return;
+    };
+    let run = console.run(&["webchat_gone"]);
+    run.assert_passed(&["webchat_gone"]);
+    let s = "webchat_gone";
+    run.expect(
+        s,
+        &[
+            ("idle.start_form", true.into()),
+            ("idle.buttons_after", serde_json::json!([])),
+            ("idle.script_errors", serde_json::json!([])),
+            ("lost.cookie", Value::Null),
+            ("lost.start_form", true.into()),
+            ("lost.script_errors", serde_json::json!([])),
+        ],
+    );
+    for seen in ["idle.buttons", "lost.buttons"] {
+        assert_eq!(
+            run.check(s, seen).as_array().map(Vec::len),
+            Some(6),
+            "{seen}: the menu was shown first\n{}",
+            run.transcript()
+        );
+    }
+    console
+        .server
+        .wait_for("web chat idle: the citizen left", Duration::from_secs(30));
+    assert_screenshots(&run, 3);
 }

@@ -524,6 +524,14 @@ def navigation_type(b):
     )
 
 
+def chat_polls(b):
+    """How many times the page now shown asked /chat/view."""
+    return b.driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => new URL(e.name).pathname === '/chat/view').length;"
+    )
+
+
 def chat_messages(b):
     return b.texts("#messages li")
 
@@ -569,6 +577,10 @@ def webchat_ticket(b):
     b.report("done.answer", b.text("#answer"))
     b.report("done.script_errors", page_errors(b))
     b.screenshot("reference")
+    # The conversation is over: the page has nothing more to ask the server (its poll every
+    # 2 s would find the chat gone once it stops lingering).
+    time.sleep(4.5)
+    b.report("done.polls_after_over", chat_polls(b))
     # The reference as the citizen reads it: the word after "numero".
     reference = None
     if said:
@@ -614,6 +626,38 @@ def webchat_ticket(b):
                 for row in b.driver.find_elements(By.CSS_SELECTOR, "table#call tr")
             })
             b.screenshot("supervisor-call")
+
+
+@scenario
+def webchat_gone(b):
+    """The chat ends under the citizen's page: it leaves it idle past the server's idle
+    timeout; then, in a new chat, its cookie is lost and a button is pressed. Each time the
+    page should come back to the start form by itself, without a script error."""
+    watch_page_errors(b)
+    b.open("/chat")
+    b.click("form[action='/chat/start'] button[type=submit]")
+    b.report("idle.buttons", b.texts(".buttons button"))
+    b.screenshot("idle-menu")
+    start = b.wait(lambda: b.find("form[action='/chat/start']"), timeout=30)
+    b.report("idle.start_form", start is not None)
+    b.report("idle.buttons_after", b.texts(".buttons button"))
+    b.report("idle.script_errors", page_errors(b))
+    b.screenshot("idle-after")
+
+    b.click("form[action='/chat/start'] button[type=submit]")
+    b.report("lost.buttons", b.texts(".buttons button"))
+    b.driver.delete_cookie("centralino_chat")
+    b.report("lost.cookie", b.cookie("centralino_chat"))
+    button = b.find(".buttons button[value='6']")
+    if button is not None:
+        try:
+            button.click()
+        except WebDriverException:
+            pass  # the page went back to the start form first (its poll found no chat)
+    start = b.wait(lambda: b.find("form[action='/chat/start']"), timeout=30)
+    b.report("lost.start_form", start is not None)
+    b.report("lost.script_errors", page_errors(b))
+    b.screenshot("lost-after")
 
 
 # -------------------------------------------------------------------- running them
