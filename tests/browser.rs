@@ -1052,7 +1052,9 @@ fn a_supervisor_reads_the_test_calls_from_the_reports_page() {
             ("glance.abandoned", "2".into()),
             (
                 "glance.unanswered",
-                serde_json::json!(["prova: 1 trasferimenti senza risposta su 1"]),
+                serde_json::json!([
+                    "Ufficio di prova (prova): 1 trasferimento senza risposta su 1"
+                ]),
             ),
             ("glance.unanswered_none", Value::Null),
             ("glance.late_none", Value::Null),
@@ -1124,8 +1126,16 @@ fn a_supervisor_reads_the_test_calls_from_the_reports_page() {
     let late = late.as_array().unwrap();
     assert_eq!(late.len(), 1, "{}", run.transcript());
     let late = late[0].as_str().unwrap();
+    // Which callback, whose, since when and how long, in words.
     assert!(
-        late.starts_with(&format!("{old_callback} (prova)")),
+        late.starts_with(&format!(
+            "{old_callback} (Ufficio di prova): chiesta il {},",
+            late_rows[0]["Chiesta il"].as_str().unwrap()
+        )),
+        "{late}"
+    );
+    assert!(
+        late.ends_with(&format!(", in attesa da {waiting} min, tentativi: 0")),
         "{late}"
     );
     assert_screenshots(&run, 3);
