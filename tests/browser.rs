@@ -851,7 +851,7 @@ fn a_flow_editor_fixes_a_flow_in_the_browser_and_a_new_call_hears_it() {
             ("editor.heading", "Modifica del flusso: office.flow".into()),
             // Shown as typed: no button was pressed, the page is the same.
             ("broken.path", "/flows/edit".into()),
-            ("broken.summary", "1 errori, 0 avvisi".into()),
+            ("broken.summary", "1 errore, 0 avvisi".into()),
             ("fixed.summary", "Nessun problema.".into()),
             ("fixed.diagnostics", serde_json::json!([])),
             ("published.path", "/flows/publish".into()),
