@@ -798,7 +798,10 @@ fn logged_calls(server: &Server, count: usize) -> Vec<Value> {
 /// (a first state playing a tone file the test put beside the flow, the welcome's new words)
 /// is published; the page shows the new version; then a new call hears it: the tone, found by
 /// Goertzel in the audio the caller received (and absent from a call before the edit), and
-/// the new words and version in the call log.
+/// the new words and version in the call log, of that call and of a sipp call after it.
+/// Then the file is saved broken on disk (the reload fails, version 2 keeps serving): the
+/// versions page says why, the editor opens it with the error shown, and the flow editor
+/// fixes it with one key press and publishes (the same graph again: saved, unchanged).
 #[test]
 fn a_flow_editor_fixes_a_flow_in_the_browser_and_a_new_call_hears_it() {
     const WORDS: &str = "Ufficio di prova rinnovato dal browser.";
@@ -818,7 +821,7 @@ fn a_flow_editor_fixes_a_flow_in_the_browser_and_a_new_call_hears_it() {
         .to_owned();
 
     // Before the edit, the welcome has no such tone (the assertion below could fail).
-    let (before, _) = listen_to_the_welcome(server, Duration::from_secs(4));
+    let (before, before_id) = listen_to_the_welcome(server, Duration::from_secs(4));
     assert!(
         before.len() > 8_000 * 2,
         "the caller heard {} samples",
@@ -965,6 +968,102 @@ fn a_flow_editor_fixes_a_flow_in_the_browser_and_a_new_call_hears_it() {
     assert!(transcript.contains(WORDS), "{transcript}");
     assert!(transcript.contains("benvenuto"), "{transcript}");
     assert_screenshots(&run, 5);
+
+    // A sipp call too (5 s on the line): its transcript has the new state and words.
+    if have_sipp() {
+        let call = server.sipp("hold_call.xml", "100");
+        assert!(call.status.success(), "{}", server.log());
+        let calls = logged_calls(server, 3);
+        let by_sipp = calls
+            .iter()
+            .find(|call| call["call_id"] != before_id.as_str() && call["call_id"] != id)
+            .unwrap_or_else(|| panic!("no sipp call in {calls:?}"));
+        assert_eq!(by_sipp["graph_version"], v2.as_str(), "{by_sipp}");
+        let shown = support::centralino(&[
+            "calls",
+            "show",
+            by_sipp["call_id"].as_str().unwrap(),
+            "--data",
+            support::path(server.data.path()),
+        ]);
+        let transcript = support::stdout(&shown);
+        assert!(transcript.contains("benvenuto"), "{transcript}");
+        assert!(transcript.contains(WORDS), "{transcript}");
+    }
+
+    // The file saved broken by someone else: the reload fails and the version stays; the
+    // flow editor sees why on opening it and fixes it from the browser.
+    let typo = "Riprovi più tardi.\" -> salutii";
+    let broken = published.replacen("Riprovi più tardi.\" -> saluti", typo, 1);
+    assert_ne!(broken, published);
+    std::fs::write(&flow_file, &broken).unwrap();
+    let start = Instant::now();
+    while server.control(&["status"])["status"]["last"] != "failed" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.control(&["status"])["status"]["current"],
+        v2.as_str()
+    );
+    let fixed = console.run_with(
+        &["editor_broken_file"],
+        &[("name", "ed"), ("password", "ed-password"), ("typo", typo)],
+    );
+    fixed.assert_passed(&["editor_broken_file"]);
+    let typo_line = fixed
+        .check("editor_broken_file", "opened.typo_line")
+        .as_u64()
+        .unwrap();
+    fixed.expect(
+        "editor_broken_file",
+        &[
+            ("before.last", "failed".into()),
+            ("before.version", short(&v2).into()),
+            ("opened.summary", "1 errore, 0 avvisi".into()),
+            ("fixed.summary", "Nessun problema.".into()),
+            ("published.status", 200.into()),
+            // The fixed text is version 2's again: saved, the same graph keeps serving.
+            ("after.last", "unchanged".into()),
+            ("after.diagnostics", Value::Null),
+        ],
+    );
+    let reload_problem = fixed.check("editor_broken_file", "before.diagnostics");
+    assert!(
+        reload_problem
+            .as_str()
+            .is_some_and(|text| text.contains("salutii")),
+        "{}",
+        fixed.transcript()
+    );
+    let opened = fixed.check("editor_broken_file", "opened.diagnostics");
+    assert_eq!(
+        opened.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        fixed.transcript()
+    );
+    assert_eq!(opened[0]["line"], typo_line.to_string(), "{opened}");
+    assert!(
+        opened[0]["message"].as_str().unwrap().contains("salutii"),
+        "{opened}"
+    );
+    assert_eq!(std::fs::read_to_string(&flow_file).unwrap(), published);
+    let notice = fixed.check("editor_broken_file", "published.notice");
+    assert!(
+        notice.as_str().is_some_and(|n| n.starts_with("Salvata")),
+        "{notice}"
+    );
+    assert_eq!(server.control(&["status"])["status"]["last"], "unchanged");
+    fixed.expect(
+        "editor_broken_file",
+        &[("after.version", short(&v2).into())],
+    );
+    assert_screenshots(&fixed, 4);
 }
 
 /// The office example's configuration without its trunk: the dialer then leaves the test's

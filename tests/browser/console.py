@@ -493,6 +493,38 @@ def reports_glance(b):
     b.screenshot("callbacks")
 
 
+@scenario
+def editor_broken_file(b):
+    """The flow file was saved broken elsewhere (its reload failed, the old version serves):
+    the versions page says so with the diagnostics; the editor opens the file with its error
+    shown at once; the flow editor removes the mistake (`values[typo]`'s last character) by a
+    key press; the check says no problem; publish; the versions page says the reload worked."""
+    b.log_in(b.values["name"], b.values["password"])
+    b.open("/flows")
+    b.report("before.last", b.text("#last-reload"))
+    b.report("before.diagnostics", b.text("#reload-diagnostics"))
+    b.report("before.version", b.text("#current-version"))
+    b.screenshot("reload-failed")
+    b.click("#files a")
+    b.report("opened.summary", b.text("#check-summary"))
+    b.report("opened.diagnostics", diagnostics_shown(b))
+    b.report("opened.typo_line", b.line_of("#text", b.values["typo"]))
+    b.screenshot("opened-broken")
+    b.caret("#text", b.values["typo"])
+    b.press(Keys.BACKSPACE)
+    b.wait(lambda: b.text("#check-summary") and not diagnostics_shown(b), timeout=30)
+    b.report("fixed.summary", b.text("#check-summary"))
+    b.screenshot("fixed")
+    b.click("#publish")
+    b.report("published.status", b.response_status())
+    b.report("published.notice", b.text("#notice"))
+    b.open("/flows")
+    b.report("after.last", b.text("#last-reload"))
+    b.report("after.diagnostics", b.text("#reload-diagnostics"))
+    b.report("after.version", b.text("#current-version"))
+    b.screenshot("versions")
+
+
 # -------------------------------------------------------------------- running them
 
 
