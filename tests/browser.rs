@@ -1023,13 +1023,13 @@ fn a_flow_editor_fixes_a_flow_in_the_browser_and_a_new_call_hears_it() {
     fixed.expect(
         "editor_broken_file",
         &[
-            ("before.last", "failed".into()),
+            ("before.last", "non riuscito".into()),
             ("before.version", short(&v2).into()),
             ("opened.summary", "1 errore, 0 avvisi".into()),
             ("fixed.summary", "Nessun problema.".into()),
             ("published.status", 200.into()),
             // The fixed text is version 2's again: saved, the same graph keeps serving.
-            ("after.last", "unchanged".into()),
+            ("after.last", "riuscito, grafo invariato".into()),
             ("after.diagnostics", Value::Null),
         ],
     );
