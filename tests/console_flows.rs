@@ -205,6 +205,11 @@ fn a_flow_editor_checks_publishes_and_rolls_back_from_the_console() {
         checked.body
     );
     assert!(checked.body.contains("errore["), "{}", checked.body);
+    assert!(
+        checked.body.contains(">1 errore, 0 avvisi</p>"),
+        "{}",
+        checked.body
+    );
     assert!(checked.body.contains("prenotaz"), "{}", checked.body);
     assert!(checked.body.contains("class=\"help\""), "{}", checked.body);
     // ... and in English for an English page; a browser's CRLF lines count the same.
@@ -222,6 +227,11 @@ fn a_flow_editor_checks_publishes_and_rolls_back_from_the_console() {
     );
     assert_eq!(english.status, 200, "{}", english.body);
     assert!(english.body.contains("error["), "{}", english.body);
+    assert!(
+        english.body.contains(">1 error, 0 warnings</p>"),
+        "{}",
+        english.body
+    );
     assert!(
         english.body.contains(&format!("line {broken_line}:")),
         "{}",

@@ -162,7 +162,12 @@ fn a_supervisor_reads_what_the_calls_did_from_the_reports_page() {
         .nth(1)
         .and_then(|rest| rest.split("</ul>").next())
         .expect("the list of offices that did not answer");
-    assert!(unanswered.contains("<strong>prova</strong>: 2"), "{page}");
+    assert!(
+        unanswered.contains(
+            "<strong>Ufficio di prova</strong> (prova): 2 trasferimenti senza risposta su 2"
+        ),
+        "{page}"
+    );
     let late = page
         .split("id=\"late-callbacks-list\"")
         .nth(1)

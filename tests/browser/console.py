@@ -33,7 +33,9 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
     WebDriverException,
 )
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 SCENARIOS = {}
 
@@ -195,6 +197,64 @@ class Browser:
         self.find("#name").send_keys(name or default_name)
         self.find("#password").send_keys(password or default_password)
         self.click("form[action='/login'] button[type=submit]")
+
+    # ---------------------------------------------------------------- typing and reading (browser2)
+
+    def caret(self, css, needle, where="after"):
+        """Gives the text field `css` the focus with its caret after the first `needle` in its
+        value (`where="before"`: before it; `"select"`: `needle` selected, so typing replaces
+        it), as a click there would. Raises when `needle` is not in the field."""
+        found = self.driver.execute_script(
+            "const [area, needle, where] = arguments;"
+            "const at = area.value.indexOf(needle);"
+            "if (at < 0) { return false; }"
+            "const end = at + needle.length;"
+            "area.focus();"
+            "if (where === 'select') { area.setSelectionRange(at, end); }"
+            "else { const p = where === 'before' ? at : end; area.setSelectionRange(p, p); }"
+            "return true;",
+            self.find(css), needle, where,
+        )
+        if not found:
+            raise RuntimeError(f"{needle!r} is not in {css}")
+
+    def press(self, *keys):
+        """Types `keys` (text, or selenium's `Keys`) into the element that has the focus, one
+        key press at a time, as a person at the keyboard."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def line_of(self, css, needle):
+        """The 1-based line of the first `needle` in the value of the text field `css`."""
+        return self.driver.execute_script(
+            "const [area, needle] = arguments;"
+            "const at = area.value.indexOf(needle);"
+            "return at < 0 ? null : area.value.substring(0, at).split('\\n').length;",
+            self.find(css), needle,
+        )
+
+    def selected(self, css):
+        """The text selected in the text field `css`."""
+        return self.driver.execute_script(
+            "const area = arguments[0];"
+            "return area.value.substring(area.selectionStart, area.selectionEnd);",
+            self.find(css),
+        )
+
+    def tables(self, css="table"):
+        """Every table matching `css`, by id, as rows of {header: cell} where the cells are a
+        row's `th` and `td` both (a row's own heading counts)."""
+        return self.settled(lambda: self.driver.execute_script(
+            "const found = {};"
+            "for (const table of document.querySelectorAll(arguments[0])) {"
+            "  const heads = [...table.querySelectorAll('thead th')].map(h => h.innerText.trim());"
+            "  found[table.id] = [...table.querySelectorAll('tbody tr')].map(row => {"
+            "    const cells = [...row.querySelectorAll('th, td')].map(c => c.innerText.trim());"
+            "    return Object.fromEntries(heads.map((h, i) => [h, cells[i]]));"
+            "  });"
+            "}"
+            "return found;",
+            css,
+        ))
 
 
 # -------------------------------------------------------------------- scenarios
@@ -658,6 +718,130 @@ def webchat_gone(b):
     b.report("lost.start_form", start is not None)
     b.report("lost.script_errors", page_errors(b))
     b.screenshot("lost-after")
+# -------------------------------------------------------------------- browser2: editor, reports
+
+
+def diagnostics_shown(b):
+    """The diagnostics the editor shows: line, kind[code], where, message and help of each."""
+    return b.settled(lambda: b.driver.execute_script(
+        "return [...document.querySelectorAll('#diagnostics li.diagnostic')].map(li => {"
+        "  const text = css => { const e = li.querySelector(css); return e ? e.innerText.trim() : null; };"
+        "  return { line: li.dataset.line, kind: text('strong'), at: text('a.goto'),"
+        "           message: text('.message'), help: text('.help') };"
+        "});"
+    ))
+
+
+@scenario
+def editor_fix(b):
+    """A flow editor opens the file from the flows page and breaks it by typing (a `goto` to a
+    state that does not exist): the diagnostic appears by itself, at its line, with its code
+    and help; its line link selects the line. Then, still typing, a first state that plays
+    `values[sound]` and new words for the welcome (`values[old_words]` -> `values[words]`),
+    and the mistake undone last: the check says no problem; publish; the new version is shown
+    on the editor and on the versions page."""
+    b.log_in(b.values["name"], b.values["password"])
+    b.open("/flows")
+    b.report("before.version", b.text("#current-version"))
+    b.click("#files a")
+    b.report("editor.path", b.path())
+    b.report("editor.heading", b.text("h2"))
+    b.screenshot("opened")
+
+    # The mistake, typed: `5 -> prenota` becomes `5 -> prenotaz`.
+    b.caret("#text", "5 -> prenota")
+    b.press("z")
+    shown = b.wait(lambda: diagnostics_shown(b), timeout=30)
+    b.report("broken.path", b.path())
+    b.report("broken.typed_line", b.line_of("#text", "5 -> prenotaz"))
+    b.report("broken.summary", b.text("#check-summary"))
+    b.report("broken.diagnostics", shown)
+    b.screenshot("error-as-you-type")
+    b.find("#diagnostics a.goto").click()
+    b.report("broken.goto_selects", b.selected("#text"))
+
+    # The fix, typed: a first state with the sound, the welcome's new words, the `z` away.
+    b.caret("#text", "  menu: menu", where="before")
+    b.press(f'  benvenuto: say file "{b.values["sound"]}" -> menu', Keys.ENTER)
+    b.caret("#text", b.values["old_words"], where="select")
+    b.press(b.values["words"])
+    b.caret("#text", "5 -> prenotaz")
+    b.press(Keys.BACKSPACE)
+    # Only the last key press makes the text whole: the first answer without diagnostics is
+    # the check of the final text (or the wait ends and the test reads what was left).
+    b.wait(lambda: b.text("#check-summary") and not diagnostics_shown(b), timeout=30)
+    b.report("fixed.summary", b.text("#check-summary"))
+    b.report("fixed.diagnostics", diagnostics_shown(b))
+    b.screenshot("fixed")
+
+    b.click("#publish")
+    b.report("published.path", b.path())
+    b.report("published.status", b.response_status())
+    b.report("published.notice", b.text("#notice"))
+    b.report("published.text_has_words", b.values["words"] in (b.find("#text").get_attribute("value") or ""))
+    b.screenshot("published")
+    b.open("/flows")
+    b.report("after.version", b.text("#current-version"))
+    b.report("after.current_row", b.text("#versions tr.current"))
+    b.report("after.record", b.table("#record"))
+    b.screenshot("versions")
+
+
+@scenario
+def reports_glance(b):
+    """A supervisor opens the reports from the navigation and reads the glance section (the
+    counters, the offices that did not answer, the late callbacks) and every table."""
+    b.log_in()
+    b.click("nav a[href='/reports']")
+    b.report("path", b.path())
+    b.report("status", b.response_status())
+    b.report("heading", b.text("h2"))
+    for counter in ("calls", "contained", "contained-percent", "put-through",
+                    "person-not-reached", "abandoned"):
+        b.report(f"glance.{counter}", b.text(f"#glance-{counter}"))
+    b.report("glance.unanswered", b.texts("#unanswered-offices li"))
+    b.report("glance.unanswered_none", b.text("#unanswered-offices-none"))
+    b.report("glance.late", b.texts("#late-callbacks-list li"))
+    b.report("glance.late_none", b.text("#late-callbacks-none"))
+    b.report("glance.text", b.text("section[aria-labelledby=glance]"))
+    b.screenshot("glance")
+    b.report("tables", b.tables("table[id^=table-]"))
+    b.driver.execute_script("document.getElementById('title-offices').scrollIntoView();")
+    b.screenshot("offices")
+    b.driver.execute_script("document.getElementById('title-callbacks').scrollIntoView();")
+    b.screenshot("callbacks")
+
+
+@scenario
+def editor_broken_file(b):
+    """The flow file was saved broken elsewhere (its reload failed, the old version serves):
+    the versions page says so with the diagnostics; the editor opens the file with its error
+    shown at once; the flow editor removes the mistake (`values[typo]`'s last character) by a
+    key press; the check says no problem; publish; the versions page says the reload worked."""
+    b.log_in(b.values["name"], b.values["password"])
+    b.open("/flows")
+    b.report("before.last", b.text("#last-reload"))
+    b.report("before.diagnostics", b.text("#reload-diagnostics"))
+    b.report("before.version", b.text("#current-version"))
+    b.screenshot("reload-failed")
+    b.click("#files a")
+    b.report("opened.summary", b.text("#check-summary"))
+    b.report("opened.diagnostics", diagnostics_shown(b))
+    b.report("opened.typo_line", b.line_of("#text", b.values["typo"]))
+    b.screenshot("opened-broken")
+    b.caret("#text", b.values["typo"])
+    b.press(Keys.BACKSPACE)
+    b.wait(lambda: b.text("#check-summary") and not diagnostics_shown(b), timeout=30)
+    b.report("fixed.summary", b.text("#check-summary"))
+    b.screenshot("fixed")
+    b.click("#publish")
+    b.report("published.status", b.response_status())
+    b.report("published.notice", b.text("#notice"))
+    b.open("/flows")
+    b.report("after.last", b.text("#last-reload"))
+    b.report("after.diagnostics", b.text("#reload-diagnostics"))
+    b.report("after.version", b.text("#current-version"))
+    b.screenshot("versions")
 
 
 # -------------------------------------------------------------------- running them

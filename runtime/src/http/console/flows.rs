@@ -88,6 +88,22 @@ const WORDS: &[super::Word] = &[
     ),
     ("flows.current", "Versione in servizio", "Version serving"),
     ("flows.last", "Ultimo ricaricamento", "Last reload"),
+    (
+        "flows.last.published",
+        "riuscito, nuova versione",
+        "published, a new version",
+    ),
+    (
+        "flows.last.unchanged",
+        "riuscito, grafo invariato",
+        "unchanged graph",
+    ),
+    ("flows.last.failed", "non riuscito", "failed"),
+    (
+        "flows.last.rolled_back",
+        "versione ripristinata",
+        "rolled back",
+    ),
     ("flows.publish_ms", "Durata", "Took"),
     (
         "flows.failed_diagnostics",
@@ -402,6 +418,19 @@ async fn versions(State(console): State<Arc<Console>>, viewer: Viewer) -> Respon
     versions_page(&console, &viewer, StatusCode::OK, None).await
 }
 
+/// The last reload's outcome ([`reload::ReloadStatus::last`], a fixed English word) in the
+/// page's language; one this page does not know is shown as it is.
+fn last_reload_word(console: &Console, last: &str, lang: Lang) -> String {
+    let key = match last {
+        "published" => "flows.last.published",
+        "unchanged" => "flows.last.unchanged",
+        "failed" => "flows.last.failed",
+        "rolled back" => "flows.last.rolled_back",
+        other => return other.to_owned(),
+    };
+    console.word(key, lang)
+}
+
 async fn versions_page(
     console: &Arc<Console>,
     viewer: &Viewer,
@@ -450,7 +479,7 @@ async fn versions_page(
     let status_view = reload_status.map(|s| {
         context! {
             current => short_id(&s.current),
-            last => s.last,
+            last => last_reload_word(console, &s.last, viewer.lang),
             last_at => local_time(s.last_at),
             diagnostics => s.diagnostics,
             publish_ms => s.publish_ms,
@@ -1236,6 +1265,26 @@ mod tests {
             .await
             .unwrap();
         (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// Every outcome the reload status names has its words; another is shown as it is.
+    #[test]
+    fn the_last_reload_is_said_in_the_page_language() {
+        let console = super::super::tests::test_console();
+        for (last, it, en) in [
+            (
+                "published",
+                "riuscito, nuova versione",
+                "published, a new version",
+            ),
+            ("unchanged", "riuscito, grafo invariato", "unchanged graph"),
+            ("failed", "non riuscito", "failed"),
+            ("rolled back", "versione ripristinata", "rolled back"),
+            ("something new", "something new", "something new"),
+        ] {
+            assert_eq!(last_reload_word(&console, last, Lang::It), it);
+            assert_eq!(last_reload_word(&console, last, Lang::En), en);
+        }
     }
 
     #[test]

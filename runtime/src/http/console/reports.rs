@@ -87,6 +87,13 @@ const WORDS: &[super::Word] = &[
         "transfers unanswered of",
     ),
     (
+        "reports.unanswered_of_one",
+        "trasferimento senza risposta su",
+        "transfer unanswered of",
+    ),
+    ("reports.asked_on", "chiesta il", "asked on"),
+    ("reports.waiting", "in attesa da", "waiting for"),
+    (
         "reports.all_answered",
         "Tutti gli uffici hanno risposto.",
         "Every office answered.",
@@ -499,6 +506,22 @@ fn show(
             }
         })
         .collect();
+    // The offices' names as the flows give them (`Ufficio anagrafe`), for the glance; an office
+    // no longer in the flows is shown by its key alone.
+    let office_titles: std::collections::BTreeMap<String, String> = console
+        .server()
+        .deployment
+        .current()
+        .read()
+        .map(|program| {
+            program
+                .graph
+                .offices
+                .iter()
+                .map(|(name, office)| (name.clone(), office.title.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     console.page(
         viewer,
         "reports.html",
@@ -513,6 +536,7 @@ fn show(
             // Written as the tables and CSV write numbers (`25`, `33.3`).
             contained_percent => report.overview.contained_percent.map(|p| p.to_string()),
             tables => tables,
+            office_titles => office_titles,
         },
     )
 }
@@ -743,13 +767,23 @@ mod tests {
                 ended_at: Some(start),
                 outcome: Some(String::from(EndReason::FlowHungUp)),
                 channel: "sip".into(),
-                handoffs: vec![Handoff {
-                    kind: HandoffKind::Transfer,
-                    office: "<prova>".into(),
-                    asked_at: start,
-                    outcome: Some(TransferOutcome::NoAnswer),
-                    ended_at: Some(start),
-                }],
+                handoffs: vec![
+                    Handoff {
+                        kind: HandoffKind::Transfer,
+                        office: "<prova>".into(),
+                        asked_at: start,
+                        outcome: Some(TransferOutcome::NoAnswer),
+                        ended_at: Some(start),
+                    },
+                    // An office of the flows: shown by its name, then its key.
+                    Handoff {
+                        kind: HandoffKind::Transfer,
+                        office: "anagrafe".into(),
+                        asked_at: start,
+                        outcome: Some(TransferOutcome::NoAnswer),
+                        ended_at: Some(start),
+                    },
+                ],
             },
             steps: Vec::new(),
         };
@@ -758,7 +792,7 @@ mod tests {
             reference: "RC-2026-000001".into(),
             status: Status::Open,
             request: NewCallback {
-                office: "prova".into(),
+                office: "anagrafe".into(),
                 number: "333".into(),
                 note: None,
                 call_id: "c1".into(),
@@ -778,11 +812,21 @@ mod tests {
         for (lang, words) in [
             (
                 super::super::words::Lang::It,
-                ["Uffici che non hanno risposto", "Trasferimenti per ufficio"],
+                [
+                    "Uffici che non hanno risposto",
+                    "Trasferimenti per ufficio",
+                    "<strong>Anagrafe</strong> (anagrafe): 1 trasferimento senza risposta su 1",
+                    "<strong>RC-2026-000001</strong> (Anagrafe): chiesta il 2026-12-03 10:00, in attesa da",
+                ],
             ),
             (
                 super::super::words::Lang::En,
-                ["Offices that did not answer", "Transfers per office"],
+                [
+                    "Offices that did not answer",
+                    "Transfers per office",
+                    "<strong>Anagrafe</strong> (anagrafe): 1 transfer unanswered of 1",
+                    "<strong>RC-2026-000001</strong> (Anagrafe): asked on 2026-12-03 10:00, waiting for",
+                ],
             ),
         ] {
             let viewer = Viewer {
@@ -797,7 +841,7 @@ mod tests {
             assert_eq!(page.status(), StatusCode::OK);
             let body = body_text(page);
             for word in words {
-                assert!(body.contains(word), "{word}");
+                assert!(body.contains(word), "{word} in {body}");
             }
             assert!(
                 body.contains(r#"<strong id="glance-calls">1</strong>"#),
