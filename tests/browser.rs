@@ -854,6 +854,8 @@ fn an_operator_closes_a_ticket_and_reschedules_a_callback_in_the_browser() {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap()
             .reference;

@@ -233,6 +233,8 @@ fn tickets_and_callbacks_are_worked_from_the_console() {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap();
         store.flush().unwrap();

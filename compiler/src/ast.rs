@@ -21,6 +21,32 @@ pub struct Str {
     pub span: Span,
 }
 
+/// An option of `callback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum CallbackOption {
+    /// `note "…"`: what staff are told.
+    Note(Str),
+    /// `citizen first` (`citizen: true`) or `staff first`: who the dialer calls first.
+    First { citizen: bool, span: Span },
+}
+
+impl CallbackOption {
+    /// The option's keyword as written in a flow (for messages).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CallbackOption::Note(_) => "note",
+            CallbackOption::First { .. } => "first",
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            CallbackOption::Note(text) => text.span,
+            CallbackOption::First { span, .. } => *span,
+        }
+    }
+}
+
 /// A duration literal (`6s`, `20m`, `5d`), in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Duration {
@@ -335,7 +361,9 @@ pub enum Action {
     },
     Callback {
         office: Ident,
-        note: Option<Str>,
+        /// The options as written, in order (`note "…"`, `citizen first`, `staff first`); each
+        /// may be written once (E040), the first one written counts.
+        options: Vec<CallbackOption>,
     },
     Ticket {
         category: Ident,

@@ -269,6 +269,14 @@ pub enum Problem {
         span: Span,
         previous: Span,
     },
+    /// E040: an option of an action written twice (`callback x note "a" note "b"`,
+    /// `citizen first … staff first`).
+    OptionTwice {
+        action: &'static str,
+        option: &'static str,
+        span: Span,
+        previous: Span,
+    },
     /// E004
     DuplicateMenuKey {
         key: String,
@@ -771,6 +779,7 @@ impl Problem {
             Problem::UnknownName { .. } => "E002",
             Problem::DuplicateDefinition { .. } => "E003",
             Problem::DuplicateMenuKey { .. } => "E004",
+            Problem::OptionTwice { .. } => "E040",
             Problem::DuplicateNumber { .. } => "E005",
             Problem::DeadEnd { .. } => "E006",
             Problem::LoopWithoutWaiting { .. } => "E007",
@@ -883,6 +892,16 @@ impl Problem {
                         &args!(what = what, gender = gender, name = name.as_str()),
                     ),
                 )
+            }
+            Problem::OptionTwice {
+                action,
+                option,
+                span,
+                previous,
+            } => {
+                let args = args!(action = *action, option = *option);
+                also(*previous, w.t("e040-first", &args));
+                (*span, w.three("e040", &args))
             }
             Problem::DuplicateMenuKey {
                 key,

@@ -216,6 +216,11 @@ fn describe(graph: &Graph, action: &Action, language: &str) -> String {
             max_wait_ms,
             ..
         } => format!("queue {office} (max {})", duration(*max_wait_ms)),
+        Action::Callback {
+            office,
+            citizen_first: true,
+            ..
+        } => format!("callback {office} (citizen first)"),
         Action::Callback { office, .. } => format!("callback {office}"),
         Action::Ticket { category, .. } => format!("ticket {category}"),
         Action::Appointment {

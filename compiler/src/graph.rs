@@ -205,6 +205,9 @@ pub enum Action {
     Callback {
         office: String,
         note: Option<String>,
+        /// `citizen first`: the dialer calls the citizen first, then staff (absent: staff first).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        citizen_first: bool,
     },
     Ticket {
         category: String,

@@ -1061,7 +1061,19 @@ impl Lower {
             },
             Rule::callback => Action::Callback {
                 office: ident(),
-                note: find(Rule::note_opt).and_then(|p| self.child_string(p, Rule::string)),
+                options: children
+                    .iter()
+                    .filter_map(|p| match p.as_rule() {
+                        Rule::note_opt => {
+                            self.child_string(p, Rule::string).map(CallbackOption::Note)
+                        }
+                        Rule::first_opt => Some(CallbackOption::First {
+                            citizen: child(p, Rule::first_citizen).is_some(),
+                            span: self.span(p),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
             },
             Rule::ticket => Action::Ticket {
                 category: ident(),

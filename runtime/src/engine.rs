@@ -293,6 +293,13 @@ pub enum ChannelCommand {
     },
 }
 
+/// A callback request's `citizen first`: the dialer calls the citizen first and tells them,
+/// in the call's language, what it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitizenFirst {
+    pub language: String,
+}
+
 /// What the engine asks of the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -316,6 +323,9 @@ pub enum StoreRequest {
         ticket: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<String>,
+        /// `citizen first`, with the call's language for the message the citizen hears.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        citizen_first: Option<CitizenFirst>,
     },
     /// Book the first free slot of an office (appointment) or a service.
     Book {
@@ -1023,7 +1033,11 @@ impl Session {
                 max_wait_ms,
                 announce_position,
             } => self.enqueue(office, music.as_deref(), *max_wait_ms, *announce_position),
-            Action::Callback { office, note } => {
+            Action::Callback {
+                office,
+                note,
+                citizen_first,
+            } => {
                 let request = self.request(None);
                 let number = self.call.caller.clone();
                 let text = |name: &str| match self.vars.get(name) {
@@ -1038,6 +1052,9 @@ impl Session {
                     note: note.clone(),
                     ticket,
                     category,
+                    citizen_first: citizen_first.then(|| CitizenFirst {
+                        language: self.language(),
+                    }),
                 }));
             }
             Action::Ticket {

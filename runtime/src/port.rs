@@ -729,6 +729,7 @@ fn carry_out(
             note,
             ticket,
             category,
+            citizen_first,
             ..
         } => {
             let callback = store.create_callback(NewCallback {
@@ -740,6 +741,8 @@ fn carry_out(
                 window: None,
                 ticket,
                 category,
+                citizen_first: citizen_first.is_some(),
+                language: citizen_first.map(|first| first.language),
             })?;
             (
                 StoreReply::Callback {

@@ -102,6 +102,14 @@ pub struct NewCallback {
     pub ticket: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// `callback … citizen first`: the dialer calls the citizen first, then staff. Absent in
+    /// older records and for staff first (the default).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub citizen_first: bool,
+    /// The call's language when the request was made (`it`, `en`): the citizen-first
+    /// message is said in it. Absent in older records (then Italian).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// A daily time window (local times, `from` before `until`).

@@ -99,6 +99,8 @@ fn request(seq: u32, office: &str, number: &str, window: Option<(&str, &str)>) -
             }),
             ticket: None,
             category: None,
+            citizen_first: false,
+            language: None,
         },
         dialing: Dialing::default(),
     }

@@ -66,6 +66,8 @@ fn callback(store: &SledStore, number: &str) -> String {
             window: None,
             ticket: None,
             category: None,
+            citizen_first: false,
+            language: None,
         })
         .unwrap()
         .reference

@@ -268,6 +268,23 @@ fn transfer_overflows_to_callback_when_nobody_answers() {
 }
 
 #[test]
+fn a_citizen_first_callback_asks_the_store_with_the_calls_language() {
+    let flow = r#"
+flow main answers "075075075" {
+  language it
+  inglese: set language = "en" -> richiama
+  richiama: callback anagrafe citizen first note "Rimborso" -> detto
+  detto: say "We will call you back." -> hangup
+}
+"#;
+    let mut call = Call::new(&with_offices(flow), "075075075", TUESDAY_MORNING);
+    call.store(Ok(StoreReply::Callback {
+        reference: String::from("RC-2026-000008"),
+    }));
+    insta::assert_snapshot!(call.transcript);
+}
+
+#[test]
 fn closed_office_goes_to_the_closed_path() {
     let mut call = Call::new(&with_offices(MENU), "075075075", TUESDAY_EVENING);
     call.finish();

@@ -29,6 +29,8 @@ fn new_callback() -> NewCallback {
         window: None,
         ticket: None,
         category: None,
+        citizen_first: false,
+        language: None,
     }
 }
 

@@ -42,6 +42,8 @@ fn new_callback(office: &str, created_at: Timestamp) -> NewCallback {
         window: None,
         ticket: None,
         category: None,
+        citizen_first: false,
+        language: None,
     }
 }
 

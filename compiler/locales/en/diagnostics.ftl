@@ -149,6 +149,20 @@ e004 = key `{ $key }` is used twice in this menu
     .help = each key can lead to one place only; pick another key
 e004-first = first used here
 
+e040 = `{ $action }` has its `{ $option }` option twice
+    .label = { $option ->
+        [first] said again here
+       *[other] written again here
+    }
+    .help = { $option ->
+        [first] write either `citizen first` or `staff first` (the default), once
+       *[other] keep one `{ $option }` and remove the other
+    }
+e040-first = { $option ->
+    [first] who is called first is already said here
+   *[other] first written here
+}
+
 e005-same-flow = flow `{ $flow }` lists number "{ $number }" twice
     .label = listed again here
     .help = numbers are compared by their digits, so `+39 075 075075` and `075075075` are the same; remove the repeat

@@ -165,6 +165,20 @@ e004 = il tasto `{ $key }` compare due volte in questo menu
     .help = ogni tasto porta in un solo posto; scegli un altro tasto
 e004-first = usato la prima volta qui
 
+e040 = `{ $action }` ha l'opzione `{ $option }` due volte
+    .label = { $option ->
+        [first] detto di nuovo qui
+       *[other] scritta di nuovo qui
+    }
+    .help = { $option ->
+        [first] scrivi `citizen first` (prima il cittadino) oppure `staff first` (prima il personale, come se non scrivi niente), una volta sola
+       *[other] tieni un solo `{ $option }` e togli l'altro
+    }
+e040-first = { $option ->
+    [first] chi chiamare per primo è già detto qui
+   *[other] scritta la prima volta qui
+}
+
 e005-same-flow = il flusso `{ $flow }` elenca due volte il numero "{ $number }"
     .label = elencato di nuovo qui
     .help = i numeri si confrontano per le loro cifre, quindi `+39 075 075075` e `075075075` sono lo stesso numero; togli la ripetizione

@@ -1331,8 +1331,21 @@ impl Names<'_, '_> {
                 }
                 self.duration_within(*max_wait, &MAX_WAIT);
             }
-            Action::Callback { office, .. } => {
+            Action::Callback { office, options } => {
                 self.find_office(office);
+                for (at, option) in options.iter().enumerate() {
+                    let first = options[..at]
+                        .iter()
+                        .find(|earlier| earlier.keyword() == option.keyword());
+                    if let Some(first) = first {
+                        self.report(Problem::OptionTwice {
+                            action: "callback",
+                            option: option.keyword(),
+                            span: option.span(),
+                            previous: first.span(),
+                        });
+                    }
+                }
             }
             Action::Ticket {
                 category,

@@ -296,9 +296,20 @@ impl Lowering<'_> {
                 max_wait_ms: max_wait.map_or(DEFAULT_QUEUE_WAIT_MS, |d| d.millis),
                 announce_position: *announce_position,
             },
-            ast::Action::Callback { office, note } => Action::Callback {
+            ast::Action::Callback { office, options } => Action::Callback {
                 office: office.name.clone(),
-                note: note.as_ref().map(|n| n.value.clone()),
+                // The first of each option counts (a second one is E040).
+                note: options.iter().find_map(|option| match option {
+                    ast::CallbackOption::Note(note) => Some(note.value.clone()),
+                    ast::CallbackOption::First { .. } => None,
+                }),
+                citizen_first: options
+                    .iter()
+                    .find_map(|option| match option {
+                        ast::CallbackOption::First { citizen, .. } => Some(*citizen),
+                        ast::CallbackOption::Note(_) => None,
+                    })
+                    .unwrap_or(false),
             },
             ast::Action::Ticket {
                 category,

@@ -90,6 +90,8 @@ impl Filler<'_> {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap()
             .reference

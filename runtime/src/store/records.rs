@@ -474,6 +474,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap();
         let booking = store
@@ -534,6 +536,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap();
         let failed = Change::Fail {
@@ -590,6 +594,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap();
         let reference = Reference::parse(&callback.reference).unwrap();

@@ -1713,6 +1713,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             })
             .unwrap();
         let fail = Change::Fail {
@@ -1747,6 +1749,43 @@ mod tests {
         let left = store.events_after(0, 10).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].seq, 3);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_callback_written_before_citizen_first_reads_as_staff_first() {
+        let store = SledStore::temporary().unwrap();
+        let at: Timestamp = "2026-12-05T09:00:00Z".parse().unwrap();
+        let new = |citizen_first: bool| NewCallback {
+            office: "prova".into(),
+            number: "3331234567".into(),
+            note: None,
+            call_id: "c".into(),
+            created_at: at,
+            window: None,
+            ticket: None,
+            category: None,
+            citizen_first,
+            language: citizen_first.then(|| "en".to_owned()),
+        };
+        let first = store.create_callback(new(true)).unwrap();
+        let read = store.callback(&first.reference).unwrap().unwrap();
+        assert!(read.request.citizen_first);
+        assert_eq!(read.request.language.as_deref(), Some("en"));
+        // An older record: the same bytes as before the fields existed (staff first is
+        // not written at all), put straight into the tree.
+        let staff = store.create_callback(new(false)).unwrap();
+        let mut old = serde_json::to_value(&staff).unwrap();
+        assert!(old.get("citizen_first").is_none() && old.get("language").is_none());
+        old["reference"] = "RC-2020-000001".into();
+        store
+            .callbacks
+            .insert("RC-2020-000001", serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        let read = store.callback("RC-2020-000001").unwrap().unwrap();
+        assert!(!read.request.citizen_first);
+        assert_eq!(read.request.language, None);
+        assert_eq!(store.callbacks().unwrap().len(), 3);
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub fn keyword(word: &str) -> Option<&'static str> {
             "`callback OFFICE note \"...\"`: records a request for the office to call the caller back. The reference is in `callback.ref`."
         }
         "note" => "`note \"...\"`: shown to the staff with the call-back request.",
+        "citizen" | "first" => {
+            "`callback OFFICE citizen first`: the dialer calls the citizen first (\"press 1 to be connected\"), then rings staff; `staff first` (the default) rings staff first."
+        }
         "ticket" => {
             "`ticket CATEGORY priority urgent with { field: value }`: opens a ticket in a category, for the category's office. The reference is in `ticket.ref`."
         }

@@ -1,7 +1,7 @@
 //! The keywords of the flow language (the `kw_*` rules of grammars/flow.pest), for
 //! completion and hover; a test keeps the list in step with the grammar.
 
-pub const KEYWORDS: [&str; 72] = [
+pub const KEYWORDS: [&str; 74] = [
     "import",
     "calendar",
     "timezone",
@@ -55,6 +55,8 @@ pub const KEYWORDS: [&str; 72] = [
     "position",
     "callback",
     "note",
+    "citizen",
+    "first",
     "ticket",
     "with",
     "appointment",

@@ -124,6 +124,8 @@ async fn request(
         window: None,
         ticket: None,
         category: None,
+        citizen_first: false,
+        language: None,
     };
     let callback = api
         .store(move |store| Ok(store.create_callback(new)?))

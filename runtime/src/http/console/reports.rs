@@ -800,6 +800,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             },
             dialing: Default::default(),
         };
