@@ -1,5 +1,6 @@
 //! The callback dialer: works the callback requests of the store, calling staff
-//! and then the citizen, so a request that could not be answered at once is closed.
+//! and then the citizen (or the citizen first, when the flow says so), so a request
+//! that could not be answered at once is closed.
 //!
 //! ```text
 //!   store (callbacks, dialing state) ──► schedule (sans-IO: hours, window, limits,
@@ -8,7 +9,8 @@
 //!                                                                call the citizen, bridge)
 //! ```
 //!
-//! - [`attempt`]: one attempt, staff first: brief, call, bridge, close from the phone.
+//! - [`attempt`]: one attempt, staff first (brief, call, bridge, close from the phone) or
+//!   citizen first (call, announce, "press 1", ring and brief staff, bridge).
 //! - [`rule`]: which numbers may be called (toll-fraud guard).
 //! - [`schedule`]: which request is worked next, and what follows an attempt.
 //! - [`task`]: the owned task tying the scheduler, the store and the SIP side together.

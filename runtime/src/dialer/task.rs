@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::attempt::{Briefing, Finished};
+use super::attempt::{Briefing, Finished, Language};
 use super::schedule::{Command, Event, OfficeHours, Scheduler};
 use crate::engine::Program;
 use crate::people::presence::Status;
@@ -44,9 +44,11 @@ pub struct Job {
     pub office: String,
     /// As the numbering rule wrote it.
     pub number: String,
-    /// The staff member to ring first.
+    /// The staff member to ring (first, or once the citizen pressed 1).
     pub staff: String,
     pub briefing: Briefing,
+    /// `callback … citizen first`: the citizen is called first and hears this language.
+    pub citizen_first: Option<Language>,
 }
 
 /// How an attempt is placed (the SIP adapter; tests script it).
@@ -220,6 +222,10 @@ impl DialerTask {
                     note: r.request.note.clone(),
                     ticket: r.request.ticket.clone(),
                     category: r.request.category.clone(),
+                    citizen_first: r
+                        .request
+                        .citizen_first
+                        .then(|| Language::of(r.request.language.as_deref())),
                 };
                 (r.reference.clone(), notes)
             })
@@ -288,6 +294,7 @@ impl DialerTask {
                     office,
                     number,
                     staff,
+                    citizen_first: told.citizen_first,
                 };
                 info!(%reference, staff = %job.staff, "dialer: working a callback");
                 let placer = self.placer.clone();
@@ -380,6 +387,7 @@ struct Notes {
     note: Option<String>,
     ticket: Option<String>,
     category: Option<String>,
+    citizen_first: Option<Language>,
 }
 
 fn later(at: Timestamp, wait: Duration) -> Timestamp {

@@ -10,6 +10,10 @@
 //!                                     HangUpStaff / HangUpCitizen: BYE (or CANCEL while ringing)
 //!                                     Close / Finish: the outcome goes back to the dialer task
 //!   staff keys (RFC 4733, in-band), BYEs, silence, the citizen's final answer ──► Attempt events
+//!
+//!   citizen first: CallCitizen at once ──► SayToCitizen (TTS in the request's language) ──►
+//!     the citizen's keys ──► HoldCitizen (a spoken loop) + RingStaff (dial::ring, alongside:
+//!     the citizen's hang-up is heard while staff ring) ──► SayToStaff ──► Bridge
 //! ```
 //!
 //! Only the number the numbering rule wrote is dialled, and only at the configured trunk; the
@@ -38,14 +42,16 @@ use super::Services;
 use super::dial::{self, Dialled, Outbound, reachable_local};
 use super::sdp;
 use crate::desk::DeskEvent;
-use crate::dialer::attempt::{Attempt, Command, Event, Finished};
+use crate::dialer::attempt::{Attempt, Command, Event, Finished, Language};
 use crate::dialer::task::{Job, Placer};
 use crate::dialer::trunk::TrunkUri;
 use crate::engine::Media;
 use crate::media::legs::{Group, InbandDtmf, Leg, LegCommand, LegHandle, MediaEvent, Source};
-use crate::media::prompt::{EncodedPrompt, PromptError};
+use crate::media::prompt::EncodedPrompt;
 use crate::people::presence::CallState;
 use crate::store::dialing::AttemptOutcome;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 /// How the dialer reaches citizens, and how long it waits.
 #[derive(Clone)]
@@ -130,7 +136,8 @@ enum SideEvent {
     /// No RTP for the timeout: the line is gone, though its dialog may still be up.
     Silent,
     Key(char),
-    PromptFinished,
+    /// The prompt with this id has been said.
+    PromptFinished(u64),
     Nothing,
 }
 
@@ -171,7 +178,7 @@ async fn next_side_event(side: &mut Option<Side>) -> SideEvent {
             None => SideEvent::HungUp,
             Some(MediaEvent::Silent) => SideEvent::Silent,
             Some(MediaEvent::Key(key) | MediaEvent::Digit(key)) => SideEvent::Key(key),
-            Some(MediaEvent::Finished(_)) => SideEvent::PromptFinished,
+            Some(MediaEvent::Finished(id)) => SideEvent::PromptFinished(id),
             Some(MediaEvent::Audio(_)) => SideEvent::Nothing,
         },
     }
@@ -208,25 +215,37 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// A prompt being made (text to speech, off the task).
-type Loading = tokio::task::JoinHandle<Result<Arc<EncodedPrompt>, PromptError>>;
+/// Who a prompt being made is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hearer {
+    Staff,
+    Citizen,
+    /// The loop the citizen hears while staff are rung (citizen first).
+    CitizenHold,
+}
 
-async fn next_loaded(loading: &mut Option<Loading>) -> Option<Arc<EncodedPrompt>> {
-    let Some(handle) = loading.as_mut() else {
+/// A prompt being made (text to speech, off the task): for whom, its id, the frames.
+type Loading = Pin<Box<dyn Future<Output = (Hearer, u64, Option<Arc<EncodedPrompt>>)> + Send>>;
+
+async fn next_loaded(
+    loading: &mut FuturesUnordered<Loading>,
+) -> (Hearer, u64, Option<Arc<EncodedPrompt>>) {
+    if loading.is_empty() {
         return std::future::pending().await;
-    };
-    let loaded = handle.await;
-    *loading = None;
-    match loaded {
-        Ok(Ok(prompt)) => Some(prompt),
-        Ok(Err(error)) => {
-            warn!(%error, "callback briefing not spoken");
-            None
-        }
-        Err(error) => {
-            warn!(%error, "callback briefing not made");
-            None
-        }
+    }
+    match loading.next().await {
+        Some(loaded) => loaded,
+        None => std::future::pending().await,
+    }
+}
+
+/// Staff being rung while the citizen holds (citizen first); dropped: the INVITEs are cancelled.
+type Ringing = Pin<Box<dyn Future<Output = Dialled> + Send>>;
+
+async fn next_rung(ringing: &mut Option<Ringing>) -> Dialled {
+    match ringing.as_mut() {
+        Some(ringing) => ringing.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -241,17 +260,33 @@ struct Run {
     citizen: Option<Side>,
     calling: Option<Calling>,
     calling_until: Option<Instant>,
-    loading: Option<Loading>,
-    /// The prompt id of the latest thing said to staff.
+    loading: FuturesUnordered<Loading>,
+    /// The latest prompt id given (to either side).
     prompt: u64,
+    /// The prompt id of the latest thing said to staff, and to the citizen.
+    staff_prompt: u64,
+    citizen_prompt: u64,
+    /// The citizen hears the hold loop (citizen first, while staff are rung).
+    holding: Option<u64>,
     key_until: Option<Instant>,
-    /// The citizen answered: whatever follows, the attempt reached them.
+    /// Staff being rung (citizen first).
+    ringing: Option<Ringing>,
+    /// Events the adapter found while carrying out a command (fed to the machine next).
+    found: Vec<Event>,
+    /// The citizen is called first.
+    citizen_first: bool,
+    /// The citizen answered (staff first: the attempt reached them, whatever follows).
+    answered: bool,
+    /// Staff and citizen were put through.
     reached: bool,
 }
 
 impl SipPlacer {
     async fn work(&self, job: Job, token: CancellationToken) -> Finished {
-        let mut attempt = Attempt::new(job.briefing.clone());
+        let mut attempt = match job.citizen_first {
+            Some(language) => Attempt::citizen_first(job.briefing.clone(), language),
+            None => Attempt::new(job.briefing.clone()),
+        };
         let group = self.services.media.group();
         let Some(local_media) = self.services.media.local_addr(group) else {
             return Finished::Skipped;
@@ -266,16 +301,34 @@ impl SipPlacer {
             citizen: None,
             calling: None,
             calling_until: None,
-            loading: None,
+            loading: FuturesUnordered::new(),
             prompt: 0,
+            staff_prompt: 0,
+            citizen_prompt: 0,
+            holding: None,
             key_until: None,
+            ringing: None,
+            found: Vec::new(),
+            citizen_first: attempt.is_citizen_first(),
+            answered: false,
             reached: false,
         };
-        let first = tokio::select! {
-            () = token.cancelled() => return Finished::Skipped,
-            event = run.ring_staff() => event,
-        };
-        let mut events = vec![first];
+        let mut events = Vec::new();
+        if run.citizen_first {
+            // The citizen's INVITE goes out now; its answer comes back in the loop.
+            for command in attempt.start() {
+                if let Some(finished) = run.carry_out(command).await {
+                    run.hang_up_all().await;
+                    return finished;
+                }
+            }
+        } else {
+            let first = tokio::select! {
+                () = token.cancelled() => return Finished::Skipped,
+                event = run.ring_staff() => event,
+            };
+            events.push(first);
+        }
         loop {
             for event in events.drain(..) {
                 for command in attempt.step(event) {
@@ -284,6 +337,10 @@ impl SipPlacer {
                         return finished;
                     }
                 }
+            }
+            if !run.found.is_empty() {
+                events.append(&mut run.found);
+                continue;
             }
             if attempt.is_done() {
                 // Unreachable: the machine ends with `Finish`, returned above.
@@ -294,8 +351,15 @@ impl SipPlacer {
                 () = token.cancelled() => {
                     info!(reference = %run.job.reference, "callback attempt cancelled (shutdown)");
                     run.hang_up_all().await;
-                    return if run.reached {
+                    return if run.reached || (run.answered && !run.citizen_first) {
                         Finished::Ended { outcome: AttemptOutcome::Reached, closed: false, detail: None }
+                    } else if run.answered {
+                        // Citizen first: called, not yet put through.
+                        Finished::Ended {
+                            outcome: AttemptOutcome::Failed,
+                            closed: false,
+                            detail: Some(String::from("cancelled (shutdown)")),
+                        }
                     } else {
                         Finished::Skipped
                     };
@@ -312,8 +376,10 @@ impl SipPlacer {
                         Some(Event::StaffHungUp)
                     }
                     SideEvent::Key(key) => Some(Event::StaffKey(key)),
-                    SideEvent::PromptFinished => {
-                        run.key_until = Some(Instant::now() + run.placer.settings.key_wait);
+                    SideEvent::PromptFinished(id) => {
+                        if id == run.staff_prompt {
+                            run.key_until = Some(Instant::now() + run.placer.settings.key_wait);
+                        }
                         None
                     }
                     SideEvent::Nothing => None,
@@ -330,11 +396,21 @@ impl SipPlacer {
                         run.forget_citizen();
                         Some(Event::CitizenHungUp)
                     }
-                    SideEvent::Key(_) | SideEvent::PromptFinished | SideEvent::Nothing => None,
+                    SideEvent::Key(key) => {
+                        info!(reference = %run.job.reference, %key, "callback: the citizen pressed a key");
+                        Some(Event::CitizenKey(key))
+                    }
+                    SideEvent::PromptFinished(id) => {
+                        (id == run.citizen_prompt).then_some(Event::CitizenHeard)
+                    }
+                    SideEvent::Nothing => None,
                 },
-                loaded = next_loaded(&mut run.loading) => {
-                    run.loaded(loaded);
-                    None
+                (hearer, id, prompt) = next_loaded(&mut run.loading) => {
+                    run.loaded(hearer, id, prompt)
+                }
+                dialled = next_rung(&mut run.ringing) => {
+                    run.ringing = None;
+                    Some(run.staff_dialled(dialled).await)
                 }
                 answer = next_answer(&mut run.calling) => {
                     run.calling = None;
@@ -363,17 +439,37 @@ impl Run {
         &self.placer.settings
     }
 
-    /// Ring the staff member's devices; the machine's first event.
+    /// Ring the staff member's devices; the machine's first event (staff first).
     async fn ring_staff(&mut self) -> Event {
+        let Some(ring) = self.staff_ring() else {
+            return Event::StaffNotReached;
+        };
+        let dialled = dial::ring(&self.placer.outbound, ring).await;
+        self.staff_dialled(dialled).await
+    }
+
+    /// Ring staff alongside the citizen's hold (citizen first); the answer comes in the loop.
+    fn start_ringing_staff(&mut self) {
+        match self.staff_ring() {
+            Some(ring) => {
+                let outbound = self.placer.outbound.clone();
+                self.ringing = Some(Box::pin(async move { dial::ring(&outbound, ring).await }));
+            }
+            None => self.found.push(Event::StaffNotReached),
+        }
+    }
+
+    /// What ringing the staff member means: their devices; `None` when none is registered.
+    fn staff_ring(&self) -> Option<dial::Ring> {
         let services = &self.placer.services;
         let devices = services
             .location
             .bindings(&self.job.staff, jiff::Timestamp::now());
         if devices.is_empty() {
             info!(reference = %self.job.reference, staff = %self.job.staff, "no device registered for the staff member");
-            return Event::StaffNotReached;
+            return None;
         }
-        let ring = dial::Ring {
+        Some(dial::Ring {
             rounds: vec![dial::Round { devices }],
             ring_time: self.settings().staff_ring,
             caller: self.job.number.clone(),
@@ -381,8 +477,13 @@ impl Run {
             media: self.local_media,
             session_id: session_id(self.local_media),
             desk: services.desk.clone(),
-        };
-        match dial::ring(&self.placer.outbound, ring).await {
+        })
+    }
+
+    /// How ringing staff ended, as the machine's event (an answer becomes the staff side).
+    async fn staff_dialled(&mut self, dialled: Dialled) -> Event {
+        let services = &self.placer.services;
+        match dialled {
             Dialled::Answered(answered) => {
                 let answered = *answered;
                 match self.leg(answered.negotiated.clone()) {
@@ -444,10 +545,24 @@ impl Run {
     async fn carry_out(&mut self, command: Command) -> Option<Finished> {
         match command {
             Command::SayToStaff(text) => self.say_to_staff(text),
+            Command::SayToCitizen { text, language } => self.say_to_citizen(text, language),
+            Command::HoldCitizen { text, language } => {
+                self.prompt += 1;
+                self.holding = Some(self.prompt);
+                self.key_until = None;
+                info!(reference = %self.job.reference, "callback: the citizen pressed 1, holds while staff are rung");
+                self.load(Hearer::CitizenHold, self.prompt, text, language.code());
+            }
+            Command::WaitForCitizenKey => {
+                self.key_until = Some(Instant::now() + self.settings().key_wait);
+            }
+            Command::RingStaff => self.start_ringing_staff(),
             Command::CallCitizen => self.call_citizen(),
             Command::Bridge => {
                 if let (Some(staff), Some(citizen)) = (&self.staff, &self.citizen) {
                     self.key_until = None;
+                    self.holding = None;
+                    self.reached = true;
                     if let Err(error) = staff.leg.bridge(&citizen.leg) {
                         warn!(%error, "callback bridge");
                     }
@@ -468,29 +583,99 @@ impl Run {
             return;
         };
         self.prompt += 1;
+        self.staff_prompt = self.prompt;
         staff.leg.send(LegCommand::Source(Source::Prompts));
         staff.leg.send(LegCommand::Enqueue(self.prompt));
+        // Keys count from now; the wait for one starts when the prompt has been said.
+        self.key_until = None;
+        self.load(Hearer::Staff, self.prompt, text, "it");
+    }
+
+    fn say_to_citizen(&mut self, text: String, language: Language) {
+        let Some(citizen) = &self.citizen else {
+            return;
+        };
+        self.prompt += 1;
+        self.citizen_prompt = self.prompt;
+        self.holding = None;
+        citizen.leg.send(LegCommand::Source(Source::Prompts));
+        citizen.leg.send(LegCommand::Enqueue(self.prompt));
+        self.key_until = None;
+        self.load(Hearer::Citizen, self.prompt, text, language.code());
+    }
+
+    /// Make a prompt by text to speech off the task; it comes back in the run loop.
+    fn load(&mut self, hearer: Hearer, id: u64, text: String, language: &str) {
         let prompts = self.placer.services.prompts.clone();
         let media = Media::Speech {
             text,
-            language: String::from("it"),
+            language: language.to_owned(),
         };
-        // Keys count from now; the wait for one starts when the prompt has been said.
-        self.key_until = None;
-        self.loading = Some(tokio::task::spawn_blocking(move || {
-            prompts.get_or_load(&media)
+        let reference = self.job.reference.clone();
+        let making = tokio::task::spawn_blocking(move || prompts.get_or_load(&media));
+        self.loading.push(Box::pin(async move {
+            let prompt = match making.await {
+                Ok(Ok(prompt)) => Some(prompt),
+                Ok(Err(error)) => {
+                    warn!(%reference, %error, ?hearer, "callback prompt not spoken");
+                    None
+                }
+                Err(error) => {
+                    warn!(%reference, %error, ?hearer, "callback prompt not made");
+                    None
+                }
+            };
+            (hearer, id, prompt)
         }));
     }
 
-    fn loaded(&mut self, prompt: Option<Arc<EncodedPrompt>>) {
-        let Some(staff) = &self.staff else {
-            return;
-        };
-        match prompt {
-            Some(frames) => staff.leg.send(LegCommand::Loaded(self.prompt, frames)),
-            None => {
-                staff.leg.send(LegCommand::Drop(self.prompt));
-                self.key_until = Some(Instant::now() + self.settings().key_wait);
+    /// A prompt is ready (or could not be made): it goes to its side if still wanted there.
+    fn loaded(
+        &mut self,
+        hearer: Hearer,
+        id: u64,
+        prompt: Option<Arc<EncodedPrompt>>,
+    ) -> Option<Event> {
+        match hearer {
+            Hearer::Staff => {
+                let staff = self.staff.as_ref()?;
+                if id != self.staff_prompt {
+                    return None;
+                }
+                match prompt {
+                    Some(frames) => staff.leg.send(LegCommand::Loaded(id, frames)),
+                    None => {
+                        staff.leg.send(LegCommand::Drop(id));
+                        self.key_until = Some(Instant::now() + self.settings().key_wait);
+                    }
+                }
+                None
+            }
+            Hearer::Citizen => {
+                let citizen = self.citizen.as_ref()?;
+                if id != self.citizen_prompt {
+                    return None;
+                }
+                match prompt {
+                    Some(frames) => {
+                        citizen.leg.send(LegCommand::Loaded(id, frames));
+                        None
+                    }
+                    None => {
+                        // Nothing to say: as if it had been said.
+                        citizen.leg.send(LegCommand::Drop(id));
+                        Some(Event::CitizenHeard)
+                    }
+                }
+            }
+            Hearer::CitizenHold => {
+                let citizen = self.citizen.as_ref()?;
+                if self.holding == Some(id)
+                    && let Some(frames) = prompt
+                {
+                    citizen.leg.send(LegCommand::Source(Source::Loop(frames)));
+                }
+                None
             }
         }
     }
@@ -590,7 +775,7 @@ impl Run {
         match leg {
             Some((leg, events)) => {
                 info!(reference = %self.job.reference, "callback: the citizen answered");
-                self.reached = true;
+                self.answered = true;
                 self.citizen = Some(Side {
                     dialog,
                     states,
@@ -645,6 +830,8 @@ impl Run {
 
     async fn hang_up_staff(&mut self) {
         self.key_until = None;
+        // Still ringing (citizen first): dropped, which cancels the INVITEs.
+        self.ringing = None;
         if let Some(staff) = self.staff.take() {
             if let Err(error) = staff.dialog.bye().await {
                 debug!(%error, "BYE to staff");
@@ -675,7 +862,7 @@ impl Run {
     async fn hang_up_all(&mut self) {
         self.hang_up_citizen().await;
         self.hang_up_staff().await;
-        self.loading = None;
+        self.loading = FuturesUnordered::new();
     }
 }
 
