@@ -12,6 +12,11 @@
 //! who does not answer (sipp as the gateway, 480) is retried with backoff and then failed; a
 //! premium-rate number is failed with the rule's reason and never reaches the gateway.
 //!
+//! Citizen first (`callback prova … citizen first` in the copy's flow): the dialer calls the
+//! gateway first (a baresip citizen), which hears the message and presses 1 (RFC 4733); only
+//! then is staff 201 rung and briefed, and the two hear each other; and a citizen (sipp as the
+//! gateway) who presses 2 instead: the attempt is stored as refused and staff are never rung.
+//!
 //! Every wait is for a condition (a log line, an event, a tone) with generous limits; every
 //! process is stopped by PID when its handle is dropped, also when a test fails.
 
@@ -72,6 +77,22 @@ impl Office {
         )
         .unwrap();
         Office { dir }
+    }
+
+    /// The copy's callback (menu key 4) calls the citizen first.
+    fn citizen_first(self) -> Office {
+        let path = self.flows().join("office.flow");
+        let flow = std::fs::read_to_string(&path).unwrap();
+        let marked = flow.replace(
+            "callback prova note \"Richiamata chiesta dal menu dell'ufficio di prova\"",
+            "callback prova note \"Richiamata chiesta dal menu dell'ufficio di prova\" citizen first",
+        );
+        assert_ne!(
+            marked, flow,
+            "the example's key 4 asks for a callback from prova"
+        );
+        std::fs::write(&path, marked).unwrap();
+        self
     }
 
     fn flows(&self) -> PathBuf {
@@ -600,4 +621,107 @@ fn a_premium_rate_number_is_never_dialled_and_the_request_fails_with_the_reason(
         }
     }
     assert_eq!(server.count("callback: calling the citizen"), 0);
+}
+
+#[test]
+fn citizen_first_calls_the_citizen_who_presses_1_then_rings_staff_and_bridges_them() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway = Baresip::start(BaresipConfig::peer(CITIZEN).tone(CITIZEN_HZ));
+    let office = Office::new(gateway.sip_port, "backoff_s = 1\nbackoff_max_s = 2").citizen_first();
+    let server = office.serve(tempfile::tempdir().unwrap());
+    let staff = staff_phone(&server, false);
+
+    let citizen = ask_for_callback(&server, CITIZEN);
+    server.wait_for("callback: the citizen answered", SETUP);
+    // The citizen hears the message (speech) before anyone is rung.
+    assert!(
+        wait_until(SETUP, || has_sound(&gateway.recording())),
+        "the citizen heard nothing:\n{}",
+        server.log()
+    );
+    assert!(
+        staff
+            .events()
+            .iter()
+            .all(|e| e.kind != "CALL_INCOMING" && e.kind != "CALL_ESTABLISHED"),
+        "staff were rung before the citizen pressed 1: {:?}",
+        staff.events()
+    );
+    assert_eq!(server.count("callback: staff answered"), 0);
+    gateway.command("sndcode", "1").unwrap();
+    server.wait_for("callback: the citizen pressed 1", SETUP);
+    server.wait_for("callback: staff answered", SETUP);
+    talk_and_close(&server, &staff, &gateway, 1);
+    sipp_ok(citizen);
+    assert_closed_once_reached(&server);
+    let request = only_callback(&server);
+    assert_eq!(request["citizen_first"], true, "{request}");
+    let established = gateway
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == "CALL_ESTABLISHED")
+        .count();
+    assert_eq!(established, 1, "the gateway was called once");
+}
+
+#[test]
+fn citizen_first_a_citizen_who_presses_2_is_stored_as_refused_and_staff_are_never_rung() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway_port = free_port();
+    let gateway = gateway_with_media("gateway_key2.xml", gateway_port, 1);
+    let office = Office::new(gateway_port, "max_attempts = 1").citizen_first();
+    let server = office.serve(tempfile::tempdir().unwrap());
+    // Registered and available (the dialer needs one), answering only by hand: a ring shows.
+    let staff = staff_phone(&server, true);
+
+    let citizen = ask_for_callback(&server, CITIZEN);
+    server.wait_for("callback: the citizen answered", SETUP);
+    support::sipp_succeeded(&gateway.join().unwrap(), 1);
+    sipp_ok(citizen);
+    assert!(
+        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
+            == "failed"),
+        "{}\n{}",
+        only_callback(&server),
+        server.log()
+    );
+    let request = only_callback(&server);
+    let attempts = request["dialing"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{request}");
+    assert_eq!(attempts[0]["outcome"], "refused", "{request}");
+    assert_eq!(
+        attempts[0]["detail"], "declined by the citizen (key 2)",
+        "{request}"
+    );
+    assert_eq!(server.count("callback: staff answered"), 0);
+    assert!(
+        staff.events().iter().all(|e| e.kind != "CALL_INCOMING"),
+        "staff were rung: {:?}",
+        staff.events()
+    );
+}
+
+/// sipp as the trunk's gateway with media (RTP from a pcap) on a free port of its own.
+fn gateway_with_media(scenario: &str, port: u16, calls: usize) -> JoinHandle<Output> {
+    let scenario = root().join("tests/sipp").join(scenario);
+    let media_port = free_port();
+    std::thread::spawn(move || {
+        let dir = tempfile::tempdir().unwrap();
+        std::process::Command::new("timeout")
+            .arg("150")
+            .arg("sipp")
+            .arg("-sf")
+            .arg(scenario)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+            .args(["-m", &calls.to_string()])
+            .args(["-nostdin", "-timeout", "120s", "-trace_err"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    })
 }
