@@ -497,6 +497,10 @@ pub struct DialerSection {
     pub only_prefixes: Vec<String>,
     /// How long the citizen's phone rings before the attempt counts as no answer.
     pub citizen_ring_s: u64,
+    /// How long the staff member's phones ring for an attempt.
+    pub staff_ring_s: u64,
+    /// How long staff (or, citizen first, the citizen) have to press a key after a prompt.
+    pub key_wait_s: u64,
     /// How long this server's claim on a request lasts unless renewed: after a crash, the
     /// request waits this long before a restarted server works it again.
     pub lease_s: u64,
@@ -526,6 +530,8 @@ impl Default for DialerSection {
             deny_prefixes: defaults.rule.deny,
             only_prefixes: defaults.rule.only,
             citizen_ring_s: 30,
+            staff_ring_s: 20,
+            key_wait_s: 10,
             lease_s: 60,
         }
     }
@@ -846,6 +852,12 @@ impl ServeConfig {
         }
         if self.dialer.citizen_ring_s == 0 {
             return Err(refuse("dialer.citizen_ring_s", "must be at least 1".into()));
+        }
+        if self.dialer.staff_ring_s == 0 {
+            return Err(refuse("dialer.staff_ring_s", "must be at least 1".into()));
+        }
+        if self.dialer.key_wait_s == 0 {
+            return Err(refuse("dialer.key_wait_s", "must be at least 1".into()));
         }
         if self.dialer.lease_s < 5 {
             return Err(refuse(
@@ -1196,6 +1208,8 @@ mod tests {
                 deny_prefixes: Vec::new(),
                 only_prefixes: Vec::new(),
                 citizen_ring_s: 30,
+                staff_ring_s: 20,
+                key_wait_s: 10,
                 lease_s: 60,
             },
             webchat: WebchatSection {
@@ -1383,6 +1397,14 @@ mod tests {
             (
                 "[dialer]\nmax_attempts = 0",
                 "`dialer.max_attempts`: must be at least 1",
+            ),
+            (
+                "[dialer]\nstaff_ring_s = 0",
+                "`dialer.staff_ring_s`: must be at least 1",
+            ),
+            (
+                "[dialer]\nkey_wait_s = 0",
+                "`dialer.key_wait_s`: must be at least 1",
             ),
             (
                 "[dialer]\nbackoff_s = 60\nbackoff_max_s = 30",
