@@ -15,7 +15,9 @@
 //! Citizen first (`callback prova … citizen first` in the copy's flow): the dialer calls the
 //! gateway first (a baresip citizen), which hears the message and presses 1 (RFC 4733); only
 //! then is staff 201 rung and briefed, and the two hear each other; and a citizen (sipp as the
-//! gateway) who presses 2 instead: the attempt is stored as refused and staff are never rung.
+//! gateway) who presses 2 instead: the attempt is stored as refused and staff are never rung;
+//! one who presses 1 when staff do not answer (`staff_ring_s = 3`): hung up after the sorry
+//! message, the attempt stored as failed ("no staff member answered").
 //!
 //! Every wait is for a condition (a log line, an event, a tone) with generous limits; every
 //! process is stopped by PID when its handle is dropped, also when a test fails.
@@ -724,4 +726,49 @@ fn gateway_with_media(scenario: &str, port: u16, calls: usize) -> JoinHandle<Out
             .output()
             .unwrap()
     })
+}
+
+#[test]
+fn citizen_first_with_no_staff_answering_the_citizen_hears_sorry_and_the_attempt_fails() {
+    if !have_sipp() || !have_baresip() {
+        return;
+    }
+    let gateway = Baresip::start(BaresipConfig::peer(CITIZEN).tone(CITIZEN_HZ));
+    let office =
+        Office::new(gateway.sip_port, "max_attempts = 1\nstaff_ring_s = 3").citizen_first();
+    let server = office.serve(tempfile::tempdir().unwrap());
+    // Registered and available, but nobody picks up.
+    let staff = staff_phone(&server, true);
+
+    let citizen = ask_for_callback(&server, CITIZEN);
+    server.wait_for("callback: the citizen answered", SETUP);
+    assert!(
+        wait_until(SETUP, || has_sound(&gateway.recording())),
+        "the citizen heard nothing:\n{}",
+        server.log()
+    );
+    gateway.command("sndcode", "1").unwrap();
+    server.wait_for("callback: the citizen pressed 1", SETUP);
+    // 201 rings (staff_ring_s = 3) and is not answered; the citizen hears the sorry message
+    // and is hung up.
+    staff.wait_event("CALL_INCOMING", SETUP);
+    gateway.wait_event("CALL_CLOSED", SETUP);
+    sipp_ok(citizen);
+    assert!(
+        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
+            == "failed"),
+        "{}\n{}",
+        only_callback(&server),
+        server.log()
+    );
+    let request = only_callback(&server);
+    let attempts = request["dialing"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{request}");
+    assert_eq!(attempts[0]["outcome"], "failed", "{request}");
+    assert_eq!(
+        attempts[0]["detail"], "no staff member answered",
+        "{request}"
+    );
+    assert_eq!(server.count("callback: staff answered"), 0);
+    assert_eq!(server.count("callback: staff and citizen bridged"), 0);
 }
