@@ -547,6 +547,8 @@ impl Run {
             Command::SayToStaff(text) => self.say_to_staff(text),
             Command::SayToCitizen { text, language } => self.say_to_citizen(text, language),
             Command::HoldCitizen { text, language } => {
+                // The rest of the message is not said after the hold (the queue would resume).
+                self.drop_citizen_prompt();
                 self.prompt += 1;
                 self.holding = Some(self.prompt);
                 self.key_until = None;
@@ -595,6 +597,11 @@ impl Run {
         let Some(citizen) = &self.citizen else {
             return;
         };
+        let previous = self.citizen_prompt;
+        if previous != 0 {
+            // Whatever was still queued for the citizen is not said first.
+            citizen.leg.send(LegCommand::Drop(previous));
+        }
         self.prompt += 1;
         self.citizen_prompt = self.prompt;
         self.holding = None;
@@ -602,6 +609,16 @@ impl Run {
         citizen.leg.send(LegCommand::Enqueue(self.prompt));
         self.key_until = None;
         self.load(Hearer::Citizen, self.prompt, text, language.code());
+    }
+
+    /// Forget what is queued for the citizen (no `Finished` follows for it).
+    fn drop_citizen_prompt(&mut self) {
+        if let Some(citizen) = &self.citizen
+            && self.citizen_prompt != 0
+        {
+            citizen.leg.send(LegCommand::Drop(self.citizen_prompt));
+            self.citizen_prompt = 0;
+        }
     }
 
     /// Make a prompt by text to speech off the task; it comes back in the run loop.
