@@ -476,6 +476,22 @@ fn a_front_desk_works_a_ticket_and_the_city_system_hears_of_it_once() {
     );
     assert_eq!(callback.status, 201, "{}", callback.text);
     let callback_ref = callback.body["reference"].as_str().unwrap().to_owned();
+    assert_eq!(callback.body["citizen_first"], false, "{}", callback.text);
+    // Citizen first, in English; a language the message is not written in is refused.
+    let first = client.post(
+        "/api/v1/callbacks",
+        &desk,
+        json!({"office": "prova", "phone": "075 577 1234", "citizen_first": true, "language": "en"}),
+    );
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.body["citizen_first"], true, "{}", first.text);
+    let german = client.post(
+        "/api/v1/callbacks",
+        &desk,
+        json!({"office": "prova", "phone": "075 577 1234", "citizen_first": true, "language": "de"}),
+    );
+    assert_eq!(german.status, 422, "{}", german.text);
+    assert!(german.text.contains("language"), "{}", german.text);
     let closed_callback = client.post(
         &format!("/api/v1/callbacks/{callback_ref}/cancel"),
         &desk,

@@ -36,6 +36,12 @@ pub struct NewCallbackRequest {
     pub phone: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// Call the citizen first ("press 1 to be connected"), then staff; default: staff first.
+    #[serde(default)]
+    pub citizen_first: bool,
+    /// The language the citizen hears when called first: `it` (default) or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// A callback request as the API shows it.
@@ -58,6 +64,8 @@ pub struct CallbackView {
     pub attempts: usize,
     /// Who closed it (closed only).
     pub closed_by: Option<String>,
+    /// The citizen is called first, then staff.
+    pub citizen_first: bool,
 }
 
 impl From<&Callback> for CallbackView {
@@ -80,6 +88,7 @@ impl From<&Callback> for CallbackView {
             state: callback.dialing.state.name().to_owned(),
             attempts: callback.dialing.attempts.len(),
             closed_by,
+            citizen_first: callback.request.citizen_first,
         }
     }
 }
@@ -115,6 +124,11 @@ async fn request(
         .map(|note| text_field("note", &note, 500))
         .transpose()?
         .filter(|note| !note.is_empty());
+    let language = match body.language.as_deref() {
+        None => None,
+        Some(code @ ("it" | "en")) => Some(code.to_owned()),
+        Some(_) => return Err(ApiError::invalid("language", "`it` or `en`")),
+    };
     let new = NewCallback {
         office: body.office,
         number,
@@ -124,8 +138,8 @@ async fn request(
         window: None,
         ticket: None,
         category: None,
-        citizen_first: false,
-        language: None,
+        citizen_first: body.citizen_first,
+        language: language.filter(|_| body.citizen_first),
     };
     let callback = api
         .store(move |store| Ok(store.create_callback(new)?))
