@@ -366,6 +366,20 @@ fn no_answer_is_retried_with_backoff_then_failed() {
 }
 
 #[test]
+fn a_citizen_who_declines_is_failed_at_once_and_never_dialled_again() {
+    let mut run = Run::new(settings(), vec![request(1, "prova", "0755771234", None)]);
+    run.present(&["201"]);
+    run.tick("09:00");
+    // Refused by the network: retried (three attempts allowed).
+    run.ended(1, "09:01", AttemptOutcome::Refused);
+    run.tick("09:11");
+    // The citizen answered and pressed 2: no more attempts, although one is left.
+    run.ended(1, "09:12", AttemptOutcome::Declined);
+    run.tick("12:00");
+    insta::assert_snapshot!(run.transcript);
+}
+
+#[test]
 fn numbers_the_rule_refuses_are_failed_and_never_dialled() {
     let mut run = Run::new(
         settings(),

@@ -399,7 +399,7 @@ impl Attempt {
                 Phase::Done,
                 vec![
                     HangUpCitizen,
-                    ended(AttemptOutcome::Refused, "declined by the citizen (key 2)"),
+                    ended(AttemptOutcome::Declined, "declined by the citizen (key 2)"),
                 ],
             ),
             (Phase::Announcing { .. }, Event::CitizenHeard) => {

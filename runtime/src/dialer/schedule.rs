@@ -221,6 +221,10 @@ impl Scheduler {
     fn after(&self, outcome: AttemptOutcome, made: u32, at: Timestamp) -> AfterAttempt {
         match outcome {
             AttemptOutcome::Reached => AfterAttempt::Reached,
+            // The citizen said no: calling again would be harassment.
+            AttemptOutcome::Declined => AfterAttempt::Failed {
+                reason: String::from("the citizen declined to be called back"),
+            },
             AttemptOutcome::NoAnswer
             | AttemptOutcome::Busy
             | AttemptOutcome::Refused

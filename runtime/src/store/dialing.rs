@@ -113,6 +113,9 @@ pub enum AttemptOutcome {
     Busy,
     /// The citizen (or the network) declined the call.
     Refused,
+    /// The citizen answered and said not to be called back (a citizen-first call's key 2):
+    /// the request ends here, never dialled again.
+    Declined,
     /// Nothing could be set up (trunk down, no staff took it, an error).
     Failed,
 }
@@ -124,6 +127,7 @@ impl AttemptOutcome {
             AttemptOutcome::NoAnswer => "no answer",
             AttemptOutcome::Busy => "busy",
             AttemptOutcome::Refused => "refused",
+            AttemptOutcome::Declined => "declined",
             AttemptOutcome::Failed => "failed",
         }
     }

@@ -88,6 +88,11 @@ const WORDS: &[super::Word] = &[
     ),
     ("callbacks.outcome.busy", "occupato", "busy"),
     ("callbacks.outcome.refused", "rifiutata", "refused"),
+    (
+        "callbacks.outcome.declined",
+        "il cittadino non vuole essere richiamato",
+        "the citizen declined",
+    ),
     ("callbacks.outcome.failed", "non riuscita", "failed"),
     ("callbacks.when", "Quando", "When"),
     ("callbacks.outcome", "Esito", "Outcome"),
