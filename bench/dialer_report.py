@@ -18,6 +18,7 @@ from datetime import datetime
 
 LINE = re.compile(r"^(\S+Z)\s+\w+\s+\S+: (.*)$")
 REFERENCE = re.compile(r"reference=(\S+)")
+STAFF = re.compile(r"staff=(\S+)")
 
 # The log messages of one attempt's steps (runtime/src/dialer/task.rs, runtime/src/sip/callback.rs).
 STEPS = {
@@ -54,8 +55,10 @@ def cpu_seconds(path):
 
 
 def read_log(path, started):
-    """Per reference, per step: the times (s since `started`) it was logged."""
+    """Per reference, per step: the times (s since `started`) it was logged; per reference the
+    staff member it was given to; and how the attempts finished."""
     steps = defaultdict(lambda: defaultdict(list))
+    staff = {}
     finished = Counter()
     with open(path, encoding="utf-8", errors="replace") as log:
         for line in log:
@@ -69,9 +72,25 @@ def read_log(path, started):
                 continue
             at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - started
             steps[reference.group(1)][step].append(at)
+            member = STAFF.search(text)
+            if step == "dialled" and member:
+                staff[reference.group(1)] = member.group(1)
             if step == "over":
                 finished[text.split("finished=", 1)[-1].split(" {")[0].split(" ")[0]] += 1
-    return steps, finished
+    return steps, staff, finished
+
+
+def idle_between_attempts(steps, staff):
+    """Per staff member, from the end of one attempt to the dialling of the next (s)."""
+    by_member = defaultdict(list)
+    for reference, times in steps.items():
+        if reference in staff and times["dialled"] and times["over"]:
+            by_member[staff[reference]].append((times["dialled"][0], times["over"][0]))
+    gaps = []
+    for attempts in by_member.values():
+        attempts.sort()
+        gaps += [nxt[0] - cur[1] for cur, nxt in zip(attempts, attempts[1:])]
+    return gaps
 
 
 def main():
@@ -87,7 +106,7 @@ def main():
     parser.add_argument("--log", required=True)
     args = parser.parse_args()
 
-    steps, finished = read_log(args.log, args.started)
+    steps, staff_of, finished = read_log(args.log, args.started)
     staff = json.load(open(args.staff, encoding="utf-8"))
     store = json.load(open(args.store, encoding="utf-8"))
 
@@ -134,6 +153,7 @@ def main():
         "citizen_call_to_answer_s": percentiles(spans("calling", "citizen_answered")),
         "citizen_hangup_to_over_s": percentiles(spans("citizen_hung_up", "over")),
         "dial_to_over_s": percentiles(spans("dialled", "over")),
+        "staff_idle_between_attempts_s": percentiles(idle_between_attempts(steps, staff_of)),
         "bridged_call_seconds": round(bridged_s, 1),
         "worked_times_per_request": dict(sorted(dialled.items())),
         "citizen_calls_per_request": dict(sorted(called.items())),
