@@ -204,7 +204,9 @@ struct Counts {
 /// The trunk gateway's calls.
 #[derive(Default)]
 struct GatewayCounts {
+    /// INVITE requests, retransmissions included.
     invites: AtomicU64,
+    invite_retransmissions: AtomicU64,
     answered: AtomicU64,
     /// Seconds since the start of each answer.
     answered_at_s: Mutex<Vec<f64>>,
@@ -818,10 +820,13 @@ fn on_request(
             let contact = format!("sip:{user}@{local}");
             let mut calls = lock(&shared.calls);
             if let Some(call) = calls.get(&message.call_id) {
-                // A retransmission (our 200 was lost) or a re-INVITE: the same answer.
-                counts
-                    .invite_retransmissions
-                    .fetch_add(1, Ordering::Relaxed);
+                // A retransmission (our 200 was lost or late) or a re-INVITE: the same answer.
+                if gateway {
+                    &counts.gateway.invite_retransmissions
+                } else {
+                    &counts.invite_retransmissions
+                }
+                .fetch_add(1, Ordering::Relaxed);
                 return Some(response(
                     message,
                     "200 OK",
@@ -1349,6 +1354,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         },
         "gateway": {
             "invites": get(&c.gateway.invites),
+            "invite_retransmissions": get(&c.gateway.invite_retransmissions),
             "answered": get(&c.gateway.answered),
             "byes_sent": get(&c.gateway.byes_sent),
             "bye_retransmissions": get(&c.gateway.bye_retransmissions),
