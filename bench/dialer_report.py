@@ -99,6 +99,9 @@ def main():
     parser.add_argument("--ended", type=float, required=True)
     parser.add_argument("--stat-before", required=True)
     parser.add_argument("--stat-after", required=True)
+    parser.add_argument("--idle-before", required=True)
+    parser.add_argument("--idle-after", required=True)
+    parser.add_argument("--idle-s", type=float, required=True)
     parser.add_argument("--requests", type=int, required=True)
     parser.add_argument("--hold", type=float, required=True)
     parser.add_argument("--staff", required=True)
@@ -132,6 +135,9 @@ def main():
     own_s, children_s = own_after - own_before, children_after - children_before
     cpu_s = own_s + children_s
     window_s = args.ended - args.started
+    (idle_own_before, _), (idle_own_after, _) = (
+        cpu_seconds(args.idle_before), cpu_seconds(args.idle_after))
+    idle_ms_per_s = (idle_own_after - idle_own_before) * 1000 / args.idle_s
 
     dialing = [record.get("dialing", {}) for record in store]
     states = Counter(d.get("state", "?") for d in dialing)
@@ -178,6 +184,7 @@ def main():
             "own_cpu_us_per_attempt": round(own_s * 1e6 / args.requests),
             "cpu_us_per_bridged_call_second":
                 round(cpu_s * 1e6 / bridged_s) if cpu_s and bridged_s else None,
+            "idle_with_all_pending_cpu_ms_per_s": round(idle_ms_per_s, 2),
             "baseline_rss_kib": base,
             "peak_rss_kib": peak,
         },

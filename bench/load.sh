@@ -42,9 +42,12 @@
 #       after: "call the citizen", then "close the request") and is the trunk gateway
 #       (`--gateway`: answers every citizen INVITE with audio both ways, BYE after HOLD s).
 #       Until every request had its attempt: setup times and rate from the server's log, the
-#       server's CPU per attempt and per bridged call-second and RSS (load_staff's samples,
-#       the whole run), the requests' states and attempts from `centralino callbacks list`.
-#       [dialer] per_office = STAFF, skip_delay_s = 1. e.g. bench/load.sh dialer 200 20 10
+#       server's CPU (its own and espeak-ng's, /proc/PID/stat before and after) per attempt and
+#       per bridged call-second, its RSS (load_staff's samples), the requests' states and
+#       attempts from `centralino callbacks list` (bench/dialer_report.py).
+#       [dialer] per_office = STAFF, skip_delay_s = 1. Before the phones start, the server's CPU
+#       for IDLE_S s (default 10) with every request pending (the dialer's ticks alone).
+#       e.g. bench/load.sh dialer 200 20 10
 #
 # Environment: NO_BUILD=1 skips the release build; SERVER_BIN runs another server binary
 # (A/B comparisons); NICE (e.g. -10) runs the server and the caller at that priority, so
@@ -74,7 +77,7 @@ mode=${1:-}
 shift || true
 case "$mode" in
   caller|sipp|check|bridged|register|conference|dialer) ;;
-  *) sed -n '2,57p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,61p' "$0" >&2; exit 2 ;;
 esac
 
 if [[ -z "${NO_BUILD:-}" ]]; then
@@ -424,6 +427,11 @@ for i in range(requests):
         if answer.status != 201:
             sys.exit(f"callback {i}: HTTP {answer.status}")
 EOF
+    # The dialer's ticks with every request pending and nobody to call (no staff registered):
+    # the server's CPU over IDLE_S seconds (default 10) before the phones start.
+    cp "/proc/$SERVER_PID/stat" "$tmp/idle.before"
+    sleep "${IDLE_S:-10}"
+    cp "/proc/$SERVER_PID/stat" "$tmp/idle.after"
     staff_out="$OUT_DIR/$label-staff-$stamp.json"
     bound=$(python3 -c "print(int($requests / $phones * ($hold + 30) + 120))")
     # The server's CPU including its children's (espeak-ng, run once per briefing: each one
@@ -454,11 +462,12 @@ EOF
     echo "$staff_out $store_out $log_out"
     python3 "$ROOT/bench/dialer_report.py" --started "$started" --ended "$ended" --requests "$requests" \
       --hold "$hold" --staff "$staff_out" --store "$store_out" --log "$tmp/server.log" \
-      --stat-before "$tmp/stat.before" --stat-after "$tmp/stat.after" | tee "$OUT_DIR/$label-report-$stamp.json"
+      --stat-before "$tmp/stat.before" --stat-after "$tmp/stat.after" \
+      --idle-before "$tmp/idle.before" --idle-after "$tmp/idle.after" --idle-s "${IDLE_S:-10}" | tee "$OUT_DIR/$label-report-$stamp.json"
     echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
     ;;
   *)
-    sed -n '2,57p' "$0" >&2
+    sed -n '2,61p' "$0" >&2
     exit 2
     ;;
 esac
