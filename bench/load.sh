@@ -34,6 +34,20 @@
 #       caller is in (from --settle 12 s after the last answer: PIN prompt and welcome played),
 #       and the media threads' share (the mixing, RTP in and out). RATE (default 20) calls/s.
 #       e.g. bench/load.sh conference 20 8 60
+#   bench/load.sh dialer REQUESTS STAFF HOLD [load_staff options...]
+#       the callback dialer (issue 10): REQUESTS callback requests for one office of STAFF staff
+#       asked through the API (`centralino tokens add`, POST /api/v1/callbacks) while no staff
+#       phone is registered, so none is dialled before the clock starts; then load_staff
+#       registers the STAFF phones (answering at once, pressing 1 after 300 ms and every second
+#       after: "call the citizen", then "close the request") and is the trunk gateway
+#       (`--gateway`: answers every citizen INVITE with audio both ways, BYE after HOLD s).
+#       Until every request had its attempt: setup times and rate from the server's log, the
+#       server's CPU (its own and espeak-ng's, /proc/PID/stat before and after) per attempt and
+#       per bridged call-second, its RSS (load_staff's samples), the requests' states and
+#       attempts from `centralino callbacks list` (bench/dialer_report.py).
+#       [dialer] per_office = STAFF, skip_delay_s = 1. Before the phones start, the server's CPU
+#       for IDLE_S s (default 10) with every request pending (the dialer's ticks alone).
+#       e.g. bench/load.sh dialer 200 20 10
 #
 # Environment: NO_BUILD=1 skips the release build; SERVER_BIN runs another server binary
 # (A/B comparisons); NICE (e.g. -10) runs the server and the caller at that priority, so
@@ -43,7 +57,8 @@
 # (5000); SERVER_LOG=1 keeps the server's log. The server is started here with the flows in
 # bench/flows and a fresh data directory, and stopped by its PID when the script exits; the
 # callers, sipp and the samplers are bounded by `timeout`. Results: docs/benchmarks.md,
-# "Live calls (issue 4)" and "People (issue 9)"; SERVER_CONFIG, FLOWS, NO_WARM_UP: see start_server.
+# "Live calls (issue 4)", "People (issue 9)", "Conference rooms" and "The callback dialer"
+# (issue 10); SERVER_CONFIG, FLOWS, NO_WARM_UP, HTTP_PORT: see start_server.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +76,8 @@ mkdir -p "$OUT_DIR"
 mode=${1:-}
 shift || true
 case "$mode" in
-  caller|sipp|check|bridged|register|conference) ;;
-  *) sed -n '2,46p' "$0" >&2; exit 2 ;;
+  caller|sipp|check|bridged|register|conference|dialer) ;;
+  *) sed -n '2,61p' "$0" >&2; exit 2 ;;
 esac
 
 if [[ -z "${NO_BUILD:-}" ]]; then
@@ -95,16 +110,22 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+free_tcp_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 start_server() {
   SIP_PORT=$(free_port)
   # --rtp-timeout 120: the cheap caller sends only a keep-alive every 5 s (it would do with
   # the default 30 s too); --grace 2: stop quickly at the end; --no-http: the address book is
   # not measured (and another server on the machine may hold its port). SERVER_CONFIG: a
-  # configuration file (staff accounts) and FLOWS another flow directory, for the people modes.
-  local config=()
+  # configuration file (staff accounts) and FLOWS another flow directory, for the people modes;
+  # HTTP_PORT: serve HTTP there (the API, for the dialer mode).
+  local config=() http=(--no-http)
   if [[ -n "${SERVER_CONFIG:-}" ]]; then config=(--config "$SERVER_CONFIG"); fi
+  if [[ -n "${HTTP_PORT:-}" ]]; then http=(--http-listen "127.0.0.1:$HTTP_PORT"); fi
   nice -n "${NICE:-0}" "$BIN" serve "${config[@]}" --flows "${FLOWS:-bench/flows}" --data "$tmp/data" \
-    --listen "127.0.0.1:$SIP_PORT" --no-tcp --no-http --rtp-ports "$RTP_PORTS" --max-calls "$MAX_CALLS" \
+    --listen "127.0.0.1:$SIP_PORT" --no-tcp "${http[@]}" --rtp-ports "$RTP_PORTS" --max-calls "$MAX_CALLS" \
     --rtp-timeout 120 --grace 2 2>"$tmp/server.log" &
   SERVER_PID=$!
   for _ in $(seq 300); do
@@ -362,8 +383,91 @@ EOF
            | map(tostring) | join(" ")' "$out"
     echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
     ;;
+  dialer)
+    requests=${1:?REQUESTS}; phones=${2:?STAFF}; hold=${3:?HOLD}; shift 3
+    label=${LABEL:-dialer-$requests-$phones-$hold}
+    people_setup "$phones"
+    gateway_port=$(free_port)
+    cat >>"$tmp/centralino.toml" <<EOF
+
+[trunk]
+uri = "sip:{number}@127.0.0.1:$gateway_port"
+
+[dialer]
+# Every staff member of the office may have a callback at once; a request nobody could take
+# (a phone busy) is offered again after a second.
+per_office = $phones
+skip_delay_s = 1
+
+[api]
+requests_per_minute = 100000
+EOF
+    "$BIN" tokens add bench --scope callbacks:read,callbacks:write --data "$tmp/data" >"$tmp/token.out"
+    token=$(grep -o 'ctk_[0-9A-Za-z_]*' "$tmp/token.out" | head -1)
+    [[ -n "$token" ]] || { echo "no API token" >&2; cat "$tmp/token.out" >&2; exit 1; }
+    HTTP_PORT=$(free_tcp_port)
+    start_server
+    # The requests, asked for before any staff phone is registered: the dialer sees them all
+    # pending and can work none until the phones come. Numbers 0755000000.. (Perugia landlines).
+    python3 - "$HTTP_PORT" "$token" "$requests" <<'EOF'
+import json, sys, time, urllib.request
+port, token, requests = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url = f"http://127.0.0.1:{port}/api/v1/callbacks"
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2)
+        break
+    except OSError:
+        time.sleep(0.1)
+for i in range(requests):
+    body = json.dumps({"office": "banco", "phone": f"0755{i:06d}", "note": f"richiesta {i}"}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        if answer.status != 201:
+            sys.exit(f"callback {i}: HTTP {answer.status}")
+EOF
+    # The dialer's ticks with every request pending and nobody to call (no staff registered):
+    # the server's CPU over IDLE_S seconds (default 10) before the phones start.
+    cp "/proc/$SERVER_PID/stat" "$tmp/idle.before"
+    sleep "${IDLE_S:-10}"
+    cp "/proc/$SERVER_PID/stat" "$tmp/idle.after"
+    staff_out="$OUT_DIR/$label-staff-$stamp.json"
+    bound=$(python3 -c "print(int($requests / $phones * ($hold + 30) + 120))")
+    # The server's CPU including its children's (espeak-ng, run once per briefing: each one
+    # names its request, so none comes from the prompt cache), before and after.
+    cp "/proc/$SERVER_PID/stat" "$tmp/stat.before"
+    started=$(date +%s.%N)
+    timeout "$((bound + 30))" nice -n "${NICE:-0}" "$STAFF" --target "127.0.0.1:$SIP_PORT" \
+      --phones "$phones" --expires 3600 --duration "$bound" --gateway "127.0.0.1:$gateway_port" \
+      --gateway-hold "$hold" --keys 1 --key-delay-ms 300 --key-every-ms 1000 \
+      --server-pid "$SERVER_PID" --label "$label" "$@" >"$staff_out" 2>"$tmp/staff.err" &
+    staff_job=$!
+    # Until every request had its attempt (the dialer logs each one's end).
+    for _ in $(seq "$((bound * 2))"); do
+      over=$(grep -c 'callback attempt over' "$tmp/server.log" || true)
+      [[ "$over" -ge "$requests" ]] && break
+      kill -0 "$staff_job" 2>/dev/null || break
+      sleep 0.5
+    done
+    sleep 1
+    cp "/proc/$SERVER_PID/stat" "$tmp/stat.after"
+    ended=$(date +%s.%N)
+    kill -TERM "$staff_job" 2>/dev/null || true
+    wait "$staff_job" || true
+    store_out="$OUT_DIR/$label-callbacks-$stamp.json"
+    "$BIN" callbacks list --json --data "$tmp/data" >"$store_out"
+    log_out="$OUT_DIR/$label-server-$stamp.log"
+    grep -E 'dialer|callback' "$tmp/server.log" >"$log_out" || true
+    echo "$staff_out $store_out $log_out"
+    python3 "$ROOT/bench/dialer_report.py" --started "$started" --ended "$ended" --requests "$requests" \
+      --hold "$hold" --staff "$staff_out" --store "$store_out" --log "$tmp/server.log" \
+      --stat-before "$tmp/stat.before" --stat-after "$tmp/stat.after" \
+      --idle-before "$tmp/idle.before" --idle-after "$tmp/idle.after" --idle-s "${IDLE_S:-10}" | tee "$OUT_DIR/$label-report-$stamp.json"
+    echo "server log WARN/ERROR lines: $(grep -cE 'WARN|ERROR' "$tmp/server.log" || true)"
+    ;;
   *)
-    sed -n '2,46p' "$0" >&2
+    sed -n '2,61p' "$0" >&2
     exit 2
     ;;
 esac

@@ -239,6 +239,42 @@ impl Message {
         out
     }
 
+    /// The value of the first reply header (Via, From, To, Call-ID, CSeq) named `name`
+    /// (compact forms too).
+    fn reply_header(&self, name: &str) -> Option<&str> {
+        self.reply_headers.iter().find_map(|line| {
+            let (n, value) = line.split_once(':')?;
+            (header_name(n) == name).then_some(value.trim())
+        })
+    }
+
+    /// The BYE by which the side that answered this INVITE ends the call (RFC 3261 §15): sent
+    /// to the INVITE's Contact, From its To with `to_tag` (the tag of the 200 OK), To its From,
+    /// a new `branch` and `cseq` from the answering side's own sequence. `None` when the INVITE
+    /// had no Contact, From or To.
+    pub fn callee_bye(
+        &self,
+        to_tag: &str,
+        local: SocketAddr,
+        branch: &str,
+        cseq: u32,
+    ) -> Option<String> {
+        let target = self.contact.as_deref()?;
+        let from = self.reply_header("from")?;
+        let to = self.reply_header("to")?;
+        let local_side = if self.to_tag.is_empty() {
+            format!("{to};tag={to_tag}")
+        } else {
+            to.to_owned()
+        };
+        Some(format!(
+            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: {local_side}\r\nTo: {from}\r\nCall-ID: {call_id}\r\n\
+             CSeq: {cseq} BYE\r\nContent-Length: 0\r\n\r\n",
+            call_id = self.call_id,
+        ))
+    }
+
     /// A response to this request (a re-INVITE) with `contact` and an SDP body.
     pub fn response_with_sdp(&self, status: &str, contact: &str, sdp: &str) -> String {
         let mut out = format!("SIP/2.0 {status}\r\n");
@@ -283,6 +319,31 @@ mod tests {
             m.sdp_audio(),
             Some(SocketAddr::from(([127, 0, 0, 1], 20002)))
         );
+    }
+
+    #[test]
+    fn the_answering_side_ends_the_call_with_a_bye_to_the_contact() {
+        let text = "INVITE sip:0755000001@127.0.0.1:5064 SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKi\r\n\
+            f: \"Comune\" <sip:075075075@127.0.0.1>;tag=srv\r\nTo: <sip:0755000001@127.0.0.1:5064>\r\n\
+            Call-ID: c1@centralino\r\nCSeq: 7 INVITE\r\nContact: <sip:centralino@127.0.0.1:5060>\r\n\r\n";
+        let invite = Message::parse(text).expect("parses");
+        let local = SocketAddr::from(([127, 0, 0, 1], 5064));
+        let bye = invite
+            .callee_bye("gw1", local, "z9hG4bKb", 1)
+            .expect("a BYE");
+        let parsed = Message::parse(&bye).expect("the BYE parses");
+        assert_eq!(parsed.method, "BYE");
+        assert_eq!(parsed.request_uri, "sip:centralino@127.0.0.1:5060");
+        assert_eq!(parsed.call_id, "c1@centralino");
+        assert_eq!((parsed.cseq, parsed.cseq_method.as_str()), (1, "BYE"));
+        // Our side (From) carries our tag; the server's side (To) keeps the server's.
+        assert!(bye.contains("\r\nFrom: <sip:0755000001@127.0.0.1:5064>;tag=gw1\r\n"));
+        assert_eq!(parsed.to_tag, "srv");
+        let no_contact =
+            Message::parse(&text.replace("Contact: <sip:centralino@127.0.0.1:5060>\r\n", ""))
+                .expect("parses");
+        assert_eq!(no_contact.callee_bye("gw1", local, "z9hG4bKb", 1), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! a refused number is never handed to the placer, a no-answer is retried, a
 //! reached-and-closed attempt closes the request; cancelling the task ends the
 //! running attempt and gives the request back (a crash leaves the lease to run
-//! out instead: tests/store_dialing.rs).
+//! out instead: tests/store_dialing.rs); a running attempt's lease is written again
+//! only when half of it is gone, and before it runs out.
 
 #![allow(clippy::unwrap_used)] // Tests may unwrap, helpers included: a panic is a failed test.
 
@@ -74,6 +75,15 @@ fn callback(store: &SledStore, number: &str) -> String {
 }
 
 fn dialer(store: &SledStore, placer: Arc<Scripted>, token: CancellationToken) -> DialerTask {
+    dialer_with_lease(store, placer, token, Duration::from_secs(60))
+}
+
+fn dialer_with_lease(
+    store: &SledStore,
+    placer: Arc<Scripted>,
+    token: CancellationToken,
+    lease: Duration,
+) -> DialerTask {
     let settings = DialerSettings {
         per_office: 1,
         max_attempts: 3,
@@ -97,10 +107,51 @@ fn dialer(store: &SledStore, placer: Arc<Scripted>, token: CancellationToken) ->
         TaskSettings {
             holder: "test-dialer".into(),
             tick: Duration::from_millis(20),
-            lease: Duration::from_secs(60),
+            lease,
         },
         token,
     )
+}
+
+/// Until when the request's lease holds (it must be being worked).
+fn lease_until(store: &SledStore, reference: &str) -> Timestamp {
+    match store.callback(reference).unwrap().unwrap().dialing.state {
+        DialState::Working { lease } => {
+            assert_eq!(lease.holder, "test-dialer");
+            lease.until
+        }
+        other => panic!("{reference} is not being worked: {other:?}"),
+    }
+}
+
+/// Starts a dialer with `lease` whose one attempt waits until cancelled; runs `check` (with the
+/// store and the request) once the attempt started, then stops the dialer.
+async fn while_an_attempt_runs<T: Send + 'static>(
+    lease: Duration,
+    check: impl FnOnce(&SledStore, &str) -> T + Send + 'static,
+) -> T {
+    let store = SledStore::temporary().unwrap();
+    let reference = callback(&store, "0755771234");
+    let placer = Arc::new(Scripted {
+        outcomes: Mutex::new(vec![None]),
+        jobs: Mutex::new(Vec::new()),
+    });
+    let token = CancellationToken::new();
+    let task = tokio::spawn(dialer_with_lease(&store, placer.clone(), token.clone(), lease).run());
+    let checked = tokio::task::spawn_blocking(move || {
+        wait_for("the attempt to start", || {
+            !placer.jobs.lock().unwrap().is_empty()
+        });
+        check(&store, &reference)
+    })
+    .await
+    .unwrap();
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    checked
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -223,4 +274,35 @@ async fn cancelling_the_task_ends_its_attempt_and_gives_the_request_back() {
     assert_eq!(left.dialing.state, DialState::Pending, "{left:?}");
     assert!(left.dialing.attempts.is_empty());
     assert_eq!(placer.jobs.lock().unwrap().len(), 1);
+}
+
+/// Every renewal is a durable store write: with most of a 60 s lease left, a second of 20 ms
+/// ticks writes nothing (the dialer used to renew each lease at each tick).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_with_most_of_it_left_is_not_written_again() {
+    let (taken, after) = while_an_attempt_runs(Duration::from_secs(60), |store, reference| {
+        let taken = lease_until(store, reference);
+        std::thread::sleep(Duration::from_secs(1));
+        (taken, lease_until(store, reference))
+    })
+    .await;
+    assert_eq!(
+        taken, after,
+        "the lease was written again with most of it left"
+    );
+}
+
+/// A 2 s lease is renewed once less than half of it is left, by the same holder, and the
+/// request stays with this dialer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_half_gone_is_renewed() {
+    let (taken, renewed) = while_an_attempt_runs(Duration::from_secs(2), |store, reference| {
+        let taken = lease_until(store, reference);
+        wait_for("the lease to be renewed", || {
+            lease_until(store, reference) != taken
+        });
+        (taken, lease_until(store, reference))
+    })
+    .await;
+    assert!(renewed > taken, "{renewed} after {taken}");
 }

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use centralino_bench::dtmf::{DTMF_PT, KeyPress, key_event};
 use centralino_bench::procfs::{self, CpuWindow, ProcSample, UdpCounters};
 use centralino_bench::rtpstats::StreamStats;
 use centralino_bench::sip::{Dialog, Message, branch};
@@ -402,26 +403,6 @@ impl CallerStream {
     }
 }
 
-/// RFC 4733 packets of one key press: 100 ms of event, then three end packets.
-struct KeyPress {
-    event: u8,
-    timestamp: u32,
-    step: u16,
-}
-
-const KEY_STEPS: u16 = 5;
-const DTMF_PT: u8 = 101;
-
-fn key_event(key: char) -> Option<u8> {
-    match key {
-        '0'..='9' => u8::try_from(u32::from(key) - u32::from('0')).ok(),
-        '*' => Some(10),
-        '#' => Some(11),
-        'A'..='D' => u8::try_from(u32::from(key) - u32::from('A') + 12).ok(),
-        _ => None,
-    }
-}
-
 async fn send_sip(socket: &UdpSocket, text: &str, to: SocketAddr) {
     let _ = socket.send_to(text.as_bytes(), to).await;
 }
@@ -628,36 +609,25 @@ async fn call(shared: Arc<Shared>, index: u32, start_at: Instant) -> CallResult 
                         };
                         next_key += 1;
                         result.keys_sent += 1;
-                        KeyPress { event, timestamp: stream.timestamp_now(), step: 0 }
+                        KeyPress::new(event, stream.timestamp_now())
                     }
                 };
-                // Steps 0..KEY_STEPS: the event growing by 160; then three end packets.
-                let end = current.step >= KEY_STEPS;
-                let duration = 160 * (current.step.min(KEY_STEPS - 1) + 1);
-                let payload = [
-                    current.event,
-                    if end { 0x80 | 10 } else { 10 },
-                    (duration >> 8) as u8,
-                    (duration & 0xff) as u8,
-                ];
+                let (payload, times) = current.payload();
                 if let Some(to) = server_rtp {
-                    let packets = if end { 3 } else { 1 };
-                    for _ in 0..packets {
+                    for _ in 0..times {
                         let packet =
-                            stream.packet(DTMF_PT, current.step == 0, current.timestamp, &payload);
+                            stream.packet(DTMF_PT, current.marker(), current.timestamp, &payload);
                         rtp.send(&packet, media_ip, to);
                     }
                 }
-                if end {
-                    key_at = if next_key < keys.len() {
-                        key_at + Duration::from_millis(args.key_gap_ms)
-                    } else {
-                        far
-                    };
+                press = current.next();
+                key_at = if press.is_some() {
+                    key_at + Duration::from_millis(20)
+                } else if next_key < keys.len() {
+                    key_at + Duration::from_millis(args.key_gap_ms)
                 } else {
-                    press = Some(KeyPress { step: current.step + 1, ..current });
-                    key_at += Duration::from_millis(20);
-                }
+                    far
+                };
             }
             () = sleep_until(hold_end.into()) => break,
         }

@@ -25,6 +25,16 @@
 //! `--password-prefix` + extension (bench only), so HA1 = MD5(ext:realm:password), which
 //! `bench/load.sh` writes into the server's `[staff.accounts]`.
 //!
+//! Keys: with `--keys 1` a phone presses 1 (RFC 4733) `--key-delay-ms` after answering, and with
+//! `--key-every-ms` again and again for as long as the call lasts (staff answering every prompt
+//! of the callback dialer with 1: "call the citizen", then "close the request").
+//!
+//! The trunk gateway: with `--gateway ADDR` the process also listens there as the gateway the
+//! callback dialer calls citizens through. An INVITE there is answered at once for any number,
+//! with its own RTP address and audio both ways like a phone's call, and hung up with a BYE
+//! (retransmitted until answered, at most 8 s) `--gateway-hold` seconds after the answer. The
+//! times of the phones' and the gateway's answers are reported (the dialer's setup rate).
+//!
 //! With `--interval 0` every phone registers once (for `--expires`) and then only answers calls;
 //! `--ready-file` is written once every phone has registered. The run ends after `--duration`
 //! seconds or on SIGTERM/SIGINT; then one JSON document goes to stdout (registrations: answers by
@@ -43,6 +53,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use centralino_bench::dtmf::{DTMF_PT, KeyPress, key_event};
 use centralino_bench::procfs::{self, CpuWindow, ProcSample, UdpCounters};
 use centralino_bench::rtpstats::StreamStats;
 use centralino_bench::sip::{Message, branch};
@@ -112,6 +123,22 @@ struct Args {
     /// A name for this run in the JSON.
     #[arg(long, default_value = "")]
     label: String,
+    /// Keys pressed (RFC 4733) in each call a phone answers, e.g. "1".
+    #[arg(long, default_value = "")]
+    keys: String,
+    /// When the keys are first pressed, ms after the answer.
+    #[arg(long, default_value_t = 500)]
+    key_delay_ms: u64,
+    /// Press the keys again every this many ms while the call lasts (0: once).
+    #[arg(long, default_value_t = 0)]
+    key_every_ms: u64,
+    /// Also be the trunk gateway at this address (loopback): INVITEs there are answered for any
+    /// number, with audio both ways, and hung up after `--gateway-hold` seconds.
+    #[arg(long)]
+    gateway: Option<SocketAddr>,
+    /// Seconds from the gateway's answer to its BYE.
+    #[arg(long, default_value_t = 30.0)]
+    gateway_hold: f64,
 }
 
 /// The SIP sockets, the RTP sockets and the counters every task shares.
@@ -129,6 +156,15 @@ struct Shared {
     registered_once: AtomicUsize,
     /// Calls answered so far: each gets its own RTP address.
     next_call: AtomicU32,
+    /// The gateway's calls to hang up, to the task that sends their BYEs.
+    hang_ups: mpsc::UnboundedSender<HangUp>,
+}
+
+/// A gateway call to end with a BYE at `at`.
+struct HangUp {
+    call_id: String,
+    bye: String,
+    at: Instant,
 }
 
 #[derive(Default)]
@@ -159,11 +195,33 @@ struct Counts {
     live: AtomicUsize,
     peak_live: AtomicUsize,
     rtp_sent: AtomicU64,
+    keys_sent: AtomicU64,
+    /// Seconds since the start of each phone's answer.
+    answered_at_s: Mutex<Vec<f64>>,
+    gateway: GatewayCounts,
 }
 
-/// A call a phone answered.
+/// The trunk gateway's calls.
+#[derive(Default)]
+struct GatewayCounts {
+    /// INVITE requests, retransmissions included.
+    invites: AtomicU64,
+    invite_retransmissions: AtomicU64,
+    answered: AtomicU64,
+    /// Seconds since the start of each answer.
+    answered_at_s: Mutex<Vec<f64>>,
+    byes_sent: AtomicU64,
+    bye_retransmissions: AtomicU64,
+    byes_answered: AtomicU64,
+    bye_timeouts: AtomicU64,
+    /// Calls the server hung up before the hold ended.
+    ended_by_server: AtomicU64,
+}
+
+/// A call a phone (or the gateway) answered.
 struct Call {
-    phone: u32,
+    /// `None`: a gateway call.
+    phone: Option<u32>,
     /// Its RTP address.
     ip: Ipv4Addr,
     to_tag: String,
@@ -180,6 +238,43 @@ struct Outgoing {
     ssrc: u32,
     sequence: u16,
     timestamp: u32,
+    keys: Option<Keys>,
+}
+
+/// The keys a phone presses in one call: all of them from `at`, again every `every`.
+struct Keys {
+    events: Vec<u8>,
+    next: usize,
+    round_at: Instant,
+    at: Instant,
+    every: Option<Duration>,
+    press: Option<KeyPress>,
+}
+
+/// Between two keys of one round.
+const KEY_GAP: Duration = Duration::from_millis(200);
+
+impl Keys {
+    /// The press to send a packet of at `now` (whose RTP timestamp is `timestamp`), if any.
+    fn due(&mut self, now: Instant, timestamp: u32) -> Option<KeyPress> {
+        if self.press.is_none() && now >= self.at {
+            let event = *self.events.get(self.next)?;
+            self.next += 1;
+            self.press = Some(KeyPress::new(event, timestamp));
+        }
+        let current = self.press?;
+        self.press = current.next();
+        if self.press.is_none() {
+            if self.next < self.events.len() {
+                self.at = now + KEY_GAP;
+            } else if let Some(every) = self.every {
+                self.next = 0;
+                self.round_at += every;
+                self.at = self.round_at.max(now);
+            }
+        }
+        Some(current)
+    }
 }
 
 struct RtpPort {
@@ -199,6 +294,13 @@ fn ms(d: Duration) -> f64 {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The times in `times`, in order.
+fn sorted(times: &Mutex<Vec<f64>>) -> Vec<f64> {
+    let mut times = lock(times).clone();
+    times.sort_by(f64::total_cmp);
+    times
 }
 
 fn md5_hex(text: &str) -> String {
@@ -358,19 +460,30 @@ fn send_media(
         if !streams.is_empty() {
             late.push(ms(Instant::now().saturating_duration_since(next)));
         }
+        let now = Instant::now();
         for stream in streams.values_mut() {
             let (Some(port), SocketAddr::V4(to)) = (shared.rtp.get(stream.socket), stream.to)
             else {
                 continue;
             };
-            packet.clear();
-            packet.push(0x80);
-            packet.push(0);
-            packet.extend_from_slice(&stream.sequence.to_be_bytes());
-            packet.extend_from_slice(&stream.timestamp.to_be_bytes());
-            packet.extend_from_slice(&stream.ssrc.to_be_bytes());
-            packet.extend_from_slice(&silence);
-            stream.sequence = stream.sequence.wrapping_add(1);
+            // A key press replaces the tick's audio (RFC 4733 §2.5.1.2).
+            let press = stream
+                .keys
+                .as_mut()
+                .and_then(|keys| keys.due(now, stream.timestamp));
+            let event;
+            let (payload_type, marker, timestamp, payload, times): (u8, bool, u32, &[u8], usize) =
+                match &press {
+                    Some(press) => {
+                        let times;
+                        (event, times) = press.payload();
+                        if press.marker() {
+                            shared.counts.keys_sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        (DTMF_PT, press.marker(), press.timestamp, &event, times)
+                    }
+                    None => (0, false, stream.timestamp, &silence, 1),
+                };
             stream.timestamp = stream.timestamp.wrapping_add(160);
             let info = nix::libc::in_pktinfo {
                 ipi_ifindex: 0,
@@ -379,16 +492,26 @@ fn send_media(
                 },
                 ipi_addr: nix::libc::in_addr { s_addr: 0 },
             };
-            if sendmsg(
-                port.socket.as_raw_fd(),
-                &[IoSlice::new(&packet)],
-                &[ControlMessage::Ipv4PacketInfo(&info)],
-                MsgFlags::empty(),
-                Some(&SockaddrIn::from(to)),
-            )
-            .is_ok()
-            {
-                shared.counts.rtp_sent.fetch_add(1, Ordering::Relaxed);
+            for _ in 0..times {
+                packet.clear();
+                packet.push(0x80);
+                packet.push(payload_type | if marker { 0x80 } else { 0 });
+                packet.extend_from_slice(&stream.sequence.to_be_bytes());
+                packet.extend_from_slice(&timestamp.to_be_bytes());
+                packet.extend_from_slice(&stream.ssrc.to_be_bytes());
+                packet.extend_from_slice(payload);
+                stream.sequence = stream.sequence.wrapping_add(1);
+                if sendmsg(
+                    port.socket.as_raw_fd(),
+                    &[IoSlice::new(&packet)],
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::empty(),
+                    Some(&SockaddrIn::from(to)),
+                )
+                .is_ok()
+                {
+                    shared.counts.rtp_sent.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -676,26 +799,34 @@ fn on_request(
 ) -> Option<String> {
     let counts = &shared.counts;
     let args = &shared.args;
+    let gateway = args.gateway == Some(local);
     match message.method.as_str() {
         "INVITE" => {
-            counts.invites.fetch_add(1, Ordering::Relaxed);
+            if gateway {
+                counts.gateway.invites.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counts.invites.fetch_add(1, Ordering::Relaxed);
+            }
             let user = request_user(&message.request_uri)?.to_owned();
             let phone = user
                 .parse::<u32>()
                 .ok()
                 .and_then(|e| e.checked_sub(args.first_extension))
                 .filter(|i| (*i as usize) < args.phones);
-            let Some(phone) = phone else {
+            if phone.is_none() && !gateway {
                 counts.unknown_user.fetch_add(1, Ordering::Relaxed);
                 return Some(message.response("404 Not Found"));
-            };
+            }
             let contact = format!("sip:{user}@{local}");
             let mut calls = lock(&shared.calls);
             if let Some(call) = calls.get(&message.call_id) {
-                // A retransmission (our 200 was lost) or a re-INVITE: the same answer.
-                counts
-                    .invite_retransmissions
-                    .fetch_add(1, Ordering::Relaxed);
+                // A retransmission (our 200 was lost or late) or a re-INVITE: the same answer.
+                if gateway {
+                    &counts.gateway.invite_retransmissions
+                } else {
+                    &counts.invite_retransmissions
+                }
+                .fetch_add(1, Ordering::Relaxed);
                 return Some(response(
                     message,
                     "200 OK",
@@ -708,7 +839,7 @@ fn on_request(
                 counts.no_sdp.fetch_add(1, Ordering::Relaxed);
                 return Some(message.response("488 Not Acceptable Here"));
             };
-            if calls.values().any(|c| c.phone == phone) {
+            if phone.is_some() && calls.values().any(|c| c.phone == phone) {
                 counts.second_calls.fetch_add(1, Ordering::Relaxed);
                 if !args.answer_when_busy {
                     return Some(message.response("486 Busy Here"));
@@ -727,6 +858,35 @@ fn on_request(
             );
             let to_tag = format!("{:08x}", fastrand::u32(..));
             let text = response(message, "200 OK", &to_tag, &contact, &answer);
+            let now = Instant::now();
+            let since_start = ms(now.saturating_duration_since(shared.started)) / 1000.0;
+            let keys = if gateway {
+                counts.gateway.answered.fetch_add(1, Ordering::Relaxed);
+                lock(&counts.gateway.answered_at_s).push(since_start);
+                let bye = message.callee_bye(&to_tag, local, &branch(), 1);
+                if let Some(bye) = bye {
+                    let _ = shared.hang_ups.send(HangUp {
+                        call_id: message.call_id.clone(),
+                        bye,
+                        at: now + Duration::from_secs_f64(args.gateway_hold.max(0.0)),
+                    });
+                }
+                None
+            } else {
+                counts.answered.fetch_add(1, Ordering::Relaxed);
+                lock(&counts.answered_at_s).push(since_start);
+                let events: Vec<u8> = args.keys.chars().filter_map(key_event).collect();
+                let at = now + Duration::from_millis(args.key_delay_ms);
+                (!events.is_empty()).then(|| Keys {
+                    events,
+                    next: 0,
+                    round_at: at,
+                    at,
+                    every: (args.key_every_ms > 0)
+                        .then(|| Duration::from_millis(args.key_every_ms)),
+                    press: None,
+                })
+            };
             calls.insert(
                 message.call_id.clone(),
                 Call {
@@ -734,13 +894,12 @@ fn on_request(
                     ip,
                     to_tag,
                     answer,
-                    answered_at: Instant::now(),
+                    answered_at: now,
                     acked: false,
                 },
             );
             let live = counts.live.fetch_add(1, Ordering::Relaxed) + 1;
             counts.peak_live.fetch_max(live, Ordering::Relaxed);
-            counts.answered.fetch_add(1, Ordering::Relaxed);
             lock(outgoing).insert(
                 message.call_id.clone(),
                 Outgoing {
@@ -750,6 +909,7 @@ fn on_request(
                     ssrc: fastrand::u32(..),
                     sequence: fastrand::u16(..),
                     timestamp: fastrand::u32(..),
+                    keys,
                 },
             );
             Some(text)
@@ -762,7 +922,14 @@ fn on_request(
             None
         }
         "BYE" => {
-            counts.byes.fetch_add(1, Ordering::Relaxed);
+            if gateway {
+                counts
+                    .gateway
+                    .ended_by_server
+                    .fetch_add(1, Ordering::Relaxed);
+            } else {
+                counts.byes.fetch_add(1, Ordering::Relaxed);
+            }
             if let Some(call) = lock(&shared.calls).remove(&message.call_id) {
                 counts.live.fetch_sub(1, Ordering::Relaxed);
                 let _ = (call.answered_at, call.acked, call.ip);
@@ -810,6 +977,78 @@ async fn sip_receiver(
         if let Some(reply) = on_request(&shared, &outgoing, &message, local) {
             let _ = socket.send_to(reply.as_bytes(), from).await;
         }
+    }
+}
+
+/// Ends the gateway's calls as their holds run out (each in a task of this one's).
+async fn gateway_hang_ups(
+    shared: Arc<Shared>,
+    socket: Arc<UdpSocket>,
+    outgoing: Arc<Mutex<HashMap<String, Outgoing>>>,
+    mut hang_ups: mpsc::UnboundedReceiver<HangUp>,
+) {
+    let mut calls = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            got = hang_ups.recv() => match got {
+                Some(hang_up) => {
+                    calls.spawn(gateway_hang_up(shared.clone(), socket.clone(), outgoing.clone(), hang_up));
+                }
+                None => break,
+            },
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+    while calls.join_next().await.is_some() {}
+}
+
+/// One gateway call's BYE when its hold is over (unless the server hung up first),
+/// retransmitted (500 ms doubling to 4 s) until a final answer, for at most 8 s.
+async fn gateway_hang_up(
+    shared: Arc<Shared>,
+    socket: Arc<UdpSocket>,
+    outgoing: Arc<Mutex<HashMap<String, Outgoing>>>,
+    hang_up: HangUp,
+) {
+    sleep_until(hang_up.at.into()).await;
+    let counts = &shared.counts.gateway;
+    if !lock(&shared.calls).contains_key(&hang_up.call_id) {
+        return;
+    }
+    lock(&outgoing).remove(&hang_up.call_id);
+    let (sender, mut incoming) = mpsc::unbounded_channel();
+    lock(&shared.pending).insert(hang_up.call_id.clone(), sender);
+    let target = shared.args.target;
+    counts.byes_sent.fetch_add(1, Ordering::Relaxed);
+    let _ = socket.send_to(hang_up.bye.as_bytes(), target).await;
+    let sent_at = Instant::now();
+    let mut interval = Duration::from_millis(500);
+    let mut retransmit_at = sent_at + interval;
+    let give_up = sent_at + Duration::from_secs(8);
+    loop {
+        tokio::select! {
+            got = incoming.recv() => {
+                let Some(answer) = got else { break };
+                if answer.status >= 200 && answer.cseq_method == "BYE" {
+                    counts.byes_answered.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+            () = sleep_until(retransmit_at.into()) => {
+                let _ = socket.send_to(hang_up.bye.as_bytes(), target).await;
+                counts.bye_retransmissions.fetch_add(1, Ordering::Relaxed);
+                interval = (interval * 2).min(Duration::from_secs(4));
+                retransmit_at = Instant::now() + interval;
+            }
+            () = sleep_until(give_up.into()) => {
+                counts.bye_timeouts.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    lock(&shared.pending).remove(&hang_up.call_id);
+    if lock(&shared.calls).remove(&hang_up.call_id).is_some() {
+        shared.counts.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -872,6 +1111,20 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         Some(pid) => Some(procfs::sample(pid).context("reading the server's /proc entry")?),
         None => None,
     };
+    let gateway = match args.gateway {
+        Some(address) => {
+            anyhow::ensure!(
+                address.ip().is_loopback(),
+                "the load gateway listens on loopback only"
+            );
+            let socket = UdpSocket::bind(address)
+                .await
+                .with_context(|| format!("the gateway's address {address}"))?;
+            Some(Arc::new(socket))
+        }
+        None => None,
+    };
+    let (hang_ups, hang_ups_due) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         args,
         rtp: rtp.clone(),
@@ -882,6 +1135,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         answers_by_second: (0..seconds).map(|_| AtomicU64::new(0)).collect(),
         registered_once: AtomicUsize::new(0),
         next_call: AtomicU32::new(0),
+        hang_ups,
     });
     let outgoing: Arc<Mutex<HashMap<String, Outgoing>>> = Arc::new(Mutex::new(HashMap::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -900,11 +1154,19 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         std::thread::spawn(move || send_media(shared, outgoing, stop))
     };
     let mut sip_tasks = tokio::task::JoinSet::new();
-    for socket in &sip {
+    for socket in sip.iter().chain(&gateway) {
         sip_tasks.spawn(sip_receiver(
             shared.clone(),
             socket.clone(),
             outgoing.clone(),
+        ));
+    }
+    if let Some(socket) = &gateway {
+        sip_tasks.spawn(gateway_hang_ups(
+            shared.clone(),
+            socket.clone(),
+            outgoing.clone(),
+            hang_ups_due,
         ));
     }
     let udp_before = UdpCounters::read();
@@ -1087,6 +1349,19 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             "second_calls_to_a_busy_phone": get(&c.second_calls),
             "peak_live": c.peak_live.load(Ordering::Relaxed),
             "live_at_end": c.live.load(Ordering::Relaxed),
+            "keys_sent": get(&c.keys_sent),
+            "answered_at_s": sorted(&c.answered_at_s),
+        },
+        "gateway": {
+            "invites": get(&c.gateway.invites),
+            "invite_retransmissions": get(&c.gateway.invite_retransmissions),
+            "answered": get(&c.gateway.answered),
+            "byes_sent": get(&c.gateway.byes_sent),
+            "bye_retransmissions": get(&c.gateway.bye_retransmissions),
+            "byes_answered": get(&c.gateway.byes_answered),
+            "bye_timeouts": get(&c.gateway.bye_timeouts),
+            "ended_by_server": get(&c.gateway.ended_by_server),
+            "answered_at_s": sorted(&c.gateway.answered_at_s),
         },
         "media": {
             "rtp_sent": get(&c.rtp_sent),
@@ -1148,6 +1423,32 @@ mod tests {
             &ha2,
         );
         assert_eq!(response, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn keys_are_pressed_from_the_delay_and_again_every_round() {
+        let start = Instant::now();
+        let at = start + Duration::from_millis(100);
+        let mut keys = Keys {
+            events: vec![1, 2],
+            next: 0,
+            round_at: at,
+            at,
+            every: Some(Duration::from_millis(1000)),
+            press: None,
+        };
+        // Ticks every 20 ms for 1.5 s: the first packet of each press, with its time.
+        let mut starts = Vec::new();
+        for tick in 0..75u32 {
+            let now = start + Duration::from_millis(20) * tick;
+            if let Some(press) = keys.due(now, tick * 160)
+                && press.marker()
+            {
+                starts.push((tick * 20, press.event));
+            }
+        }
+        // 1 at 100 ms, its 6 steps end at 200 ms; 2 after the 200 ms gap; again at 1100 ms.
+        assert_eq!(starts, vec![(100, 1), (400, 2), (1100, 1), (1400, 2)]);
     }
 
     #[test]

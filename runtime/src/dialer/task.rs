@@ -7,7 +7,7 @@
 //!                              │ Dial ──► store: TakeLease ──ok──► JoinSet: placer.place(job)
 //!                              │ Finish / Release / Fail ──► store: change_callback
 //!   placer's Finished ──► Scheduler (AttemptEnded / StaffSkipped) ──► store
-//!   in-flight leases renewed each tick; cancel: attempts cancelled, their reports written
+//!   in-flight leases renewed when half gone; cancel: attempts cancelled, their reports written
 //! ```
 //!
 //! Every attempt is a task in the dialer's [`JoinSet`] with a child token of the
@@ -85,8 +85,8 @@ pub struct DialerTask {
     token: CancellationToken,
     seen: BTreeMap<String, Status>,
     attempts: JoinSet<(String, Finished)>,
-    /// References with an attempt running here, for lease renewal.
-    running: BTreeMap<String, ()>,
+    /// References with an attempt running here, and until when their leases hold.
+    running: BTreeMap<String, Timestamp>,
     /// Notified when a tick should come now.
     wake: Arc<Notify>,
     /// The flows served (their offices, hours and staff), and the version last read.
@@ -235,15 +235,23 @@ impl DialerTask {
         }
     }
 
-    fn renew_leases(&self, now: Timestamp) {
-        for reference in self.running.keys() {
+    /// Renew the leases of the attempts running here once half of a lease is gone: every
+    /// renewal is a durable store write (a flush), so renewing each tick would cost one per
+    /// attempt per second; at half the lease a missed tick or two still leaves it held.
+    fn renew_leases(&mut self, now: Timestamp) {
+        let half = self.settings.lease / 2;
+        for (reference, until) in &mut self.running {
+            if later(now, half) < *until {
+                continue;
+            }
+            let renewed = later(now, self.settings.lease);
             let change = Change::TakeLease {
                 holder: self.settings.holder.clone(),
                 now,
-                until: later(now, self.settings.lease),
+                until: renewed,
             };
             match self.store.change_callback(reference, &change) {
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => *until = renewed,
                 Ok(Err(refusal)) => warn!(%reference, %refusal, "dialer: lease not renewed"),
                 Err(error) => warn!(%reference, %error, "dialer: lease not renewed"),
             }
@@ -259,11 +267,8 @@ impl DialerTask {
                 number,
                 staff,
             } => {
-                let take = Change::TakeLease {
-                    holder,
-                    now,
-                    until: later(now, self.settings.lease),
-                };
+                let until = later(now, self.settings.lease);
+                let take = Change::TakeLease { holder, now, until };
                 // Not taken: out of the scheduler's in-flight set; the Release it answers
                 // with is not ours to write (no lease held), so it is dropped.
                 match self.store.change_callback(&reference, &take) {
@@ -299,7 +304,7 @@ impl DialerTask {
                 info!(%reference, staff = %job.staff, "dialer: working a callback");
                 let placer = self.placer.clone();
                 let token = self.token.child_token();
-                self.running.insert(reference.clone(), ());
+                self.running.insert(reference.clone(), until);
                 self.attempts
                     .spawn(async move { (reference, placer.place(job, token).await) });
                 return;
