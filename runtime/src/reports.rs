@@ -47,8 +47,6 @@ use crate::store::{
     Ticket,
 };
 
-/// The time zone the city's reports count days and hours in.
-pub const TIME_ZONE: &str = "Europe/Rome";
 /// The longest period a report covers (days).
 pub const MAX_DAYS: i64 = 366;
 /// The most distinct paths and hang-up places listed (the most frequent first).

@@ -38,6 +38,7 @@ use serde::Deserialize;
 mod bookings;
 mod callbacks;
 mod calls;
+pub mod clock;
 mod directory;
 mod flows;
 mod flows_files;
@@ -170,6 +171,10 @@ impl Console {
             std::iter::once(words::COMMON).chain(PAGES.iter().map(|page| page.words)),
         ));
         words.install(&mut templates);
+        // `{{ version | short_version }}`: the short id (nothing for a missing one).
+        templates.add_filter("short_version", |id: Option<String>| {
+            id.map(|id| clock::short_version(&id)).unwrap_or_default()
+        });
         Console {
             accounts: AccountsFile {
                 path: accounts,
@@ -214,13 +219,24 @@ impl Console {
         self.accounts.current().ok()?.accounts.get(name).cloned()
     }
 
+    /// Times for people, now, in the deployment's zone (that of the flows in service's
+    /// calendars): every page writes its times through it.
+    pub fn clock(&self) -> clock::Clock {
+        let now = jiff::Timestamp::now();
+        match self.server.deployment.current().read() {
+            Ok(program) => clock::Clock::of_graph(&program.graph, now),
+            Err(_) => clock::Clock::new(centralino_compiler::calendar::default_timezone(), now),
+        }
+    }
+
     /// The server's live parts: store, flows, presence, live calls.
     pub fn server(&self) -> &ServerView {
         &self.server
     }
 
     /// Renders page template `name` for `viewer` with `values`, plus what every page needs:
-    /// `staff`, `csrf`, `lang`, `nav` (the entries the viewer's role sees) and `path`.
+    /// `staff`, `csrf`, `lang`, `nav` (the entries the viewer's role sees), `path` and `zone`
+    /// (the deployment's time zone, for words like "Rome time": `t(..) | replace("{zone}", zone)`).
     pub fn page(&self, viewer: &Viewer, name: &str, values: minijinja::Value) -> Response {
         let nav: Vec<minijinja::Value> = PAGES
             .iter()
@@ -243,6 +259,7 @@ impl Console {
                 lang => viewer.lang.as_str(),
                 nav => nav,
                 supervisor => supervisors(viewer.staff.role),
+                zone => self.clock().zone_name(),
                 ..values
             },
         )

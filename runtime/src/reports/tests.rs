@@ -15,7 +15,7 @@ use crate::store::ticketing::TicketChange;
 use crate::store::{Handoff, NewBooking, NewCallback, NewTicket, SCHEMA_VERSION, SledStore, Slot};
 
 fn rome() -> TimeZone {
-    TimeZone::get(TIME_ZONE).unwrap()
+    TimeZone::get("Europe/Rome").unwrap()
 }
 
 /// A local time in Rome, `2026-12-DD HH:MM`.

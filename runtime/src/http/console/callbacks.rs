@@ -6,7 +6,7 @@
 //!   GET  /callbacks?state=&office=&page=      ─► CallbackFilter ─► one page, late ones marked
 //!   GET  /callbacks/{ref}                     ─► fields, attempts (time, outcome, staff, detail)
 //!   POST /callbacks/{ref}/call                ─► Change::Reschedule { at: now }
-//!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (Europe/Rome time)
+//!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (the deployment's time zone)
 //!   POST /callbacks/{ref}/close       note=…  ─► Change::Close { by: account }
 //!          refused (held by the dialer, closed) ─► the request's page with the reason, 409
 //! ```
@@ -28,9 +28,8 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::record_pages::{
-    blocking, link, local, local_input, paged, parse_local, query, query_string, segment,
-};
+use super::clock::Clock;
+use super::record_pages::{blocking, link, paged, query, query_string, segment};
 use super::tickets::ticket_workers;
 use super::{Console, Nav, Page, Viewer};
 use crate::store::Callback;
@@ -101,8 +100,8 @@ const WORDS: &[super::Word] = &[
     ("callbacks.reschedule", "Sposta", "Reschedule"),
     (
         "callbacks.reschedule_at",
-        "Non prima del (ora di Roma)",
-        "Not before (Rome time)",
+        "Non prima del (ora di {zone})",
+        "Not before ({zone} time)",
     ),
     ("callbacks.close", "Chiudi", "Close"),
     ("callbacks.closed_by", "Chiusa da", "Closed by"),
@@ -230,29 +229,29 @@ struct Row {
 }
 
 impl Row {
-    fn of(callback: &Callback, now: Timestamp) -> Row {
+    fn of(callback: &Callback, clock: &Clock) -> Row {
         Row {
             reference: callback.reference.clone(),
             office: callback.request.office.clone(),
             number: callback.request.number.clone(),
             state: callback.dialing.state.name(),
-            next: next_attempt(callback),
+            next: next_attempt(callback, clock),
             attempts: callback.dialing.attempts.len(),
-            created: local(callback.request.created_at),
-            late: is_late(callback, now),
+            created: clock.minute(callback.request.created_at),
+            late: is_late(callback, clock.now()),
         }
     }
 }
 
 /// When the dialer may try next: a time, `now` (empty) while waiting, nothing when done.
-fn next_attempt(callback: &Callback) -> String {
+fn next_attempt(callback: &Callback, clock: &Clock) -> String {
     match &callback.dialing.state {
         DialState::Pending => callback
             .dialing
             .next_attempt_at
-            .map(local)
+            .map(|at| clock.minute(at))
             .unwrap_or_default(),
-        DialState::Working { lease } => local(lease.until),
+        DialState::Working { lease } => clock.minute(lease.until),
         DialState::Reached | DialState::Closed { .. } | DialState::Failed { .. } => {
             String::from("-")
         }
@@ -280,10 +279,11 @@ async fn list(
         .map(|p| p.graph.offices.keys().cloned().collect())
         .unwrap_or_default();
     offices.extend(callbacks.iter().map(|c| c.request.office.clone()));
-    let now = Timestamp::now();
+    let clock = console.clock();
+    let now = clock.now();
     let late = callbacks.iter().filter(|c| is_late(c, now)).count();
     let page = paged(filter.select(callbacks, now), filter.page);
-    let rows: Vec<Row> = page.rows.iter().map(|c| Row::of(c, now)).collect();
+    let rows: Vec<Row> = page.rows.iter().map(|c| Row::of(c, &clock)).collect();
     let base = filter.query();
     let page_link = |n: usize| {
         let sep = if base.is_empty() { "" } else { "&" };
@@ -346,13 +346,14 @@ async fn callback_page(
         Ok(None) => return not_found(console, viewer),
         Err(failed) => return failed,
     };
-    let now = Timestamp::now();
+    let clock = console.clock();
+    let now = clock.now();
     let attempts: Vec<AttemptRow> = callback
         .dialing
         .attempts
         .iter()
         .map(|a| AttemptRow {
-            at: local(a.at),
+            at: clock.minute(a.at),
             outcome: a.outcome.name(),
             staff: a.staff.clone().unwrap_or_default(),
             detail: a.detail.clone().unwrap_or_default(),
@@ -360,12 +361,13 @@ async fn callback_page(
         .collect();
     let (closed, failed) = match &callback.dialing.state {
         DialState::Closed { at, by, note } => (
-            Some(context! { at => local(*at), by => by, note => note }),
+            Some(context! { at => clock.minute(*at), by => by, note => note }),
             None,
         ),
-        DialState::Failed { at, reason } => {
-            (None, Some(context! { at => local(*at), reason => reason }))
-        }
+        DialState::Failed { at, reason } => (
+            None,
+            Some(context! { at => clock.minute(*at), reason => reason }),
+        ),
         DialState::Pending | DialState::Working { .. } | DialState::Reached => (None, None),
     };
     let request = &callback.request;
@@ -384,15 +386,15 @@ async fn callback_page(
             number => &request.number,
             note => request.note.as_deref().unwrap_or_default(),
             window => window,
-            created => local(request.created_at),
+            created => clock.minute(request.created_at),
             call_id => &request.call_id,
             call_href => link(&format!("/calls/{}", segment(&request.call_id))),
-            next => next_attempt(&callback),
+            next => next_attempt(&callback, &clock),
             late => is_late(&callback, now),
             attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),
             closed => closed,
             failed => failed,
-            suggested => local_input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
+            suggested => clock.input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
             problem => problem,
         },
     );
@@ -439,7 +441,7 @@ async fn reschedule(
     UrlPath(reference): UrlPath<String>,
     axum::Form(form): axum::Form<RescheduleForm>,
 ) -> Response {
-    let Some(at) = parse_local(&form.at) else {
+    let Some(at) = console.clock().parse_input(&form.at) else {
         return callback_page(
             &console,
             &viewer,

@@ -9,7 +9,7 @@
 //!            formula cells prefixed)
 //! ```
 //!
-//! Days are local days in Europe/Rome; without dates the last 7 days. A period that cannot
+//! Days are local days in the deployment's zone ([`super::clock`]); without dates the last 7 days. A period that cannot
 //! be read is said on the page (the last 7 days shown instead) and refused for CSV (400).
 
 use std::sync::Arc;
@@ -56,8 +56,8 @@ const WORDS: &[super::Word] = &[
     ),
     (
         "reports.period",
-        "Periodo (giorni, ora di Roma)",
-        "Period (days, Rome time)",
+        "Periodo (giorni, ora di {zone})",
+        "Period (days, {zone} time)",
     ),
     ("reports.glance", "In sintesi", "At a glance"),
     ("reports.calls", "Chiamate arrivate", "Calls that came"),
@@ -342,13 +342,9 @@ struct Asked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BadQuery(String);
 
-fn rome() -> TimeZone {
-    TimeZone::get(reports::TIME_ZONE).unwrap_or(TimeZone::UTC)
-}
-
-/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`.
-fn asked(query: Option<&str>, now: Timestamp) -> Result<Asked, BadQuery> {
-    let tz = rome();
+/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`, days in `tz`.
+fn asked(query: Option<&str>, now: Timestamp, tz: &TimeZone) -> Result<Asked, BadQuery> {
+    let tz = tz.clone();
     let mut from = None;
     let mut to = None;
     let mut preset = None;
@@ -442,10 +438,11 @@ async fn reports_page(
     if let Err(refused) = console.require(&viewer, supervisors) {
         return refused;
     }
-    let now = Timestamp::now();
-    let (asked, problem) = match asked(query.as_deref(), now) {
+    let clock = console.clock();
+    let now = clock.now();
+    let (asked, problem) = match asked(query.as_deref(), now, clock.zone()) {
         Ok(asked) => (asked, None),
-        Err(BadQuery(problem)) => match self::asked(None, now) {
+        Err(BadQuery(problem)) => match self::asked(None, now, clock.zone()) {
             Ok(asked) => (asked, Some(problem)),
             Err(BadQuery(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         },
@@ -532,8 +529,9 @@ async fn report_csv(
     else {
         return (StatusCode::NOT_FOUND, "nessun rapporto con questo nome").into_response();
     };
-    let now = Timestamp::now();
-    let asked = match asked(query.as_deref(), now) {
+    let clock = console.clock();
+    let now = clock.now();
+    let asked = match asked(query.as_deref(), now, clock.zone()) {
         Ok(asked) => asked,
         Err(BadQuery(problem)) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
@@ -644,13 +642,17 @@ mod tests {
 
     use super::*;
 
+    fn rome() -> TimeZone {
+        TimeZone::get("Europe/Rome").unwrap()
+    }
+
     fn now() -> Timestamp {
         "2026-12-03T17:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn periods_from_queries() {
-        let seven = asked(None, now()).unwrap();
+        let seven = asked(None, now(), &rome()).unwrap();
         assert_eq!(
             (
                 seven.period.first.to_string(),
@@ -659,10 +661,10 @@ mod tests {
             ("2026-11-27".into(), "2026-12-03".into())
         );
         assert_eq!(seven.target_hours, 4);
-        let today = asked(Some("preset=today&target_h=0"), now()).unwrap();
+        let today = asked(Some("preset=today&target_h=0"), now(), &rome()).unwrap();
         assert_eq!(today.period.first, today.period.last);
         assert_eq!(today.settings.callback_target, SignedDuration::ZERO);
-        let chosen = asked(Some("from=2026-12-01&to=2026-12-02"), now()).unwrap();
+        let chosen = asked(Some("from=2026-12-01&to=2026-12-02"), now(), &rome()).unwrap();
         assert_eq!(chosen.query, "from=2026-12-01&to=2026-12-02&target_h=4");
         for bad in [
             "from=yesterday&to=2026-12-01",
@@ -672,7 +674,7 @@ mod tests {
             "target_h=-1",
             "target_h=lots",
         ] {
-            assert!(asked(Some(bad), now()).is_err(), "{bad}");
+            assert!(asked(Some(bad), now(), &rome()).is_err(), "{bad}");
         }
     }
 
@@ -701,7 +703,7 @@ mod tests {
         let words: std::collections::BTreeSet<&str> = WORDS.iter().map(|w| w.0).collect();
         let report = crate::reports::report(
             &Facts::default(),
-            &asked(None, now()).unwrap().period,
+            &asked(None, now(), &rome()).unwrap().period,
             now(),
             &Settings::default(),
         );
@@ -729,7 +731,7 @@ mod tests {
         use crate::engine::{EndReason, TransferOutcome};
         use crate::store::{CallRecord, Callback, Handoff, HandoffKind, NewCallback, Status};
         let console = super::super::tests::test_console();
-        let asked = asked(Some("preset=today&target_h=1"), now()).unwrap();
+        let asked = asked(Some("preset=today&target_h=1"), now(), &rome()).unwrap();
         let start: Timestamp = "2026-12-03T09:00:00Z".parse().unwrap();
         let call = crate::reports::LoggedCall {
             record: CallRecord {
