@@ -172,14 +172,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Reads what a report of `period` needs from `store`.
+    /// Reads what a report of `period` needs from `store`: the calls of the period only
+    /// ([`Store::calls_between`]), every ticket, callback and booking.
     pub fn read(store: &dyn Store, period: &Period) -> Result<Facts, StoreError> {
         let mut calls = Vec::new();
-        for record in store.calls()? {
-            if period.contains(record.started_at) {
-                let steps = store.steps(&record.call_id)?;
-                calls.push(LoggedCall { record, steps });
-            }
+        for record in store.calls_between(period.from, period.to)? {
+            let steps = store.steps(&record.call_id)?;
+            calls.push(LoggedCall { record, steps });
         }
         Ok(Facts {
             calls,
