@@ -280,6 +280,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
                 },
             },
             tls,
+            callback_promise: settings.callbacks.promise(),
         })
     } else {
         None

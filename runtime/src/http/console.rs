@@ -229,6 +229,16 @@ impl Console {
         }
     }
 
+    /// How soon each office promises to call back, as the flows in service and the
+    /// configuration say now ([`crate::promise`]: the one rule of late callbacks).
+    pub fn callback_promise(&self) -> crate::promise::CallbackPromise {
+        let default = self.server.callback_promise;
+        match self.server.deployment.current().read() {
+            Ok(program) => crate::promise::CallbackPromise::new(default, &program.graph),
+            Err(_) => crate::promise::CallbackPromise::uniform(default),
+        }
+    }
+
     /// The server's live parts: store, flows, presence, live calls.
     pub fn server(&self) -> &ServerView {
         &self.server

@@ -369,7 +369,10 @@ fn period() -> Period {
 fn the_report() -> Report {
     let store = filled();
     let facts = Facts::read(&store, &period()).unwrap();
-    report(&facts, &period(), at(3, 18, 0), &Settings::default())
+    let settings = Settings {
+        promise: crate::promise::CallbackPromise::uniform(SignedDuration::from_hours(4)),
+    };
+    report(&facts, &period(), at(3, 18, 0), &settings)
 }
 
 #[test]

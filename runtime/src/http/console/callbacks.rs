@@ -11,8 +11,9 @@
 //!          refused (held by the dialer, closed) ─► the request's page with the reason, 409
 //! ```
 //!
-//! A request is late when it is failed, or still waiting (pending or being dialled)
-//! [`CALLBACK_PROMISE`] after it was made: offices have no promise of their own yet.
+//! A request is late by the one rule of [`crate::promise`]: failed, or still waiting
+//! (pending or being dialled) past its office's promise (`callback 8h` in the flows, else
+//! `[callbacks] promise_h`). Each row says when it is due; late rows are marked.
 //!
 //! [`Store::change_callback`]: crate::store::Store::change_callback
 
@@ -32,6 +33,7 @@ use super::clock::Clock;
 use super::record_pages::{blocking, link, paged, query, query_string, segment};
 use super::tickets::ticket_workers;
 use super::{Console, Nav, Page, Viewer};
+use crate::promise::CallbackPromise;
 use crate::store::Callback;
 use crate::store::dialing::{Change, DialState, Refusal};
 use crate::store::records::{Note, Reference};
@@ -50,9 +52,6 @@ pub const PAGE: Page = Page {
     }),
 };
 
-/// How long a citizen may wait for a call back before the request shows as late.
-pub const CALLBACK_PROMISE: SignedDuration = SignedDuration::from_hours(24);
-
 /// The states a list can be filtered by, as [`DialState::name`] names them.
 const STATES: [&str; 5] = ["pending", "working", "reached", "closed", "failed"];
 
@@ -69,6 +68,7 @@ const WORDS: &[super::Word] = &[
     ("callbacks.window", "Fascia oraria", "Time window"),
     ("callbacks.call", "Chiamata", "Call"),
     ("callbacks.late", "in ritardo", "late"),
+    ("callbacks.due", "Da richiamare entro", "Due by"),
     ("callbacks.all", "Tutti", "All"),
     ("callbacks.now", "appena possibile", "as soon as possible"),
     ("callbacks.state.pending", "in attesa", "pending"),
@@ -178,16 +178,22 @@ impl CallbackFilter {
         (filter, problems)
     }
 
-    /// The matching requests: late ones first, then newest first.
-    pub fn select(&self, callbacks: Vec<Callback>, now: Timestamp) -> Vec<Callback> {
+    /// The matching requests: late ones first (by `promise` at `now`), then newest first.
+    pub fn select(
+        &self,
+        callbacks: Vec<Callback>,
+        promise: &CallbackPromise,
+        now: Timestamp,
+    ) -> Vec<Callback> {
+        let is_late = |c: &Callback| promise.is_late(c, now);
         let mut selected: Vec<Callback> = callbacks
             .into_iter()
             .filter(|c| self.state.is_none_or(|s| s == c.dialing.state.name()))
             .filter(|c| self.office.as_ref().is_none_or(|o| *o == c.request.office))
             .collect();
         selected.sort_by(|a, b| {
-            (is_late(b, now), b.request.created_at, &b.reference).cmp(&(
-                is_late(a, now),
+            (is_late(b), b.request.created_at, &b.reference).cmp(&(
+                is_late(a),
                 a.request.created_at,
                 &a.reference,
             ))
@@ -203,19 +209,6 @@ impl CallbackFilter {
     }
 }
 
-/// Failed, or still waiting [`CALLBACK_PROMISE`] after it was asked for.
-pub fn is_late(callback: &Callback, now: Timestamp) -> bool {
-    match &callback.dialing.state {
-        DialState::Failed { .. } => true,
-        DialState::Pending | DialState::Working { .. } => callback
-            .request
-            .created_at
-            .checked_add(CALLBACK_PROMISE)
-            .is_ok_and(|promised| promised < now),
-        DialState::Reached | DialState::Closed { .. } => false,
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct Row {
     reference: String,
@@ -225,11 +218,13 @@ struct Row {
     next: String,
     attempts: usize,
     created: String,
+    /// When it is due (asked for + the office's promise).
+    due: String,
     late: bool,
 }
 
 impl Row {
-    fn of(callback: &Callback, clock: &Clock) -> Row {
+    fn of(callback: &Callback, promise: &CallbackPromise, clock: &Clock) -> Row {
         Row {
             reference: callback.reference.clone(),
             office: callback.request.office.clone(),
@@ -238,7 +233,8 @@ impl Row {
             next: next_attempt(callback, clock),
             attempts: callback.dialing.attempts.len(),
             created: clock.minute(callback.request.created_at),
-            late: is_late(callback, clock.now()),
+            due: clock.minute(promise.due(callback)),
+            late: promise.is_late(callback, clock.now()),
         }
     }
 }
@@ -281,9 +277,14 @@ async fn list(
     offices.extend(callbacks.iter().map(|c| c.request.office.clone()));
     let clock = console.clock();
     let now = clock.now();
-    let late = callbacks.iter().filter(|c| is_late(c, now)).count();
-    let page = paged(filter.select(callbacks, now), filter.page);
-    let rows: Vec<Row> = page.rows.iter().map(|c| Row::of(c, &clock)).collect();
+    let promise = console.callback_promise();
+    let late = callbacks.iter().filter(|c| promise.is_late(c, now)).count();
+    let page = paged(filter.select(callbacks, &promise, now), filter.page);
+    let rows: Vec<Row> = page
+        .rows
+        .iter()
+        .map(|c| Row::of(c, &promise, &clock))
+        .collect();
     let base = filter.query();
     let page_link = |n: usize| {
         let sep = if base.is_empty() { "" } else { "&" };
@@ -348,6 +349,7 @@ async fn callback_page(
     };
     let clock = console.clock();
     let now = clock.now();
+    let promise = console.callback_promise();
     let attempts: Vec<AttemptRow> = callback
         .dialing
         .attempts
@@ -390,7 +392,8 @@ async fn callback_page(
             call_id => &request.call_id,
             call_href => link(&format!("/calls/{}", segment(&request.call_id))),
             next => next_attempt(&callback, &clock),
-            late => is_late(&callback, now),
+            late => promise.is_late(&callback, now),
+            due => clock.minute(promise.due(&callback)),
             attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),
             closed => closed,
             failed => failed,
@@ -577,12 +580,13 @@ mod tests {
             callback("RC-4", "tributi", "2026-12-01T10:00:00Z", closed),
             tried,
         ];
-        let late: Vec<bool> = all.iter().map(|c| is_late(c, now)).collect();
+        let promise = CallbackPromise::uniform(SignedDuration::from_hours(24));
+        let late: Vec<bool> = all.iter().map(|c| promise.is_late(c, now)).collect();
         assert_eq!(late, [true, false, true, false, false]);
         let refs = |text: &str| -> Vec<String> {
             let (f, problems) = CallbackFilter::read(&query(Some(text)));
             assert!(problems.is_empty(), "{problems:?}");
-            f.select(all.clone(), now)
+            f.select(all.clone(), &promise, now)
                 .into_iter()
                 .map(|c| c.reference)
                 .collect()
@@ -592,5 +596,93 @@ mod tests {
         assert_eq!(refs("office=tributi&state=all"), ["RC-3", "RC-5", "RC-4"]);
         let (f, problems) = CallbackFilter::read(&query(Some("state=gone")));
         assert_eq!((f.state, problems), (None, vec!["callbacks.bad_state"]));
+    }
+
+    /// The page judges each request by its office's promise (`callback 1h` in the flows, the
+    /// configured 24 h for the other), marks the late one, says when each is due, and counts it.
+    #[tokio::test]
+    async fn the_page_marks_late_requests_by_their_office_promise() {
+        let flows = r#"
+office anagrafe "Anagrafe" {
+  staff "sip:201@comune.example"
+  callback 1h
+}
+office tributi "Tributi" { staff "sip:202@comune.example" }
+flow main answers "100" {
+  start: callback anagrafe -> hangup
+}
+"#;
+        let console = Arc::new(Console::new(
+            std::path::PathBuf::from("/nonexistent/accounts.toml"),
+            crate::http::ServerView::for_tests(flows),
+            false,
+        ));
+        let two_hours_ago = Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(2))
+            .unwrap();
+        let mut references = Vec::new();
+        for office in ["anagrafe", "tributi"] {
+            let created = console
+                .server()
+                .store
+                .create_callback(NewCallback {
+                    office: office.into(),
+                    number: "0755771234".into(),
+                    note: None,
+                    call_id: format!("call-{office}"),
+                    created_at: two_hours_ago,
+                    window: None,
+                    ticket: None,
+                    category: None,
+                })
+                .unwrap();
+            references.push(created.reference);
+        }
+        let viewer = Viewer {
+            staff: crate::http::session::Staff {
+                name: String::from("anna"),
+                role: crate::http::accounts::Role::Operator,
+                csrf: String::from("t"),
+            },
+            lang: super::super::Lang::It,
+        };
+        let response = list(State(console.clone()), viewer, RawQuery(None)).await;
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let page = String::from_utf8(bytes.to_vec()).unwrap();
+        let row_of = |reference: &str| -> String {
+            let at = page.find(&format!(">{reference}</a>")).unwrap();
+            let start = page[..at].rfind("<tr").unwrap();
+            let end = at + page[at..].find("</tr>").unwrap();
+            page[start..end].to_owned()
+        };
+        let (anagrafe, tributi) = (row_of(&references[0]), row_of(&references[1]));
+        assert!(anagrafe.contains("class=\"callback late\""), "{anagrafe}");
+        assert!(
+            anagrafe.contains("<strong class=\"late\">in ritardo</strong>"),
+            "{anagrafe}"
+        );
+        assert!(!tributi.contains("late"), "{tributi}");
+        let clock = console.clock();
+        let due = |hours: i64| {
+            clock.minute(
+                two_hours_ago
+                    .checked_add(SignedDuration::from_hours(hours))
+                    .unwrap(),
+            )
+        };
+        assert!(
+            anagrafe.contains(&format!("<td class=\"due\">{}</td>", due(1))),
+            "{anagrafe}"
+        );
+        assert!(
+            tributi.contains(&format!("<td class=\"due\">{}</td>", due(24))),
+            "{tributi}"
+        );
+        assert!(
+            page.contains("<strong id=\"late-count\">1</strong>"),
+            "{page}"
+        );
     }
 }

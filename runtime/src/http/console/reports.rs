@@ -25,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 
 use super::{Console, Nav, Page, Viewer, supervisors};
+use crate::promise::CallbackPromise;
 use crate::reports::{self, Bar, Facts, Period, Report, Settings, TABLES};
 
 pub const PAGE: Page = Page {
@@ -51,8 +52,8 @@ const WORDS: &[super::Word] = &[
     ("reports.30d", "Ultimi 30 giorni", "Last 30 days"),
     (
         "reports.target",
-        "Richiamata in ritardo dopo (ore)",
-        "Callback late after (hours)",
+        "Richiamata in ritardo dopo (ore; vuoto: la promessa di ogni ufficio)",
+        "Callback late after (hours; empty: each office's promise)",
     ),
     (
         "reports.period",
@@ -227,6 +228,11 @@ const WORDS: &[super::Word] = &[
     ),
     ("reports.col.attempts", "Tentativi", "Attempts"),
     ("reports.col.state", "Stato", "State"),
+    (
+        "reports.col.promise_min",
+        "Promessa (min)",
+        "Promised within (min)",
+    ),
     ("reports.col.category", "Categoria", "Category"),
     ("reports.col.opened", "Aperte", "Opened"),
     ("reports.col.open", "Ancora aperte", "Still open"),
@@ -333,17 +339,25 @@ fn routes() -> Router<Arc<Console>> {
 struct Asked {
     period: Period,
     settings: Settings,
-    /// The query as the page's links repeat it (`from=..&to=..&target_h=..`).
+    /// The query as the page's links repeat it (`from=..&to=..[&target_h=..]`).
     query: String,
-    target_hours: i64,
+    /// `target_h`: one promise for every office, for this report only (what if it were N
+    /// hours); without it, each office's promise.
+    target_hours: Option<i64>,
 }
 
 /// Why a query was not understood (said on the page, a 400 for CSV).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BadQuery(String);
 
-/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`, days in `tz`.
-fn asked(query: Option<&str>, now: Timestamp, tz: &TimeZone) -> Result<Asked, BadQuery> {
+/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`, days in `tz`;
+/// callbacks judged by `promise` unless `target_h` is given.
+fn asked(
+    query: Option<&str>,
+    now: Timestamp,
+    tz: &TimeZone,
+    promise: CallbackPromise,
+) -> Result<Asked, BadQuery> {
     let tz = tz.clone();
     let mut from = None;
     let mut to = None;
@@ -363,9 +377,9 @@ fn asked(query: Option<&str>, now: Timestamp, tz: &TimeZone) -> Result<Asked, Ba
         }
     }
     let target_hours = match target {
-        None => Settings::default().callback_target.as_hours(),
+        None => None,
         Some(text) => match text.parse::<i64>() {
-            Ok(hours) if (0..=MAX_TARGET_HOURS).contains(&hours) => hours,
+            Ok(hours) if (0..=MAX_TARGET_HOURS).contains(&hours) => Some(hours),
             _ => {
                 return Err(BadQuery(format!(
                     "target_h: not a number of hours from 0 to {MAX_TARGET_HOURS}"
@@ -396,13 +410,17 @@ fn asked(query: Option<&str>, now: Timestamp, tz: &TimeZone) -> Result<Asked, Ba
         }
     }
     .map_err(|e| BadQuery(e.to_string()))?;
+    let mut query = format!("from={}&to={}", period.first, period.last);
+    if let Some(hours) = target_hours {
+        query.push_str(&format!("&target_h={hours}"));
+    }
     Ok(Asked {
-        query: format!(
-            "from={}&to={}&target_h={target_hours}",
-            period.first, period.last
-        ),
+        query,
         settings: Settings {
-            callback_target: SignedDuration::from_hours(target_hours),
+            promise: match target_hours {
+                Some(hours) => CallbackPromise::uniform(SignedDuration::from_hours(hours)),
+                None => promise,
+            },
         },
         period,
         target_hours,
@@ -412,7 +430,7 @@ fn asked(query: Option<&str>, now: Timestamp, tz: &TimeZone) -> Result<Asked, Ba
 async fn compute(console: &Console, asked: &Asked, now: Timestamp) -> Result<Report, Response> {
     let store = console.server().store.clone();
     let period = asked.period.clone();
-    let settings = asked.settings;
+    let settings = asked.settings.clone();
     let done = tokio::task::spawn_blocking(move || {
         Facts::read(&*store, &period).map(|facts| reports::report(&facts, &period, now, &settings))
     })
@@ -440,9 +458,10 @@ async fn reports_page(
     }
     let clock = console.clock();
     let now = clock.now();
-    let (asked, problem) = match asked(query.as_deref(), now, clock.zone()) {
+    let promise = console.callback_promise();
+    let (asked, problem) = match asked(query.as_deref(), now, clock.zone(), promise.clone()) {
         Ok(asked) => (asked, None),
-        Err(BadQuery(problem)) => match self::asked(None, now, clock.zone()) {
+        Err(BadQuery(problem)) => match self::asked(None, now, clock.zone(), promise) {
             Ok(asked) => (asked, Some(problem)),
             Err(BadQuery(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         },
@@ -531,7 +550,12 @@ async fn report_csv(
     };
     let clock = console.clock();
     let now = clock.now();
-    let asked = match asked(query.as_deref(), now, clock.zone()) {
+    let asked = match asked(
+        query.as_deref(),
+        now,
+        clock.zone(),
+        console.callback_promise(),
+    ) {
         Ok(asked) => asked,
         Err(BadQuery(problem)) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
@@ -646,13 +670,17 @@ mod tests {
         TimeZone::get("Europe/Rome").unwrap()
     }
 
+    fn eight() -> CallbackPromise {
+        CallbackPromise::uniform(SignedDuration::from_hours(8))
+    }
+
     fn now() -> Timestamp {
         "2026-12-03T17:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn periods_from_queries() {
-        let seven = asked(None, now(), &rome()).unwrap();
+        let seven = asked(None, now(), &rome(), eight()).unwrap();
         assert_eq!(
             (
                 seven.period.first.to_string(),
@@ -660,12 +688,22 @@ mod tests {
             ),
             ("2026-11-27".into(), "2026-12-03".into())
         );
-        assert_eq!(seven.target_hours, 4);
-        let today = asked(Some("preset=today&target_h=0"), now(), &rome()).unwrap();
+        assert_eq!(seven.target_hours, None);
+        assert_eq!(seven.settings.promise, eight());
+        let today = asked(Some("preset=today&target_h=0"), now(), &rome(), eight()).unwrap();
         assert_eq!(today.period.first, today.period.last);
-        assert_eq!(today.settings.callback_target, SignedDuration::ZERO);
-        let chosen = asked(Some("from=2026-12-01&to=2026-12-02"), now(), &rome()).unwrap();
-        assert_eq!(chosen.query, "from=2026-12-01&to=2026-12-02&target_h=4");
+        assert_eq!(
+            today.settings.promise,
+            CallbackPromise::uniform(SignedDuration::ZERO)
+        );
+        let chosen = asked(
+            Some("from=2026-12-01&to=2026-12-02"),
+            now(),
+            &rome(),
+            eight(),
+        )
+        .unwrap();
+        assert_eq!(chosen.query, "from=2026-12-01&to=2026-12-02");
         for bad in [
             "from=yesterday&to=2026-12-01",
             "from=2026-12-02&to=2026-12-01",
@@ -674,7 +712,7 @@ mod tests {
             "target_h=-1",
             "target_h=lots",
         ] {
-            assert!(asked(Some(bad), now(), &rome()).is_err(), "{bad}");
+            assert!(asked(Some(bad), now(), &rome(), eight()).is_err(), "{bad}");
         }
     }
 
@@ -703,7 +741,7 @@ mod tests {
         let words: std::collections::BTreeSet<&str> = WORDS.iter().map(|w| w.0).collect();
         let report = crate::reports::report(
             &Facts::default(),
-            &asked(None, now(), &rome()).unwrap().period,
+            &asked(None, now(), &rome(), eight()).unwrap().period,
             now(),
             &Settings::default(),
         );
@@ -731,7 +769,7 @@ mod tests {
         use crate::engine::{EndReason, TransferOutcome};
         use crate::store::{CallRecord, Callback, Handoff, HandoffKind, NewCallback, Status};
         let console = super::super::tests::test_console();
-        let asked = asked(Some("preset=today&target_h=1"), now(), &rome()).unwrap();
+        let asked = asked(Some("preset=today&target_h=1"), now(), &rome(), eight()).unwrap();
         let start: Timestamp = "2026-12-03T09:00:00Z".parse().unwrap();
         let call = crate::reports::LoggedCall {
             record: CallRecord {
