@@ -146,7 +146,6 @@ pub struct Settings {
     pub promise: CallbackPromise,
 }
 
-
 /// One logged call and its steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedCall {

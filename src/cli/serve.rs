@@ -438,6 +438,7 @@ fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::R
                 role,
                 hash: first.hash.clone(),
                 extension: None,
+                offices: Vec::new(),
             },
         );
         accounts.save(&path)?;

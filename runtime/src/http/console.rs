@@ -239,6 +239,57 @@ impl Console {
         }
     }
 
+    /// The offices `viewer` works, when their role limits them (office staff): those the
+    /// account names (`users offices`) and those whose `staff` list in the flows in service
+    /// names the account's extension. `None`: every office (the other roles).
+    pub fn offices_of(&self, viewer: &Viewer) -> Option<std::collections::BTreeSet<String>> {
+        if viewer.staff.role != Role::OfficeStaff {
+            return None;
+        }
+        let account = self.account(&viewer.staff.name);
+        let mut offices: std::collections::BTreeSet<String> = account
+            .as_ref()
+            .map(|a| a.offices.iter().cloned().collect())
+            .unwrap_or_default();
+        let extension = account.and_then(|a| a.extension);
+        if let (Some(extension), Ok(program)) = (extension, self.server.deployment.current().read())
+        {
+            for (name, office) in &program.graph.offices {
+                let named = office.staff.iter().any(|member| {
+                    crate::people::extension_of(&member.contact) == Some(extension.as_str())
+                });
+                if named {
+                    offices.insert(name.clone());
+                }
+            }
+        }
+        Some(offices)
+    }
+
+    /// Whether `viewer` may work (change) a record of `office`: any role but office staff;
+    /// office staff only their own offices' (a record without an office is no one's).
+    pub fn may_work(&self, viewer: &Viewer, office: Option<&str>) -> bool {
+        match self.offices_of(viewer) {
+            None => true,
+            Some(mine) => office.is_some_and(|office| mine.contains(office)),
+        }
+    }
+
+    /// `Err(403)` unless `viewer` may work a record of `office` ([`Console::may_work`]).
+    #[allow(clippy::result_large_err)]
+    pub fn require_office(&self, viewer: &Viewer, office: Option<&str>) -> Result<(), Response> {
+        if self.may_work(viewer, office) {
+            Ok(())
+        } else {
+            tracing::warn!(name = %viewer.staff.name, office = office.unwrap_or("-"), "console: change refused, not the account's office");
+            Err((
+                StatusCode::FORBIDDEN,
+                self.word("app.not_your_office", viewer.lang),
+            )
+                .into_response())
+        }
+    }
+
     /// The server's live parts: store, flows, presence, live calls.
     pub fn server(&self) -> &ServerView {
         &self.server

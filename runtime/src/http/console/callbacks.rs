@@ -279,7 +279,12 @@ async fn list(
     let now = clock.now();
     let promise = console.callback_promise();
     let late = callbacks.iter().filter(|c| promise.is_late(c, now)).count();
-    let page = paged(filter.select(callbacks, &promise, now), filter.page);
+    let mut selected = filter.select(callbacks, &promise, now);
+    // Office staff see their offices' requests first (then the rest, read only).
+    if let Some(mine) = console.offices_of(&viewer) {
+        selected.sort_by_key(|c| !mine.contains(&c.request.office));
+    }
+    let page = paged(selected, filter.page);
     let rows: Vec<Row> = page
         .rows
         .iter()
@@ -394,6 +399,7 @@ async fn callback_page(
             next => next_attempt(&callback, &clock),
             late => promise.is_late(&callback, now),
             due => clock.minute(promise.due(&callback)),
+            can_work => console.may_work(viewer, Some(&request.office)),
             attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),
             closed => closed,
             failed => failed,
@@ -487,6 +493,22 @@ async fn apply(console: &Console, viewer: &Viewer, reference: &str, change: Chan
     let Ok(parsed) = Reference::parse(reference) else {
         return not_found(console, viewer);
     };
+    // Office staff work only their offices' callbacks (the others they may read).
+    if console.offices_of(viewer).is_some() {
+        let wanted = parsed.clone();
+        let office = match blocking(&console.server().store, move |s| {
+            s.callback(wanted.as_str())
+        })
+        .await
+        {
+            Ok(Some(callback)) => callback.request.office,
+            Ok(None) => return not_found(console, viewer),
+            Err(failed) => return failed,
+        };
+        if let Err(refused) = console.require_office(viewer, Some(&office)) {
+            return refused;
+        }
+    }
     let changed = blocking(&console.server().store, move |s| {
         s.change_callback(parsed.as_str(), &change)
     })
@@ -684,5 +706,150 @@ flow main answers "100" {
             page.contains("<strong id=\"late-count\">1</strong>"),
             "{page}"
         );
+    }
+
+    /// Office staff get their offices (the flows' staff list by extension, and the account's
+    /// own), see those requests and tickets first, and may change only those: another
+    /// office's callback or ticket is refused (403) and its page has no forms. A supervisor
+    /// works everything.
+    #[tokio::test]
+    async fn office_staff_work_only_their_offices_and_see_them_first() {
+        use crate::http::accounts::{Accounts, Role};
+        use crate::store::NewTicket;
+        let flows = r#"
+office anagrafe "Anagrafe" { staff "sip:201@comune.example" }
+office tributi "Tributi" { staff "sip:202@comune.example" }
+office ambiente "Ambiente" { staff "sip:203@comune.example" }
+flow main answers "100" {
+  start: callback anagrafe -> hangup
+}
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = Accounts::path_in(dir.path());
+        let mut accounts = Accounts::default();
+        accounts
+            .add("olga", Role::OfficeStaff, "olga-password")
+            .unwrap();
+        accounts.set_extension("olga", Some("201")).unwrap();
+        accounts.set_offices("olga", &["ambiente".into()]).unwrap();
+        accounts
+            .add("sara", Role::Supervisor, "sara-password")
+            .unwrap();
+        assert!(accounts.set_offices("sara", &["no way".into()]).is_err());
+        accounts.save(&path).unwrap();
+        let console = Arc::new(Console::new(
+            path,
+            crate::http::ServerView::for_tests(flows),
+            false,
+        ));
+        let viewer = |name: &str, role: Role| Viewer {
+            staff: crate::http::session::Staff {
+                name: name.into(),
+                role,
+                csrf: String::from("t"),
+            },
+            lang: super::super::Lang::It,
+        };
+        let olga = viewer("olga", Role::OfficeStaff);
+        let sara = viewer("sara", Role::Supervisor);
+        let mine: Vec<String> = console.offices_of(&olga).unwrap().into_iter().collect();
+        assert_eq!(mine, ["ambiente", "anagrafe"]);
+        assert_eq!(console.offices_of(&sara), None);
+
+        let store = console.server().store.clone();
+        let asked = Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(1))
+            .unwrap();
+        let callback_of = |office: &str, minutes: i64| {
+            store
+                .create_callback(NewCallback {
+                    office: office.into(),
+                    number: "0755771234".into(),
+                    note: None,
+                    call_id: format!("call-{office}"),
+                    created_at: asked
+                        .checked_add(SignedDuration::from_mins(minutes))
+                        .unwrap(),
+                    window: None,
+                    ticket: None,
+                    category: None,
+                })
+                .unwrap()
+                .reference
+        };
+        // The tributi request is the newest: without the preset it would be listed first.
+        let anagrafe = callback_of("anagrafe", 0);
+        let tributi = callback_of("tributi", 10);
+
+        let body = |response: Response| async move {
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        };
+        let (_, page) =
+            body(list(State(console.clone()), olga.clone(), RawQuery(None)).await).await;
+        let first = |page: &str| {
+            page.find(&format!(">{anagrafe}</a>")) < page.find(&format!(">{tributi}</a>"))
+        };
+        assert!(first(&page), "{page}");
+        let (_, page) =
+            body(list(State(console.clone()), sara.clone(), RawQuery(None)).await).await;
+        assert!(
+            !first(&page),
+            "a supervisor's list is by lateness and age only"
+        );
+
+        // Another office's request: refused, nothing changed, its page has no forms.
+        let later = Change::Reschedule {
+            at: Timestamp::now(),
+        };
+        let (status, page) = body(apply(&console, &olga, &tributi, later.clone()).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("non è del suo ufficio"), "{page}");
+        let (_, page) = body(callback_page(&console, &olga, &tributi, None).await).await;
+        assert!(page.contains("id=\"read-only\""), "{page}");
+        assert!(!page.contains("id=\"call-now\""), "{page}");
+        // Their own office's: done.
+        let (status, _) = body(apply(&console, &olga, &anagrafe, later.clone()).await).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = body(callback_page(&console, &olga, &anagrafe, None).await).await;
+        assert!(page.contains("id=\"call-now\""), "{page}");
+        // A supervisor works any office's.
+        let (status, _) = body(apply(&console, &sara, &tributi, later).await).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+
+        // Tickets: the same rule.
+        let ticket_of = |office: &str| {
+            store
+                .create_ticket(NewTicket {
+                    category: "buche".into(),
+                    title: String::new(),
+                    office: Some(office.into()),
+                    priority: "normale".into(),
+                    fields: BTreeMap::new(),
+                    caller: "0755771234".into(),
+                    call_id: format!("call-t-{office}"),
+                    created_at: asked,
+                    due_at: None,
+                })
+                .unwrap()
+                .reference
+        };
+        let (own, other) = (ticket_of("ambiente"), ticket_of("tributi"));
+        let comment = || crate::store::ticketing::TicketAction::Comment {
+            text: "visto".into(),
+        };
+        let (status, page) =
+            body(super::super::tickets::work_for_tests(&console, &olga, &other, comment()).await)
+                .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        let (status, _) =
+            body(super::super::tickets::work_for_tests(&console, &olga, &own, comment()).await)
+                .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(store.ticket(&other).unwrap().unwrap().work.history.len(), 0);
+        assert_eq!(store.ticket(&own).unwrap().unwrap().work.history.len(), 1);
     }
 }

@@ -357,7 +357,12 @@ async fn list(
         offices.extend(ticket.request.office.clone());
     }
     let clock = console.clock();
-    let page = paged(filter.select(tickets, &clock), filter.page);
+    let mut selected = filter.select(tickets, &clock);
+    // Office staff see their offices' tickets first (then the rest, read only).
+    if let Some(mine) = console.offices_of(&viewer) {
+        selected.sort_by_key(|t| !t.request.office.as_ref().is_some_and(|o| mine.contains(o)));
+    }
+    let page = paged(selected, filter.page);
     let rows: Vec<Row> = page.rows.iter().map(|t| Row::of(t, &clock)).collect();
     let base = filter.query();
     let page_link = |n: usize| {
@@ -500,6 +505,7 @@ async fn ticket_page(
             created => clock.minute(request.created_at),
             due => request.due_at.map(|due| clock.minute(due)),
             late => is_late(&ticket, clock.now()),
+            can_work => console.may_work(viewer, request.office.as_deref()),
             caller => &request.caller,
             call_id => &request.call_id,
             call_href => link(&format!("/calls/{}", segment(&request.call_id))),
@@ -604,6 +610,17 @@ async fn reopen(
 
 /// Applies `what` to the ticket as the viewer; back to its page, or the page with the reason
 /// it was refused.
+/// [`work`] for other pages' tests.
+#[cfg(test)]
+pub(super) async fn work_for_tests(
+    console: &Console,
+    viewer: &Viewer,
+    reference: &str,
+    what: TicketAction,
+) -> Response {
+    work(console, viewer, reference, what).await
+}
+
 async fn work(console: &Console, viewer: &Viewer, reference: &str, what: TicketAction) -> Response {
     if let Err(refused) = console.require(viewer, ticket_workers) {
         return refused;
@@ -611,6 +628,19 @@ async fn work(console: &Console, viewer: &Viewer, reference: &str, what: TicketA
     let Ok(parsed) = Reference::parse(reference) else {
         return not_found(console, viewer);
     };
+    // Office staff work only their offices' tickets (the others they may read).
+    if console.offices_of(viewer).is_some() {
+        let wanted = parsed.clone();
+        let office =
+            match blocking(&console.server().store, move |s| s.ticket(wanted.as_str())).await {
+                Ok(Some(ticket)) => ticket.request.office,
+                Ok(None) => return not_found(console, viewer),
+                Err(failed) => return failed,
+            };
+        if let Err(refused) = console.require_office(viewer, office.as_deref()) {
+            return refused;
+        }
+    }
     let change = TicketChange {
         at: Timestamp::now(),
         by: viewer.staff.name.clone(),

@@ -152,6 +152,11 @@ pub const COMMON: &[Word] = &[
         "Il suo ruolo non permette questa pagina.",
         "Your role does not allow this page.",
     ),
+    (
+        "app.not_your_office",
+        "Può solo leggere: non è del suo ufficio.",
+        "Read only: it is not your office's.",
+    ),
     ("login.title", "Accesso", "Log in"),
     ("login.heading", "Accesso del personale", "Staff log in"),
     ("login.name", "Nome utente", "User name"),
