@@ -200,6 +200,9 @@ pub struct Office {
     pub staff: Vec<Staff>,
     pub ring: Option<Duration>,
     pub appointments: Option<Appointments>,
+    /// `callback 8h`: the office calls citizens back within this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<Duration>,
     pub span: Span,
 }
 

@@ -1478,6 +1478,7 @@ pub fn rule_words(rule: &str) -> String {
                 "hours_ref" => "`hours calendar`",
                 "staff" => "`staff \"sip:...\"`",
                 "appointments" => "`appointments 20m`",
+                "office_callback" => "`callback 8h`",
                 "office_ref" => "`office name`",
                 "sla" => "`sla 5d`",
                 "slot" => "`slot 30m`",

@@ -410,6 +410,10 @@ pub struct Office {
     pub staff: Vec<StaffMember>,
     pub ring_ms: u64,
     pub appointments: Option<SlotPolicy>,
+    /// `callback 8h`: callbacks of this office are promised within this time; `None`: the
+    /// deployment's default (`[callbacks] promise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

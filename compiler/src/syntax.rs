@@ -684,12 +684,14 @@ impl Lower {
             staff: Vec::new(),
             ring: None,
             appointments: None,
+            callback: None,
             span: self.span(&pair),
         };
         for item in pair.into_inner() {
             match item.as_rule() {
                 Rule::hours_ref => office.hours = self.child_ident(&item, Rule::ident),
                 Rule::ring => office.ring = self.child_duration(&item),
+                Rule::office_callback => office.callback = self.child_duration(&item),
                 Rule::staff => {
                     let span = self.span(&item);
                     let mut strings = item

@@ -45,6 +45,29 @@ pub fn zone(calendar: &Calendar) -> TimeZone {
     timezone(&calendar.timezone).unwrap_or_else(default_timezone)
 }
 
+/// The deployment's time zone: the one the flows' calendars are written in (the zone most of
+/// them name, the first by calendar name on a tie), the city's default zone
+/// ([`default_timezone`]) when the flows have no calendar. Staff read and type times in it.
+pub fn deployment_zone<'a>(calendars: impl IntoIterator<Item = &'a Calendar>) -> TimeZone {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for calendar in calendars {
+        match counts
+            .iter_mut()
+            .find(|(name, _)| *name == calendar.timezone)
+        {
+            Some((_, count)) => *count += 1,
+            None => counts.push((&calendar.timezone, 1)),
+        }
+    }
+    // max_by_key keeps the last of equal counts; the first (in the order given) should win.
+    counts
+        .iter()
+        .rev()
+        .max_by_key(|(_, count)| *count)
+        .and_then(|(name, _)| timezone(name))
+        .unwrap_or_else(default_timezone)
+}
+
 /// True when the calendar is open at `at`: the local date is not a closure day and the local
 /// time of day falls in one of that weekday's ranges.
 pub fn is_open(calendar: &Calendar, at: Timestamp) -> bool {

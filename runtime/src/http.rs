@@ -53,6 +53,8 @@ pub struct HttpParts {
     pub api: api::ApiConfig,
     /// `[http] tls_certificate`/`tls_key` read ([`tls::server_config`]): HTTPS instead of HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `[callbacks] promise_h`: how soon offices without `callback` in the flows call back.
+    pub callback_promise: jiff::SignedDuration,
 }
 
 /// The server's live parts, as HTTP pages read and change them (the console, metrics, the
@@ -78,6 +80,8 @@ pub struct ServerView {
     /// Wakes the callback dialer to work a request now; `None`: no `[trunk]`, callbacks are
     /// kept, not dialled.
     pub dialer_wake: Option<Arc<tokio::sync::Notify>>,
+    /// The promise of offices whose flows name none (`[callbacks] promise_h`).
+    pub callback_promise: jiff::SignedDuration,
 }
 
 impl std::fmt::Debug for ServerView {
@@ -117,6 +121,7 @@ impl ServerView {
         let directory = Arc::new(directory::LiveBook::new(deployment.current(), None));
         ServerView {
             directory,
+            callback_promise: crate::promise::DEFAULT_PROMISE,
             registry: crate::server::Registry::new(),
             deployment,
             registrar: Arc::new(registrar),

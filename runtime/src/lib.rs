@@ -25,6 +25,7 @@ pub mod http;
 pub mod media;
 pub mod people;
 pub mod port;
+pub mod promise;
 pub mod reload;
 pub mod reports;
 pub mod server;

@@ -26,8 +26,9 @@
 //!   nobody was present or the office was closed (no phone rang then, the caller still did
 //!   not reach the office); *unanswered* is every transfer not answered;
 //! - a callback is *reached* at its first reached attempt (the SLA runs from the request to
-//!   it); it is *late* when it is still pending or being worked and older than the target
-//!   ([`Settings::callback_target`]), whenever it was asked for;
+//!   it); it is *late* by the one rule of [`crate::promise`] (failed, or still pending or
+//!   being worked past its office's promise, [`Settings::promise`]), whenever it was asked
+//!   for; *reached late* when reached after its office's promise;
 //! - a ticket's time to close runs from its creation to its last closing in its history;
 //! - paths are the states a call entered, in order (repeats in a row counted once); the
 //!   hang-up place is the last state entered before the caller hung up.
@@ -40,6 +41,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 
 use crate::engine::{EndReason, TransferOutcome};
+use crate::promise::CallbackPromise;
 use crate::store::dialing::{AttemptOutcome, DialState};
 use crate::store::ticketing::TicketAction;
 use crate::store::{
@@ -47,8 +49,6 @@ use crate::store::{
     Ticket,
 };
 
-/// The time zone the city's reports count days and hours in.
-pub const TIME_ZONE: &str = "Europe/Rome";
 /// The longest period a report covers (days).
 pub const MAX_DAYS: i64 = 366;
 /// The most distinct paths and hang-up places listed (the most frequent first).
@@ -140,18 +140,10 @@ impl Period {
 }
 
 /// The targets reports judge against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    /// A callback not reached by this long after it was asked for is late.
-    pub callback_target: SignedDuration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            callback_target: SignedDuration::from_hours(4),
-        }
-    }
+    /// How soon each office promised to call back ([`CallbackPromise::is_late`]).
+    pub promise: CallbackPromise,
 }
 
 /// One logged call and its steps.
@@ -174,14 +166,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Reads what a report of `period` needs from `store`.
+    /// Reads what a report of `period` needs from `store`: the calls of the period only
+    /// ([`Store::calls_between`]), every ticket, callback and booking.
     pub fn read(store: &dyn Store, period: &Period) -> Result<Facts, StoreError> {
         let mut calls = Vec::new();
-        for record in store.calls()? {
-            if period.contains(record.started_at) {
-                let steps = store.steps(&record.call_id)?;
-                calls.push(LoggedCall { record, steps });
-            }
+        for record in store.calls_between(period.from, period.to)? {
+            let steps = store.steps(&record.call_id)?;
+            calls.push(LoggedCall { record, steps });
         }
         Ok(Facts {
             calls,
@@ -292,7 +283,7 @@ pub struct OfficeQueue {
 pub struct Callbacks {
     pub requested: u64,
     pub reached: u64,
-    /// Reached later than the target.
+    /// Reached later than its office's promise.
     pub reached_late: u64,
     pub pending: u64,
     pub failed: u64,
@@ -303,11 +294,12 @@ pub struct Callbacks {
     /// From the request to the citizen reached (minutes): median and longest.
     pub reach_median_min: Option<u64>,
     pub reach_max_min: Option<u64>,
-    /// The target a callback is late after (minutes).
+    /// The promise of offices that name none (minutes): a callback is late after its
+    /// office's promise.
     pub target_min: u64,
 }
 
-/// A callback not reached past its target.
+/// A callback late by [`CallbackPromise::is_late`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LateCallback {
     pub reference: String,
@@ -318,6 +310,8 @@ pub struct LateCallback {
     pub waiting_min: u64,
     pub attempts: u64,
     pub state: String,
+    /// Its office's promise (minutes).
+    pub promise_min: u64,
 }
 
 /// Tickets of one category opened in the period.
@@ -695,9 +689,10 @@ fn callbacks(
     now: Timestamp,
     settings: &Settings,
 ) -> (Callbacks, Vec<LateCallback>) {
-    let target = settings.callback_target;
+    let promise = &settings.promise;
+    let minutes = |d: SignedDuration| (d.as_secs().max(0) / 60).unsigned_abs();
     let mut report = Callbacks {
-        target_min: (target.as_secs().max(0) / 60).unsigned_abs(),
+        target_min: minutes(promise.default_within()),
         ..Callbacks::default()
     };
     let mut with_attempts = 0u64;
@@ -711,8 +706,8 @@ fn callbacks(
             .iter()
             .find(|a| a.outcome == AttemptOutcome::Reached)
             .map(|a| a.at);
-        let open = !callback.dialing.state.is_finished() && callback.status == Status::Open;
-        if open && created.saturating_add(target).unwrap_or(created) <= now {
+        let within = promise.within(&callback.request.office);
+        if promise.is_late(callback, now) {
             late.push(LateCallback {
                 reference: callback.reference.clone(),
                 office: callback.request.office.clone(),
@@ -720,6 +715,7 @@ fn callbacks(
                 waiting_min: (seconds(created, now) / 60).unsigned_abs(),
                 attempts: callback.dialing.attempts.len() as u64,
                 state: callback.dialing.state.name().to_owned(),
+                promise_min: minutes(within),
             });
         }
         if !period.contains(created) {
@@ -733,7 +729,7 @@ fn callbacks(
         }
         if let Some(at) = reached_at {
             report.reached += 1;
-            if at.duration_since(created) > target {
+            if at.duration_since(created) > within {
                 report.reached_late += 1;
             }
             reach_minutes.push(seconds(created, at) / 60);
@@ -1014,6 +1010,7 @@ impl Report {
                     "waiting_min",
                     "attempts",
                     "state",
+                    "promise_min",
                 ],
                 rows: self
                     .late_callbacks
@@ -1027,6 +1024,7 @@ impl Report {
                             number(r.waiting_min),
                             number(r.attempts),
                             r.state.clone(),
+                            number(r.promise_min),
                         ],
                     })
                     .collect(),

@@ -337,6 +337,7 @@ impl Server {
         ));
         if let Some(http) = self.http {
             let view = crate::http::ServerView {
+                callback_promise: http.callback_promise,
                 registry: self.services.registry.clone(),
                 deployment: self.deployment.clone(),
                 registrar: self.services.registrar.clone(),

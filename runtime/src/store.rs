@@ -376,6 +376,16 @@ pub trait Store: Send + Sync {
     fn bookings(&self) -> Result<Vec<Booking>, StoreError>;
     fn booking(&self, reference: &str) -> Result<Option<Booking>, StoreError>;
     fn calls(&self) -> Result<Vec<CallRecord>, StoreError>;
+    /// The logged calls that started in `from..to` (start included, end not), in the order of
+    /// [`Store::calls`]. Reports ask for their period only; this default reads the whole log,
+    /// a store with a time index reads only the range.
+    fn calls_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CallRecord>, StoreError> {
+        Ok(self
+            .calls()?
+            .into_iter()
+            .filter(|call| from <= call.started_at && call.started_at < to)
+            .collect())
+    }
     fn steps(&self, call_id: &str) -> Result<Vec<StepRecord>, StoreError>;
     fn call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError>;
     fn call_events(&self, call_id: &str) -> Result<Option<CallEvents>, StoreError>;

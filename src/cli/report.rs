@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use centralino_runtime::promise::CallbackPromise;
 use centralino_runtime::reports::{self, Facts, Period, Settings, TABLES};
 use centralino_runtime::store::{SledStore, StoreConfig, StoreError};
 use clap::Args;
@@ -29,9 +30,11 @@ pub struct ReportArgs {
     /// The last day (`YYYY-MM-DD`, Rome); by default today.
     #[arg(long, value_name = "DATE")]
     to: Option<String>,
-    /// A callback not reached this many hours after it was asked for is late.
-    #[arg(long, value_name = "HOURS", default_value_t = 4)]
-    target_h: u32,
+    /// A callback not reached this many hours after it was asked for is late (every office);
+    /// by default the 24-hour default promise (this command reads neither the flows' `callback`
+    /// promises nor the configuration: the console's report does).
+    #[arg(long, value_name = "HOURS")]
+    target_h: Option<u32>,
     /// Print only this report as CSV: overview, hours, days, weeks, endings, offices, queues,
     /// callbacks, late_callbacks, tickets, bookings, paths, hangups.
     #[arg(long, value_name = "NAME")]
@@ -64,7 +67,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     };
     let period = Period::days(first, last, clock::zone())?;
     let settings = Settings {
-        callback_target: SignedDuration::from_hours(i64::from(args.target_h)),
+        promise: match args.target_h {
+            Some(hours) => CallbackPromise::uniform(SignedDuration::from_hours(i64::from(hours))),
+            None => CallbackPromise::default(),
+        },
     };
     records::must_hold_a_store(&args.data)?;
     let store = match SledStore::open_without_waiting(&args.data, StoreConfig::default()) {

@@ -280,6 +280,7 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
                 },
             },
             tls,
+            callback_promise: settings.callbacks.promise(),
         })
     } else {
         None
@@ -437,6 +438,7 @@ fn prepare_accounts(settings: &ServeConfig, data: &std::path::Path) -> anyhow::R
                 role,
                 hash: first.hash.clone(),
                 extension: None,
+                offices: Vec::new(),
             },
         );
         accounts.save(&path)?;

@@ -1,4 +1,4 @@
-//! `centralino users add|passwd|role|extension|remove|list|hash`: the staff console's accounts, kept in
+//! `centralino users add|passwd|role|extension|offices|remove|list|hash`: the staff console's accounts, kept in
 //! `DATA/accounts.toml` as argon2id hashes (see `centralino_runtime::http::accounts`). A
 //! running server reads the file again when it changes, so no restart is needed.
 //!
@@ -34,6 +34,10 @@ enum UsersCommand {
         /// presence (away / back) as `*21` / `*20` do.
         #[arg(long, value_name = "EXTENSION")]
         extension: Option<String>,
+        /// An office this person works (office staff; repeat for several), besides those
+        /// whose staff list in the flows names their extension.
+        #[arg(long = "office", value_name = "OFFICE")]
+        offices: Vec<String>,
     },
     /// Change an account's password, read on standard input.
     Passwd { name: String },
@@ -48,6 +52,9 @@ enum UsersCommand {
         name: String,
         extension: Option<String>,
     },
+    /// Set the offices an account works; without OFFICE, only those whose staff list in the
+    /// flows names its extension.
+    Offices { name: String, offices: Vec<String> },
     /// Remove an account (its open sessions end).
     Remove { name: String },
     /// List the accounts and their roles.
@@ -78,21 +85,27 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<u8> {
                 );
             }
             for (name, account) in &accounts.accounts {
-                match &account.extension {
-                    Some(extension) => println!("{name}\t{}\t{extension}", account.role),
-                    None => println!("{name}\t{}", account.role),
+                let mut line = format!("{name}\t{}", account.role);
+                if let Some(extension) = &account.extension {
+                    line.push_str(&format!("\t{extension}"));
                 }
+                if !account.offices.is_empty() {
+                    line.push_str(&format!("\toffices: {}", account.offices.join(", ")));
+                }
+                println!("{line}");
             }
         }
         UsersCommand::Add {
             name,
             role,
             extension,
+            offices,
         } => {
             let password = read_password()?;
             edit(&path, |accounts| {
                 accounts.add(name, *role, &password)?;
-                accounts.set_extension(name, extension.as_deref())
+                accounts.set_extension(name, extension.as_deref())?;
+                accounts.set_offices(name, offices)
             })?;
             match extension {
                 Some(extension) => println!(
@@ -121,6 +134,21 @@ pub fn run(args: &UsersArgs) -> anyhow::Result<u8> {
                     path.display()
                 ),
                 None => println!("`{name}` has no extension in {}", path.display()),
+            }
+        }
+        UsersCommand::Offices { name, offices } => {
+            edit(&path, |accounts| accounts.set_offices(name, offices))?;
+            if offices.is_empty() {
+                println!(
+                    "`{name}` works the offices of its extension only, in {}",
+                    path.display()
+                );
+            } else {
+                println!(
+                    "`{name}` works {} in {}",
+                    offices.join(", "),
+                    path.display()
+                );
             }
         }
         UsersCommand::Remove { name } => {

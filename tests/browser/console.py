@@ -860,6 +860,9 @@ def chromium(webdriver_url, profile):
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
+    # An Italian member of staff's browser: the console follows Accept-Language (Italian first
+    # anyway), and headless Chromium would otherwise ask for English.
+    options.add_experimental_option("prefs", {"intl.accept_languages": "it-IT,it"})
     driver = webdriver.Remote(command_executor=webdriver_url, options=options)
     driver.set_window_size(1280, 900)
     driver.set_page_load_timeout(30)

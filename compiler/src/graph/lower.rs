@@ -507,6 +507,7 @@ impl Lowering<'_> {
                             })
                             .collect(),
                         ring_ms: office.ring.map_or(DEFAULT_RING_MS, |d| d.millis),
+                        callback_ms: office.callback.map(|d| d.millis),
                         appointments: office.appointments.as_ref().map(|a| SlotPolicy {
                             slot_ms: a.slot.millis,
                             capacity: a.capacity.map_or(1, |c| to_u32_u64(c.value)),

@@ -12,6 +12,8 @@
 //! role = "supervisor"
 //! hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! extension = "201"   # optional: the staff extension this person answers (presence)
+//! offices = ["anagrafe"]   # optional, office staff: the offices they work (besides those
+//!                          # whose staff list in the flows names their extension)
 //! ```
 
 use std::collections::BTreeMap;
@@ -86,6 +88,10 @@ pub struct Account {
     /// Files written before extensions were kept have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
+    /// The offices an office-staff account works (by name, as the flows name them), besides
+    /// those whose `staff` list names its extension. Empty in files written before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offices: Vec<String>,
 }
 
 /// Every account, by name (sorted, so the file and `users list` are stable).
@@ -129,6 +135,16 @@ pub enum AccountError {
     Hash(String),
     #[error("`{0}` is not a staff extension: use 1 to 32 letters, digits, `.`, `-`, `_` or `+`")]
     BadExtension(String),
+    #[error("`{0}` is not an office name: letters, digits and `_`, starting with a letter")]
+    BadOffice(String),
+}
+
+/// Whether `name` can name an office (as the flows' identifiers do).
+pub fn valid_office(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Whether `name` may name an account: short, lowercase, no spaces or markup.
@@ -266,6 +282,7 @@ impl Accounts {
                 role,
                 hash,
                 extension: None,
+                offices: Vec::new(),
             },
         );
         Ok(())
@@ -306,6 +323,22 @@ impl Accounts {
             .get_mut(name)
             .ok_or_else(|| AccountError::Missing(name.to_string()))?;
         account.extension = extension.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Say which offices `name` works (empty: only those of its extension in the flows).
+    pub fn set_offices(&mut self, name: &str, offices: &[String]) -> Result<(), AccountError> {
+        if let Some(bad) = offices.iter().find(|office| !valid_office(office)) {
+            return Err(AccountError::BadOffice(bad.clone()));
+        }
+        let account = self
+            .accounts
+            .get_mut(name)
+            .ok_or_else(|| AccountError::Missing(name.to_string()))?;
+        let mut offices = offices.to_vec();
+        offices.sort();
+        offices.dedup();
+        account.offices = offices;
         Ok(())
     }
 
@@ -448,6 +481,37 @@ mod tests {
         ));
         accounts.set_extension("anna", None).unwrap();
         assert!(!toml::to_string(&accounts).unwrap().contains("extension"));
+    }
+
+    #[test]
+    fn office_staff_may_name_their_offices_and_old_files_have_none() {
+        let old = "[accounts.olga]\nrole = \"office-staff\"\nhash = \"$argon2id$x\"\n";
+        let mut accounts: Accounts = toml::from_str(old).unwrap();
+        assert!(accounts.accounts["olga"].offices.is_empty());
+        accounts
+            .set_offices(
+                "olga",
+                &["tributi".into(), "anagrafe".into(), "tributi".into()],
+            )
+            .unwrap();
+        assert_eq!(accounts.accounts["olga"].offices, ["anagrafe", "tributi"]);
+        let written = toml::to_string(&accounts).unwrap();
+        assert!(
+            written.contains("offices = [\"anagrafe\", \"tributi\"]"),
+            "{written}"
+        );
+        assert_eq!(toml::from_str::<Accounts>(&written).unwrap(), accounts);
+        for bad in ["", "uffici tecnici", "9a", "<b>", &"a".repeat(65)] {
+            assert!(
+                matches!(
+                    accounts.set_offices("olga", &[bad.to_string()]),
+                    Err(AccountError::BadOffice(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        accounts.set_offices("olga", &[]).unwrap();
+        assert!(!toml::to_string(&accounts).unwrap().contains("offices"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -38,6 +38,7 @@ use serde::Deserialize;
 mod bookings;
 mod callbacks;
 mod calls;
+pub mod clock;
 mod directory;
 mod flows;
 mod flows_files;
@@ -170,6 +171,10 @@ impl Console {
             std::iter::once(words::COMMON).chain(PAGES.iter().map(|page| page.words)),
         ));
         words.install(&mut templates);
+        // `{{ version | short_version }}`: the short id (nothing for a missing one).
+        templates.add_filter("short_version", |id: Option<String>| {
+            id.map(|id| clock::short_version(&id)).unwrap_or_default()
+        });
         Console {
             accounts: AccountsFile {
                 path: accounts,
@@ -214,13 +219,85 @@ impl Console {
         self.accounts.current().ok()?.accounts.get(name).cloned()
     }
 
+    /// Times for people, now, in the deployment's zone (that of the flows in service's
+    /// calendars): every page writes its times through it.
+    pub fn clock(&self) -> clock::Clock {
+        let now = jiff::Timestamp::now();
+        match self.server.deployment.current().read() {
+            Ok(program) => clock::Clock::of_graph(&program.graph, now),
+            Err(_) => clock::Clock::new(centralino_compiler::calendar::default_timezone(), now),
+        }
+    }
+
+    /// How soon each office promises to call back, as the flows in service and the
+    /// configuration say now ([`crate::promise`]: the one rule of late callbacks).
+    pub fn callback_promise(&self) -> crate::promise::CallbackPromise {
+        let default = self.server.callback_promise;
+        match self.server.deployment.current().read() {
+            Ok(program) => crate::promise::CallbackPromise::new(default, &program.graph),
+            Err(_) => crate::promise::CallbackPromise::uniform(default),
+        }
+    }
+
+    /// The offices `viewer` works, when their role limits them (office staff): those the
+    /// account names (`users offices`) and those whose `staff` list in the flows in service
+    /// names the account's extension. `None`: every office (the other roles).
+    pub fn offices_of(&self, viewer: &Viewer) -> Option<std::collections::BTreeSet<String>> {
+        if viewer.staff.role != Role::OfficeStaff {
+            return None;
+        }
+        let account = self.account(&viewer.staff.name);
+        let mut offices: std::collections::BTreeSet<String> = account
+            .as_ref()
+            .map(|a| a.offices.iter().cloned().collect())
+            .unwrap_or_default();
+        let extension = account.and_then(|a| a.extension);
+        if let (Some(extension), Ok(program)) = (extension, self.server.deployment.current().read())
+        {
+            for (name, office) in &program.graph.offices {
+                let named = office.staff.iter().any(|member| {
+                    crate::people::extension_of(&member.contact) == Some(extension.as_str())
+                });
+                if named {
+                    offices.insert(name.clone());
+                }
+            }
+        }
+        Some(offices)
+    }
+
+    /// Whether `viewer` may work (change) a record of `office`: any role but office staff;
+    /// office staff only their own offices' (a record without an office is no one's).
+    pub fn may_work(&self, viewer: &Viewer, office: Option<&str>) -> bool {
+        match self.offices_of(viewer) {
+            None => true,
+            Some(mine) => office.is_some_and(|office| mine.contains(office)),
+        }
+    }
+
+    /// `Err(403)` unless `viewer` may work a record of `office` ([`Console::may_work`]).
+    #[allow(clippy::result_large_err)]
+    pub fn require_office(&self, viewer: &Viewer, office: Option<&str>) -> Result<(), Response> {
+        if self.may_work(viewer, office) {
+            Ok(())
+        } else {
+            tracing::warn!(name = %viewer.staff.name, office = office.unwrap_or("-"), "console: change refused, not the account's office");
+            Err((
+                StatusCode::FORBIDDEN,
+                self.word("app.not_your_office", viewer.lang),
+            )
+                .into_response())
+        }
+    }
+
     /// The server's live parts: store, flows, presence, live calls.
     pub fn server(&self) -> &ServerView {
         &self.server
     }
 
     /// Renders page template `name` for `viewer` with `values`, plus what every page needs:
-    /// `staff`, `csrf`, `lang`, `nav` (the entries the viewer's role sees) and `path`.
+    /// `staff`, `csrf`, `lang`, `nav` (the entries the viewer's role sees), `path` and `zone`
+    /// (the deployment's time zone, for words like "Rome time": `t(..) | replace("{zone}", zone)`).
     pub fn page(&self, viewer: &Viewer, name: &str, values: minijinja::Value) -> Response {
         let nav: Vec<minijinja::Value> = PAGES
             .iter()
@@ -243,6 +320,7 @@ impl Console {
                 lang => viewer.lang.as_str(),
                 nav => nav,
                 supervisor => supervisors(viewer.staff.role),
+                zone => self.clock().zone_name(),
                 ..values
             },
         )
@@ -468,12 +546,32 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-async fn login_form(State(console): State<Arc<Console>>) -> Response {
-    login_page(&console, StatusCode::OK, None, "")
+/// `GET /login` (`?lang=it|en`: the language link, kept in the language cookie): the form, in
+/// the language of the request ([`Lang::of`]: cookie, browser, Italian).
+async fn login_form(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let chosen = query
+        .as_deref()
+        .and_then(|query| form_field(query.as_bytes(), "lang"))
+        .as_deref()
+        .and_then(Lang::parse);
+    let lang = chosen.unwrap_or_else(|| Lang::of(&headers));
+    let mut response = login_page(&console, lang, StatusCode::OK, None, "");
+    if let Some(lang) = chosen {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            console.cookie(LANG_COOKIE, lang.as_str(), Some(365 * 24 * 3600)),
+        );
+    }
+    response
 }
 
 fn login_page(
     console: &Console,
+    lang: Lang,
     status: StatusCode,
     problem: Option<&str>,
     name: &str,
@@ -483,7 +581,7 @@ fn login_page(
     };
     let mut response = console.render(
         "login.html",
-        context! { csrf => token.clone(), problem => problem, name => name },
+        context! { csrf => token.clone(), problem => problem, name => name, lang => lang.as_str() },
     );
     *response.status_mut() = status;
     response.headers_mut().append(
@@ -510,12 +608,14 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let address: IpAddr = peer.ip();
+    let lang = Lang::of(&headers);
     let expected = cookie_value(&headers, LOGIN_COOKIE).unwrap_or("");
     if !same_origin(&headers) || expected.is_empty() || !same_token(expected, &form.csrf) {
         return login_page(
             &console,
+            lang,
             StatusCode::FORBIDDEN,
-            Some("Il modulo è scaduto: riprovi."),
+            Some(&console.word("login.expired", lang)),
             "",
         );
     }
@@ -529,10 +629,14 @@ async fn login(
     if let Some(wait) = wait {
         tracing::warn!(%address, name = %name.escape_debug(), "console login throttled");
         let minutes = wait.as_secs().div_ceil(60).max(1);
+        let problem = console
+            .word("login.throttled", lang)
+            .replace("{minutes}", &minutes.to_string());
         let mut response = login_page(
             &console,
+            lang,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(&format!("Troppi tentativi: riprovi tra {minutes} minuti.")),
+            Some(&problem),
             "",
         );
         if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
@@ -546,8 +650,9 @@ async fn login(
             tracing::error!(error = %e, "console accounts cannot be read; nobody can log in");
             return login_page(
                 &console,
+                lang,
                 StatusCode::SERVICE_UNAVAILABLE,
-                Some("Accesso non disponibile: avvisare l'amministratore."),
+                Some(&console.word("login.unavailable", lang)),
                 "",
             );
         }
@@ -567,8 +672,9 @@ async fn login(
             .failed(address, &name, now);
         return login_page(
             &console,
+            lang,
             StatusCode::UNAUTHORIZED,
-            Some("Nome o password non corretti."),
+            Some(&console.word("login.wrong", lang)),
             &name,
         );
     };
@@ -730,9 +836,108 @@ flow main answers "100" {
         }
         let page = console.render(
             "login.html",
-            context! { csrf => "t", problem => "<b>x</b>", name => "" },
+            context! { csrf => "t", problem => "<b>x</b>", name => "", lang => "en" },
         );
         assert_eq!(page.status(), StatusCode::OK);
+    }
+
+    /// One request through `router` (no socket); the status, the head and the body.
+    pub(crate) async fn send(
+        router: Router,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (StatusCode, HeaderMap, String) {
+        use tower::ServiceExt;
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn get_login(
+        query: &str,
+        extra: &[(&'static str, &str)],
+    ) -> axum::http::Request<axum::body::Body> {
+        let mut request =
+            axum::http::Request::get(format!("/login{query}")).header("host", "127.0.0.1:8062");
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    }
+
+    /// The login page speaks the browser's language (Italian when it names neither), its
+    /// link switches and keeps the choice, and its refusals are in the page's language.
+    #[tokio::test]
+    async fn the_login_page_follows_the_language_switch_and_the_browser() {
+        let console = Arc::new(test_console());
+        let routes = || public_routes(console.clone());
+
+        let (status, _, page) = send(routes(), get_login("", &[])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("<html lang=\"it\">"), "{page}");
+        assert!(page.contains("Accesso del personale"), "{page}");
+        assert!(page.contains("href=\"/login?lang=en\""), "{page}");
+
+        let english = [("accept-language", "en-GB,en;q=0.9,it;q=0.5")];
+        let (_, _, page) = send(routes(), get_login("", &english)).await;
+        assert!(page.contains("<html lang=\"en\">"), "{page}");
+        assert!(page.contains("Staff log in"), "{page}");
+        assert!(page.contains(">User name</label>"), "{page}");
+        assert!(page.contains(">Log in</button>"), "{page}");
+        assert!(!page.contains("Nome utente"), "{page}");
+
+        let german = [("accept-language", "de-DE,de;q=0.9")];
+        let (_, _, page) = send(routes(), get_login("", &german)).await;
+        assert!(page.contains("Accesso del personale"), "{page}");
+
+        // The link: English, kept in the language cookie; the cookie then wins over the browser.
+        let (_, head, page) = send(routes(), get_login("?lang=en", &[])).await;
+        assert!(page.contains("Staff log in"), "{page}");
+        let cookies: Vec<&str> = head
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            cookies.iter().any(|c| c.starts_with("centralino_lang=en;")),
+            "{cookies:?}"
+        );
+        let italian_cookie = [("accept-language", "en"), ("cookie", "centralino_lang=it")];
+        let (_, _, page) = send(routes(), get_login("", &italian_cookie)).await;
+        assert!(page.contains("Accesso del personale"), "{page}");
+        // An unknown choice is ignored (no cookie), the browser decides.
+        let (_, head, page) = send(routes(), get_login("?lang=xx", &english)).await;
+        assert!(page.contains("Staff log in"), "{page}");
+        assert!(
+            !head
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().unwrap_or("").starts_with("centralino_lang")),
+        );
+
+        // A refused form says why in the page's language.
+        let post = |lang_header: (&'static str, &'static str)| {
+            let mut request = axum::http::Request::post("/login")
+                .header("host", "127.0.0.1:8062")
+                .header("origin", "http://127.0.0.1:8062")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header(lang_header.0, lang_header.1)
+                .body(axum::body::Body::from("name=anna&password=x&csrf=none"))
+                .unwrap();
+            request.extensions_mut().insert(ConnectInfo(ClientAddress(
+                "127.0.0.1:5000".parse().unwrap(),
+            )));
+            request
+        };
+        let (status, _, page) = send(routes(), post(("accept-language", "en"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("The form has expired"), "{page}");
+        let (status, _, page) = send(routes(), post(("cookie", "centralino_lang=it"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(page.contains("Il modulo è scaduto"), "{page}");
     }
 
     /// Every `t("key")` of every template has its word, and no key is given twice.

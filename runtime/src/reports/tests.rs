@@ -15,7 +15,7 @@ use crate::store::ticketing::TicketChange;
 use crate::store::{Handoff, NewBooking, NewCallback, NewTicket, SCHEMA_VERSION, SledStore, Slot};
 
 fn rome() -> TimeZone {
-    TimeZone::get(TIME_ZONE).unwrap()
+    TimeZone::get("Europe/Rome").unwrap()
 }
 
 /// A local time in Rome, `2026-12-DD HH:MM`.
@@ -371,7 +371,10 @@ fn period() -> Period {
 fn the_report() -> Report {
     let store = filled();
     let facts = Facts::read(&store, &period()).unwrap();
-    report(&facts, &period(), at(3, 18, 0), &Settings::default())
+    let settings = Settings {
+        promise: crate::promise::CallbackPromise::uniform(SignedDuration::from_hours(4)),
+    };
+    report(&facts, &period(), at(3, 18, 0), &settings)
 }
 
 #[test]

@@ -118,7 +118,7 @@ pub fn keyword(word: &str) -> Option<&'static str> {
             "`announce position`: tells the caller their place in the queue."
         }
         "callback" => {
-            "`callback OFFICE note \"...\"`: records a request for the office to call the caller back. The reference is in `callback.ref`."
+            "`callback OFFICE note \"...\"`: records a request for the office to call the caller back. The reference is in `callback.ref`. In an `office`, `callback 8h` is the office's promise: callbacks not made within it are late."
         }
         "note" => "`note \"...\"`: shown to the staff with the call-back request.",
         "citizen" | "first" => {

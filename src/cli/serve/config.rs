@@ -45,6 +45,7 @@ pub struct ServeConfig {
     pub webhooks: WebhooksSection,
     pub trunk: TrunkSection,
     pub dialer: DialerSection,
+    pub callbacks: CallbacksSection,
     pub webchat: WebchatSection,
     pub email: EmailSection,
     pub api: ApiSection,
@@ -475,6 +476,33 @@ pub struct TrunkSection {
     pub caller_id: String,
 }
 
+/// `[callbacks]`: the city's promise to call back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksSection {
+    /// Hours within which a callback asked for is made, for offices whose flows do not say
+    /// (`callback 8h` in an `office`); past it the request is late.
+    pub promise_h: u32,
+}
+
+/// The longest promise accepted (hours): a year.
+pub const MAX_PROMISE_HOURS: u32 = 8760;
+
+impl Default for CallbacksSection {
+    fn default() -> Self {
+        CallbacksSection {
+            promise_h: u32::try_from(centralino_runtime::promise::DEFAULT_PROMISE.as_hours())
+                .unwrap_or(24),
+        }
+    }
+}
+
+impl CallbacksSection {
+    pub fn promise(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from(self.promise_h))
+    }
+}
+
 /// The callback dialer's limits and numbering rule.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -850,6 +878,12 @@ impl ServeConfig {
                 ),
             ));
         }
+        if self.callbacks.promise_h == 0 || self.callbacks.promise_h > MAX_PROMISE_HOURS {
+            return Err(refuse(
+                "callbacks.promise_h",
+                format!("must be from 1 to {MAX_PROMISE_HOURS} hours"),
+            ));
+        }
         if self.dialer.citizen_ring_s == 0 {
             return Err(refuse("dialer.citizen_ring_s", "must be at least 1".into()));
         }
@@ -1198,6 +1232,7 @@ mod tests {
                 password: Some("change-me".into()),
                 caller_id: "075075075".into(),
             },
+            callbacks: CallbacksSection { promise_h: 24 },
             dialer: DialerSection {
                 per_office: 2,
                 max_attempts: 3,
@@ -1373,6 +1408,17 @@ mod tests {
             vec!["06".to_string(), "+44".to_string()]
         );
         assert_eq!(parse("").unwrap().trunk.uri, None);
+        assert_eq!(
+            parse("").unwrap().callbacks.promise(),
+            jiff::SignedDuration::from_hours(24)
+        );
+        assert_eq!(
+            parse("[callbacks]\npromise_h = 8")
+                .unwrap()
+                .callbacks
+                .promise(),
+            jiff::SignedDuration::from_hours(8)
+        );
         for (text, wanted) in [
             (
                 "[trunk]\nuri = \"sip:gw.example.net\"",
@@ -1393,6 +1439,14 @@ mod tests {
             (
                 "[dialer]\nper_office = 0",
                 "`dialer.per_office`: must be at least 1",
+            ),
+            (
+                "[callbacks]\npromise_h = 0",
+                "`callbacks.promise_h`: must be from 1 to 8760 hours",
+            ),
+            (
+                "[callbacks]\npromise_h = 9000",
+                "`callbacks.promise_h`: must be from 1 to 8760 hours",
             ),
             (
                 "[dialer]\nmax_attempts = 0",

@@ -32,7 +32,8 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::record_pages::{blocking, link, local, parse_date, query, query_string};
+use super::clock::Clock;
+use super::record_pages::{blocking, link, parse_date, query, query_string};
 use super::{Console, Nav, Page, Viewer};
 use crate::engine::Program;
 use crate::http::accounts::Role;
@@ -399,8 +400,10 @@ async fn week_page(
     let tz = calendar
         .as_ref()
         .map(crate::calendar::zone)
-        .unwrap_or_else(super::record_pages::zone);
+        .unwrap_or_else(|| console.clock().zone().clone());
     let now = Timestamp::now();
+    // The bookable's times in its calendar's zone (the deployment's without a calendar).
+    let clock = Clock::new(tz.clone(), now);
     let monday = monday_of(
         shown
             .week
@@ -449,15 +452,15 @@ async fn week_page(
         .iter()
         .map(|b| BookingRow {
             reference: b.reference.clone(),
-            start: local(b.slot.start),
+            start: clock.minute(b.slot.start),
             start_value: b.slot.start.to_string(),
             caller: b.caller.clone(),
-            created: local(b.created_at),
+            created: clock.minute(b.created_at),
         })
         .collect();
     let free: Vec<minijinja::Value> = free
         .iter()
-        .map(|s| context! { value => s.start.to_string(), label => local(s.start) })
+        .map(|s| context! { value => s.start.to_string(), label => clock.minute(s.start) })
         .collect();
     let key = bookable.resource.key();
     let week_link = |date: Option<Date>| {
@@ -520,12 +523,8 @@ fn page_with(
 }
 
 /// Back to the week of `booking` after a change.
-fn week_of(booking: &Booking) -> String {
-    let day = booking
-        .slot
-        .start
-        .to_zoned_datetime(super::record_pages::zone())
-        .date();
+fn week_of(booking: &Booking, clock: &Clock) -> String {
+    let day = clock.day(booking.slot.start);
     format!(
         "/bookings?{}",
         query_string([
@@ -544,12 +543,7 @@ async fn refused(
 ) -> Response {
     let shown = Shown {
         resource: booking.map(|b| b.resource.key()),
-        week: booking.map(|b| {
-            b.slot
-                .start
-                .to_zoned_datetime(super::record_pages::zone())
-                .date()
-        }),
+        week: booking.map(|b| console.clock().day(b.slot.start)),
     };
     let mut response = week_page(console, viewer, shown, vec![problem]).await;
     if response.status() == StatusCode::OK {
@@ -576,7 +570,7 @@ async fn cancel(
     match cancelled {
         Ok(Some(booking)) => {
             tracing::info!(booking = %booking.reference, by = %viewer.staff.name, "booking cancelled from the console");
-            Redirect::to(&week_of(&booking)).into_response()
+            Redirect::to(&week_of(&booking, &console.clock())).into_response()
         }
         Ok(None) => refused(&console, &viewer, None, "bookings.refused.not_open").await,
         Err(failed) => failed,
@@ -661,7 +655,7 @@ async fn move_to(
     match moved {
         Ok(Moved::Moved(moved)) => {
             tracing::info!(booking = %moved.reference, by = %viewer.staff.name, start = %moved.slot.start, "booking moved from the console");
-            Redirect::to(&week_of(&moved)).into_response()
+            Redirect::to(&week_of(&moved, &console.clock())).into_response()
         }
         Ok(Moved::Full) => {
             refused(&console, &viewer, Some(&booking), "bookings.refused.full").await

@@ -6,7 +6,7 @@
 //!   GET  /callbacks?state=&office=&page=      ─► CallbackFilter ─► one page, late ones marked
 //!   GET  /callbacks/{ref}                     ─► fields, attempts (time, outcome, staff, detail)
 //!   POST /callbacks/{ref}/call                ─► Change::Reschedule { at: now }, dialer woken
-//!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (Europe/Rome time)
+//!   POST /callbacks/{ref}/reschedule  at=…    ─► Change::Reschedule { at } (the deployment's time zone)
 //!   POST /callbacks/{ref}/close       note=…  ─► Change::Close { by: account }
 //!          refused (held by the dialer, closed) ─► the request's page with the reason, 409
 //! ```
@@ -14,8 +14,9 @@
 //! Without a dialer (no `[trunk]`) nothing calls a request: its page says so and offers no
 //! "call now".
 //!
-//! A request is late when it is failed, or still waiting (pending or being dialled)
-//! [`CALLBACK_PROMISE`] after it was made: offices have no promise of their own yet.
+//! A request is late by the one rule of [`crate::promise`]: failed, or still waiting
+//! (pending or being dialled) past its office's promise (`callback 8h` in the flows, else
+//! `[callbacks] promise_h`). Each row says when it is due; late rows are marked.
 //!
 //! [`Store::change_callback`]: crate::store::Store::change_callback
 
@@ -31,11 +32,11 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::record_pages::{
-    blocking, link, local, local_input, paged, parse_local, query, query_string, segment,
-};
+use super::clock::Clock;
+use super::record_pages::{blocking, link, paged, query, query_string, segment};
 use super::tickets::ticket_workers;
 use super::{Console, Nav, Page, Viewer, supervisors};
+use crate::promise::CallbackPromise;
 use crate::store::Callback;
 use crate::store::dialing::{Change, DialState, Refusal};
 use crate::store::records::{Note, Reference};
@@ -54,9 +55,6 @@ pub const PAGE: Page = Page {
     }),
 };
 
-/// How long a citizen may wait for a call back before the request shows as late.
-pub const CALLBACK_PROMISE: SignedDuration = SignedDuration::from_hours(24);
-
 /// The states a list can be filtered by, as [`DialState::name`] names them.
 const STATES: [&str; 5] = ["pending", "working", "reached", "closed", "failed"];
 
@@ -73,6 +71,7 @@ const WORDS: &[super::Word] = &[
     ("callbacks.window", "Fascia oraria", "Time window"),
     ("callbacks.call", "Chiamata", "Call"),
     ("callbacks.late", "in ritardo", "late"),
+    ("callbacks.due", "Da richiamare entro", "Due by"),
     ("callbacks.all", "Tutti", "All"),
     ("callbacks.now", "appena possibile", "as soon as possible"),
     ("callbacks.state.pending", "in attesa", "pending"),
@@ -114,8 +113,8 @@ const WORDS: &[super::Word] = &[
     ("callbacks.reschedule", "Sposta", "Reschedule"),
     (
         "callbacks.reschedule_at",
-        "Non prima del (ora di Roma)",
-        "Not before (Rome time)",
+        "Non prima del (ora di {zone})",
+        "Not before ({zone} time)",
     ),
     ("callbacks.close", "Chiudi", "Close"),
     ("callbacks.closed_by", "Chiusa da", "Closed by"),
@@ -192,16 +191,22 @@ impl CallbackFilter {
         (filter, problems)
     }
 
-    /// The matching requests: late ones first, then newest first.
-    pub fn select(&self, callbacks: Vec<Callback>, now: Timestamp) -> Vec<Callback> {
+    /// The matching requests: late ones first (by `promise` at `now`), then newest first.
+    pub fn select(
+        &self,
+        callbacks: Vec<Callback>,
+        promise: &CallbackPromise,
+        now: Timestamp,
+    ) -> Vec<Callback> {
+        let is_late = |c: &Callback| promise.is_late(c, now);
         let mut selected: Vec<Callback> = callbacks
             .into_iter()
             .filter(|c| self.state.is_none_or(|s| s == c.dialing.state.name()))
             .filter(|c| self.office.as_ref().is_none_or(|o| *o == c.request.office))
             .collect();
         selected.sort_by(|a, b| {
-            (is_late(b, now), b.request.created_at, &b.reference).cmp(&(
-                is_late(a, now),
+            (is_late(b), b.request.created_at, &b.reference).cmp(&(
+                is_late(a),
                 a.request.created_at,
                 &a.reference,
             ))
@@ -217,19 +222,6 @@ impl CallbackFilter {
     }
 }
 
-/// Failed, or still waiting [`CALLBACK_PROMISE`] after it was asked for.
-pub fn is_late(callback: &Callback, now: Timestamp) -> bool {
-    match &callback.dialing.state {
-        DialState::Failed { .. } => true,
-        DialState::Pending | DialState::Working { .. } => callback
-            .request
-            .created_at
-            .checked_add(CALLBACK_PROMISE)
-            .is_ok_and(|promised| promised < now),
-        DialState::Reached | DialState::Closed { .. } => false,
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct Row {
     reference: String,
@@ -239,33 +231,36 @@ struct Row {
     next: String,
     attempts: usize,
     created: String,
+    /// When it is due (asked for + the office's promise).
+    due: String,
     late: bool,
 }
 
 impl Row {
-    fn of(callback: &Callback, now: Timestamp) -> Row {
+    fn of(callback: &Callback, promise: &CallbackPromise, clock: &Clock) -> Row {
         Row {
             reference: callback.reference.clone(),
             office: callback.request.office.clone(),
             number: callback.request.number.clone(),
             state: callback.dialing.state.name(),
-            next: next_attempt(callback),
+            next: next_attempt(callback, clock),
             attempts: callback.dialing.attempts.len(),
-            created: local(callback.request.created_at),
-            late: is_late(callback, now),
+            created: clock.minute(callback.request.created_at),
+            due: clock.minute(promise.due(callback)),
+            late: promise.is_late(callback, clock.now()),
         }
     }
 }
 
 /// When the dialer may try next: a time, `now` (empty) while waiting, nothing when done.
-fn next_attempt(callback: &Callback) -> String {
+fn next_attempt(callback: &Callback, clock: &Clock) -> String {
     match &callback.dialing.state {
         DialState::Pending => callback
             .dialing
             .next_attempt_at
-            .map(local)
+            .map(|at| clock.minute(at))
             .unwrap_or_default(),
-        DialState::Working { lease } => local(lease.until),
+        DialState::Working { lease } => clock.minute(lease.until),
         DialState::Reached | DialState::Closed { .. } | DialState::Failed { .. } => {
             String::from("-")
         }
@@ -293,10 +288,21 @@ async fn list(
         .map(|p| p.graph.offices.keys().cloned().collect())
         .unwrap_or_default();
     offices.extend(callbacks.iter().map(|c| c.request.office.clone()));
-    let now = Timestamp::now();
-    let late = callbacks.iter().filter(|c| is_late(c, now)).count();
-    let page = paged(filter.select(callbacks, now), filter.page);
-    let rows: Vec<Row> = page.rows.iter().map(|c| Row::of(c, now)).collect();
+    let clock = console.clock();
+    let now = clock.now();
+    let promise = console.callback_promise();
+    let late = callbacks.iter().filter(|c| promise.is_late(c, now)).count();
+    let mut selected = filter.select(callbacks, &promise, now);
+    // Office staff see their offices' requests first (then the rest, read only).
+    if let Some(mine) = console.offices_of(&viewer) {
+        selected.sort_by_key(|c| !mine.contains(&c.request.office));
+    }
+    let page = paged(selected, filter.page);
+    let rows: Vec<Row> = page
+        .rows
+        .iter()
+        .map(|c| Row::of(c, &promise, &clock))
+        .collect();
     let base = filter.query();
     let page_link = |n: usize| {
         let sep = if base.is_empty() { "" } else { "&" };
@@ -366,13 +372,15 @@ async fn callback_page(
         Ok(None) => return not_found(console, viewer),
         Err(failed) => return failed,
     };
-    let now = Timestamp::now();
+    let clock = console.clock();
+    let now = clock.now();
+    let promise = console.callback_promise();
     let attempts: Vec<AttemptRow> = callback
         .dialing
         .attempts
         .iter()
         .map(|a| AttemptRow {
-            at: local(a.at),
+            at: clock.minute(a.at),
             outcome: a.outcome.name(),
             staff: a.staff.clone().unwrap_or_default(),
             detail: a.detail.clone().unwrap_or_default(),
@@ -380,12 +388,13 @@ async fn callback_page(
         .collect();
     let (closed, failed) = match &callback.dialing.state {
         DialState::Closed { at, by, note } => (
-            Some(context! { at => local(*at), by => by, note => note }),
+            Some(context! { at => clock.minute(*at), by => by, note => note }),
             None,
         ),
-        DialState::Failed { at, reason } => {
-            (None, Some(context! { at => local(*at), reason => reason }))
-        }
+        DialState::Failed { at, reason } => (
+            None,
+            Some(context! { at => clock.minute(*at), reason => reason }),
+        ),
         DialState::Pending | DialState::Working { .. } | DialState::Reached => (None, None),
     };
     let request = &callback.request;
@@ -404,17 +413,19 @@ async fn callback_page(
             number => &request.number,
             note => request.note.as_deref().unwrap_or_default(),
             window => window,
-            created => local(request.created_at),
+            created => clock.minute(request.created_at),
             call_id => &request.call_id,
             // A link only where it leads: a call the log has, for those who may read the log.
             call_href => (logged && supervisors(viewer.staff.role))
                 .then(|| link(&format!("/calls/{}", segment(&request.call_id)))),
-            next => next_attempt(&callback),
-            late => is_late(&callback, now),
+            next => next_attempt(&callback, &clock),
+            late => promise.is_late(&callback, now),
+            due => clock.minute(promise.due(&callback)),
+            can_work => console.may_work(viewer, Some(&request.office)),
             attempts => minijinja::Value::from(minijinja::value::Serde(&attempts)),
             closed => closed,
             failed => failed,
-            suggested => local_input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
+            suggested => clock.input(now.checked_add(SignedDuration::from_hours(1)).unwrap_or(now)),
             dialer => console.server().dialer_wake.is_some(),
             problem => problem,
         },
@@ -469,7 +480,7 @@ async fn reschedule(
     UrlPath(reference): UrlPath<String>,
     axum::Form(form): axum::Form<RescheduleForm>,
 ) -> Response {
-    let Some(at) = parse_local(&form.at) else {
+    let Some(at) = console.clock().parse_input(&form.at) else {
         return callback_page(
             &console,
             &viewer,
@@ -512,6 +523,22 @@ async fn apply(console: &Console, viewer: &Viewer, reference: &str, change: Chan
     let Ok(parsed) = Reference::parse(reference) else {
         return not_found(console, viewer);
     };
+    // Office staff work only their offices' callbacks (the others they may read).
+    if console.offices_of(viewer).is_some() {
+        let wanted = parsed.clone();
+        let office = match blocking(&console.server().store, move |s| {
+            s.callback(wanted.as_str())
+        })
+        .await
+        {
+            Ok(Some(callback)) => callback.request.office,
+            Ok(None) => return not_found(console, viewer),
+            Err(failed) => return failed,
+        };
+        if let Err(refused) = console.require_office(viewer, Some(&office)) {
+            return refused;
+        }
+    }
     let changed = blocking(&console.server().store, move |s| {
         s.change_callback(parsed.as_str(), &change)
     })
@@ -665,12 +692,13 @@ mod tests {
             callback("RC-4", "tributi", "2026-12-01T10:00:00Z", closed),
             tried,
         ];
-        let late: Vec<bool> = all.iter().map(|c| is_late(c, now)).collect();
+        let promise = CallbackPromise::uniform(SignedDuration::from_hours(24));
+        let late: Vec<bool> = all.iter().map(|c| promise.is_late(c, now)).collect();
         assert_eq!(late, [true, false, true, false, false]);
         let refs = |text: &str| -> Vec<String> {
             let (f, problems) = CallbackFilter::read(&query(Some(text)));
             assert!(problems.is_empty(), "{problems:?}");
-            f.select(all.clone(), now)
+            f.select(all.clone(), &promise, now)
                 .into_iter()
                 .map(|c| c.reference)
                 .collect()
@@ -680,5 +708,238 @@ mod tests {
         assert_eq!(refs("office=tributi&state=all"), ["RC-3", "RC-5", "RC-4"]);
         let (f, problems) = CallbackFilter::read(&query(Some("state=gone")));
         assert_eq!((f.state, problems), (None, vec!["callbacks.bad_state"]));
+    }
+
+    /// The page judges each request by its office's promise (`callback 1h` in the flows, the
+    /// configured 24 h for the other), marks the late one, says when each is due, and counts it.
+    #[tokio::test]
+    async fn the_page_marks_late_requests_by_their_office_promise() {
+        let flows = r#"
+office anagrafe "Anagrafe" {
+  staff "sip:201@comune.example"
+  callback 1h
+}
+office tributi "Tributi" { staff "sip:202@comune.example" }
+flow main answers "100" {
+  start: callback anagrafe -> hangup
+}
+"#;
+        let console = Arc::new(Console::new(
+            std::path::PathBuf::from("/nonexistent/accounts.toml"),
+            crate::http::ServerView::for_tests(flows),
+            false,
+        ));
+        let two_hours_ago = Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(2))
+            .unwrap();
+        let mut references = Vec::new();
+        for office in ["anagrafe", "tributi"] {
+            let created = console
+                .server()
+                .store
+                .create_callback(NewCallback {
+                    office: office.into(),
+                    number: "0755771234".into(),
+                    note: None,
+                    call_id: format!("call-{office}"),
+                    created_at: two_hours_ago,
+                    window: None,
+                    ticket: None,
+                    category: None,
+                })
+                .unwrap();
+            references.push(created.reference);
+        }
+        let viewer = Viewer {
+            staff: crate::http::session::Staff {
+                name: String::from("anna"),
+                role: crate::http::accounts::Role::Operator,
+                csrf: String::from("t"),
+            },
+            lang: super::super::Lang::It,
+        };
+        let response = list(State(console.clone()), viewer, RawQuery(None)).await;
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let page = String::from_utf8(bytes.to_vec()).unwrap();
+        let row_of = |reference: &str| -> String {
+            let at = page.find(&format!(">{reference}</a>")).unwrap();
+            let start = page[..at].rfind("<tr").unwrap();
+            let end = at + page[at..].find("</tr>").unwrap();
+            page[start..end].to_owned()
+        };
+        let (anagrafe, tributi) = (row_of(&references[0]), row_of(&references[1]));
+        assert!(anagrafe.contains("class=\"callback late\""), "{anagrafe}");
+        assert!(
+            anagrafe.contains("<strong class=\"late\">in ritardo</strong>"),
+            "{anagrafe}"
+        );
+        assert!(!tributi.contains("late"), "{tributi}");
+        let clock = console.clock();
+        let due = |hours: i64| {
+            clock.minute(
+                two_hours_ago
+                    .checked_add(SignedDuration::from_hours(hours))
+                    .unwrap(),
+            )
+        };
+        assert!(
+            anagrafe.contains(&format!("<td class=\"due\">{}</td>", due(1))),
+            "{anagrafe}"
+        );
+        assert!(
+            tributi.contains(&format!("<td class=\"due\">{}</td>", due(24))),
+            "{tributi}"
+        );
+        assert!(
+            page.contains("<strong id=\"late-count\">1</strong>"),
+            "{page}"
+        );
+    }
+
+    /// Office staff get their offices (the flows' staff list by extension, and the account's
+    /// own), see those requests and tickets first, and may change only those: another
+    /// office's callback or ticket is refused (403) and its page has no forms. A supervisor
+    /// works everything.
+    #[tokio::test]
+    async fn office_staff_work_only_their_offices_and_see_them_first() {
+        use crate::http::accounts::{Accounts, Role};
+        use crate::store::NewTicket;
+        let flows = r#"
+office anagrafe "Anagrafe" { staff "sip:201@comune.example" }
+office tributi "Tributi" { staff "sip:202@comune.example" }
+office ambiente "Ambiente" { staff "sip:203@comune.example" }
+flow main answers "100" {
+  start: callback anagrafe -> hangup
+}
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = Accounts::path_in(dir.path());
+        let mut accounts = Accounts::default();
+        accounts
+            .add("olga", Role::OfficeStaff, "olga-password")
+            .unwrap();
+        accounts.set_extension("olga", Some("201")).unwrap();
+        accounts.set_offices("olga", &["ambiente".into()]).unwrap();
+        accounts
+            .add("sara", Role::Supervisor, "sara-password")
+            .unwrap();
+        assert!(accounts.set_offices("sara", &["no way".into()]).is_err());
+        accounts.save(&path).unwrap();
+        let console = Arc::new(Console::new(
+            path,
+            crate::http::ServerView::for_tests(flows),
+            false,
+        ));
+        let viewer = |name: &str, role: Role| Viewer {
+            staff: crate::http::session::Staff {
+                name: name.into(),
+                role,
+                csrf: String::from("t"),
+            },
+            lang: super::super::Lang::It,
+        };
+        let olga = viewer("olga", Role::OfficeStaff);
+        let sara = viewer("sara", Role::Supervisor);
+        let mine: Vec<String> = console.offices_of(&olga).unwrap().into_iter().collect();
+        assert_eq!(mine, ["ambiente", "anagrafe"]);
+        assert_eq!(console.offices_of(&sara), None);
+
+        let store = console.server().store.clone();
+        let asked = Timestamp::now()
+            .checked_sub(SignedDuration::from_hours(1))
+            .unwrap();
+        let callback_of = |office: &str, minutes: i64| {
+            store
+                .create_callback(NewCallback {
+                    office: office.into(),
+                    number: "0755771234".into(),
+                    note: None,
+                    call_id: format!("call-{office}"),
+                    created_at: asked
+                        .checked_add(SignedDuration::from_mins(minutes))
+                        .unwrap(),
+                    window: None,
+                    ticket: None,
+                    category: None,
+                })
+                .unwrap()
+                .reference
+        };
+        // The tributi request is the newest: without the preset it would be listed first.
+        let anagrafe = callback_of("anagrafe", 0);
+        let tributi = callback_of("tributi", 10);
+
+        let body = |response: Response| async move {
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        };
+        let (_, page) =
+            body(list(State(console.clone()), olga.clone(), RawQuery(None)).await).await;
+        let first = |page: &str| {
+            page.find(&format!(">{anagrafe}</a>")) < page.find(&format!(">{tributi}</a>"))
+        };
+        assert!(first(&page), "{page}");
+        let (_, page) =
+            body(list(State(console.clone()), sara.clone(), RawQuery(None)).await).await;
+        assert!(
+            !first(&page),
+            "a supervisor's list is by lateness and age only"
+        );
+
+        // Another office's request: refused, nothing changed, its page has no forms.
+        let later = Change::Reschedule {
+            at: Timestamp::now(),
+        };
+        let (status, page) = body(apply(&console, &olga, &tributi, later.clone()).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("non è del suo ufficio"), "{page}");
+        let (_, page) = body(callback_page(&console, &olga, &tributi, None).await).await;
+        assert!(page.contains("id=\"read-only\""), "{page}");
+        assert!(!page.contains("id=\"call-now\""), "{page}");
+        // Their own office's: done.
+        let (status, _) = body(apply(&console, &olga, &anagrafe, later.clone()).await).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, page) = body(callback_page(&console, &olga, &anagrafe, None).await).await;
+        assert!(page.contains("id=\"call-now\""), "{page}");
+        // A supervisor works any office's.
+        let (status, _) = body(apply(&console, &sara, &tributi, later).await).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+
+        // Tickets: the same rule.
+        let ticket_of = |office: &str| {
+            store
+                .create_ticket(NewTicket {
+                    category: "buche".into(),
+                    title: String::new(),
+                    office: Some(office.into()),
+                    priority: "normale".into(),
+                    fields: BTreeMap::new(),
+                    caller: "0755771234".into(),
+                    call_id: format!("call-t-{office}"),
+                    created_at: asked,
+                    due_at: None,
+                })
+                .unwrap()
+                .reference
+        };
+        let (own, other) = (ticket_of("ambiente"), ticket_of("tributi"));
+        let comment = || crate::store::ticketing::TicketAction::Comment {
+            text: "visto".into(),
+        };
+        let (status, page) =
+            body(super::super::tickets::work_for_tests(&console, &olga, &other, comment()).await)
+                .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        let (status, _) =
+            body(super::super::tickets::work_for_tests(&console, &olga, &own, comment()).await)
+                .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(store.ticket(&other).unwrap().unwrap().work.history.len(), 0);
+        assert_eq!(store.ticket(&own).unwrap().unwrap().work.history.len(), 1);
     }
 }

@@ -24,7 +24,7 @@ use jiff::civil::Date;
 use minijinja::context;
 use serde::Serialize;
 
-use super::presence::{length, local_time};
+use super::clock::{Clock, length};
 use super::{Console, Nav, Page, Viewer, supervisors};
 use crate::calllog::{self, CallId, Difference, LoggedCall, Verdict};
 use crate::engine::{Program, Trace};
@@ -234,11 +234,8 @@ impl Filter {
         Ok(filter)
     }
 
-    fn admits(&self, call: &CallRecord) -> bool {
-        let day = call
-            .started_at
-            .to_zoned_datetime(centralino_compiler::calendar::default_timezone())
-            .date();
+    fn admits(&self, call: &CallRecord, clock: &Clock) -> bool {
+        let day = clock.day(call.started_at);
         self.from.is_none_or(|from| day >= from)
             && self.to.is_none_or(|to| day <= to)
             && self
@@ -273,8 +270,16 @@ impl Filter {
 
 /// One page of the calls `filter` admits, most recent first (`calls` in the store's order,
 /// oldest first): the calls, how many pages there are in all, the page shown.
-pub fn select<'c>(calls: &'c [CallRecord], filter: &Filter) -> (Vec<&'c CallRecord>, usize, usize) {
-    let admitted: Vec<&CallRecord> = calls.iter().rev().filter(|c| filter.admits(c)).collect();
+pub fn select<'c>(
+    calls: &'c [CallRecord],
+    filter: &Filter,
+    clock: &Clock,
+) -> (Vec<&'c CallRecord>, usize, usize) {
+    let admitted: Vec<&CallRecord> = calls
+        .iter()
+        .rev()
+        .filter(|c| filter.admits(c, clock))
+        .collect();
     let pages = admitted.len().div_ceil(PAGE_SIZE).max(1);
     let page = filter.page.clamp(1, pages);
     let shown = admitted
@@ -299,11 +304,11 @@ struct CallRow {
     length: String,
 }
 
-fn row(call: &CallRecord) -> CallRow {
+fn row(call: &CallRecord, clock: &Clock) -> CallRow {
     CallRow {
         id: call.call_id.clone(),
         segment: form_urlencoded::byte_serialize(call.call_id.as_bytes()).collect(),
-        started: local_day_time(call.started_at),
+        started: clock.second(call.started_at),
         caller: or_dash(&call.caller),
         number: call.number.clone(),
         flow: or_dash(&call.flow),
@@ -313,12 +318,6 @@ fn row(call: &CallRecord) -> CallRow {
             |end| length(end.duration_since(call.started_at).as_secs()),
         ),
     }
-}
-
-fn local_day_time(at: Timestamp) -> String {
-    at.to_zoned_datetime(centralino_compiler::calendar::default_timezone())
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 fn or_dash(text: &str) -> String {
@@ -377,9 +376,10 @@ async fn list(
     let mut outcomes: Vec<String> = calls.iter().filter_map(|c| c.outcome.clone()).collect();
     outcomes.sort_unstable();
     outcomes.dedup();
-    let (shown, pages, page) = select(&calls, &filter);
-    let total = calls.iter().filter(|c| filter.admits(c)).count();
-    let rows: Vec<CallRow> = shown.into_iter().map(row).collect();
+    let clock = console.clock();
+    let (shown, pages, page) = select(&calls, &filter, &clock);
+    let total = calls.iter().filter(|c| filter.admits(c, &clock)).count();
+    let rows: Vec<CallRow> = shown.into_iter().map(|c| row(c, &clock)).collect();
     let mut response = console.page(
         &viewer,
         "calls.html",
@@ -431,9 +431,9 @@ fn short_location(location: &str) -> &str {
     }
 }
 
-fn trace_line(at: Timestamp, trace: &Trace) -> Line {
+fn trace_line(clock: &Clock, at: Timestamp, trace: &Trace) -> Line {
     Line {
-        at: local_time(at),
+        at: clock.time(at),
         state: if trace.flow.is_empty() {
             String::new()
         } else {
@@ -446,19 +446,19 @@ fn trace_line(at: Timestamp, trace: &Trace) -> Line {
 }
 
 /// The lines of a transcript: states entered, what the caller heard and did, what was stored.
-pub fn transcript(steps: &[TimedStep]) -> Vec<Line> {
+pub fn transcript(clock: &Clock, steps: &[TimedStep]) -> Vec<Line> {
     steps
         .iter()
         .map(|TimedStep { at, step }| {
             let said = |key: Option<&'static str>, text: String| Line {
-                at: local_time(*at),
+                at: clock.time(*at),
                 state: String::new(),
                 location: String::new(),
                 key,
                 text,
             };
             match step {
-                Step::Entered(trace) => trace_line(*at, trace),
+                Step::Entered(trace) => trace_line(clock, *at, trace),
                 Step::Said { text, .. } => said(None, format!("«{text}»")),
                 Step::Played { path, .. } => said(None, format!("♪ {path}")),
                 Step::Pressed { key } => said(Some("calls.caller_presses"), key.to_string()),
@@ -497,8 +497,11 @@ fn summary(step: &Step) -> String {
     }
 }
 
-fn recorded_lines(steps: &[StepRecord]) -> Vec<Line> {
-    steps.iter().map(|s| trace_line(s.at, &s.trace)).collect()
+fn recorded_lines(clock: &Clock, steps: &[StepRecord]) -> Vec<Line> {
+    steps
+        .iter()
+        .map(|s| trace_line(clock, s.at, &s.trace))
+        .collect()
 }
 
 /// The program of the version that served the call, when it is kept and loads.
@@ -523,8 +526,8 @@ pub struct VerdictView {
     pub replayed: Option<Line>,
 }
 
-impl From<Verdict> for VerdictView {
-    fn from(verdict: Verdict) -> VerdictView {
+impl VerdictView {
+    fn of(verdict: Verdict, clock: &Clock) -> VerdictView {
         match verdict {
             Verdict::Same { steps } => VerdictView {
                 identical: true,
@@ -541,8 +544,8 @@ impl From<Verdict> for VerdictView {
                 VerdictView {
                     identical: false,
                     steps: index + 1,
-                    recorded: recorded.map(|(at, trace)| trace_line(at, &trace)),
-                    replayed: replayed.map(|(at, trace)| trace_line(at, &trace)),
+                    recorded: recorded.map(|(at, trace)| trace_line(clock, at, &trace)),
+                    replayed: replayed.map(|(at, trace)| trace_line(clock, at, &trace)),
                 }
             }
         }
@@ -565,7 +568,7 @@ pub struct Replay {
 }
 
 /// Replays `logged` on its kept version and on `current` (the flows serving now).
-pub fn replay_call(logged: &LoggedCall, current: Arc<Program>) -> Replay {
+pub fn replay_call(logged: &LoggedCall, current: Arc<Program>, clock: &Clock) -> Replay {
     let mut replay = Replay {
         impossible: None,
         exact: None,
@@ -586,14 +589,17 @@ pub fn replay_call(logged: &LoggedCall, current: Arc<Program>) -> Replay {
     let rerun = calllog::rerun(program, &logged.call, events);
     replay.truncated = events.truncated;
     replay.presence_differed = rerun.presence_differed;
-    replay.exact = Some(calllog::compare(&logged.steps, &rerun.path()).into());
+    replay.exact = Some(VerdictView::of(
+        calllog::compare(&logged.steps, &rerun.path()),
+        clock,
+    ));
     match calllog::with_current(current, &logged.call, &rerun) {
         Ok(now) => {
             let verdict = calllog::compare_paths(&rerun.path(), &calllog::path_of(&now));
             if matches!(verdict, Verdict::Differs(_)) {
-                replay.now = transcript(&now);
+                replay.now = transcript(clock, &now);
             }
-            replay.current = Some(verdict.into());
+            replay.current = Some(VerdictView::of(verdict, clock));
         }
         Err(e) => tracing::warn!(error = %e, "console: replay with the current flows failed"),
     }
@@ -617,17 +623,18 @@ async fn load(
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    let clock = console.clock();
     let work = move || {
         let Some(logged) = calllog::logged_call(store.as_ref(), id.as_str())? else {
             return Ok(None);
         };
         let transcript = match (kept_program(&logged), &logged.events) {
             (Some(program), Some(events)) => {
-                transcript(&calllog::rerun(program, &logged.call, events).steps)
+                transcript(&clock, &calllog::rerun(program, &logged.call, events).steps)
             }
             _ => Vec::new(),
         };
-        let replay = with_replay.then(|| replay_call(&logged, current));
+        let replay = with_replay.then(|| replay_call(&logged, current, &clock));
         Ok(Some((logged, transcript, replay)))
     };
     match tokio::task::spawn_blocking(work).await {
@@ -661,16 +668,17 @@ async fn call_page(console: &Console, viewer: &Viewer, id: &str, with_replay: bo
         }
     };
     let call = &logged.call;
+    let clock = console.clock();
     console.page(
         viewer,
         "call.html",
         context! {
             path => "/calls",
-            call => minijinja::Value::from(minijinja::value::Serde(row(call))),
+            call => minijinja::Value::from(minijinja::value::Serde(row(call, &clock))),
             channel => or_dash(&call.channel),
-            ended => call.ended_at.map(local_day_time),
+            ended => call.ended_at.map(|at| clock.second(at)),
             version => &call.graph_version,
-            steps => minijinja::Value::from(minijinja::value::Serde(recorded_lines(&logged.steps))),
+            steps => minijinja::Value::from(minijinja::value::Serde(recorded_lines(&clock, &logged.steps))),
             transcript => minijinja::Value::from(minijinja::value::Serde(&transcript)),
             replay => replay.map(|r| minijinja::Value::from(minijinja::value::Serde(&r))),
         },
@@ -698,6 +706,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    fn rome() -> Clock {
+        Clock::new(
+            jiff::tz::TimeZone::get("Europe/Rome").unwrap(),
+            Timestamp::UNIX_EPOCH,
+        )
+    }
 
     fn call(id: &str, started: &str, caller: &str, outcome: &str) -> CallRecord {
         let started_at: Timestamp = started.parse().unwrap();
@@ -760,7 +775,7 @@ mod tests {
             ),
         ];
         let ids = |filter: &Filter| -> Vec<String> {
-            select(&calls, filter)
+            select(&calls, filter, &rome())
                 .0
                 .iter()
                 .map(|c| c.call_id.clone())
@@ -781,12 +796,12 @@ mod tests {
                 call(&format!("{n:03}"), &at, "x", "o")
             })
             .collect();
-        let (shown, pages, page) = select(&many, &Filter::parse(Some("page=3")).unwrap());
+        let (shown, pages, page) = select(&many, &Filter::parse(Some("page=3")).unwrap(), &rome());
         assert_eq!((pages, page, shown.len()), (3, 3, 3));
         assert_eq!(shown[0].call_id, "002");
-        let (shown, _, page) = select(&many, &Filter::parse(Some("page=99")).unwrap());
+        let (shown, _, page) = select(&many, &Filter::parse(Some("page=99")).unwrap(), &rome());
         assert_eq!((page, shown.len()), (3, 3));
-        let (none, pages, page) = select(&[], &Filter::parse(None).unwrap());
+        let (none, pages, page) = select(&[], &Filter::parse(None).unwrap(), &rome());
         assert_eq!((none.len(), pages, page), (0, 1, 1));
     }
 
@@ -815,7 +830,7 @@ mod tests {
                 },
             },
         ];
-        let lines = transcript(&steps);
+        let lines = transcript(&rome(), &steps);
         assert_eq!(lines[0].at, "10:00:00");
         assert_eq!(lines[0].state, "main.menu");
         assert_eq!(lines[0].location, "flows/main.flow:12");
@@ -836,25 +851,31 @@ mod tests {
             location: String::from("flows/main.flow:12:3"),
             note: String::from("key 1 -> passa"),
         };
-        let differs = VerdictView::from(Verdict::Differs(Box::new(Difference {
-            index: 2,
-            recorded: Some((at, trace.clone())),
-            replayed: None,
-        })));
+        let differs = VerdictView::of(
+            Verdict::Differs(Box::new(Difference {
+                index: 2,
+                recorded: Some((at, trace.clone())),
+                replayed: None,
+            })),
+            &rome(),
+        );
         let replays = [
             Replay {
                 impossible: None,
-                exact: Some(VerdictView::from(Verdict::Same { steps: 4 })),
+                exact: Some(VerdictView::of(Verdict::Same { steps: 4 }, &rome())),
                 current: Some(differs),
                 current_version: String::from("sha256:2"),
-                now: transcript(&[TimedStep {
-                    at,
-                    step: Step::Said {
-                        prompt: String::from("p"),
-                        text: String::from("Arrivederci."),
-                        language: String::from("it"),
-                    },
-                }]),
+                now: transcript(
+                    &rome(),
+                    &[TimedStep {
+                        at,
+                        step: Step::Said {
+                            prompt: String::from("p"),
+                            text: String::from("Arrivederci."),
+                            language: String::from("it"),
+                        },
+                    }],
+                ),
                 truncated: true,
                 presence_differed: true,
             },
@@ -877,8 +898,8 @@ mod tests {
                 .unwrap()
                 .render(context! {
                     lang => lang.as_str(),
-                    call => minijinja::Value::from(minijinja::value::Serde(row(&record))),
-                    steps => minijinja::Value::from(minijinja::value::Serde(vec![trace_line(at, &trace)])),
+                    call => minijinja::Value::from(minijinja::value::Serde(row(&record, &rome()))),
+                    steps => minijinja::Value::from(minijinja::value::Serde(vec![trace_line(&rome(), at, &trace)])),
                     transcript => Vec::<String>::new(),
                     replay => minijinja::Value::from(minijinja::value::Serde(replay)),
                     csrf => "t",

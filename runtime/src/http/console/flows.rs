@@ -29,6 +29,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError};
 
+use super::clock::Clock;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -36,7 +37,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use centralino_compiler::{Diagnostics, Graph, Severity, Sources, compile};
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
@@ -345,21 +345,7 @@ fn compiler_lang(lang: Lang) -> centralino_compiler::Lang {
     }
 }
 
-fn rome() -> TimeZone {
-    centralino_compiler::calendar::default_timezone()
-}
-
-/// `05/12/2026 10:04:31`, in Europe/Rome.
-fn local_time(at: Timestamp) -> String {
-    at.to_zoned_datetime(rome())
-        .strftime("%d/%m/%Y %H:%M:%S")
-        .to_string()
-}
-
-/// A version id without its `sha256:` and cut to 12 characters, as people read it.
-fn short_id(id: &str) -> String {
-    id.trim_start_matches("sha256:").chars().take(12).collect()
-}
+use super::clock::short_version as short_id;
 
 fn text_reply(status: StatusCode, text: String) -> Response {
     (status, text).into_response()
@@ -397,16 +383,19 @@ struct ChangeRow {
     file: String,
     outcome: &'static str,
     version: Option<String>,
+    /// The full id, for the short one's title.
+    version_id: Option<String>,
     diagnostics: Option<String>,
 }
 
-fn change_row(change: &Change) -> ChangeRow {
+fn change_row(change: &Change, clock: &Clock) -> ChangeRow {
     ChangeRow {
-        at: local_time(change.at),
+        at: clock.second(change.at),
         who: change.who.clone(),
         file: change.file.clone(),
         outcome: change.outcome.word(),
         version: change.version.as_deref().map(short_id),
+        version_id: change.version.clone(),
         diagnostics: change.diagnostics.clone(),
     }
 }
@@ -449,13 +438,14 @@ async fn versions_page(
     let Some((changes, listed, kept, reload_status)) = gathered else {
         return text_reply(StatusCode::INTERNAL_SERVER_ERROR, String::new());
     };
+    let clock = console.clock();
     let rows: Vec<VersionRow> = kept
         .iter()
         .map(|version: &reload::VersionInfo| VersionRow {
             id: version.id.clone(),
             short: short_id(&version.id),
             hex: version.id.trim_start_matches("sha256:").to_owned(),
-            published_at: local_time(version.published_at),
+            published_at: clock.second(version.published_at),
             current: version.current,
             numbers: version.numbers.clone(),
             nodes: version.nodes,
@@ -468,7 +458,11 @@ async fn versions_page(
                 .map(|change| change.who.clone()),
         })
         .collect();
-    let shown: Vec<ChangeRow> = changes.iter().take(RECORD_SHOWN).map(change_row).collect();
+    let shown: Vec<ChangeRow> = changes
+        .iter()
+        .take(RECORD_SHOWN)
+        .map(|change| change_row(change, &clock))
+        .collect();
     let listed: Vec<minijinja::Value> = listed
         .iter()
         .map(|name| {
@@ -479,8 +473,9 @@ async fn versions_page(
     let status_view = reload_status.map(|s| {
         context! {
             current => short_id(&s.current),
+            current_id => &s.current,
             last => last_reload_word(console, &s.last, viewer.lang),
-            last_at => local_time(s.last_at),
+            last_at => clock.second(s.last_at),
             diagnostics => s.diagnostics,
             publish_ms => s.publish_ms,
         }

@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 
+use super::clock::Clock;
 use super::words::Lang;
 use crate::driver::{Driver, Input, Script};
 use crate::engine::{CallInfo, Program, Trace, TransferOutcome};
@@ -44,7 +44,7 @@ pub enum SimulateError {
 /// One line of a simulated call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Line {
-    /// `10:04:31` in Europe/Rome.
+    /// `10:04:31` in the deployment's zone.
     pub time: String,
     /// A state entered (not indented) or what happened in it.
     pub state: bool,
@@ -67,6 +67,7 @@ pub fn simulate(
     if program.graph.flow_for_number(number).is_none() {
         return Err(SimulateError::NoFlow(number.to_owned()));
     }
+    let clock = Clock::of_graph(&program.graph, at);
     let store = SledStore::temporary().map_err(|e| SimulateError::Store(e.to_string()))?;
     let driver = Driver::new(program, &store, Script::default());
     let call = CallInfo {
@@ -80,37 +81,23 @@ pub fn simulate(
     };
     let mut inputs: VecDeque<Input> = inputs.into();
     let steps = driver.run(call, at, &mut inputs, &mut |_| {});
-    Ok(lines(&steps, lang))
+    Ok(lines(&steps, lang, &clock))
 }
 
 /// The steps of a call in words of `lang`.
-pub fn lines(steps: &[TimedStep], lang: Lang) -> Vec<Line> {
+pub fn lines(steps: &[TimedStep], lang: Lang, clock: &Clock) -> Vec<Line> {
     let mut here: Option<(String, String)> = None;
     steps
         .iter()
         .map(|timed| {
-            let (state, text) = describe(&timed.step, lang, &mut here);
+            let (state, text) = describe(&timed.step, lang, clock, &mut here);
             Line {
-                time: timed
-                    .at
-                    .to_zoned_datetime(rome())
-                    .strftime("%H:%M:%S")
-                    .to_string(),
+                time: clock.time(timed.at),
                 state,
                 text,
             }
         })
         .collect()
-}
-
-fn rome() -> TimeZone {
-    centralino_compiler::calendar::default_timezone()
-}
-
-fn minute(at: Timestamp) -> String {
-    at.to_zoned_datetime(rome())
-        .strftime("%d/%m/%Y %H:%M")
-        .to_string()
 }
 
 fn pick(lang: Lang, it: String, en: String) -> String {
@@ -136,7 +123,12 @@ fn outcome_words(outcome: TransferOutcome, lang: Lang) -> &'static str {
 }
 
 /// One step in words: (whether it enters a new state, the text).
-fn describe(step: &Step, lang: Lang, here: &mut Option<(String, String)>) -> (bool, String) {
+fn describe(
+    step: &Step,
+    lang: Lang,
+    clock: &Clock,
+    here: &mut Option<(String, String)>,
+) -> (bool, String) {
     let say = |it: String, en: String| (false, pick(lang, it, en));
     match step {
         Step::Entered(Trace {
@@ -185,11 +177,11 @@ fn describe(step: &Step, lang: Lang, here: &mut Option<(String, String)>) -> (bo
         } => say(
             format!(
                 "prenotazione {reference} per {resource} il {} registrata",
-                minute(*start)
+                clock.minute(*start)
             ),
             format!(
                 "booking {reference} for {resource} on {} stored",
-                minute(*start)
+                clock.minute(*start)
             ),
         ),
         Step::NoSlot { resource } => say(
@@ -197,7 +189,7 @@ fn describe(step: &Step, lang: Lang, here: &mut Option<(String, String)>) -> (bo
             format!("no free slot for {resource}"),
         ),
         Step::Offered { resource, starts } => {
-            let times: Vec<String> = starts.iter().map(|s| minute(*s)).collect();
+            let times: Vec<String> = starts.iter().map(|s| clock.minute(*s)).collect();
             say(
                 format!("orari liberi per {resource}: {}", times.join(", ")),
                 format!("free times for {resource}: {}", times.join(", ")),
@@ -220,11 +212,11 @@ fn describe(step: &Step, lang: Lang, here: &mut Option<(String, String)>) -> (bo
         } => say(
             format!(
                 "prenotazione {reference} per {resource} spostata al {}",
-                minute(*start)
+                clock.minute(*start)
             ),
             format!(
                 "booking {reference} for {resource} moved to {}",
-                minute(*start)
+                clock.minute(*start)
             ),
         ),
         Step::Cancelled { reference, found } => say(

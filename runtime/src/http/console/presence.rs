@@ -21,7 +21,6 @@ use axum::extract::{Form, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use jiff::Timestamp;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
@@ -197,22 +196,7 @@ fn agent_word(state: AgentState) -> &'static str {
     }
 }
 
-/// `HH:MM:SS` in the city's time zone.
-pub fn local_time(at: Timestamp) -> String {
-    at.to_zoned_datetime(centralino_compiler::calendar::default_timezone())
-        .strftime("%H:%M:%S")
-        .to_string()
-}
-
-/// A length of time for people: `45s`, `3m 05s`, `1h 02m`.
-pub fn length(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    match (seconds / 3600, (seconds % 3600) / 60, seconds % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m {s:02}s"),
-        (h, m, _) => format!("{h}h {m:02}m"),
-    }
-}
+use super::clock::{Clock, length};
 
 /// The board from what the server says at `now`: the staff of the flows' offices (one row per
 /// extension, in the order the offices name them), each with their status (offline when the
@@ -222,8 +206,9 @@ pub fn board(
     statuses: &BTreeMap<String, Status>,
     bindings: &[Binding],
     queues: &QueuesSnapshot,
-    now: Timestamp,
+    clock: &Clock,
 ) -> Board {
+    let now = clock.now();
     let mut staff: Vec<StaffRow> = Vec::new();
     for office in program.graph.offices.values() {
         for member in &office.staff {
@@ -247,7 +232,7 @@ pub fn board(
                         SignalTransport::Udp => "UDP",
                         SignalTransport::Tcp => "TCP",
                     },
-                    expires: local_time(binding.expires_at),
+                    expires: clock.time(binding.expires_at),
                 })
                 .collect();
             staff.push(StaffRow {
@@ -276,7 +261,7 @@ pub fn board(
                         .iter()
                         .map(|caller| Caller {
                             position: caller.position,
-                            since: local_time(caller.since),
+                            since: clock.time(caller.since),
                             waited: length(now.duration_since(caller.since).as_secs()),
                             offered_to: caller.offered_to.clone(),
                         })
@@ -336,7 +321,8 @@ fn render(
     problem: Option<&str>,
 ) -> Response {
     let server = console.server();
-    let now = Timestamp::now();
+    let clock = console.clock();
+    let now = clock.now();
     let program = server
         .deployment
         .current()
@@ -349,7 +335,7 @@ fn render(
         &statuses,
         &server.registrar.registrations(now),
         &server.desk.queues(),
-        now,
+        &clock,
     );
     let extension = console
         .account(&viewer.staff.name)
@@ -368,7 +354,7 @@ fn render(
             my_away => my_status == Some(Status::Away),
             notice => notice,
             problem => problem,
-            updated => local_time(now),
+            updated => clock.time(now),
         },
     );
     if page.status() == StatusCode::OK {
@@ -463,7 +449,7 @@ flow main answers "100" {
         Program::new(compiled.graph.unwrap()).unwrap()
     }
 
-    fn at(text: &str) -> Timestamp {
+    fn at(text: &str) -> jiff::Timestamp {
         text.parse().unwrap()
     }
 
@@ -515,7 +501,13 @@ flow main answers "100" {
                 }],
             }],
         };
-        let board = board(&program(), &statuses, &bindings, &queues, now);
+        let board = board(
+            &program(),
+            &statuses,
+            &bindings,
+            &queues,
+            &Clock::new(centralino_compiler::calendar::default_timezone(), now),
+        );
         let rows: Vec<(&str, &str, Vec<&str>, Status, usize)> = board
             .staff
             .iter()

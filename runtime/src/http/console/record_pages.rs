@@ -1,10 +1,10 @@
-//! What the record pages (tickets, callbacks, bookings) share: times shown and typed in the
-//! city's zone, the query string read into fields, pages of a long list, store calls off the
-//! reactor, and a path segment made safe for a link.
+//! What the record pages (tickets, callbacks, bookings) share: dates typed in filters, the
+//! query string read into fields, pages of a long list, store calls off the reactor, and a
+//! path segment made safe for a link. (Times are written by [`super::clock`].)
 //!
 //! ```text
 //!   ?status=open&from=2026-12-01&page=2 ──query()──► fields ──page filter──► rows ──paged()──► 1 page
-//!   store (sled: disk) ◄──blocking()── handler          instants ──local()──► "2026-12-05 10:04"
+//!   store (sled: disk) ◄──blocking()── handler
 //! ```
 
 use std::collections::BTreeMap;
@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
-use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::civil::Date;
 
 use crate::store::{Store, StoreError};
 
@@ -24,38 +22,9 @@ pub const PAGE_SIZE: usize = 50;
 /// The longest query or form value read (longer values are cut: no filter needs more).
 pub const MAX_FIELD_CHARS: usize = 200;
 
-/// The zone staff read and type times in.
-pub fn zone() -> TimeZone {
-    centralino_compiler::calendar::default_timezone()
-}
-
-/// `2026-12-05 10:04` in the city's zone.
-pub fn local(at: Timestamp) -> String {
-    at.to_zoned_datetime(zone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-/// `2026-12-05T10:04` in the city's zone, as a `datetime-local` input shows it.
-pub fn local_input(at: Timestamp) -> String {
-    at.to_zoned_datetime(zone())
-        .strftime("%Y-%m-%dT%H:%M")
-        .to_string()
-}
-
 /// A date typed in a filter (`YYYY-MM-DD`).
 pub fn parse_date(text: &str) -> Option<Date> {
     text.trim().parse().ok()
-}
-
-/// A time typed by staff (`YYYY-MM-DDTHH:MM` from a `datetime-local` input, or with a space)
-/// in the city's zone, as an instant; `None` when it is not one (or does not exist there).
-pub fn parse_local(text: &str) -> Option<Timestamp> {
-    let civil: DateTime = text.trim().replacen(' ', "T", 1).parse().ok()?;
-    civil
-        .to_zoned_datetime(zone())
-        .ok()
-        .map(|zoned| zoned.timestamp())
 }
 
 /// The fields of a query string (the last of a repeated name), each cut to
@@ -180,16 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn staff_type_times_in_rome() {
-        let winter = parse_local("2026-12-05T10:30").unwrap();
-        assert_eq!(winter, "2026-12-05T09:30:00Z".parse::<Timestamp>().unwrap());
-        let summer = parse_local("2026-07-01 10:30").unwrap();
-        assert_eq!(summer, "2026-07-01T08:30:00Z".parse::<Timestamp>().unwrap());
-        assert_eq!(local(winter), "2026-12-05 10:30");
-        assert_eq!(local_input(winter), "2026-12-05T10:30");
-        for bad in ["", "domani", "2026-13-01T10:00", "2026-12-05T25:00"] {
-            assert_eq!(parse_local(bad), None, "{bad}");
-        }
+    fn staff_type_dates() {
         assert_eq!(
             parse_date("2026-12-05"),
             Some(jiff::civil::date(2026, 12, 5))

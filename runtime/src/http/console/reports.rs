@@ -9,7 +9,7 @@
 //!            formula cells prefixed)
 //! ```
 //!
-//! Days are local days in Europe/Rome; without dates the last 7 days. A period that cannot
+//! Days are local days in the deployment's zone ([`super::clock`]); without dates the last 7 days. A period that cannot
 //! be read is said on the page (the last 7 days shown instead) and refused for CSV (400).
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 
 use super::{Console, Nav, Page, Viewer, supervisors};
+use crate::promise::CallbackPromise;
 use crate::reports::{self, Bar, Facts, Period, Report, Settings, TABLES};
 
 pub const PAGE: Page = Page {
@@ -51,13 +52,13 @@ const WORDS: &[super::Word] = &[
     ("reports.30d", "Ultimi 30 giorni", "Last 30 days"),
     (
         "reports.target",
-        "Richiamata in ritardo dopo (ore)",
-        "Callback late after (hours)",
+        "Richiamata in ritardo dopo (ore; vuoto: la promessa di ogni ufficio)",
+        "Callback late after (hours; empty: each office's promise)",
     ),
     (
         "reports.period",
-        "Periodo (giorni, ora di Roma)",
-        "Period (days, Rome time)",
+        "Periodo (giorni, ora di {zone})",
+        "Period (days, {zone} time)",
     ),
     ("reports.glance", "In sintesi", "At a glance"),
     ("reports.calls", "Chiamate arrivate", "Calls that came"),
@@ -234,6 +235,11 @@ const WORDS: &[super::Word] = &[
     ),
     ("reports.col.attempts", "Tentativi", "Attempts"),
     ("reports.col.state", "Stato", "State"),
+    (
+        "reports.col.promise_min",
+        "Promessa (min)",
+        "Promised within (min)",
+    ),
     ("reports.col.category", "Categoria", "Category"),
     ("reports.col.opened", "Aperte", "Opened"),
     ("reports.col.open", "Ancora aperte", "Still open"),
@@ -340,22 +346,26 @@ fn routes() -> Router<Arc<Console>> {
 struct Asked {
     period: Period,
     settings: Settings,
-    /// The query as the page's links repeat it (`from=..&to=..&target_h=..`).
+    /// The query as the page's links repeat it (`from=..&to=..[&target_h=..]`).
     query: String,
-    target_hours: i64,
+    /// `target_h`: one promise for every office, for this report only (what if it were N
+    /// hours); without it, each office's promise.
+    target_hours: Option<i64>,
 }
 
 /// Why a query was not understood (said on the page, a 400 for CSV).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BadQuery(String);
 
-fn rome() -> TimeZone {
-    TimeZone::get(reports::TIME_ZONE).unwrap_or(TimeZone::UTC)
-}
-
-/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`.
-fn asked(query: Option<&str>, now: Timestamp) -> Result<Asked, BadQuery> {
-    let tz = rome();
+/// Reads `from`, `to`, `preset` and `target_h` of a query string, at `now`, days in `tz`;
+/// callbacks judged by `promise` unless `target_h` is given.
+fn asked(
+    query: Option<&str>,
+    now: Timestamp,
+    tz: &TimeZone,
+    promise: CallbackPromise,
+) -> Result<Asked, BadQuery> {
+    let tz = tz.clone();
     let mut from = None;
     let mut to = None;
     let mut preset = None;
@@ -374,9 +384,9 @@ fn asked(query: Option<&str>, now: Timestamp) -> Result<Asked, BadQuery> {
         }
     }
     let target_hours = match target {
-        None => Settings::default().callback_target.as_hours(),
+        None => None,
         Some(text) => match text.parse::<i64>() {
-            Ok(hours) if (0..=MAX_TARGET_HOURS).contains(&hours) => hours,
+            Ok(hours) if (0..=MAX_TARGET_HOURS).contains(&hours) => Some(hours),
             _ => {
                 return Err(BadQuery(format!(
                     "target_h: not a number of hours from 0 to {MAX_TARGET_HOURS}"
@@ -407,13 +417,17 @@ fn asked(query: Option<&str>, now: Timestamp) -> Result<Asked, BadQuery> {
         }
     }
     .map_err(|e| BadQuery(e.to_string()))?;
+    let mut query = format!("from={}&to={}", period.first, period.last);
+    if let Some(hours) = target_hours {
+        query.push_str(&format!("&target_h={hours}"));
+    }
     Ok(Asked {
-        query: format!(
-            "from={}&to={}&target_h={target_hours}",
-            period.first, period.last
-        ),
+        query,
         settings: Settings {
-            callback_target: SignedDuration::from_hours(target_hours),
+            promise: match target_hours {
+                Some(hours) => CallbackPromise::uniform(SignedDuration::from_hours(hours)),
+                None => promise,
+            },
         },
         period,
         target_hours,
@@ -423,7 +437,7 @@ fn asked(query: Option<&str>, now: Timestamp) -> Result<Asked, BadQuery> {
 async fn compute(console: &Console, asked: &Asked, now: Timestamp) -> Result<Report, Response> {
     let store = console.server().store.clone();
     let period = asked.period.clone();
-    let settings = asked.settings;
+    let settings = asked.settings.clone();
     let done = tokio::task::spawn_blocking(move || {
         Facts::read(&*store, &period).map(|facts| reports::report(&facts, &period, now, &settings))
     })
@@ -449,10 +463,12 @@ async fn reports_page(
     if let Err(refused) = console.require(&viewer, supervisors) {
         return refused;
     }
-    let now = Timestamp::now();
-    let (asked, problem) = match asked(query.as_deref(), now) {
+    let clock = console.clock();
+    let now = clock.now();
+    let promise = console.callback_promise();
+    let (asked, problem) = match asked(query.as_deref(), now, clock.zone(), promise.clone()) {
         Ok(asked) => (asked, None),
-        Err(BadQuery(problem)) => match self::asked(None, now) {
+        Err(BadQuery(problem)) => match self::asked(None, now, clock.zone(), promise) {
             Ok(asked) => (asked, Some(problem)),
             Err(BadQuery(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         },
@@ -556,8 +572,14 @@ async fn report_csv(
     else {
         return (StatusCode::NOT_FOUND, "nessun rapporto con questo nome").into_response();
     };
-    let now = Timestamp::now();
-    let asked = match asked(query.as_deref(), now) {
+    let clock = console.clock();
+    let now = clock.now();
+    let asked = match asked(
+        query.as_deref(),
+        now,
+        clock.zone(),
+        console.callback_promise(),
+    ) {
         Ok(asked) => asked,
         Err(BadQuery(problem)) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
@@ -668,13 +690,21 @@ mod tests {
 
     use super::*;
 
+    fn rome() -> TimeZone {
+        TimeZone::get("Europe/Rome").unwrap()
+    }
+
+    fn eight() -> CallbackPromise {
+        CallbackPromise::uniform(SignedDuration::from_hours(8))
+    }
+
     fn now() -> Timestamp {
         "2026-12-03T17:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn periods_from_queries() {
-        let seven = asked(None, now()).unwrap();
+        let seven = asked(None, now(), &rome(), eight()).unwrap();
         assert_eq!(
             (
                 seven.period.first.to_string(),
@@ -682,12 +712,22 @@ mod tests {
             ),
             ("2026-11-27".into(), "2026-12-03".into())
         );
-        assert_eq!(seven.target_hours, 4);
-        let today = asked(Some("preset=today&target_h=0"), now()).unwrap();
+        assert_eq!(seven.target_hours, None);
+        assert_eq!(seven.settings.promise, eight());
+        let today = asked(Some("preset=today&target_h=0"), now(), &rome(), eight()).unwrap();
         assert_eq!(today.period.first, today.period.last);
-        assert_eq!(today.settings.callback_target, SignedDuration::ZERO);
-        let chosen = asked(Some("from=2026-12-01&to=2026-12-02"), now()).unwrap();
-        assert_eq!(chosen.query, "from=2026-12-01&to=2026-12-02&target_h=4");
+        assert_eq!(
+            today.settings.promise,
+            CallbackPromise::uniform(SignedDuration::ZERO)
+        );
+        let chosen = asked(
+            Some("from=2026-12-01&to=2026-12-02"),
+            now(),
+            &rome(),
+            eight(),
+        )
+        .unwrap();
+        assert_eq!(chosen.query, "from=2026-12-01&to=2026-12-02");
         for bad in [
             "from=yesterday&to=2026-12-01",
             "from=2026-12-02&to=2026-12-01",
@@ -696,7 +736,7 @@ mod tests {
             "target_h=-1",
             "target_h=lots",
         ] {
-            assert!(asked(Some(bad), now()).is_err(), "{bad}");
+            assert!(asked(Some(bad), now(), &rome(), eight()).is_err(), "{bad}");
         }
     }
 
@@ -725,7 +765,7 @@ mod tests {
         let words: std::collections::BTreeSet<&str> = WORDS.iter().map(|w| w.0).collect();
         let report = crate::reports::report(
             &Facts::default(),
-            &asked(None, now()).unwrap().period,
+            &asked(None, now(), &rome(), eight()).unwrap().period,
             now(),
             &Settings::default(),
         );
@@ -753,7 +793,7 @@ mod tests {
         use crate::engine::{EndReason, TransferOutcome};
         use crate::store::{CallRecord, Callback, Handoff, HandoffKind, NewCallback, Status};
         let console = super::super::tests::test_console();
-        let asked = asked(Some("preset=today&target_h=1"), now()).unwrap();
+        let asked = asked(Some("preset=today&target_h=1"), now(), &rome(), eight()).unwrap();
         let start: Timestamp = "2026-12-03T09:00:00Z".parse().unwrap();
         let call = crate::reports::LoggedCall {
             record: CallRecord {

@@ -31,6 +31,7 @@ use jiff::civil::Date;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
+use super::clock::Clock;
 use super::record_pages::{self, blocking, link, local, paged, query, query_string, segment};
 use super::{Console, Nav, Page, Viewer, supervisors};
 use crate::channels::email::MAIL_CALL_PREFIX;
@@ -237,12 +238,10 @@ impl TicketFilter {
         (filter, problems)
     }
 
-    pub fn matches(&self, ticket: &Ticket) -> bool {
+    /// Whether `ticket` passes the filter (its days are `clock`'s local days).
+    pub fn matches(&self, ticket: &Ticket, clock: &Clock) -> bool {
         let request = &ticket.request;
-        let day = request
-            .created_at
-            .to_zoned_datetime(record_pages::zone())
-            .date();
+        let day = clock.day(request.created_at);
         self.category
             .as_ref()
             .is_none_or(|c| *c == request.category)
@@ -256,8 +255,11 @@ impl TicketFilter {
     }
 
     /// The matching tickets, newest first.
-    pub fn select(&self, tickets: Vec<Ticket>) -> Vec<Ticket> {
-        let mut selected: Vec<Ticket> = tickets.into_iter().filter(|t| self.matches(t)).collect();
+    pub fn select(&self, tickets: Vec<Ticket>, clock: &Clock) -> Vec<Ticket> {
+        let mut selected: Vec<Ticket> = tickets
+            .into_iter()
+            .filter(|t| self.matches(t, clock))
+            .collect();
         selected.sort_by(|a, b| {
             (b.request.created_at, &b.reference).cmp(&(a.request.created_at, &a.reference))
         });
@@ -307,17 +309,20 @@ struct Row {
 }
 
 impl Row {
-    fn of(ticket: &Ticket, now: Timestamp) -> Row {
+    fn of(ticket: &Ticket, clock: &Clock) -> Row {
         let request = &ticket.request;
         Row {
             reference: ticket.reference.clone(),
-            created: local(request.created_at),
+            created: clock.minute(request.created_at),
             category: request.category.clone(),
             office: request.office.clone().unwrap_or_default(),
             status: status_name(ticket.status),
             assignee: ticket.work.assignee.clone().unwrap_or_default(),
-            due: request.due_at.map(local).unwrap_or_default(),
-            late: is_late(ticket, now),
+            due: request
+                .due_at
+                .map(|due| clock.minute(due))
+                .unwrap_or_default(),
+            late: is_late(ticket, clock.now()),
             caller: request.caller.clone(),
         }
     }
@@ -356,9 +361,14 @@ async fn list(
         categories.insert(ticket.request.category.clone());
         offices.extend(ticket.request.office.clone());
     }
-    let now = Timestamp::now();
-    let page = paged(filter.select(tickets), filter.page);
-    let rows: Vec<Row> = page.rows.iter().map(|t| Row::of(t, now)).collect();
+    let clock = console.clock();
+    let mut selected = filter.select(tickets, &clock);
+    // Office staff see their offices' tickets first (then the rest, read only).
+    if let Some(mine) = console.offices_of(&viewer) {
+        selected.sort_by_key(|t| !t.request.office.as_ref().is_some_and(|o| mine.contains(o)));
+    }
+    let page = paged(selected, filter.page);
+    let rows: Vec<Row> = page.rows.iter().map(|t| Row::of(t, &clock)).collect();
     let base = filter.query();
     let page_link = |n: usize| {
         let sep = if base.is_empty() { "" } else { "&" };
@@ -400,7 +410,7 @@ struct Event {
     text: String,
 }
 
-fn events(ticket: &Ticket) -> Vec<Event> {
+fn events(ticket: &Ticket, clock: &Clock) -> Vec<Event> {
     ticket
         .work
         .history
@@ -421,7 +431,7 @@ fn events(ticket: &Ticket) -> Vec<Event> {
                 }
             };
             Event {
-                at: local(event.at),
+                at: clock.minute(event.at),
                 by: event.by.clone(),
                 action,
                 text,
@@ -491,13 +501,14 @@ async fn ticket_page(
         Err(failed) => return failed,
     };
     let request = &ticket.request;
+    let clock = console.clock();
     let audio: Vec<minijinja::Value> = recordings
         .iter()
         .map(|r| {
             context! {
                 variable => &r.variable,
                 seconds => r.duration_ms.div_ceil(1000),
-                at => local(r.created_at),
+                at => clock.minute(r.created_at),
             }
         })
         .collect();
@@ -512,9 +523,10 @@ async fn ticket_page(
             title => &request.title,
             office => request.office.as_deref().unwrap_or_default(),
             priority => &request.priority,
-            created => local(request.created_at),
-            due => request.due_at.map(local),
-            late => is_late(&ticket, Timestamp::now()),
+            created => clock.minute(request.created_at),
+            due => request.due_at.map(|due| clock.minute(due)),
+            late => is_late(&ticket, clock.now()),
+            can_work => console.may_work(viewer, request.office.as_deref()),
             caller => &request.caller,
             call_id => &request.call_id,
             // A link only where it leads: a call the log has, for those who may read the log.
@@ -523,7 +535,7 @@ async fn ticket_page(
             channel => channel_of(&request.call_id, logged.as_ref()),
             fields => &request.fields,
             assignee => ticket.work.assignee.as_deref().unwrap_or_default(),
-            history => minijinja::Value::from(minijinja::value::Serde(events(&ticket))),
+            history => minijinja::Value::from(minijinja::value::Serde(events(&ticket, &clock))),
             recordings => audio,
             problem => problem,
         },
@@ -622,6 +634,17 @@ async fn reopen(
 
 /// Applies `what` to the ticket as the viewer; back to its page, or the page with the reason
 /// it was refused.
+/// [`work`] for other pages' tests.
+#[cfg(test)]
+pub(super) async fn work_for_tests(
+    console: &Console,
+    viewer: &Viewer,
+    reference: &str,
+    what: TicketAction,
+) -> Response {
+    work(console, viewer, reference, what).await
+}
+
 async fn work(console: &Console, viewer: &Viewer, reference: &str, what: TicketAction) -> Response {
     if let Err(refused) = console.require(viewer, ticket_workers) {
         return refused;
@@ -629,6 +652,19 @@ async fn work(console: &Console, viewer: &Viewer, reference: &str, what: TicketA
     let Ok(parsed) = Reference::parse(reference) else {
         return not_found(console, viewer);
     };
+    // Office staff work only their offices' tickets (the others they may read).
+    if console.offices_of(viewer).is_some() {
+        let wanted = parsed.clone();
+        let office =
+            match blocking(&console.server().store, move |s| s.ticket(wanted.as_str())).await {
+                Ok(Some(ticket)) => ticket.request.office,
+                Ok(None) => return not_found(console, viewer),
+                Err(failed) => return failed,
+            };
+        if let Err(refused) = console.require_office(viewer, office.as_deref()) {
+            return refused;
+        }
+    }
     let change = TicketChange {
         at: Timestamp::now(),
         by: viewer.staff.name.clone(),
@@ -748,6 +784,13 @@ mod tests {
         }
     }
 
+    fn rome() -> Clock {
+        Clock::new(
+            jiff::tz::TimeZone::get("Europe/Rome").unwrap(),
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+    }
+
     fn filter(query: &str) -> (TicketFilter, Vec<&'static str>) {
         TicketFilter::read(&record_pages::query(Some(query)))
     }
@@ -766,7 +809,7 @@ mod tests {
         let refs = |query: &str| -> Vec<String> {
             let (f, problems) = filter(query);
             assert!(problems.is_empty(), "{query}: {problems:?}");
-            f.select(tickets.clone())
+            f.select(tickets.clone(), &rome())
                 .into_iter()
                 .map(|t| t.reference)
                 .collect()
@@ -891,8 +934,10 @@ mod tests {
             t.work = work;
             t.status = status;
         }
-        let shown: Vec<(&str, String)> =
-            events(&t).into_iter().map(|e| (e.action, e.text)).collect();
+        let shown: Vec<(&str, String)> = events(&t, &rome())
+            .into_iter()
+            .map(|e| (e.action, e.text))
+            .collect();
         assert_eq!(
             shown,
             [
@@ -901,6 +946,6 @@ mod tests {
                 ("tickets.action.close", String::new()),
             ]
         );
-        assert_eq!(events(&t)[0].at, "2026-12-01 12:00");
+        assert_eq!(events(&t, &rome())[0].at, "2026-12-01 12:00");
     }
 }

@@ -7,8 +7,10 @@
 //!   template: {{ t("tickets.title") }} ──► the word in the page's `lang` ("it" | "en")
 //! ```
 //!
-//! The language is the `centralino_lang` cookie (set by the switch in the page header), else
-//! Italian. A key with no word renders as the key itself, and a test fails on it.
+//! The language is the `centralino_lang` cookie (set by the switch in the page header, or on
+//! the login page by its `?lang=` link), else the browser's `Accept-Language` (the first of
+//! Italian and English it prefers), else Italian. A key with no word renders as the key
+//! itself, and a test fails on it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,11 +47,43 @@ impl Lang {
         }
     }
 
-    /// The language a request asks for (its cookie), else Italian.
+    /// The language a request asks for: its cookie, else its `Accept-Language`, else Italian.
     pub fn of(headers: &HeaderMap) -> Lang {
         super::cookie_value(headers, LANG_COOKIE)
             .and_then(Lang::parse)
+            .or_else(|| {
+                headers
+                    .get_all(axum::http::header::ACCEPT_LANGUAGE)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .find_map(Lang::preferred)
+            })
             .unwrap_or_default()
+    }
+
+    /// The console language an `Accept-Language` value prefers (`en-GB,en;q=0.9,it;q=0.8`):
+    /// the highest weight among `it*` and `en*` tags, the earlier on a tie; `None` when it
+    /// names neither (or only with weight 0).
+    pub fn preferred(accept: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u16)> = None;
+        for item in accept.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+            let Some(lang) = Lang::parse(&primary) else {
+                continue;
+            };
+            // Weights in thousandths (`q=0.8` is 800); a weight that is not one counts as 1.
+            let weight = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .filter(|q| (0.0..=1.0).contains(q))
+                .map_or(1000, |q| (q * 1000.0).round() as u16);
+            if weight > 0 && best.is_none_or(|(_, top)| weight > top) {
+                best = Some((lang, weight));
+            }
+        }
+        best.map(|(lang, _)| lang)
     }
 }
 
@@ -118,10 +152,36 @@ pub const COMMON: &[Word] = &[
         "Il suo ruolo non permette questa pagina.",
         "Your role does not allow this page.",
     ),
+    (
+        "app.not_your_office",
+        "Può solo leggere: non è del suo ufficio.",
+        "Read only: it is not your office's.",
+    ),
     ("login.title", "Accesso", "Log in"),
+    ("login.heading", "Accesso del personale", "Staff log in"),
     ("login.name", "Nome utente", "User name"),
     ("login.password", "Password", "Password"),
     ("login.submit", "Entra", "Log in"),
+    (
+        "login.expired",
+        "Il modulo è scaduto: riprovi.",
+        "The form has expired: please try again.",
+    ),
+    (
+        "login.throttled",
+        "Troppi tentativi: riprovi tra {minutes} minuti.",
+        "Too many attempts: try again in {minutes} minutes.",
+    ),
+    (
+        "login.unavailable",
+        "Accesso non disponibile: avvisare l'amministratore.",
+        "Logging in is not available: tell the administrator.",
+    ),
+    (
+        "login.wrong",
+        "Nome o password non corretti.",
+        "Wrong user name or password.",
+    ),
 ];
 
 #[cfg(test)]
@@ -141,6 +201,42 @@ mod tests {
             axum::http::header::COOKIE,
             axum::http::HeaderValue::from_static("centralino_lang=fr"),
         );
+        assert_eq!(Lang::of(&headers), Lang::It);
+    }
+
+    #[test]
+    fn without_the_cookie_the_browser_language_is_followed_italian_first() {
+        let cases = [
+            ("en-GB,en;q=0.9", Some(Lang::En)),
+            ("it-IT,it;q=0.9,en;q=0.8", Some(Lang::It)),
+            ("de-DE,en;q=0.7,it;q=0.8", Some(Lang::It)),
+            ("fr, EN-us;q=0.5", Some(Lang::En)),
+            ("en;q=0.5, it;q=0.5", Some(Lang::En)),
+            ("en;q=0, de", None),
+            ("de-DE,fr;q=0.9", None),
+            ("en;q=bad", Some(Lang::En)),
+            ("", None),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(Lang::preferred(accept), expected, "{accept}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::ACCEPT_LANGUAGE,
+            axum::http::HeaderValue::from_static("en-US,en;q=0.9"),
+        );
+        assert_eq!(Lang::of(&headers), Lang::En);
+        // The switch (the cookie) wins over the browser.
+        headers.insert(
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_static("centralino_lang=it"),
+        );
+        assert_eq!(Lang::of(&headers), Lang::It);
+        headers.insert(
+            axum::http::header::ACCEPT_LANGUAGE,
+            axum::http::HeaderValue::from_static("de"),
+        );
+        headers.remove(axum::http::header::COOKIE);
         assert_eq!(Lang::of(&headers), Lang::It);
     }
 
