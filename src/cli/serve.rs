@@ -229,6 +229,17 @@ pub fn run(args: &ServeArgs, color: Color, lang: centralino_compiler::Lang) -> a
         last: settings.rtp.ports.last,
     })
     .context("cannot start the media threads (no free RTP port?)")?;
+    if settings.rtp.realtime_priority {
+        match media.set_realtime_priority() {
+            Ok(()) => tracing::info!(
+                threads = media.threads(),
+                "media threads at real-time priority"
+            ),
+            Err(e) => {
+                tracing::info!(error = %e, "media threads at normal priority ([rtp] realtime_priority)")
+            }
+        }
+    }
     let sip = SipConfig {
         listen: settings.sip.listen,
         tcp: settings.sip.tcp,

@@ -53,7 +53,7 @@ use crate::media::codec::Codec;
 use crate::media::prompt::EncodedPrompt;
 
 pub use leg::Leg;
-pub use thread::{LegHandle, MediaLoops, RtpPorts};
+pub use thread::{LegHandle, MediaLoops, RealtimeRefused, RtpPorts};
 
 /// Frames paced by the media threads since the server started: for `/metrics`.
 ///

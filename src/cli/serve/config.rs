@@ -292,6 +292,8 @@ pub struct RtpSection {
     pub timeout_s: u64,
     /// `auto`, `always` or `never`: when keys are listened for as tones in the audio.
     pub inband_dtmf: InbandDtmf,
+    /// Ask for real-time priority for the media threads (kept as they are when refused).
+    pub realtime_priority: bool,
 }
 
 impl Default for RtpSection {
@@ -302,6 +304,7 @@ impl Default for RtpSection {
             ports: PortRange { first, last },
             timeout_s: defaults.rtp_timeout.as_secs(),
             inband_dtmf: defaults.inband_dtmf,
+            realtime_priority: true,
         }
     }
 }
@@ -1185,6 +1188,7 @@ mod tests {
                 },
                 timeout_s: 30,
                 inband_dtmf: InbandDtmf::Auto,
+                realtime_priority: true,
             },
             flows: FlowsSection {
                 dir: "/srv/centralino/flows".into(),

@@ -1,6 +1,8 @@
-//! A few frames of decoded audio on their way from the leg that received them to the leg (or
-//! room) that sends them: a bridge's far ends keep their own clocks and the legs have their own
-//! slots, so frames arrive in small bursts and leave one per 20 ms.
+//! A few frames of audio on their way from the leg that received them to the leg (or room) that
+//! sends them: a bridge's far ends keep their own clocks and the legs have their own slots, so
+//! frames arrive in small bursts and leave one per 20 ms. Decoded samples (`Jitter<i16>`, for a
+//! room or another codec) or, between two legs of the same G.711 codec, the received bytes as
+//! they are (`Jitter<u8>`: nothing decoded or encoded on the way).
 //!
 //! Bounded: when more than [`CAPACITY`] samples wait, the oldest are dropped (latency stays
 //! under 80 ms); when less than a frame waits, the sender plays silence and keeps what is there.
@@ -16,14 +18,22 @@ pub(super) const CAPACITY: usize = FRAME_SAMPLES * 4;
 /// One frame of 8 kHz PCM.
 pub(super) type PcmFrame = [i16; FRAME_SAMPLES];
 
-#[derive(Debug, Default)]
-pub(super) struct Jitter {
-    samples: VecDeque<i16>,
+#[derive(Debug)]
+pub(super) struct Jitter<T> {
+    samples: VecDeque<T>,
 }
 
-impl Jitter {
+impl<T> Default for Jitter<T> {
+    fn default() -> Self {
+        Jitter {
+            samples: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Copy> Jitter<T> {
     /// Appends received audio, dropping the oldest samples beyond [`CAPACITY`].
-    pub(super) fn push(&mut self, pcm: &[i16]) {
+    pub(super) fn push(&mut self, pcm: &[T]) {
         if self.samples.capacity() < CAPACITY {
             self.samples.reserve_exact(CAPACITY - self.samples.len());
         }
@@ -37,13 +47,19 @@ impl Jitter {
 
     /// Takes the oldest whole frame into `out`; false (and `out` untouched) when less than a
     /// frame waits.
-    pub(super) fn pop_frame(&mut self, out: &mut PcmFrame) -> bool {
+    pub(super) fn pop_frame(&mut self, out: &mut [T; FRAME_SAMPLES]) -> bool {
         if self.samples.len() < FRAME_SAMPLES {
             return false;
         }
-        for (slot, sample) in out.iter_mut().zip(self.samples.drain(..FRAME_SAMPLES)) {
-            *slot = sample;
+        // The ring's two halves copied as slices, not sample by sample.
+        let (front, back) = self.samples.as_slices();
+        let from_front = front.len().min(FRAME_SAMPLES);
+        let (out_head, out_tail) = out.split_at_mut(from_front);
+        if let (Some(head), Some(tail)) = (front.get(..from_front), back.get(..out_tail.len())) {
+            out_head.copy_from_slice(head);
+            out_tail.copy_from_slice(tail);
         }
+        self.samples.drain(..FRAME_SAMPLES);
         true
     }
 
@@ -64,7 +80,7 @@ mod tests {
 
     #[test]
     fn frames_leave_in_order_and_underrun_keeps_the_partial_frame() {
-        let mut jitter = Jitter::default();
+        let mut jitter = Jitter::<i16>::default();
         let mut out = [7i16; FRAME_SAMPLES];
         assert!(!jitter.pop_frame(&mut out), "empty: silence");
         assert_eq!(out, [7; FRAME_SAMPLES], "untouched");
@@ -82,7 +98,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_the_oldest_audio() {
-        let mut jitter = Jitter::default();
+        let mut jitter = Jitter::<i16>::default();
         for frame in 0..6i16 {
             jitter.push(&[frame; FRAME_SAMPLES]);
         }

@@ -53,17 +53,23 @@ pub struct Leg {
     pub(super) source: Source,
     /// The next frame of a `Source::Loop`.
     loop_position: usize,
-    /// Audio to send for `Source::Leg` and `Source::Room`, pushed by the wheel.
-    pub(super) incoming: Jitter,
+    /// Audio to send for `Source::Room`, and for `Source::Leg` when that leg's far end speaks
+    /// another codec, pushed by the wheel.
+    pub(super) incoming: Jitter<i16>,
+    /// Audio to send for `Source::Leg` when that leg received it in this leg's codec: the bytes
+    /// as they came, sent as they are (a bridge of two PCMU phones decodes and encodes nothing).
+    pub(super) incoming_same_codec: Jitter<u8>,
     /// Legs whose source is this leg.
     pub(super) listeners: Vec<LegId>,
-    /// What this leg received on its last tick, kept only while `listeners` is not empty; the
-    /// wheel hands it to them after the tick.
-    pub(super) heard: Vec<i16>,
+    /// The payload of the packet this leg last received, kept only while `listeners` is not
+    /// empty; the wheel hands it to them at once (`hand_over`).
+    pub(super) heard: Vec<u8>,
+    /// The codec `heard` is in.
+    pub(super) heard_codec: Codec,
     /// The room this leg is a member of.
     pub(super) room: Option<RoomId>,
     /// Received audio waiting for the room's next mix (only while in a room).
-    pub(super) to_room: Jitter,
+    pub(super) to_room: Jitter<i16>,
     /// The last frame encoded from `incoming` (reused).
     encoded: Frame,
     /// Keys being passed on (RFC 4733 packets still to send, one per frame).
@@ -80,6 +86,7 @@ impl Leg {
         rtp_timeout: Duration,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Leg {
+        let codec = negotiated.codec;
         Leg {
             own: None,
             dtmf: negotiated.dtmf_payload_type.map(Rfc4733Receiver::new),
@@ -99,8 +106,10 @@ impl Leg {
             source: Source::Prompts,
             loop_position: 0,
             incoming: Jitter::default(),
+            incoming_same_codec: Jitter::default(),
             listeners: Vec::new(),
             heard: Vec::new(),
+            heard_codec: codec,
             room: None,
             to_room: Jitter::default(),
             encoded: [0; FRAME_SAMPLES],
@@ -153,6 +162,8 @@ impl Leg {
             LegCommand::Drop(playback) => self.queue.retain(|q| q.playback != playback),
             LegCommand::Renegotiated(negotiated) => {
                 if negotiated.codec != self.negotiated.codec {
+                    // Bytes waiting in the old codec would be noise in the new one.
+                    self.incoming_same_codec.clear();
                     self.rtp = RtpStream::new(
                         negotiated.codec.payload_type(),
                         self.rtp.ssrc(),
@@ -178,6 +189,7 @@ impl Leg {
     /// Outgoing audio comes from `source` from the next frame on.
     pub(super) fn set_source(&mut self, source: Source) {
         self.incoming.clear();
+        self.incoming_same_codec.clear();
         self.loop_position = 0;
         self.source = source;
     }
@@ -209,6 +221,7 @@ impl Leg {
         if self.negotiated.on_hold {
             // What the other leg or the room said meanwhile is not kept for later.
             self.incoming.clear();
+            self.incoming_same_codec.clear();
             return;
         }
         let codec = self.negotiated.codec;
@@ -254,7 +267,9 @@ impl Leg {
             }
             (Source::Leg(_) | Source::Room(_), _) => {
                 let mut pcm: PcmFrame = [0; FRAME_SAMPLES];
-                if self.incoming.pop_frame(&mut pcm) {
+                if self.incoming_same_codec.pop_frame(&mut self.encoded) {
+                    &self.encoded
+                } else if self.incoming.pop_frame(&mut pcm) {
                     codec.encode(&pcm, &mut self.encoded);
                     &self.encoded
                 } else {
@@ -333,14 +348,24 @@ impl Leg {
         let Some(codec) = Codec::from_payload_type(packet.payload_type) else {
             return;
         };
-        // Decoded into the leg's own buffer: no allocation per packet unless recording.
+        // Those listening get the bytes as they came (the wheel decodes them for a listener
+        // of another codec).
+        if !self.listeners.is_empty() {
+            let payload = packet.payload;
+            self.heard.clear();
+            self.heard
+                .extend_from_slice(payload.get(..CAPACITY).unwrap_or(payload));
+            self.heard_codec = codec;
+        }
+        // The other sinks want samples: decoded only for them, into the leg's own buffer (no
+        // allocation per packet unless recording). A bridged leg whose keys come as RFC 4733
+        // events decodes nothing.
+        if self.room.is_none() && !self.inband_on && !self.forward_audio {
+            return;
+        }
         self.pcm.resize(packet.payload.len(), 0);
         let decoded = codec.decode(packet.payload, &mut self.pcm);
         let pcm = self.pcm.get(..decoded).unwrap_or_default();
-        // The sinks: listeners and the room (only when there are any), the recorder, DTMF.
-        if !self.listeners.is_empty() && self.heard.len() < CAPACITY {
-            self.heard.extend_from_slice(pcm);
-        }
         if self.room.is_some() {
             self.to_room.push(pcm);
         }

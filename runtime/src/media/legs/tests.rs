@@ -396,7 +396,10 @@ fn assert_heard(who: &str, heard: &[i16], expected: &[f64], absent: f64) {
 
 /// Two legs bridged on one thread, each far end sending its own tone: each hears the other's.
 fn bridge_carries_each_sides_audio_to_the_other(first_codec: Codec, second_codec: Codec) {
-    let loops = loops(2);
+    bridge_on(&loops(2), first_codec, second_codec);
+}
+
+fn bridge_on(loops: &MediaLoops, first_codec: Codec, second_codec: Codec) {
     let timeout = Duration::from_secs(60);
     let (first, first_caller, _first_events) = leg_with(first_codec, timeout);
     let (second, second_caller, _second_events) = leg_with(second_codec, timeout);
@@ -426,6 +429,32 @@ fn a_bridge_carries_each_sides_audio_to_the_other() {
 #[test]
 fn a_bridge_between_pcmu_and_pcma_transcodes_both_ways() {
     bridge_carries_each_sides_audio_to_the_other(Codec::Pcmu, Codec::Pcma);
+}
+
+#[test]
+fn a_bridge_between_two_pcma_legs_passes_the_audio_through_both_ways() {
+    bridge_carries_each_sides_audio_to_the_other(Codec::Pcma, Codec::Pcma);
+}
+
+/// Real-time priority where the system grants it (root, `CAP_SYS_NICE`): every media thread
+/// gets it and a bridge still carries both sides; where it refuses, the threads stay as they
+/// were and say why.
+#[test]
+fn media_threads_at_realtime_priority_carry_a_bridge() {
+    let loops = loops(2);
+    assert_eq!(loops.realtime_threads(), 0, "normal priority at start");
+    match loops.set_realtime_priority() {
+        Ok(()) => assert_eq!(loops.realtime_threads(), 2),
+        Err(refused) => {
+            assert!(
+                refused
+                    .to_string()
+                    .starts_with("real-time priority refused")
+            );
+            assert_eq!(loops.realtime_threads(), 0);
+        }
+    }
+    bridge_on(&loops, Codec::Pcmu, Codec::Pcmu);
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
+use super::jitter::CAPACITY;
 use super::leg::{Leg, far_end};
 use super::room::{Cue, Room, SILENT};
 use super::socket::{Outbox, RtpSocket};
@@ -396,7 +397,8 @@ impl Wheel {
     }
 }
 
-/// What `speaker` received on its tick goes to the jitter buffer of each leg listening to it.
+/// What `speaker` just received goes to the jitter buffer of each leg listening to it: as it
+/// came to a listener of the same codec, decoded (once) for one of another codec.
 fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>), FastHash>) {
     let Some((leg, _)) = legs.get_mut(&speaker) else {
         return;
@@ -404,9 +406,21 @@ fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>), Fas
     // Taken out for the loop (no allocation) and put back after.
     let heard = std::mem::take(&mut leg.heard);
     let listeners = std::mem::take(&mut leg.listeners);
+    let codec = leg.heard_codec;
+    let mut decoded: Option<([i16; CAPACITY], usize)> = None;
     for listener in &listeners {
-        if let Some((listener, _)) = legs.get_mut(listener) {
-            listener.incoming.push(&heard);
+        let Some((listener, _)) = legs.get_mut(listener) else {
+            continue;
+        };
+        if listener.negotiated.codec == codec {
+            listener.incoming_same_codec.push(&heard);
+        } else {
+            let (pcm, len) = decoded.get_or_insert_with(|| {
+                let mut pcm = [0i16; CAPACITY];
+                let len = codec.decode(&heard, &mut pcm);
+                (pcm, len)
+            });
+            listener.incoming.push(pcm.get(..*len).unwrap_or_default());
         }
     }
     if let Some((leg, _)) = legs.get_mut(&speaker) {
