@@ -115,6 +115,8 @@ mod tests {
                 window: None,
                 ticket: None,
                 category: None,
+                citizen_first: false,
+                language: None,
             },
             dialing: Dialing {
                 state,

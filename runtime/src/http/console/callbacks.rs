@@ -746,6 +746,8 @@ flow main answers "100" {
                     window: None,
                     ticket: None,
                     category: None,
+                    citizen_first: false,
+                    language: None,
                 })
                 .unwrap();
             references.push(created.reference);
@@ -863,6 +865,8 @@ flow main answers "100" {
                     window: None,
                     ticket: None,
                     category: None,
+                    citizen_first: false,
+                    language: None,
                 })
                 .unwrap()
                 .reference

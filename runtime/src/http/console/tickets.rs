@@ -32,7 +32,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
-use super::record_pages::{self, blocking, link, local, paged, query, query_string, segment};
+use super::record_pages::{self, blocking, link, paged, query, query_string, segment};
 use super::{Console, Nav, Page, Viewer, supervisors};
 use crate::channels::email::MAIL_CALL_PREFIX;
 use crate::http::accounts::Role;
