@@ -904,12 +904,12 @@ flow main answers "100" {
         assert!(page.contains("non è del suo ufficio"), "{page}");
         let (_, page) = body(callback_page(&console, &olga, &tributi, None).await).await;
         assert!(page.contains("id=\"read-only\""), "{page}");
-        assert!(!page.contains("id=\"call-now\""), "{page}");
+        assert!(!page.contains("id=\"reschedule\""), "{page}");
         // Their own office's: done.
         let (status, _) = body(apply(&console, &olga, &anagrafe, later.clone()).await).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let (_, page) = body(callback_page(&console, &olga, &anagrafe, None).await).await;
-        assert!(page.contains("id=\"call-now\""), "{page}");
+        assert!(page.contains("id=\"reschedule\""), "{page}");
         // A supervisor works any office's.
         let (status, _) = body(apply(&console, &sara, &tributi, later).await).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
