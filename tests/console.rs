@@ -572,7 +572,13 @@ fn metrics_ask_for_the_token_when_one_is_configured() {
         "{}",
         server.log()
     );
-    let after = scrape();
+    // sipp is done once its BYE is answered; the call's task ends a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = scrape();
+    while metric(&after, "centralino_calls_active") != Some(0.0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = scrape();
+    }
     expect_metrics(
         &after,
         &[

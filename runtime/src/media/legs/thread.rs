@@ -16,8 +16,8 @@ use super::wheel::{SLOTS, Wheel};
 use super::{FarEndInUse, Group, LegCommand, LegId, NotOnOneThread, RoomId, Source};
 use super::{FrameCounts, PublishedCounts};
 
-/// The media threads' real-time priority, on the portable 0-99 scale (Linux's `SCHED_RR`
-/// priorities 1-99): low among real-time threads, so the kernel's own stay above it.
+/// The media threads' real-time priority: `SCHED_RR` priority 10 of Linux's 1-99, low among
+/// real-time threads, so the kernel's own stay above it (`LimitRTPRIO=10` allows it).
 const REALTIME_PRIORITY: u8 = 10;
 
 /// The system refused real-time priority to the media threads.
