@@ -401,14 +401,7 @@ fn a_citizen_who_does_not_answer_is_retried_with_backoff_then_the_request_fails(
     let gateway = gateway.join().unwrap();
     support::sipp_succeeded(&gateway, 2);
     sipp_ok(citizen);
-    assert!(
-        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
-            == "failed"),
-        "{}\n{}",
-        only_callback(&server),
-        server.log()
-    );
-    let request = only_callback(&server);
+    let request = failed_request(&server);
     let attempts = request["dialing"]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{request}");
     for attempt in attempts {
@@ -591,14 +584,7 @@ fn a_premium_rate_number_is_never_dialled_and_the_request_fails_with_the_reason(
     let server = office.serve(tempfile::tempdir().unwrap());
     let citizen = ask_for_callback(&server, "899123456");
     sipp_ok(citizen);
-    assert!(
-        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
-            == "failed"),
-        "{}\n{}",
-        only_callback(&server),
-        server.log()
-    );
-    let request = only_callback(&server);
+    let request = failed_request(&server);
     assert!(
         request["dialing"]["reason"]
             .as_str()
@@ -686,14 +672,7 @@ fn citizen_first_a_citizen_who_presses_2_is_never_called_again_and_staff_are_nev
     server.wait_for("callback: the citizen answered", SETUP);
     support::sipp_succeeded(&gateway.join().unwrap(), 1);
     sipp_ok(citizen);
-    assert!(
-        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
-            == "failed"),
-        "{}\n{}",
-        only_callback(&server),
-        server.log()
-    );
-    let request = only_callback(&server);
+    let request = failed_request(&server);
     let attempts = request["dialing"]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "{request}");
     assert_eq!(attempts[0]["outcome"], "declined", "{request}");
@@ -707,6 +686,18 @@ fn citizen_first_a_citizen_who_presses_2_is_never_called_again_and_staff_are_nev
         "staff were rung: {:?}",
         staff.events()
     );
+}
+
+/// The only callback request, once the dialer has given it up (failed).
+fn failed_request(server: &Server) -> Value {
+    assert!(
+        wait_until(SETUP, || only_callback(server)["dialing"]["state"]
+            == "failed"),
+        "{}\n{}",
+        only_callback(server),
+        server.log()
+    );
+    only_callback(server)
 }
 
 /// sipp as the trunk's gateway with media (RTP from a pcap) on a free port of its own.
@@ -756,14 +747,7 @@ fn citizen_first_with_no_staff_answering_the_citizen_hears_sorry_and_the_attempt
     staff.wait_event("CALL_INCOMING", SETUP);
     gateway.wait_event("CALL_CLOSED", SETUP);
     sipp_ok(citizen);
-    assert!(
-        wait_until(SETUP, || only_callback(&server)["dialing"]["state"]
-            == "failed"),
-        "{}\n{}",
-        only_callback(&server),
-        server.log()
-    );
-    let request = only_callback(&server);
+    let request = failed_request(&server);
     let attempts = request["dialing"]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "{request}");
     assert_eq!(attempts[0]["outcome"], "failed", "{request}");

@@ -570,7 +570,11 @@ mod tests {
             ticket: None,
             category: None,
         });
-        let mut transcript = String::new();
+        play(&mut attempt, String::new(), events)
+    }
+
+    /// `transcript` followed by each event and the commands it gives, then whether it is done.
+    fn play(attempt: &mut Attempt, mut transcript: String, events: &[Event]) -> String {
         for event in events {
             let _ = writeln!(transcript, "> {event:?}");
             for command in attempt.step(*event) {
@@ -663,14 +667,7 @@ mod tests {
         for command in attempt.start() {
             let _ = writeln!(transcript, "  < {command:?}");
         }
-        for event in events {
-            let _ = writeln!(transcript, "> {event:?}");
-            for command in attempt.step(*event) {
-                let _ = writeln!(transcript, "  < {command:?}");
-            }
-        }
-        let _ = writeln!(transcript, "done: {}", attempt.is_done());
-        transcript
+        play(&mut attempt, transcript, events)
     }
 
     #[test]
