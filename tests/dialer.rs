@@ -124,14 +124,29 @@ impl Office {
 fn ask_for_callback(server: &Server, number: &str) -> JoinHandle<Output> {
     let port = server.port;
     let number = number.to_owned();
-    std::thread::spawn(move || {
+    let answered = |server: &Server| server.log().matches("call answered").count();
+    let before = answered(server);
+    let citizen = std::thread::spawn(move || {
         support::sipp(
             port,
             "callback_key4.xml",
             &["-s", "100", "-m", "1", "-l", "1", "-key", "caller", &number],
             90,
         )
-    })
+    });
+    // The citizen's call is answered, or what sipp said is shown at once.
+    wait_until(SETUP, || answered(server) > before || citizen.is_finished());
+    if answered(server) == before {
+        let output = citizen.join().unwrap();
+        panic!(
+            "the citizen's call was not answered: sipp {:?}\n{}\n{}\nserver:\n{}",
+            output.status.code(),
+            support::stdout(&output),
+            support::stderr(&output),
+            server.log()
+        );
+    }
+    citizen
 }
 
 fn sipp_ok(citizen: JoinHandle<Output>) {

@@ -415,6 +415,20 @@ pub fn sipp_load(port: u16, scenario: &str, calls: usize, rate: usize) -> Output
 /// directory (its logs stay out of the tree), on free ports; killed after `seconds` + 30 s.
 /// When it fails, its error log is appended to its stderr.
 pub fn sipp(port: u16, scenario: &str, args: &[&str], seconds: u64) -> Output {
+    // A port found free can be taken by another test's process before sipp binds it: sipp
+    // then exits at once, having sent nothing, and is run again on other ports.
+    let mut tries = 0;
+    loop {
+        let output = sipp_once(port, scenario, args, seconds);
+        tries += 1;
+        let unbound = String::from_utf8_lossy(&output.stderr).contains("Unable to bind");
+        if output.status.success() || !unbound || tries == 3 {
+            return output;
+        }
+    }
+}
+
+fn sipp_once(port: u16, scenario: &str, args: &[&str], seconds: u64) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let mut output = Command::new("timeout")
         .arg((seconds + 30).to_string())
