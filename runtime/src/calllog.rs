@@ -46,22 +46,99 @@ use crate::store::{
 pub const MAX_LOGGED_EVENTS: usize = 10_000;
 
 /// A [`Presence`] that keeps every answer it gives, in order, for the call log.
+///
+/// A transfer asks about every person of the office in turn, so a call to an office of 500
+/// keeps 500 answers: they are kept as bits, and the contacts as runs of positions in the
+/// program's staff list ([`Program::staff_position`]), a few bytes per transfer.
 pub struct RecordedPresence {
     inner: Arc<dyn Presence>,
-    answers: Mutex<Vec<PresenceAnswer>>,
+    program: Arc<Program>,
+    answers: Mutex<Answers>,
+}
+
+/// The answers a call was given, compactly.
+#[derive(Default)]
+struct Answers {
+    /// Whom each question was about, in order.
+    asked: Vec<AskedAbout>,
+    /// Each answer, one bit per question in order (bit `i % 64` of word `i / 64`).
+    present: Vec<u64>,
+    count: usize,
+}
+
+/// Whom a run of questions was about.
+enum AskedAbout {
+    /// `len` contacts of the program's staff list, one after the other from `first` on.
+    Staff { first: u32, len: u32 },
+    /// A contact not in the program's staff list.
+    Other(Box<str>),
+}
+
+impl Answers {
+    fn push(&mut self, program: &Program, contact: &str, present: bool) {
+        let next = match self.asked.last() {
+            Some(AskedAbout::Staff { first, len }) => first.saturating_add(*len),
+            _ => u32::MAX,
+        };
+        match (program.staff_position(contact, next), self.asked.last_mut()) {
+            (Some(position), Some(AskedAbout::Staff { len, .. })) if position == next => *len += 1,
+            (Some(position), _) => self.asked.push(AskedAbout::Staff {
+                first: position,
+                len: 1,
+            }),
+            (None, _) => self.asked.push(AskedAbout::Other(contact.into())),
+        }
+        let (word, bit) = (self.count / 64, self.count % 64);
+        if word == self.present.len() {
+            self.present.push(0);
+        }
+        if present {
+            self.present[word] |= 1 << bit;
+        }
+        self.count += 1;
+    }
+
+    fn to_vec(&self, program: &Program) -> Vec<PresenceAnswer> {
+        let contacts = self.asked.iter().flat_map(|asked| {
+            let (staff, other) = match asked {
+                AskedAbout::Staff { first, len } => (*first..first.saturating_add(*len), None),
+                AskedAbout::Other(contact) => (0..0, Some(contact.to_string())),
+            };
+            staff
+                .map(|position| {
+                    program
+                        .staff_contact(position)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .chain(other)
+        });
+        contacts
+            .enumerate()
+            .map(|(i, contact)| PresenceAnswer {
+                contact,
+                present: self.present[i / 64] & (1 << (i % 64)) != 0,
+            })
+            .collect()
+    }
 }
 
 impl RecordedPresence {
-    pub fn new(inner: Arc<dyn Presence>) -> RecordedPresence {
+    /// Answers from `inner`, kept; `program` is the call's (its staff list names the contacts).
+    pub fn new(inner: Arc<dyn Presence>, program: Arc<Program>) -> RecordedPresence {
         RecordedPresence {
             inner,
-            answers: Mutex::new(Vec::new()),
+            program,
+            answers: Mutex::new(Answers::default()),
         }
     }
 
     /// The answers given so far.
     pub fn answers(&self) -> Vec<PresenceAnswer> {
-        self.answers.lock().map(|a| a.clone()).unwrap_or_default()
+        self.answers
+            .lock()
+            .map(|a| a.to_vec(&self.program))
+            .unwrap_or_default()
     }
 }
 
@@ -69,12 +146,9 @@ impl Presence for RecordedPresence {
     fn is_present(&self, contact: &str) -> bool {
         let present = self.inner.is_present(contact);
         if let Ok(mut answers) = self.answers.lock()
-            && answers.len() < MAX_LOGGED_EVENTS
+            && answers.count < MAX_LOGGED_EVENTS
         {
-            answers.push(PresenceAnswer {
-                contact: contact.to_owned(),
-                present,
-            });
+            answers.push(&self.program, contact, present);
         }
         present
     }
@@ -635,6 +709,45 @@ flow main answers "100" {
             .unwrap()
     }
 
+    #[test]
+    fn presence_answers_are_kept_compactly_and_given_back_as_asked() {
+        // 70 people in one office (more than one word of bits), 201 in two offices.
+        let staff: String = (0..70)
+            .map(|i| format!("  staff \"sip:{}@example.it\"\n", 300 + i))
+            .collect();
+        let text = FLOW.replace(
+            "office ufficio",
+            &format!("office grande \"Grande\" {{\n{staff}  staff \"sip:201@example.it\"\n}}\n\noffice ufficio"),
+        );
+        let program = program(&text);
+        let presence = RecordedPresence::new(Arc::new(OnlyFirst), program.clone());
+        let grande: Vec<String> = program.graph.offices["grande"]
+            .staff
+            .iter()
+            .map(|s| s.contact.clone())
+            .collect();
+        let mut asked: Vec<String> = grande.clone();
+        asked.extend(["sip:201@example.it", "sip:202@example.it"].map(String::from));
+        asked.push(String::from("sip:999@elsewhere.it"));
+        asked.extend(grande[10..12].iter().cloned());
+        let answers: Vec<bool> = asked.iter().map(|c| presence.is_present(c)).collect();
+        let kept = presence.answers();
+        assert_eq!(
+            kept.iter().map(|a| a.contact.clone()).collect::<Vec<_>>(),
+            asked
+        );
+        assert_eq!(kept.iter().map(|a| a.present).collect::<Vec<_>>(), answers);
+        assert_eq!(
+            answers.iter().filter(|p| **p).count(),
+            2,
+            "201 twice, 3xx never"
+        );
+        // Runs: grande's 71 and ufficio's two (next in the program's list), the stranger,
+        // then two of grande again.
+        let runs = presence.answers.lock().unwrap().asked.len();
+        assert_eq!(runs, 3);
+    }
+
     /// 202 is away.
     struct OnlyFirst;
 
@@ -653,7 +766,7 @@ flow main answers "100" {
         id: &str,
         keys: &str,
     ) -> Option<crate::engine::EndReason> {
-        let presence = Arc::new(RecordedPresence::new(Arc::new(OnlyFirst)));
+        let presence = Arc::new(RecordedPresence::new(Arc::new(OnlyFirst), program.clone()));
         let info = CallInfo {
             call_id: id.to_owned(),
             caller: String::from("+393331234567"),

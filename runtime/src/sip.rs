@@ -255,9 +255,11 @@ pub async fn serve(
         .map_err(|e| SipError::Stack(e.to_string()))?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, mut states) = dialogs.new_dialog_state_channel();
+    let (client_states, placed_states) = dial::ClientStates::new(&dialogs);
     let outbound = Arc::new(dial::Outbound {
         dialogs: dialogs.clone(),
         listen: bound,
+        states: client_states.clone(),
     });
     let (staff, staff_requests) = mpsc::unbounded_channel();
     let (staff_invites, mut authenticated_invites) = mpsc::unbounded_channel();
@@ -293,6 +295,9 @@ pub async fn serve(
         staff_invites,
     };
     server.handlers.spawn(staff_side.run());
+    server
+        .handlers
+        .spawn(dial::ClientStates::route(client_states, placed_states));
     // The dialer: its own set, so the stack outlives it (its attempts say BYE at shutdown).
     let mut dialers = JoinSet::new();
     if let Some(setup) = dialer {

@@ -330,7 +330,10 @@ impl ChatHub {
             caller,
             number,
         };
-        let presence = Arc::new(RecordedPresence::new(Arc::new(EveryonePresent)));
+        let presence = Arc::new(RecordedPresence::new(
+            Arc::new(EveryonePresent),
+            program.clone(),
+        ));
         let session = Session::new(program, info).with_presence(presence.clone());
         let options = PortOptions {
             call_log: Some(self.server.store.clone()),

@@ -1,6 +1,6 @@
 //! A loaded graph version, ready to run: templates compiled once, patterns compiled once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use centralino_compiler::graph::{Graph, PromptBody};
@@ -26,6 +26,11 @@ pub struct Program {
     pub graph: Graph,
     templates: minijinja::Environment<'static>,
     patterns: BTreeMap<String, regex::Regex>,
+    /// Every office's staff contacts, office after office in the graph's order (a person of
+    /// two offices is there twice): a call's presence answers are kept as positions in it.
+    staff_contacts: Vec<String>,
+    /// The first position of each contact in `staff_contacts`.
+    staff_positions: HashMap<String, u32>,
 }
 
 impl std::fmt::Debug for Program {
@@ -72,11 +77,39 @@ impl Program {
                 }
             }
         }
+        let staff_contacts: Vec<String> = graph
+            .offices
+            .values()
+            .flat_map(|office| office.staff.iter().map(|s| s.contact.clone()))
+            .collect();
+        let mut staff_positions = HashMap::new();
+        for (position, contact) in (0u32..).zip(&staff_contacts) {
+            staff_positions.entry(contact.clone()).or_insert(position);
+        }
         Ok(Arc::new(Program {
             graph,
             templates,
             patterns,
+            staff_contacts,
+            staff_positions,
         }))
+    }
+
+    /// The staff contact at this position of the program's list (see [`Program::staff_position`]).
+    pub(crate) fn staff_contact(&self, position: u32) -> Option<&str> {
+        self.staff_contacts
+            .get(position as usize)
+            .map(String::as_str)
+    }
+
+    /// Where `contact` is in the program's list of every office's staff: at `next`, when it is
+    /// there (an office's staff asked in turn), or else where it first is.
+    pub(crate) fn staff_position(&self, contact: &str, next: u32) -> Option<u32> {
+        if self.staff_contact(next) == Some(contact) {
+            Some(next)
+        } else {
+            self.staff_positions.get(contact).copied()
+        }
     }
 
     /// The version id: the content hash of the sources.

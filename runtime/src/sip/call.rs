@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TransactionHandle};
+use rsipstack::dialog::dialog::{DialogState, TransactionHandle};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, Request, StatusCode, StatusCodeKind};
 use tokio::sync::mpsc;
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
-use super::dial::{self, Dialled, Outbound};
+use super::dial::{self, Dialled, LegStates, Outbound};
 use super::sdp::{self, Negotiated};
 use crate::calllog::RecordedPresence;
 use crate::conference::{MuteKeys, PinEntry, PinStep, StaffKey, StaffKeys};
@@ -110,7 +110,7 @@ pub struct HandOver {
 /// A staff leg given to another call: its dialog (still up), its states and its SDP session.
 pub struct HandedOver {
     dialog: InviteDialog,
-    states: DialogStateReceiver,
+    states: LegStates,
     sdp: SdpSession,
     extension: String,
     staff_call_id: String,
@@ -333,7 +333,7 @@ async fn next_order(waiting: &mut Option<Waiting>) -> Option<QueueOrder> {
 /// Staff on the other end of a transfer: their dialog and media leg, bridged to the caller's.
 struct Bridge {
     dialog: InviteDialog,
-    states: DialogStateReceiver,
+    states: LegStates,
     leg: LegHandle,
     events: mpsc::UnboundedReceiver<MediaEvent>,
     sdp: SdpSession,
@@ -521,7 +521,10 @@ impl Call {
             .handovers
             .register(&call_info.call_id, handover_sender);
         // The presence answers are kept with the call's events, so it can be replayed exactly.
-        let presence = Arc::new(RecordedPresence::new(setup.services.desk.presence()));
+        let presence = Arc::new(RecordedPresence::new(
+            setup.services.desk.presence(),
+            setup.program.clone(),
+        ));
         let session = Session::new(setup.program, call_info).with_presence(presence.clone());
         let options = PortOptions {
             call_log: Some(setup.services.store.clone()),

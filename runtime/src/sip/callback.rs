@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Response, StatusCode, StatusCodeKind, Uri};
@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::Services;
-use super::dial::{self, Dialled, Outbound, reachable_local};
+use super::dial::{self, Dialled, LegStates, Outbound, reachable_local};
 use super::sdp;
 use crate::desk::DeskEvent;
 use crate::dialer::attempt::{Attempt, Command, Event, Finished, Language};
@@ -125,7 +125,7 @@ impl Placer for SipPlacer {
 /// One side of the attempt once it answered: its dialog, states and media leg.
 struct Side {
     dialog: InviteDialog,
-    states: DialogStateReceiver,
+    states: LegStates,
     leg: LegHandle,
     events: mpsc::UnboundedReceiver<MediaEvent>,
 }
@@ -190,7 +190,7 @@ type Calling = Pin<
         dyn Future<
                 Output = (
                     Result<(InviteDialog, Option<Response>), rsipstack::Error>,
-                    DialogStateReceiver,
+                    LegStates,
                 ),
             > + Send,
     >,
@@ -200,7 +200,7 @@ async fn next_answer(
     calling: &mut Option<Calling>,
 ) -> (
     Result<(InviteDialog, Option<Response>), rsipstack::Error>,
-    DialogStateReceiver,
+    LegStates,
 ) {
     match calling.as_mut() {
         Some(calling) => calling.await,
@@ -747,9 +747,13 @@ impl Run {
         };
         info!(reference = %self.job.reference, %target, "callback: calling the citizen");
         let dialogs = self.placer.outbound.dialogs.clone();
+        let (sender, states) = self
+            .placer
+            .outbound
+            .states
+            .open(options.call_id.as_deref().unwrap_or_default());
         self.calling_until = Some(Instant::now() + settings.citizen_ring);
         self.calling = Some(Box::pin(async move {
-            let (sender, states) = dialogs.new_dialog_state_channel();
             let result = dialogs.do_invite(options, sender).await;
             (result, states)
         }));
@@ -758,8 +762,10 @@ impl Run {
     /// The citizen cannot be called: the machine hears it as a failed call at once.
     fn cannot_call(&mut self, why: &'static str) {
         self.calling = Some(Box::pin(async move {
-            let (_sender, states) = mpsc::unbounded_channel();
-            (Err(rsipstack::Error::Error(why.to_owned())), states)
+            (
+                Err(rsipstack::Error::Error(why.to_owned())),
+                LegStates::none(),
+            )
         }));
     }
 
@@ -768,7 +774,7 @@ impl Run {
         &mut self,
         (result, states): (
             Result<(InviteDialog, Option<Response>), rsipstack::Error>,
-            DialogStateReceiver,
+            LegStates,
         ),
     ) -> Event {
         let (dialog, response) = match result {

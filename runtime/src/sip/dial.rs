@@ -14,19 +14,21 @@
 //! dialled: what a caller keys in never becomes a destination. Dropping [`ring`] before it
 //! returns (the caller hung up) drops every pending INVITE, which rsipstack ends with CANCEL.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use jiff::Timestamp;
-use rsipstack::dialog::dialog::DialogStateReceiver;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{StatusCode, StatusCodeKind, Uri};
 use rsipstack::transport::SipAddr;
+use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::sdp::{self, Negotiated};
@@ -34,12 +36,137 @@ use crate::desk::{Desk, DeskEvent};
 use crate::people::presence::CallState;
 use crate::people::{Binding, Location, SignalTransport, extension_of};
 
-/// What the server needs to place calls: its dialog layer and where staff phones reach it.
+/// What the server needs to place calls: its dialog layer, where staff phones reach it, and
+/// the states of the dialogs it places.
 pub struct Outbound {
     pub dialogs: Arc<DialogLayer>,
     /// The SIP address the server listens on (its Contact; an unspecified IP is replaced by the
     /// address the route to each device leaves from).
     pub listen: SocketAddr,
+    pub states: ClientStates,
+}
+
+/// The states of the dialogs the server places (to staff phones, to the trunk), each handed
+/// to its own [`LegStates`] by Call-ID.
+///
+/// rsipstack sends a dialog's states into the channel given with its INVITE. A channel of
+/// `DialogState`s per dialog allocates its first block of 32 states (about 10 KiB) at once,
+/// more than the rest of a staff leg's signalling; so every placed dialog shares one channel,
+/// and [`ClientStates::route`] passes each state on, boxed, to the small channel of its dialog.
+#[derive(Clone)]
+pub struct ClientStates {
+    sender: DialogStateSender,
+    routes: Routes,
+}
+
+type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Box<DialogState>>>>>;
+
+impl ClientStates {
+    /// The shared channel's sending side, and the receiving side for [`ClientStates::route`].
+    pub fn new(dialogs: &DialogLayer) -> (ClientStates, DialogStateReceiver) {
+        let (sender, receiver) = dialogs.new_dialog_state_channel();
+        let states = ClientStates {
+            sender,
+            routes: Arc::default(),
+        };
+        (states, receiver)
+    }
+
+    /// The states of the dialog with this Call-ID, from now on: the sender to give rsipstack
+    /// with its INVITE, and the dialog's own receiver (dropping it ends the routing).
+    pub fn open(&self, call_id: &str) -> (DialogStateSender, LegStates) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.insert(call_id.to_owned(), sender);
+        }
+        let states = LegStates {
+            receiver,
+            _route: Some(Route {
+                call_id: call_id.to_owned(),
+                routes: self.routes.clone(),
+            }),
+        };
+        (self.sender.clone(), states)
+    }
+
+    /// Hands each state of the shared channel to its dialog's receiver, until the channel
+    /// closes (owned by the SIP server's task set).
+    pub async fn route(routes: ClientStates, mut states: DialogStateReceiver) {
+        // The server's own sender: only rsipstack's clones and the calls' keep it open.
+        let ClientStates { sender, routes } = routes;
+        drop(sender);
+        while let Some(state) = states.recv().await {
+            let call_id = dialog_id(&state).call_id.clone();
+            let Ok(mut routes) = routes.lock() else {
+                return;
+            };
+            match routes.get(&call_id) {
+                Some(leg) => {
+                    if let Err(unread) = leg.send(Box::new(state)) {
+                        debug!(%call_id, state = %unread.0, "dialog state after its call let go");
+                        routes.remove(&call_id);
+                    }
+                }
+                None => debug!(%call_id, %state, "dialog state of no call"),
+            }
+        }
+    }
+}
+
+/// The dialog a state is about.
+fn dialog_id(state: &DialogState) -> &rsipstack::dialog::DialogId {
+    match state {
+        DialogState::Calling(id)
+        | DialogState::Trying(id)
+        | DialogState::Early(id, _)
+        | DialogState::WaitAck(id, _)
+        | DialogState::Confirmed(id, _)
+        | DialogState::Updated(id, ..)
+        | DialogState::Publish(id, ..)
+        | DialogState::Notify(id, ..)
+        | DialogState::Refer(id, ..)
+        | DialogState::Message(id, ..)
+        | DialogState::Info(id, ..)
+        | DialogState::Options(id, ..)
+        | DialogState::Terminated(id, _) => id,
+    }
+}
+
+/// The states of one dialog the server placed, in order (see [`ClientStates`]).
+pub struct LegStates {
+    receiver: mpsc::UnboundedReceiver<Box<DialogState>>,
+    /// Held for its `Drop`: the dialog's entry leaves the routes with it.
+    _route: Option<Route>,
+}
+
+impl LegStates {
+    /// The next state; `None` once the dialog is gone.
+    pub async fn recv(&mut self) -> Option<DialogState> {
+        self.receiver.recv().await.map(|state| *state)
+    }
+
+    /// The states of a dialog that never was: none.
+    pub fn none() -> LegStates {
+        let (_sender, receiver) = mpsc::unbounded_channel();
+        LegStates {
+            receiver,
+            _route: None,
+        }
+    }
+}
+
+/// A dialog's entry in the routes, removed with its [`LegStates`].
+struct Route {
+    call_id: String,
+    routes: Routes,
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.remove(&self.call_id);
+        }
+    }
 }
 
 /// A transfer's calls: who rings, in which order, for how long, and what their phones show.
@@ -68,7 +195,7 @@ pub struct Round {
 pub struct Answered {
     pub dialog: InviteDialog,
     /// The states of the answered dialog (a BYE from staff ends it).
-    pub states: DialogStateReceiver,
+    pub states: LegStates,
     pub negotiated: Negotiated,
     pub extension: String,
 }
@@ -142,8 +269,8 @@ async fn invite(outbound: &Outbound, ring: &Ring, device: &Binding) -> Attempt {
     };
     options.call_id = Some(call_id.clone());
     // Ringing until answered; any other end (refused, cancelled: this future dropped) ends it.
+    let (sender, states) = outbound.states.open(&call_id);
     let mut ringing = Ringing::start(&ring.desk, &device.extension, call_id);
-    let (sender, states) = outbound.dialogs.new_dialog_state_channel();
     let result = outbound.dialogs.do_invite(options, sender).await;
     let (dialog, response) = match result {
         Ok(done) => done,
