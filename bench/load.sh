@@ -53,6 +53,7 @@
 # (A/B comparisons); NICE (e.g. -10) runs the server and the caller at that priority, so
 # that other work on a shared machine cannot starve them (say so when reporting such runs);
 # OUT_DIR (default /tmp/centralino-bench) keeps the JSON of each run; LABEL names the run;
+# RECEIVE_POLL_MS (caller and bridged modes: the load tools poll their RTP sockets, see below);
 # RTP_PORTS (default 10000-19999: 5000 even ports) is the server's RTP range; MAX_CALLS
 # (5000); SERVER_LOG=1 keeps the server's log. The server is started here with the flows in
 # bench/flows and a fresh data directory, and stopped by its PID when the script exits; the
@@ -72,6 +73,10 @@ OUT_DIR=${OUT_DIR:-/tmp/centralino-bench}
 RTP_PORTS=${RTP_PORTS:-10000-19999}
 MAX_CALLS=${MAX_CALLS:-5000}
 mkdir -p "$OUT_DIR"
+# RECEIVE_POLL_MS=N: the load tools read their RTP sockets every N ms instead of sleeping on
+# them (caller and bridged modes), so the server's CPU does not include waking them (loopback).
+POLL_ARGS=()
+if [[ -n "${RECEIVE_POLL_MS:-}" ]]; then POLL_ARGS=(--receive-poll-ms "$RECEIVE_POLL_MS"); fi
 
 mode=${1:-}
 shift || true
@@ -195,7 +200,7 @@ case "$mode" in
     bound=$(python3 -c "print(int($calls/$rate + $hold + 60))")
     out="$OUT_DIR/$label-$stamp.json"
     timeout "$bound" nice -n "${NICE:-0}" "$CALLER" --target "127.0.0.1:$SIP_PORT" --number 100 --calls "$calls" \
-      --rate "$rate" --hold "$hold" --server-pid "$SERVER_PID" --label "$label" "$@" >"$out"
+      --rate "$rate" --hold "$hold" --server-pid "$SERVER_PID" --label "$label" "${POLL_ARGS[@]}" "$@" >"$out"
     echo "$out"
     jq -r '[.label, "load", .load_average.start, .load_average.end,
             "SER", .sip.session_establishment_ratio, "failed", (.sip.failures|tostring),
@@ -281,7 +286,7 @@ EOF
     bound=$(python3 -c "print(int($calls/$rate + $hold + 60))")
     timeout "$((bound + 120))" nice -n "${NICE:-0}" "$STAFF" --target "127.0.0.1:$SIP_PORT" \
       --phones "$calls" --expires 3600 --ready-file "$tmp/ready" --label "$label-staff" \
-      >"$staff_out" 2>"$tmp/staff.err" &
+      "${POLL_ARGS[@]}" >"$staff_out" 2>"$tmp/staff.err" &
     staff_job=$!
     for _ in $(seq 600); do [[ -f "$tmp/ready" ]] && break; sleep 0.1; done
     [[ -f "$tmp/ready" ]] || { echo "the staff phones did not all register" >&2; cat "$tmp/staff.err" >&2; exit 1; }
@@ -289,7 +294,7 @@ EOF
     out="$OUT_DIR/$label-$stamp.json"
     timeout "$bound" nice -n "${NICE:-0}" "$CALLER" --target "127.0.0.1:$SIP_PORT" --number 200 --calls "$calls" \
       --rate "$rate" --hold "$hold" --send-rtp full --arrivals poisson --server-pid "$SERVER_PID" \
-      --label "$label" "$@" >"$out"
+      --label "$label" "${POLL_ARGS[@]}" "$@" >"$out"
     sleep 1
     kill -TERM "$staff_job" 2>/dev/null || true
     wait "$staff_job" || true

@@ -112,6 +112,12 @@ struct Args {
     sip_sockets: usize,
     #[arg(long, default_value_t = 2)]
     rtp_sockets: usize,
+    /// Read the RTP sockets every this many ms instead of sleeping on them (0: sleep on them).
+    /// On loopback, a packet sent to a thread asleep on its socket makes the sender wake it,
+    /// and that wake-up is counted in the sender's CPU (the server's): polling keeps the
+    /// server's figure to what it would spend sending through a NIC.
+    #[arg(long, default_value_t = 0)]
+    receive_poll_ms: u64,
     /// A call not answered within this many ms counts as failed (timeout).
     #[arg(long, default_value_t = 8000)]
     answer_timeout_ms: u64,
@@ -257,7 +263,7 @@ struct Received {
     socket_drops: u64,
 }
 
-fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
+fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>, poll: Option<Duration>) -> Received {
     const BATCH: usize = 64;
     let mut out = Received {
         streams: HashMap::new(),
@@ -281,11 +287,21 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
             fd,
             &mut headers,
             slices.iter_mut(),
-            MsgFlags::MSG_WAITFORONE,
+            if poll.is_some() {
+                MsgFlags::MSG_DONTWAIT
+            } else {
+                MsgFlags::MSG_WAITFORONE
+            },
             None,
         ) {
             Ok(results) => results,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) => {
+                if let Some(poll) = poll {
+                    std::thread::sleep(poll);
+                }
+                continue;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
         };
         let streams = lock(&port.streams);
@@ -704,6 +720,7 @@ async fn monitor(shared: Arc<Shared>, pid: u32, stop: Arc<AtomicBool>) -> Vec<Ti
 }
 
 async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
+    let poll = (args.receive_poll_ms > 0).then(|| Duration::from_millis(args.receive_poll_ms));
     let mut sip = Vec::new();
     for _ in 0..args.sip_sockets.max(1) {
         let socket = UdpSocket::bind(SocketAddr::new(args.bind, 0)).await?;
@@ -734,7 +751,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         .map(|port| {
             let port = port.clone();
             let stop = stop_rtp.clone();
-            std::thread::spawn(move || receive(port, stop))
+            std::thread::spawn(move || receive(port, stop, poll))
         })
         .collect();
     let mut sip_tasks = Vec::new();

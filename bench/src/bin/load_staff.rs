@@ -107,6 +107,12 @@ struct Args {
     sip_sockets: usize,
     #[arg(long, default_value_t = 2)]
     rtp_sockets: usize,
+    /// Read the RTP sockets every this many ms instead of sleeping on them (0: sleep on them).
+    /// On loopback, a packet sent to a thread asleep on its socket makes the sender wake it,
+    /// and that wake-up is counted in the sender's CPU (the server's): polling keeps the
+    /// server's figure to what it would spend sending through a NIC.
+    #[arg(long, default_value_t = 0)]
+    receive_poll_ms: u64,
     /// Start every refresh without credentials (401, then the answer), as phones that do not
     /// keep the nonce do: two transactions per refresh.
     #[arg(long)]
@@ -351,7 +357,7 @@ struct Received {
 }
 
 /// Receives the server's RTP on one socket until `stop` (as load_caller's receiver does).
-fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
+fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>, poll: Option<Duration>) -> Received {
     const BATCH: usize = 64;
     let mut out = Received {
         streams: HashMap::new(),
@@ -374,11 +380,21 @@ fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>) -> Received {
             fd,
             &mut headers,
             slices.iter_mut(),
-            MsgFlags::MSG_WAITFORONE,
+            if poll.is_some() {
+                MsgFlags::MSG_DONTWAIT
+            } else {
+                MsgFlags::MSG_WAITFORONE
+            },
             None,
         ) {
             Ok(results) => results,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) => {
+                if let Some(poll) = poll {
+                    std::thread::sleep(poll);
+                }
+                continue;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
         };
         let calls = lock(&port.calls);
@@ -1094,6 +1110,7 @@ struct ServerWindow {
 }
 
 async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
+    let poll = (args.receive_poll_ms > 0).then(|| Duration::from_millis(args.receive_poll_ms));
     let mut sip = Vec::new();
     for _ in 0..args.sip_sockets.max(1) {
         let socket = UdpSocket::bind(SocketAddr::new(IpAddr::from(Ipv4Addr::LOCALHOST), 0)).await?;
@@ -1144,7 +1161,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         .map(|port| {
             let port = port.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || receive(port, stop))
+            std::thread::spawn(move || receive(port, stop, poll))
         })
         .collect();
     let sender = {
