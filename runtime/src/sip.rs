@@ -255,7 +255,7 @@ pub async fn serve(
         .map_err(|e| SipError::Stack(e.to_string()))?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_sender, mut states) = dialogs.new_dialog_state_channel();
-    let (client_states, placed_states) = dial::ClientStates::new(&dialogs);
+    let (client_states, placed_states) = dial::ClientStates::new();
     let outbound = Arc::new(dial::Outbound {
         dialogs: dialogs.clone(),
         listen: bound,

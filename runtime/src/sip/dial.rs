@@ -63,8 +63,8 @@ type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Box<DialogState>>>
 
 impl ClientStates {
     /// The shared channel's sending side, and the receiving side for [`ClientStates::route`].
-    pub fn new(dialogs: &DialogLayer) -> (ClientStates, DialogStateReceiver) {
-        let (sender, receiver) = dialogs.new_dialog_state_channel();
+    pub fn new() -> (ClientStates, DialogStateReceiver) {
+        let (sender, receiver) = mpsc::unbounded_channel();
         let states = ClientStates {
             sender,
             routes: Arc::default(),
@@ -140,7 +140,8 @@ pub struct LegStates {
 }
 
 impl LegStates {
-    /// The next state; `None` once the dialog is gone.
+    /// The next state (`None` only for [`LegStates::none`]: a routed leg's sender stays in the
+    /// routes while the leg holds this, as rsipstack's stays in the dialog the leg holds).
     pub async fn recv(&mut self) -> Option<DialogState> {
         self.receiver.recv().await.map(|state| *state)
     }
@@ -473,6 +474,42 @@ mod tests {
             expires_at: Timestamp::UNIX_EPOCH,
             user_agent: None,
         }
+    }
+
+    fn terminated(call_id: &str) -> DialogState {
+        let id = rsipstack::dialog::DialogId {
+            call_id: call_id.to_owned(),
+            local_tag: String::from("ours"),
+            remote_tag: String::from("theirs"),
+        };
+        DialogState::Terminated(id, rsipstack::dialog::dialog::TerminatedReason::UasBye)
+    }
+
+    #[tokio::test]
+    async fn each_placed_dialog_gets_its_own_states_until_its_receiver_is_dropped() {
+        let (states, shared) = ClientStates::new();
+        let routes = states.routes.clone();
+        let (sender_a, mut a) = states.open("a@centralino");
+        let (sender_b, b) = states.open("b@centralino");
+        let router = tokio::spawn(ClientStates::route(states, shared));
+        sender_b.send(terminated("b@centralino")).unwrap();
+        sender_a.send(terminated("a@centralino")).unwrap();
+        sender_a.send(terminated("nobody@centralino")).unwrap();
+        let state = a.recv().await.unwrap();
+        assert!(
+            matches!(&state, DialogState::Terminated(id, _) if id.call_id == "a@centralino"),
+            "{state}"
+        );
+        assert_eq!(routes.lock().unwrap().len(), 2);
+        drop(b);
+        assert_eq!(routes.lock().unwrap().len(), 1, "b's route left with it");
+        // Once every sender is gone the router ends; `a` got its own state only.
+        drop((sender_a, sender_b));
+        router.await.unwrap();
+        assert!(
+            a.receiver.try_recv().is_err(),
+            "only a's own state reached a"
+        );
     }
 
     #[test]
