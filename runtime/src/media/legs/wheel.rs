@@ -14,6 +14,7 @@ use super::socket::{Outbox, RtpSocket};
 use super::thread::Control;
 use super::{FrameCounts, PublishedCounts};
 use super::{LegCommand, LegId, RoomId, Source};
+use crate::media::codec::Codec;
 use crate::media::rtp::Pacer;
 use std::sync::Arc;
 
@@ -335,7 +336,20 @@ impl Wheel {
             };
             leg.on_rtp(datagram, from, now);
             // Empty unless someone listens: the common leg stops here.
-            if !leg.heard.is_empty() {
+            if leg.heard.is_empty() {
+                return;
+            }
+            if let [listener] = leg.listeners[..] {
+                // A bridge: what was heard goes to the one listener, found once.
+                let mut heard = [0u8; CAPACITY];
+                let len = leg.heard.len().min(CAPACITY);
+                heard[..len].copy_from_slice(&leg.heard[..len]);
+                let codec = leg.heard_codec;
+                leg.heard.clear();
+                if let Some((listener, _)) = legs.get_mut(&listener) {
+                    give(listener, &heard[..len], codec, &mut None);
+                }
+            } else {
                 hand_over(*id, legs);
             }
         });
@@ -407,26 +421,36 @@ fn hand_over(speaker: LegId, legs: &mut HashMap<LegId, (Leg, Option<usize>), Fas
     let heard = std::mem::take(&mut leg.heard);
     let listeners = std::mem::take(&mut leg.listeners);
     let codec = leg.heard_codec;
-    let mut decoded: Option<([i16; CAPACITY], usize)> = None;
+    let mut decoded = None;
     for listener in &listeners {
-        let Some((listener, _)) = legs.get_mut(listener) else {
-            continue;
-        };
-        if listener.negotiated.codec == codec {
-            listener.incoming_same_codec.push(&heard);
-        } else {
-            let (pcm, len) = decoded.get_or_insert_with(|| {
-                let mut pcm = [0i16; CAPACITY];
-                let len = codec.decode(&heard, &mut pcm);
-                (pcm, len)
-            });
-            listener.incoming.push(pcm.get(..*len).unwrap_or_default());
+        if let Some((listener, _)) = legs.get_mut(listener) {
+            give(listener, &heard, codec, &mut decoded);
         }
     }
     if let Some((leg, _)) = legs.get_mut(&speaker) {
         leg.listeners = listeners;
         leg.heard = heard;
         leg.heard.clear();
+    }
+}
+
+/// What a speaker of `codec` heard, into `listener`'s jitter buffer: as it came to a listener
+/// of the same codec, decoded (once, into `decoded`, shared by the listeners) for another.
+fn give(
+    listener: &mut Leg,
+    heard: &[u8],
+    codec: Codec,
+    decoded: &mut Option<([i16; CAPACITY], usize)>,
+) {
+    if listener.negotiated.codec == codec {
+        listener.incoming_same_codec.push(heard);
+    } else {
+        let (pcm, len) = decoded.get_or_insert_with(|| {
+            let mut pcm = [0i16; CAPACITY];
+            let len = codec.decode(heard, &mut pcm);
+            (pcm, len)
+        });
+        listener.incoming.push(pcm.get(..*len).unwrap_or_default());
     }
 }
 
