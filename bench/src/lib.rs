@@ -5,11 +5,13 @@
 //! `proc_window` samples a process's CPU time and RSS over a window (for the sipp runs).
 //! `bench/load.sh` starts the server and drives both. This library holds what they share:
 //! [`procfs`] sampling, the small SIP text codec of the caller ([`sip`]), the receive-side
-//! statistics of one RTP stream ([`rtpstats`]), percentiles ([`stats`]) and the RFC 4733 key
-//! presses both tools send ([`dtmf`]).
+//! statistics of one RTP stream ([`rtpstats`]) and the threads that receive the server's RTP
+//! ([`rtprecv`]), percentiles ([`stats`]) and the RFC 4733 key presses both tools send
+//! ([`dtmf`]).
 
 pub mod dtmf;
 pub mod procfs;
+pub mod rtprecv;
 pub mod rtpstats;
 pub mod sip;
 pub mod stats;

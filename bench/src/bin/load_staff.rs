@@ -44,7 +44,7 @@
 //! RSS per phone against the server's RSS before the first REGISTER.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -55,16 +55,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use centralino_bench::dtmf::{DTMF_PT, KeyPress, key_event};
 use centralino_bench::procfs::{self, CpuWindow, ProcSample, UdpCounters};
+use centralino_bench::rtprecv;
 use centralino_bench::rtpstats::StreamStats;
 use centralino_bench::sip::{Message, branch};
 use centralino_bench::stats::{Histogram, Summary};
 use clap::Parser;
 use md5::{Digest, Md5};
-use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmsg,
-    setsockopt, sockopt,
-};
-use nix::sys::time::TimeSpec;
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg, setsockopt, sockopt};
 use serde::Serialize;
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -346,110 +343,6 @@ fn rtp_port() -> anyhow::Result<RtpPort> {
         port,
         calls: Mutex::new(HashMap::new()),
     })
-}
-
-/// What one RTP receive thread saw, by call.
-struct Received {
-    streams: HashMap<u32, StreamStats>,
-    lateness: Histogram,
-    unmatched: u64,
-    socket_drops: u64,
-}
-
-/// Receives the server's RTP on one socket until `stop` (as load_caller's receiver does).
-fn receive(port: Arc<RtpPort>, stop: Arc<AtomicBool>, poll: Option<Duration>) -> Received {
-    const BATCH: usize = 64;
-    let mut out = Received {
-        streams: HashMap::new(),
-        lateness: Histogram::new(0.01, 100_000),
-        unmatched: 0,
-        socket_drops: 0,
-    };
-    let mut buffers = vec![[0u8; 512]; BATCH];
-    let mut headers: MultiHeaders<SockaddrIn> = MultiHeaders::preallocate(
-        BATCH,
-        Some(nix::cmsg_space!(TimeSpec, u32, nix::libc::in_pktinfo)),
-    );
-    let fd = port.socket.as_raw_fd();
-    while !stop.load(Ordering::Relaxed) {
-        let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
-            .iter_mut()
-            .map(|b| [IoSliceMut::new(&mut b[..])])
-            .collect();
-        let results = match recvmmsg(
-            fd,
-            &mut headers,
-            slices.iter_mut(),
-            if poll.is_some() {
-                MsgFlags::MSG_DONTWAIT
-            } else {
-                MsgFlags::MSG_WAITFORONE
-            },
-            None,
-        ) {
-            Ok(results) => results,
-            Err(nix::errno::Errno::EAGAIN) => {
-                if let Some(poll) = poll {
-                    std::thread::sleep(poll);
-                }
-                continue;
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
-        };
-        let calls = lock(&port.calls);
-        for msg in results {
-            let mut arrival_ns = None;
-            let mut to = None;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    match c {
-                        ControlMessageOwned::ScmTimestampns(ts) => {
-                            arrival_ns = Some(ts.tv_sec() * 1_000_000_000 + ts.tv_nsec());
-                        }
-                        ControlMessageOwned::RxqOvfl(n) => {
-                            out.socket_drops = out.socket_drops.max(u64::from(n));
-                        }
-                        ControlMessageOwned::Ipv4PacketInfo(info) => {
-                            to = Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let (Some(to), Some(data)) = (to, msg.iovs().next()) else {
-                out.unmatched += 1;
-                continue;
-            };
-            let data = data.get(..msg.bytes).unwrap_or(data);
-            let Some(&call) = calls.get(&to) else {
-                out.unmatched += 1;
-                continue;
-            };
-            let (Some(b1), Some(seq), Some(ts)) = (
-                data.get(1),
-                data.get(2..4).and_then(|s| <[u8; 2]>::try_from(s).ok()),
-                data.get(4..8).and_then(|s| <[u8; 4]>::try_from(s).ok()),
-            ) else {
-                out.unmatched += 1;
-                continue;
-            };
-            if data.first().map(|b| b >> 6) != Some(2) {
-                out.unmatched += 1;
-                continue;
-            }
-            let arrival = arrival_ns.unwrap_or_default();
-            out.streams.entry(call).or_default().push(
-                u16::from_be_bytes(seq),
-                u32::from_be_bytes(ts),
-                b1 & 0x7f,
-                data.len(),
-                arrival,
-                &mut out.lateness,
-            );
-        }
-    }
-    out
 }
 
 /// Sends one PCMU silence packet per live call every 20 ms (one thread for all calls); returns
@@ -1161,7 +1054,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         .map(|port| {
             let port = port.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || receive(port, stop, poll))
+            std::thread::spawn(move || rtprecv::receive(&port.socket, &port.calls, &stop, poll))
         })
         .collect();
     let sender = {
