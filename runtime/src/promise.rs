@@ -98,33 +98,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::store::NewCallback;
-    use crate::store::dialing::Dialing;
-
-    fn callback(office: &str, at: &str, state: DialState) -> Callback {
-        Callback {
-            schema: 2,
-            reference: "RC-2026-000001".into(),
-            status: Status::Open,
-            request: NewCallback {
-                office: office.into(),
-                number: "0755771234".into(),
-                note: None,
-                call_id: "call-1".into(),
-                created_at: at.parse().unwrap(),
-                window: None,
-                ticket: None,
-                category: None,
-                citizen_first: false,
-                language: None,
-            },
-            dialing: Dialing {
-                state,
-                attempts: Vec::new(),
-                next_attempt_at: None,
-            },
-        }
-    }
 
     fn graph(flows: &str) -> Graph {
         let mut sources = centralino_compiler::Sources::new();
@@ -157,8 +130,8 @@ flow main answers "100" {
 
         let asked = "2026-12-05T08:00:00Z";
         let at = |t: &str| -> Timestamp { t.parse().unwrap() };
-        let anagrafe = callback("anagrafe", asked, DialState::Pending);
-        let tributi = callback("tributi", asked, DialState::Pending);
+        let anagrafe = Callback::example("RC-2026-000001", "anagrafe", asked, DialState::Pending);
+        let tributi = Callback::example("RC-2026-000001", "tributi", asked, DialState::Pending);
         assert_eq!(promise.due(&anagrafe), at("2026-12-05T16:00:00Z"));
         // Late at its due time, not a second before.
         assert!(!promise.is_late(&anagrafe, at("2026-12-05T15:59:59Z")));
@@ -173,7 +146,8 @@ flow main answers "100" {
         let asked = "2026-12-05T08:00:00Z";
         let now: Timestamp = "2026-12-05T09:00:00Z".parse().unwrap();
         let later: Timestamp = "2026-12-06T09:00:00Z".parse().unwrap();
-        let failed = callback(
+        let failed = Callback::example(
+            "RC-2026-000001",
             "x",
             asked,
             DialState::Failed {
@@ -182,9 +156,10 @@ flow main answers "100" {
             },
         );
         assert!(promise.is_late(&failed, now), "it will not be kept");
-        let reached = callback("x", asked, DialState::Reached);
+        let reached = Callback::example("RC-2026-000001", "x", asked, DialState::Reached);
         assert!(!promise.is_late(&reached, later));
-        let closed = callback(
+        let closed = Callback::example(
+            "RC-2026-000001",
             "x",
             asked,
             DialState::Closed {
@@ -194,10 +169,10 @@ flow main answers "100" {
             },
         );
         assert!(!promise.is_late(&closed, later));
-        let mut cancelled = callback("x", asked, DialState::Pending);
+        let mut cancelled = Callback::example("RC-2026-000001", "x", asked, DialState::Pending);
         cancelled.status = Status::Cancelled;
         assert!(!promise.is_late(&cancelled, later));
-        let working = callback("x", asked, DialState::Pending);
+        let working = Callback::example("RC-2026-000001", "x", asked, DialState::Pending);
         assert!(promise.is_late(&working, later));
     }
 }

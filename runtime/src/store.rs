@@ -132,6 +132,42 @@ pub struct Callback {
     pub dialing: dialing::Dialing,
 }
 
+#[cfg(test)]
+impl Callback {
+    /// An open callback request of `office`, asked at `created_at`, its dialer at `state` with no
+    /// attempt yet (tests' fixture).
+    #[allow(clippy::unwrap_used)]
+    pub(crate) fn example(
+        reference: &str,
+        office: &str,
+        created_at: &str,
+        state: dialing::DialState,
+    ) -> Callback {
+        Callback {
+            schema: 2,
+            reference: reference.into(),
+            status: Status::Open,
+            request: NewCallback {
+                office: office.into(),
+                number: "0755771234".into(),
+                note: None,
+                call_id: "call-1".into(),
+                created_at: created_at.parse().unwrap(),
+                window: None,
+                ticket: None,
+                category: None,
+                citizen_first: false,
+                language: None,
+            },
+            dialing: dialing::Dialing {
+                state,
+                attempts: Vec::new(),
+                next_attempt_at: None,
+            },
+        }
+    }
+}
+
 /// What is booked: an appointment with an office, or a service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]

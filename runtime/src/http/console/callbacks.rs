@@ -565,33 +565,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::store::dialing::{Attempt, AttemptOutcome, Dialing};
-    use crate::store::{NewCallback, Status};
-
-    fn callback(reference: &str, office: &str, at: &str, state: DialState) -> Callback {
-        Callback {
-            schema: 2,
-            reference: reference.into(),
-            status: Status::Open,
-            request: NewCallback {
-                office: office.into(),
-                number: "0755771234".into(),
-                note: None,
-                call_id: "call-1".into(),
-                created_at: at.parse().unwrap(),
-                window: None,
-                ticket: None,
-                category: None,
-                citizen_first: false,
-                language: None,
-            },
-            dialing: Dialing {
-                state,
-                attempts: Vec::new(),
-                next_attempt_at: None,
-            },
-        }
-    }
+    use crate::store::NewCallback;
+    use crate::store::dialing::{Attempt, AttemptOutcome};
 
     /// With a dialer the page offers "call now" and the call wakes the dialer; without one
     /// (no trunk) the page says nothing will call and offers no such button.
@@ -617,7 +592,8 @@ mod tests {
                 .server()
                 .store
                 .create_callback(
-                    callback("x", "anagrafe", "2026-12-05T09:00:00Z", DialState::Pending).request,
+                    Callback::example("x", "anagrafe", "2026-12-05T09:00:00Z", DialState::Pending)
+                        .request,
                 )
                 .unwrap();
             let viewer = || Viewer {
@@ -663,7 +639,7 @@ mod tests {
             by: None,
             note: None,
         };
-        let mut tried = callback(
+        let mut tried = Callback::example(
             "RC-5",
             "tributi",
             "2026-12-05T08:00:00Z",
@@ -676,20 +652,20 @@ mod tests {
             detail: None,
         });
         let all = vec![
-            callback(
+            Callback::example(
                 "RC-1",
                 "anagrafe",
                 "2026-12-03T09:00:00Z",
                 DialState::Pending,
             ),
-            callback(
+            Callback::example(
                 "RC-2",
                 "anagrafe",
                 "2026-12-05T09:00:00Z",
                 DialState::Pending,
             ),
-            callback("RC-3", "tributi", "2026-12-05T10:00:00Z", failed),
-            callback("RC-4", "tributi", "2026-12-01T10:00:00Z", closed),
+            Callback::example("RC-3", "tributi", "2026-12-05T10:00:00Z", failed),
+            Callback::example("RC-4", "tributi", "2026-12-01T10:00:00Z", closed),
             tried,
         ];
         let promise = CallbackPromise::uniform(SignedDuration::from_hours(24));

@@ -61,6 +61,9 @@ pub(super) struct Wheel {
     /// Frames paced on this thread, published now and then to `published`.
     counts: FrameCounts,
     published: Arc<PublishedCounts>,
+    /// What a bridge's speaker heard, on its way to the listener: swapped with the speaker's
+    /// (empty after each datagram), so it is neither copied nor allocated.
+    passing: Vec<u8>,
 }
 
 impl Wheel {
@@ -72,6 +75,7 @@ impl Wheel {
         Wheel {
             counts: FrameCounts::default(),
             published,
+            passing: Vec::new(),
             anchor,
             legs: HashMap::default(),
             slots: vec![Vec::new(); SLOTS],
@@ -327,6 +331,7 @@ impl Wheel {
     pub(super) fn receive(&mut self, now: Instant) {
         let legs = &mut self.legs;
         let far_ends = &self.far_ends;
+        let passing = &mut self.passing;
         self.socket.receive(|datagram, from| {
             let Some(id) = far_ends.get(&from) else {
                 return;
@@ -341,14 +346,12 @@ impl Wheel {
             }
             if let [listener] = leg.listeners[..] {
                 // A bridge: what was heard goes to the one listener, found once.
-                let mut heard = [0u8; CAPACITY];
-                let len = leg.heard.len().min(CAPACITY);
-                heard[..len].copy_from_slice(&leg.heard[..len]);
+                std::mem::swap(&mut leg.heard, passing);
                 let codec = leg.heard_codec;
-                leg.heard.clear();
                 if let Some((listener, _)) = legs.get_mut(&listener) {
-                    give(listener, &heard[..len], codec, &mut None);
+                    give(listener, passing, codec, &mut None);
                 }
+                passing.clear();
             } else {
                 hand_over(*id, legs);
             }
