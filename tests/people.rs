@@ -117,6 +117,34 @@ fn a_citizen_put_through_to_staff_talks_with_them_and_hanging_up_ends_both() {
     citizen.press('5');
     let key = anna.wait_event("CALL_DTMF_START", SETUP);
     assert_eq!(key.param.as_deref(), Some("5"), "{key:?}");
+    // A citizen keying staff's three-way code and an outside number only sends keys to staff:
+    // nothing is dialled (toll fraud).
+    let dialled = "*300390612345678#";
+    for key in dialled.chars() {
+        citizen.press(key);
+    }
+    anna.wait_event_count("CALL_DTMF_START", 1 + dialled.len(), SETUP);
+    let heard: String = anna
+        .events()
+        .iter()
+        .filter(|e| e.kind == "CALL_DTMF_START")
+        .filter_map(|e| e.param.clone())
+        .collect();
+    assert_eq!(heard, format!("5{dialled}"));
+    let log = server.log();
+    assert_eq!(log.matches("transfer: ringing staff").count(), 1, "{log}");
+    assert!(
+        !log.contains("three-way:") && !log.contains("staff call:"),
+        "{log}"
+    );
+    assert_eq!(
+        anna.events()
+            .iter()
+            .filter(|e| e.kind == "CALL_ESTABLISHED")
+            .count(),
+        1,
+        "nobody else was rung, and staff were rung once: {log}"
+    );
 
     // The citizen hangs up: the staff phone's call ends too.
     let mut citizen = citizen;
